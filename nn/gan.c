@@ -1,0 +1,401 @@
+/* gan.c - the DCGAN: parameter blocks, forward and backward passes of G and
+ * D, the D and G training steps, and an eval-mode sampler.
+ *
+ * Every buffer is allocated once in gan_model_new; the training steps only
+ * compute. Shapes follow gan.h; activations are channel-major [C][B][H][W].
+ * The D step runs D on the real batch and backpropagates, then on the fakes
+ * and backpropagates into the same gradient block (two sets of batch
+ * statistics, as in PyTorch's DCGAN example), then takes one Adam step.
+ * The G step runs D on the fakes, takes dL/dfake through D without
+ * computing D's weight gradients, and backpropagates through G.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gan.h"
+
+void gan_config_default(gan_config *c) {
+    memset(c, 0, sizeof *c);
+    c->nz = 100; c->ngf = 128; c->ndf = 64;
+    c->g_output = GAN_OUT_TANH;
+    c->batch = 64;
+    c->lr_d = 2e-4f; c->lr_g = 2e-4f;
+    c->beta1 = 0.5f; c->beta2 = 0.999f; c->adam_eps = 1e-8f;
+    c->d_steps = 1; c->g_steps = 1;
+    c->bn_eps = 1e-5f; c->bn_momentum = 0.1f;
+    c->lrelu_slope = 0.2f; c->init_std = 0.02f;
+}
+
+/* ---- parameter blocks ---------------------------------------------------- */
+
+void gan_gparam_sizes(const gan_config *c, size_t s[GAN_G_NTENSORS]) {
+    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
+    s[0] = (size_t)c->nz * g2 * 7 * 7;   /* w1 */
+    s[1] = g2; s[2] = g2;                /* bn1 gamma, beta */
+    s[3] = g2 * g1 * 4 * 4;              /* w2 */
+    s[4] = g1; s[5] = g1;                /* bn2 gamma, beta */
+    s[6] = g1 * 1 * 4 * 4;               /* w3 */
+}
+
+void gan_dparam_sizes(const gan_config *c, size_t s[GAN_D_NTENSORS]) {
+    const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf;
+    s[0] = d1 * 1 * 4 * 4;               /* w1 */
+    s[1] = d2 * d1 * 4 * 4;              /* w2 */
+    s[2] = d2; s[3] = d2;                /* bn2 gamma, beta */
+    s[4] = 1 * d2 * 7 * 7;               /* w3 */
+}
+
+static size_t sum_sizes(const size_t *s, int n) {
+    size_t t = 0;
+    for (int i = 0; i < n; i++) t += s[i];
+    return t;
+}
+
+size_t gan_gparam_count(const gan_config *c) {
+    size_t s[GAN_G_NTENSORS];
+    gan_gparam_sizes(c, s);
+    return sum_sizes(s, GAN_G_NTENSORS);
+}
+
+size_t gan_dparam_count(const gan_config *c) {
+    size_t s[GAN_D_NTENSORS];
+    gan_dparam_sizes(c, s);
+    return sum_sizes(s, GAN_D_NTENSORS);
+}
+
+size_t gan_gbuffer_count(const gan_config *c) { return 2 * (2 * (size_t)c->ngf) + 2 * (size_t)c->ngf; }
+size_t gan_dbuffer_count(const gan_config *c) { return 2 * (2 * (size_t)c->ndf); }
+
+void gan_gparams_point(gan_gparams *p, float *block, const gan_config *c) {
+    size_t s[GAN_G_NTENSORS];
+    gan_gparam_sizes(c, s);
+    float **ptrs[GAN_G_NTENSORS] = {&p->w1, &p->bn1_g, &p->bn1_b, &p->w2,
+                                    &p->bn2_g, &p->bn2_b, &p->w3};
+    for (int i = 0; i < GAN_G_NTENSORS; i++) { *ptrs[i] = block; block += s[i]; }
+}
+
+void gan_dparams_point(gan_dparams *p, float *block, const gan_config *c) {
+    size_t s[GAN_D_NTENSORS];
+    gan_dparam_sizes(c, s);
+    float **ptrs[GAN_D_NTENSORS] = {&p->w1, &p->w2, &p->bn2_g, &p->bn2_b, &p->w3};
+    for (int i = 0; i < GAN_D_NTENSORS; i++) { *ptrs[i] = block; block += s[i]; }
+}
+
+void gan_gbuffers_point(gan_gbuffers *b, float *block, const gan_config *c) {
+    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
+    b->bn1_mean = block; b->bn1_var = block + g2;
+    b->bn2_mean = block + 2 * g2; b->bn2_var = block + 2 * g2 + g1;
+}
+
+void gan_dbuffers_point(gan_dbuffers *b, float *block, const gan_config *c) {
+    const size_t d2 = 2 * (size_t)c->ndf;
+    b->bn2_mean = block; b->bn2_var = block + d2;
+}
+
+/* ---- activations --------------------------------------------------------- */
+
+/* Lay out G's activations for batch B from *cursor (or just count them when
+ * a is NULL). Returns the number of floats. */
+static size_t gacts_layout(gan_gacts *a, float *base, const gan_config *c, int B) {
+    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
+    const size_t n1 = g2 * B * 49, n2 = g1 * B * 196, n3 = (size_t)B * GAN_PIX;
+    struct { float **p; size_t n; } t[] = {
+        {&a->z, (size_t)c->nz * B},
+        {&a->c1, n1}, {&a->bn1_mean, g2}, {&a->bn1_rstd, g2}, {&a->n1, n1}, {&a->a1, n1},
+        {&a->c2, n2}, {&a->bn2_mean, g1}, {&a->bn2_rstd, g1}, {&a->n2, n2}, {&a->a2, n2},
+        {&a->c3, n3}, {&a->out, n3},
+    };
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        *t[i].p = base ? base + off : NULL;
+        off += t[i].n;
+    }
+    return off;
+}
+
+/* Same for D; the im2col buffers are laid out only when with_cols (the
+ * gradient twin of the activations needs none). */
+static size_t dacts_layout(gan_dacts *a, float *base, const gan_config *c, int B, int with_cols) {
+    const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf;
+    const size_t n0 = (size_t)B * GAN_PIX, n1 = d1 * B * 196, n2 = d2 * B * 49;
+    struct { float **p; size_t n; } t[] = {
+        {&a->x, n0}, {&a->col1, with_cols ? 16 * (size_t)B * 196 : 0},
+        {&a->c1, n1}, {&a->a1, n1},
+        {&a->col2, with_cols ? d1 * 16 * B * 49 : 0},
+        {&a->c2, n2}, {&a->bn2_mean, d2}, {&a->bn2_rstd, d2}, {&a->n2, n2}, {&a->a2, n2},
+        {&a->col3, with_cols ? d2 * 49 * B : 0}, {&a->logits, (size_t)B},
+    };
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        *t[i].p = (base && t[i].n) ? base + off : NULL;
+        off += t[i].n;
+    }
+    return off;
+}
+
+/* Largest col/dcol scratch any G or D layer needs at batch B. */
+static size_t scratch_floats(const gan_config *c, int B) {
+    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf, d1 = (size_t)c->ndf;
+    size_t need[] = {
+        g2 * 49 * B,               /* ConvT 1: [2ngf*7*7][B*1*1] */
+        g1 * 16 * B * 49,          /* ConvT 2: [ngf*4*4][B*7*7] */
+        16 * (size_t)B * 196,      /* ConvT 3: [1*4*4][B*14*14] */
+        d1 * 16 * B * 49,          /* D conv 2 dcol */
+        16 * (size_t)B * 196,      /* D conv 1 dcol */
+        2 * d1 * 49 * B,           /* D conv 3 dcol */
+    };
+    size_t m = 0;
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) if (need[i] > m) m = need[i];
+    return m;
+}
+
+static int config_ok(const gan_config *c) {
+    return c->nz >= 1 && c->nz <= 4096 && c->ngf >= 1 && c->ngf <= 2048 &&
+           c->ndf >= 1 && c->ndf <= 2048 && c->batch >= 1 && c->batch <= 4096;
+}
+
+gan_model *gan_model_new(const gan_config *c) {
+    if (!config_ok(c)) return NULL;
+    gan_model *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->cfg = *c;
+    m->g_count = gan_gparam_count(c);
+    m->d_count = gan_dparam_count(c);
+    const int B = c->batch;
+    const size_t ga = gacts_layout(&m->ga, NULL, c, B);
+    const size_t da = dacts_layout(&m->da, NULL, c, B, 1);
+    const size_t dda = dacts_layout(&m->dda, NULL, c, B, 0);
+    m->act_floats = ga + da;
+    m->scratch_floats = scratch_floats(c, B);
+    float **blocks[] = {&m->g_mem, &m->g_grad_mem, &m->g_m_mem, &m->g_v_mem, &m->g_buf_mem,
+                        &m->d_mem, &m->d_grad_mem, &m->d_m_mem, &m->d_v_mem, &m->d_buf_mem,
+                        &m->act_mem, &m->dact_mem, &m->scratch};
+    const size_t counts[] = {m->g_count, m->g_count, m->g_count, m->g_count, gan_gbuffer_count(c),
+                             m->d_count, m->d_count, m->d_count, m->d_count, gan_dbuffer_count(c),
+                             ga + da, ga + dda, m->scratch_floats};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        *blocks[i] = calloc(counts[i], sizeof(float));
+        if (!*blocks[i]) { gan_model_free(m); return NULL; }
+    }
+    gan_gparams_point(&m->g, m->g_mem, c);
+    gan_gparams_point(&m->g_grad, m->g_grad_mem, c);
+    gan_gparams_point(&m->g_m, m->g_m_mem, c);
+    gan_gparams_point(&m->g_v, m->g_v_mem, c);
+    gan_gbuffers_point(&m->g_buf, m->g_buf_mem, c);
+    gan_dparams_point(&m->d, m->d_mem, c);
+    gan_dparams_point(&m->d_grad, m->d_grad_mem, c);
+    gan_dparams_point(&m->d_m, m->d_m_mem, c);
+    gan_dparams_point(&m->d_v, m->d_v_mem, c);
+    gan_dbuffers_point(&m->d_buf, m->d_buf_mem, c);
+    gacts_layout(&m->ga, m->act_mem, c, B);
+    dacts_layout(&m->da, m->act_mem + ga, c, B, 1);
+    gacts_layout(&m->dga, m->dact_mem, c, B);
+    dacts_layout(&m->dda, m->dact_mem + ga, c, B, 0);
+    return m;
+}
+
+void gan_model_free(gan_model *m) {
+    if (!m) return;
+    free(m->g_mem); free(m->g_grad_mem); free(m->g_m_mem); free(m->g_v_mem); free(m->g_buf_mem);
+    free(m->d_mem); free(m->d_grad_mem); free(m->d_m_mem); free(m->d_v_mem); free(m->d_buf_mem);
+    free(m->act_mem); free(m->dact_mem); free(m->scratch);
+    free(m);
+}
+
+static void fill_const(float *x, size_t n, float v) { for (size_t i = 0; i < n; i++) x[i] = v; }
+
+void gan_model_init(gan_model *m, nn_rng *rng) {
+    const gan_config *c = &m->cfg;
+    size_t gs[GAN_G_NTENSORS], ds[GAN_D_NTENSORS];
+    gan_gparam_sizes(c, gs);
+    gan_dparam_sizes(c, ds);
+    const float sd = c->init_std;
+    nn_rng_fill_normal(rng, m->g.w1, gs[0], 0.0f, sd);
+    nn_rng_fill_normal(rng, m->g.bn1_g, gs[1], 1.0f, sd);
+    fill_const(m->g.bn1_b, gs[2], 0.0f);
+    nn_rng_fill_normal(rng, m->g.w2, gs[3], 0.0f, sd);
+    nn_rng_fill_normal(rng, m->g.bn2_g, gs[4], 1.0f, sd);
+    fill_const(m->g.bn2_b, gs[5], 0.0f);
+    nn_rng_fill_normal(rng, m->g.w3, gs[6], 0.0f, sd);
+    nn_rng_fill_normal(rng, m->d.w1, ds[0], 0.0f, sd);
+    nn_rng_fill_normal(rng, m->d.w2, ds[1], 0.0f, sd);
+    nn_rng_fill_normal(rng, m->d.bn2_g, ds[2], 1.0f, sd);
+    fill_const(m->d.bn2_b, ds[3], 0.0f);
+    nn_rng_fill_normal(rng, m->d.w3, ds[4], 0.0f, sd);
+    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf, d2 = 2 * (size_t)c->ndf;
+    fill_const(m->g_buf.bn1_mean, g2, 0.0f); fill_const(m->g_buf.bn1_var, g2, 1.0f);
+    fill_const(m->g_buf.bn2_mean, g1, 0.0f); fill_const(m->g_buf.bn2_var, g1, 1.0f);
+    fill_const(m->d_buf.bn2_mean, d2, 0.0f); fill_const(m->d_buf.bn2_var, d2, 1.0f);
+    memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
+    memset(m->g_m_mem, 0, m->g_count * sizeof(float));
+    memset(m->g_v_mem, 0, m->g_count * sizeof(float));
+    memset(m->d_grad_mem, 0, m->d_count * sizeof(float));
+    memset(m->d_m_mem, 0, m->d_count * sizeof(float));
+    memset(m->d_v_mem, 0, m->d_count * sizeof(float));
+    m->g_t = m->d_t = 0;
+}
+
+/* ---- forward and backward passes ---------------------------------------- */
+
+/* z [B][nz] -> zt [nz][B] */
+static void transpose_noise(float *zt, const float *z, int B, int nz) {
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < nz; i++) zt[(size_t)i * B + b] = z[(size_t)b * nz + i];
+}
+
+void gan_g_forward(gan_model *m, int B) {
+    const gan_config *c = &m->cfg;
+    const int g2 = 2 * c->ngf, g1 = c->ngf;
+    gan_gacts *a = &m->ga;
+    float *col = m->scratch;
+    nn_convt2d_forward(a->c1, col, a->z, m->g.w1, B, c->nz, 1, 1, g2, 7, 1, 0);
+    nn_batchnorm_forward(a->n1, a->bn1_mean, a->bn1_rstd, a->c1, m->g.bn1_g, m->g.bn1_b,
+                         m->g_buf.bn1_mean, m->g_buf.bn1_var, c->bn_momentum, c->bn_eps,
+                         g2, B * 49);
+    nn_relu_forward(a->a1, a->n1, (size_t)g2 * B * 49);
+    nn_convt2d_forward(a->c2, col, a->a1, m->g.w2, B, g2, 7, 7, g1, 4, 2, 1);
+    nn_batchnorm_forward(a->n2, a->bn2_mean, a->bn2_rstd, a->c2, m->g.bn2_g, m->g.bn2_b,
+                         m->g_buf.bn2_mean, m->g_buf.bn2_var, c->bn_momentum, c->bn_eps,
+                         g1, B * 196);
+    nn_relu_forward(a->a2, a->n2, (size_t)g1 * B * 196);
+    nn_convt2d_forward(a->c3, col, a->a2, m->g.w3, B, g1, 14, 14, 1, 4, 2, 1);
+    if (c->g_output == GAN_OUT_TANH) nn_tanh_forward(a->out, a->c3, (size_t)B * GAN_PIX);
+    else nn_relu_forward(a->out, a->c3, (size_t)B * GAN_PIX);
+}
+
+void gan_d_forward(gan_model *m, const float *x, int B) {
+    const gan_config *c = &m->cfg;
+    const int d1 = c->ndf, d2 = 2 * c->ndf;
+    gan_dacts *a = &m->da;
+    if (x != a->x) memcpy(a->x, x, (size_t)B * GAN_PIX * sizeof(float));
+    nn_conv2d_forward(a->c1, a->col1, a->x, m->d.w1, B, 1, 28, 28, d1, 4, 2, 1);
+    nn_leaky_relu_forward(a->a1, a->c1, c->lrelu_slope, (size_t)d1 * B * 196);
+    nn_conv2d_forward(a->c2, a->col2, a->a1, m->d.w2, B, d1, 14, 14, d2, 4, 2, 1);
+    nn_batchnorm_forward(a->n2, a->bn2_mean, a->bn2_rstd, a->c2, m->d.bn2_g, m->d.bn2_b,
+                         m->d_buf.bn2_mean, m->d_buf.bn2_var, c->bn_momentum, c->bn_eps,
+                         d2, B * 49);
+    nn_leaky_relu_forward(a->a2, a->n2, c->lrelu_slope, (size_t)d2 * B * 49);
+    nn_conv2d_forward(a->logits, a->col3, a->a2, m->d.w3, B, d2, 7, 7, 1, 7, 1, 0);
+}
+
+void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dparams, int B) {
+    const gan_config *c = &m->cfg;
+    const int d1 = c->ndf, d2 = 2 * c->ndf;
+    const gan_dacts *a = &m->da;
+    gan_dacts *g = &m->dda;
+    gan_dparams *dp = want_dparams ? &m->d_grad : NULL;
+    float *dcol = m->scratch;
+    const size_t n1 = (size_t)d1 * B * 196, n2 = (size_t)d2 * B * 49;
+    memset(g->a2, 0, n2 * sizeof(float));
+    nn_conv2d_backward(g->a2, dp ? dp->w3 : NULL, dcol, a->col3, m->d.w3, dlogits,
+                       B, d2, 7, 7, 1, 7, 1, 0);
+    memset(g->n2, 0, n2 * sizeof(float));
+    nn_leaky_relu_backward(g->n2, a->a2, g->a2, c->lrelu_slope, n2);
+    memset(g->c2, 0, n2 * sizeof(float));
+    nn_batchnorm_backward(g->c2, dp ? dp->bn2_g : NULL, dp ? dp->bn2_b : NULL, g->n2,
+                          a->c2, a->bn2_mean, a->bn2_rstd, m->d.bn2_g, d2, B * 49);
+    memset(g->a1, 0, n1 * sizeof(float));
+    nn_conv2d_backward(g->a1, dp ? dp->w2 : NULL, dcol, a->col2, m->d.w2, g->c2,
+                       B, d1, 14, 14, d2, 4, 2, 1);
+    memset(g->c1, 0, n1 * sizeof(float));
+    nn_leaky_relu_backward(g->c1, a->a1, g->a1, c->lrelu_slope, n1);
+    nn_conv2d_backward(dx, dp ? dp->w1 : NULL, dcol, a->col1, m->d.w1, g->c1,
+                       B, 1, 28, 28, d1, 4, 2, 1);
+}
+
+void gan_g_backward(gan_model *m, const float *dimages, int B) {
+    const gan_config *c = &m->cfg;
+    const int g2 = 2 * c->ngf, g1 = c->ngf;
+    const gan_gacts *a = &m->ga;
+    gan_gacts *g = &m->dga;
+    gan_gparams *dp = &m->g_grad;
+    float *dcol = m->scratch;
+    const size_t n1 = (size_t)g2 * B * 49, n2 = (size_t)g1 * B * 196, n3 = (size_t)B * GAN_PIX;
+    memset(g->c3, 0, n3 * sizeof(float));
+    if (c->g_output == GAN_OUT_TANH) nn_tanh_backward(g->c3, a->out, dimages, n3);
+    else nn_relu_backward(g->c3, a->out, dimages, n3);
+    memset(g->a2, 0, n2 * sizeof(float));
+    nn_convt2d_backward(g->a2, dp->w3, dcol, a->a2, m->g.w3, g->c3, B, g1, 14, 14, 1, 4, 2, 1);
+    memset(g->n2, 0, n2 * sizeof(float));
+    nn_relu_backward(g->n2, a->a2, g->a2, n2);
+    memset(g->c2, 0, n2 * sizeof(float));
+    nn_batchnorm_backward(g->c2, dp->bn2_g, dp->bn2_b, g->n2, a->c2, a->bn2_mean, a->bn2_rstd,
+                          m->g.bn2_g, g1, B * 196);
+    memset(g->a1, 0, n1 * sizeof(float));
+    nn_convt2d_backward(g->a1, dp->w2, dcol, a->a1, m->g.w2, g->c2, B, g2, 7, 7, g1, 4, 2, 1);
+    memset(g->n1, 0, n1 * sizeof(float));
+    nn_relu_backward(g->n1, a->a1, g->a1, n1);
+    memset(g->c1, 0, n1 * sizeof(float));
+    nn_batchnorm_backward(g->c1, dp->bn1_g, dp->bn1_b, g->n1, a->c1, a->bn1_mean, a->bn1_rstd,
+                          m->g.bn1_g, g2, B * 49);
+    nn_convt2d_backward(NULL, dp->w1, dcol, a->z, m->g.w1, g->c1, B, c->nz, 1, 1, g2, 7, 1, 0);
+}
+
+/* ---- training steps ------------------------------------------------------ */
+
+static float mean_sigmoid(const float *x, int B) {
+    double s = 0.0;
+    for (int i = 0; i < B; i++) s += 1.0 / (1.0 + exp(-(double)x[i]));
+    return (float)(s / B);
+}
+
+static float share_positive(const float *x, int B, int want_positive) {
+    int n = 0;
+    for (int i = 0; i < B; i++) n += want_positive ? (x[i] > 0.0f) : (x[i] < 0.0f);
+    return (float)n / (float)B;
+}
+
+void gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out) {
+    const gan_config *c = &m->cfg;
+    const int B = c->batch;
+    float *dlogits = m->dda.logits;
+    memset(m->d_grad_mem, 0, m->d_count * sizeof(float));
+
+    /* real batch: target 1 */
+    gan_d_forward(m, real, B);
+    const float loss_real = nn_bce_logits_forward(m->da.logits, 1.0f, B);
+    out->d_acc_real = share_positive(m->da.logits, B, 1);
+    out->d_real = mean_sigmoid(m->da.logits, B);
+    memset(dlogits, 0, (size_t)B * sizeof(float));
+    nn_bce_logits_backward(dlogits, m->da.logits, 1.0f, 1.0f, B);
+    gan_d_backward(m, dlogits, NULL, 1, B);
+
+    /* fake batch: target 0 (G's output is an input here, no gradient to G) */
+    transpose_noise(m->ga.z, z, B, c->nz);
+    gan_g_forward(m, B);
+    gan_d_forward(m, m->ga.out, B);
+    const float loss_fake = nn_bce_logits_forward(m->da.logits, 0.0f, B);
+    out->d_acc_fake = share_positive(m->da.logits, B, 0);
+    out->d_fake = mean_sigmoid(m->da.logits, B);
+    memset(dlogits, 0, (size_t)B * sizeof(float));
+    nn_bce_logits_backward(dlogits, m->da.logits, 0.0f, 1.0f, B);
+    gan_d_backward(m, dlogits, NULL, 1, B);
+
+    out->d_loss = loss_real + loss_fake;
+    out->d_acc = 0.5f * (out->d_acc_real + out->d_acc_fake);
+    m->d_t++;
+    nn_adam_update(m->d_mem, m->d_grad_mem, m->d_m_mem, m->d_v_mem, m->d_count,
+                   c->lr_d, c->beta1, c->beta2, c->adam_eps, m->d_t);
+}
+
+void gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
+    const gan_config *c = &m->cfg;
+    const int B = c->batch;
+    float *dlogits = m->dda.logits, *dfake = m->dga.out;
+    memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
+    if (z) {
+        transpose_noise(m->ga.z, z, B, c->nz);
+        gan_g_forward(m, B);
+    }
+    /* non-saturating loss: G wants D to say "real" */
+    gan_d_forward(m, m->ga.out, B);
+    out->g_loss = nn_bce_logits_forward(m->da.logits, 1.0f, B);
+    memset(dlogits, 0, (size_t)B * sizeof(float));
+    nn_bce_logits_backward(dlogits, m->da.logits, 1.0f, 1.0f, B);
+    memset(dfake, 0, (size_t)B * GAN_PIX * sizeof(float));
+    gan_d_backward(m, dlogits, dfake, 0, B);
+    gan_g_backward(m, dfake, B);
+    m->g_t++;
+    nn_adam_update(m->g_mem, m->g_grad_mem, m->g_m_mem, m->g_v_mem, m->g_count,
+                   c->lr_g, c->beta1, c->beta2, c->adam_eps, m->g_t);
+}

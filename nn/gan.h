@@ -1,0 +1,194 @@
+/* gan.h - the DCGAN of ganlive: configuration, parameters, one training
+ * iteration, and eval-mode sampling.
+ *
+ * Generator (defaults nz=100, ngf=128):
+ *   z [nz][B] (a nz x 1 x 1 noise image)
+ *   -> ConvT(nz -> 2*ngf, k7 s1 p0)  [2ngf][B][7][7]   -> BN -> ReLU
+ *   -> ConvT(2ngf -> ngf, k4 s2 p1)  [ngf][B][14][14]  -> BN -> ReLU
+ *   -> ConvT(ngf -> 1,    k4 s2 p1)  [1][B][28][28]    -> tanh (or ReLU)
+ * Discriminator (default ndf=64):
+ *   x [1][B][28][28]
+ *   -> Conv(1 -> ndf, k4 s2 p1)      [ndf][B][14][14]  -> LeakyReLU(0.2)
+ *   -> Conv(ndf -> 2ndf, k4 s2 p1)   [2ndf][B][7][7]   -> BN -> LeakyReLU(0.2)
+ *   -> Conv(2ndf -> 1, k7 s1 p0)     [1][B]  one logit per image
+ *
+ * Memory: each network owns one block per role (params, grads, Adam m,
+ * Adam v, BN running statistics, activations) with a struct of named
+ * pointers into it. Parameters of G and D are laid out back to back in
+ * the order of gan_gparams / gan_dparams, so the optimiser is one flat loop
+ * and a checkpoint is one write per block.
+ *
+ * Threads: a gan_model belongs to the trainer thread. Sampling for other
+ * threads goes through a gan_sampler, which has its own buffers and reads a
+ * copy of the generator's parameters and running statistics.
+ */
+#ifndef GANLIVE_GAN_H
+#define GANLIVE_GAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "nn.h"
+
+#define GAN_IMG 28            /* image side */
+#define GAN_PIX (GAN_IMG * GAN_IMG)
+
+typedef enum { GAN_OUT_TANH = 0, GAN_OUT_RELU = 1 } gan_output;
+
+/* Every setting of the model and its training recipe. */
+typedef struct {
+    /* architecture (fixed for a run) */
+    int nz, ngf, ndf;
+    gan_output g_output;
+    int batch;
+    /* recipe (live-tunable between iterations) */
+    float lr_d, lr_g, beta1, beta2, adam_eps;
+    int d_steps, g_steps;
+    /* constants of the recipe */
+    float bn_eps, bn_momentum, lrelu_slope, init_std;
+} gan_config;
+
+void gan_config_default(gan_config *c);
+
+/* Named pointers into one parameter-shaped block (params, grads, m or v). */
+typedef struct {
+    float *w1;          /* [nz][2ngf][7][7]   ConvT 1 */
+    float *bn1_g;       /* [2ngf] */
+    float *bn1_b;       /* [2ngf] */
+    float *w2;          /* [2ngf][ngf][4][4]  ConvT 2 */
+    float *bn2_g;       /* [ngf] */
+    float *bn2_b;       /* [ngf] */
+    float *w3;          /* [ngf][1][4][4]     ConvT 3 */
+} gan_gparams;
+#define GAN_G_NTENSORS 7
+
+typedef struct {
+    float *w1;          /* [ndf][1][4][4]     Conv 1 */
+    float *w2;          /* [2ndf][ndf][4][4]  Conv 2 */
+    float *bn2_g;       /* [2ndf] */
+    float *bn2_b;       /* [2ndf] */
+    float *w3;          /* [1][2ndf][7][7]    Conv 3 */
+} gan_dparams;
+#define GAN_D_NTENSORS 5
+
+/* BatchNorm running statistics ("buffers" in PyTorch's words). */
+typedef struct {
+    float *bn1_mean, *bn1_var;   /* [2ngf] */
+    float *bn2_mean, *bn2_var;   /* [ngf] */
+} gan_gbuffers;
+typedef struct {
+    float *bn2_mean, *bn2_var;   /* [2ndf] */
+} gan_dbuffers;
+
+/* Sizes of every tensor, in the order of the structs above. */
+void gan_gparam_sizes(const gan_config *c, size_t sizes[GAN_G_NTENSORS]);
+void gan_dparam_sizes(const gan_config *c, size_t sizes[GAN_D_NTENSORS]);
+size_t gan_gparam_count(const gan_config *c);
+size_t gan_dparam_count(const gan_config *c);
+size_t gan_gbuffer_count(const gan_config *c);   /* 2*(2ngf) + 2*ngf */
+size_t gan_dbuffer_count(const gan_config *c);   /* 2*(2ndf) */
+/* Point the struct's members into a block of the right size. */
+void gan_gparams_point(gan_gparams *p, float *block, const gan_config *c);
+void gan_dparams_point(gan_dparams *p, float *block, const gan_config *c);
+void gan_gbuffers_point(gan_gbuffers *b, float *block, const gan_config *c);
+void gan_dbuffers_point(gan_dbuffers *b, float *block, const gan_config *c);
+
+/* Activations of one generator pass over `batch` images (train mode). */
+typedef struct {
+    float *z;           /* [nz][B] */
+    float *c1;          /* [2ngf][B][7][7]   ConvT 1 output */
+    float *bn1_mean, *bn1_rstd;  /* [2ngf] */
+    float *n1;          /* [2ngf][B][7][7]   BN 1 output */
+    float *a1;          /* [2ngf][B][7][7]   ReLU */
+    float *c2;          /* [ngf][B][14][14] */
+    float *bn2_mean, *bn2_rstd;  /* [ngf] */
+    float *n2;          /* [ngf][B][14][14] */
+    float *a2;          /* [ngf][B][14][14] */
+    float *c3;          /* [1][B][28][28] */
+    float *out;         /* [1][B][28][28]    tanh/ReLU output = the images */
+} gan_gacts;
+
+/* Activations of one discriminator pass over `batch` images. */
+typedef struct {
+    float *x;           /* [1][B][28][28]   input images (copied in) */
+    float *col1;        /* [16][B*14*14]    im2col of x */
+    float *c1;          /* [ndf][B][14][14] */
+    float *a1;          /* [ndf][B][14][14] LeakyReLU */
+    float *col2;        /* [ndf*16][B*7*7] */
+    float *c2;          /* [2ndf][B][7][7] */
+    float *bn2_mean, *bn2_rstd;  /* [2ndf] */
+    float *n2;          /* [2ndf][B][7][7] */
+    float *a2;          /* [2ndf][B][7][7] */
+    float *col3;        /* [2ndf*49][B] */
+    float *logits;      /* [B] */
+} gan_dacts;
+
+/* Per-iteration figures (of the last D step and last G step). */
+typedef struct {
+    float d_loss;       /* BCE(real,1) + BCE(fake,0) */
+    float g_loss;       /* BCE(D(G(z)),1), non-saturating */
+    float d_acc_real;   /* share of real logits > 0 */
+    float d_acc_fake;   /* share of fake logits < 0 */
+    float d_acc;        /* mean of the two */
+    float d_real;       /* mean sigmoid(D(x)) */
+    float d_fake;       /* mean sigmoid(D(G(z))) in the D step */
+} gan_metrics;
+
+/* The whole trainable model. */
+typedef struct {
+    gan_config cfg;
+    size_t g_count, d_count;          /* parameter counts */
+    /* generator: one block per role */
+    float *g_mem, *g_grad_mem, *g_m_mem, *g_v_mem, *g_buf_mem;
+    gan_gparams g, g_grad, g_m, g_v;
+    gan_gbuffers g_buf;
+    /* discriminator */
+    float *d_mem, *d_grad_mem, *d_m_mem, *d_v_mem, *d_buf_mem;
+    gan_dparams d, d_grad, d_m, d_v;
+    gan_dbuffers d_buf;
+    long g_t, d_t;                    /* Adam step counts */
+    /* activations and their gradients: one block each */
+    float *act_mem, *dact_mem;
+    gan_gacts ga, dga;                /* dga.* = dL/d(ga.*) */
+    gan_dacts da, dda;
+    float *scratch;                   /* shared col / dcol scratch */
+    size_t act_floats, scratch_floats;
+} gan_model;
+
+/* Allocate every buffer once; returns NULL on bad config or no memory.
+ * The caller owns the result (gan_model_free). */
+gan_model *gan_model_new(const gan_config *c);
+void gan_model_free(gan_model *m);
+/* DCGAN initialisation: conv weights N(0, init_std), BN gamma N(1, init_std),
+ * beta 0, running mean 0 / var 1, Adam state zero, step counts zero. */
+void gan_model_init(gan_model *m, nn_rng *rng);
+
+/* Forward passes (train mode, BN statistics of the batch; running stats updated). */
+void gan_g_forward(gan_model *m, int B);              /* reads m->ga.z, writes m->ga.out */
+void gan_d_forward(gan_model *m, const float *x, int B);  /* x [1][B][28][28] -> m->da.logits */
+/* Backward passes. gan_d_backward accumulates into D's grads when
+ * want_dparams, and writes dL/dx into dx when dx != NULL. */
+void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dparams, int B);
+void gan_g_backward(gan_model *m, const float *dimages, int B);
+
+/* One D update: real [1][B][28][28] in the model's data range, z [B][nz]
+ * fresh noise (row per sample; the caller draws it). Generates the fakes,
+ * runs D on real and on fake (each with its own batch statistics), and
+ * takes one Adam step on D. Fills d_* fields of *out.
+ * One G update: with z == NULL it reuses the generator activations left by
+ * the previous D step (G has not changed since; this is the classic DCGAN
+ * loop), otherwise it generates from z [B][nz]. Fills g_loss. */
+void gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out);
+void gan_g_step(gan_model *m, const float *z, gan_metrics *out);
+
+/* Eval-mode generator for sampling outside the trainer. */
+typedef struct gan_sampler gan_sampler;
+/* Caller owns the result (gan_sampler_free). NULL on no memory. */
+gan_sampler *gan_sampler_new(const gan_config *c, int max_batch);
+void gan_sampler_free(gan_sampler *s);
+/* z [n][nz] (row per sample, the natural order for callers);
+ * gparams / gbuf are blocks of gan_gparam_count / gan_gbuffer_count floats;
+ * images [n][28*28] in the model's output range. n <= max_batch. */
+void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbuf,
+                          const float *z, int n, float *images);
+
+#endif

@@ -1,0 +1,142 @@
+/* nn.h - the ganlive neural-network library: layers as plain functions.
+ *
+ * The design is simple: every layer is a pair of functions,
+ *   xxx_forward(out, ..., inp, params, shapes...)
+ *   xxx_backward(dinp, dparams, ..., dout, cached forward values, shapes...)
+ * with outputs first and every shape passed explicitly. Nothing allocates;
+ * callers own every buffer (see gan.c, which carves them from one block).
+ *
+ * Gradient convention, used everywhere: a buffer named d<x> holds dL/d<x>.
+ * Backward functions ACCUMULATE (+=) into parameter gradients and into dinp,
+ * so a caller zeroes gradients once per optimiser step and may run several
+ * backward passes (D on real, then D on fake) into the same buffers.
+ * The optimiser then does param -= lr * f(grad).
+ *
+ * Memory layout of activations: channel-major "CBHW", i.e. a tensor of C
+ * channels over a batch of B images of HxW is stored as [C][B][H][W].
+ * With that layout a convolution over the whole batch is a single GEMM with
+ * the batch folded into the N dimension (out[OC][B*OH*OW] = W[OC][C*K*K] x
+ * col[C*K*K][B*OH*OW]), and BatchNorm's per-channel statistics run over one
+ * contiguous span of B*H*W floats. A single-channel image batch [1][B][H][W]
+ * is the same bytes as the usual [B][1][H][W], and a vector batch [C][B] is
+ * the transpose of the usual [B][C].
+ *
+ * Weights keep PyTorch's layouts so checkpoints and fixtures map 1:1:
+ *   Conv2d          w[OC][C][K][K]
+ *   ConvTranspose2d w[C][OC][K][K]   (C = input channels)
+ */
+#ifndef GANLIVE_NN_H
+#define GANLIVE_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- convolution geometry ------------------------------------------------ */
+
+/* Output size of a convolution (or input size of the matching transposed one). */
+static inline int nn_conv_out(int in, int k, int stride, int pad) {
+    return (in + 2 * pad - k) / stride + 1;
+}
+/* Output size of a transposed convolution. */
+static inline int nn_convt_out(int in, int k, int stride, int pad) {
+    return (in - 1) * stride - 2 * pad + k;
+}
+
+/* im2col: col[C*K*K][B*OH*OW] <- inp[C][B][H][W] (zero padding). */
+void nn_im2col(float *col, const float *inp, int C, int B, int H, int W,
+               int K, int stride, int pad, int OH, int OW);
+/* col2im: out[C][B][H][W] += scatter of col[C*K*K][B*OH*OW]. */
+void nn_col2im(float *out, const float *col, int C, int B, int H, int W,
+               int K, int stride, int pad, int OH, int OW);
+
+/* ---- Conv2d (no bias) ---------------------------------------------------- */
+/* out  [OC][B][OH][OW]
+ * col  [C*K*K][B*OH*OW]  scratch, holds im2col(inp) on return (kept for backward)
+ * inp  [C][B][H][W]
+ * w    [OC][C][K][K] */
+void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
+                       int B, int C, int H, int W, int OC, int K, int stride, int pad);
+/* dinp [C][B][H][W] += ; may be NULL (first layer)
+ * dw   [OC][C][K][K] += ; may be NULL (gradient only flows through)
+ * dcol [C*K*K][B*OH*OW] scratch (unused when dinp is NULL)
+ * col  im2col(inp) as left by forward
+ * dout [OC][B][OH][OW] */
+void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
+                        const float *w, const float *dout,
+                        int B, int C, int H, int W, int OC, int K, int stride, int pad);
+
+/* ---- ConvTranspose2d (no bias) ------------------------------------------- */
+/* Each input pixel paints a KxK patch of the output, `stride` apart.
+ * out  [OC][B][OH][OW]   OH = nn_convt_out(H, K, stride, pad)
+ * col  [OC*K*K][B*H*W]   scratch
+ * inp  [C][B][H][W]      (kept by caller for backward)
+ * w    [C][OC][K][K] */
+void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w,
+                        int B, int C, int H, int W, int OC, int K, int stride, int pad);
+/* dinp [C][B][H][W] += ; may be NULL
+ * dw   [C][OC][K][K] += ; may be NULL
+ * dcol [OC*K*K][B*H*W] scratch
+ * inp  forward input; dout [OC][B][OH][OW] */
+void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
+                         const float *w, const float *dout,
+                         int B, int C, int H, int W, int OC, int K, int stride, int pad);
+
+/* ---- BatchNorm2d --------------------------------------------------------- */
+/* Training mode: normalise each channel over its N = B*H*W values with the
+ * batch statistics (biased variance), update the running statistics with
+ * PyTorch's rule (running = (1-m)*running + m*batch, unbiased variance).
+ * out, inp [C][N]; gamma, beta, mean, rstd, run_mean, run_var [C]
+ * mean and rstd are cached for backward. run_* may be NULL (no update). */
+void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                          const float *gamma, const float *beta,
+                          float *run_mean, float *run_var, float momentum, float eps,
+                          int C, int N);
+/* Eval mode: normalise with the running statistics. */
+void nn_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
+                               const float *beta, const float *run_mean,
+                               const float *run_var, float eps, int C, int N);
+/* dinp [C][N] += ; dgamma, dbeta [C] += (may be NULL) */
+void nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                           const float *inp, const float *mean, const float *rstd,
+                           const float *gamma, int C, int N);
+
+/* ---- elementwise activations (n values) ---------------------------------- */
+/* Backward functions take the forward OUTPUT, which determines the local
+ * derivative for all three (relu: out>0, leaky: out>0, tanh: 1-out^2). */
+void nn_relu_forward(float *out, const float *inp, size_t n);
+void nn_relu_backward(float *dinp, const float *out, const float *dout, size_t n);
+void nn_leaky_relu_forward(float *out, const float *inp, float slope, size_t n);
+void nn_leaky_relu_backward(float *dinp, const float *out, const float *dout, float slope, size_t n);
+void nn_tanh_forward(float *out, const float *inp, size_t n);
+void nn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n);
+
+/* ---- binary cross-entropy on logits -------------------------------------- */
+/* Mean over B of  max(x,0) - x*t + log(1 + exp(-|x|)),  the stable form.
+ * logits [B]; target is the same for every sample (1 real, 0 fake). */
+float nn_bce_logits_forward(const float *logits, float target, int B);
+/* dlogits [B] += scale * (sigmoid(x) - t) / B */
+void nn_bce_logits_backward(float *dlogits, const float *logits, float target,
+                            float scale, int B);
+
+/* ---- Adam (PyTorch's formulation, no weight decay) ----------------------- */
+/* t is the 1-based step count after this update. */
+void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t n,
+                    float lr, float beta1, float beta2, float eps, long t);
+
+/* ---- random numbers ------------------------------------------------------ */
+/* xoshiro128++ generator with Box-Muller normals; the whole state is this
+ * struct, so it is copied into checkpoints as is. */
+typedef struct {
+    uint32_t s[4];
+    int has_spare;   /* Box-Muller makes normals in pairs */
+    float spare;
+} nn_rng;
+
+void nn_rng_seed(nn_rng *r, uint64_t seed);
+uint32_t nn_rng_u32(nn_rng *r);
+float nn_rng_uniform(nn_rng *r);                    /* [0, 1) */
+float nn_rng_normal(nn_rng *r);                     /* N(0, 1) */
+void nn_rng_fill_normal(nn_rng *r, float *x, size_t n, float mean, float std);
+uint32_t nn_rng_below(nn_rng *r, uint32_t n);       /* uniform in [0, n) */
+
+#endif

@@ -1,0 +1,83 @@
+/* sampler.c - the generator in eval mode, for sampling outside the trainer.
+ *
+ * A gan_sampler owns just the buffers an eval-mode forward pass needs for up
+ * to max_batch images and reads the parameters it is handed (a copy the
+ * trainer published), so any thread may sample while training goes on.
+ * BatchNorm uses the running statistics; BN and ReLU run in place, since
+ * nothing here is kept for a backward pass.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "gan.h"
+
+struct gan_sampler {
+    gan_config cfg;
+    int max_batch;
+    float *mem;     /* one block for everything below */
+    float *z;       /* [nz][B] */
+    float *h1;      /* [2ngf][B][7][7] */
+    float *h2;      /* [ngf][B][14][14] */
+    float *h3;      /* [1][B][28][28] */
+    float *col;     /* largest im2col scratch */
+};
+
+gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
+    if (max_batch < 1) return NULL;
+    gan_sampler *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->cfg = *c;
+    s->max_batch = max_batch;
+    const size_t B = (size_t)max_batch, g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
+    const size_t nz = (size_t)c->nz * B, n1 = g2 * B * 49, n2 = g1 * B * 196, n3 = B * GAN_PIX;
+    size_t ncol = g2 * 49 * B;
+    if (g1 * 16 * B * 49 > ncol) ncol = g1 * 16 * B * 49;
+    if (16 * B * 196 > ncol) ncol = 16 * B * 196;
+    s->mem = malloc((nz + n1 + n2 + n3 + ncol) * sizeof(float));
+    if (!s->mem) { free(s); return NULL; }
+    s->z = s->mem;
+    s->h1 = s->z + nz;
+    s->h2 = s->h1 + n1;
+    s->h3 = s->h2 + n2;
+    s->col = s->h3 + n3;
+    return s;
+}
+
+void gan_sampler_free(gan_sampler *s) {
+    if (!s) return;
+    free(s->mem);
+    free(s);
+}
+
+/* One chunk of at most max_batch images. */
+static void generate_chunk(gan_sampler *s, const gan_gparams *p, const gan_gbuffers *b,
+                           const float *z, int B, float *images) {
+    const gan_config *c = &s->cfg;
+    const int g2 = 2 * c->ngf, g1 = c->ngf;
+    for (int i = 0; i < B; i++)
+        for (int k = 0; k < c->nz; k++) s->z[(size_t)k * B + i] = z[(size_t)i * c->nz + k];
+    nn_convt2d_forward(s->h1, s->col, s->z, p->w1, B, c->nz, 1, 1, g2, 7, 1, 0);
+    nn_batchnorm_forward_eval(s->h1, s->h1, p->bn1_g, p->bn1_b, b->bn1_mean, b->bn1_var,
+                              c->bn_eps, g2, B * 49);
+    nn_relu_forward(s->h1, s->h1, (size_t)g2 * B * 49);
+    nn_convt2d_forward(s->h2, s->col, s->h1, p->w2, B, g2, 7, 7, g1, 4, 2, 1);
+    nn_batchnorm_forward_eval(s->h2, s->h2, p->bn2_g, p->bn2_b, b->bn2_mean, b->bn2_var,
+                              c->bn_eps, g1, B * 196);
+    nn_relu_forward(s->h2, s->h2, (size_t)g1 * B * 196);
+    nn_convt2d_forward(s->h3, s->col, s->h2, p->w3, B, g1, 14, 14, 1, 4, 2, 1);
+    /* [1][B][28][28] is already [B][784] */
+    if (c->g_output == GAN_OUT_TANH) nn_tanh_forward(images, s->h3, (size_t)B * GAN_PIX);
+    else nn_relu_forward(images, s->h3, (size_t)B * GAN_PIX);
+}
+
+void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbuf,
+                          const float *z, int n, float *images) {
+    gan_gparams p;
+    gan_gbuffers b;
+    /* the pointer structs only read through these */
+    gan_gparams_point(&p, (float *)gparams, &s->cfg);
+    gan_gbuffers_point(&b, (float *)gbuf, &s->cfg);
+    for (int done = 0; done < n; done += s->max_batch) {
+        const int B = n - done < s->max_batch ? n - done : s->max_batch;
+        generate_chunk(s, &p, &b, z + (size_t)done * s->cfg.nz, B, images + (size_t)done * GAN_PIX);
+    }
+}

@@ -1,0 +1,263 @@
+/* config.c - the settings table and everything that reads or shows it.
+ *
+ * Each row of `settings` names one setting once: JSON section and key, the
+ * flat name used by live updates, type, range and whether it is live-tunable.
+ * Readers validate into a copy and commit only when every key passed, so a
+ * bad file or PATCH never leaves a half-applied config behind.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+
+typedef enum { T_INT, T_LONG, T_U64, T_FLOAT, T_STR, T_ENUM } setting_type;
+
+typedef struct {
+    const char *section, *key, *flat;
+    setting_type type;
+    size_t offset;           /* into srv_config */
+    double min, max;         /* numbers: inclusive range; strings: max length */
+    int live;
+    const char *choices[4];  /* T_ENUM: accepted names, index = stored int */
+} setting;
+
+#define OFF(f) offsetof(srv_config, f)
+#define MAX_SEED 9007199254740991.0   /* 2^53 - 1: exact in a JSON number */
+
+static const setting settings[] = {
+    {"server",   "bind",               "bind",               T_STR,   OFF(bind), 0, 63, 0, {0}},
+    {"server",   "port",               "port",               T_INT,   OFF(port), 0, 65535, 0, {0}},
+    {"server",   "events_interval_ms", "events_interval_ms", T_INT,   OFF(events_interval_ms), 50, 10000, 1, {0}},
+    {"data",     "dataset",            "dataset",            T_STR,   OFF(dataset), 0, 15, 0, {0}},
+    {"data",     "dir",                "dir",                T_STR,   OFF(data_dir), 0, 511, 0, {0}},
+    {"model",    "nz",                 "nz",                 T_INT,   OFF(model.nz), 1, 1024, 0, {0}},
+    {"model",    "ngf",                "ngf",                T_INT,   OFF(model.ngf), 1, 1024, 0, {0}},
+    {"model",    "ndf",                "ndf",                T_INT,   OFF(model.ndf), 1, 1024, 0, {0}},
+    {"model",    "g_output",           "g_output",           T_ENUM,  OFF(model.g_output), 0, 0, 0, {"tanh", "relu"}},
+    {"train",    "batch",              "batch",              T_INT,   OFF(model.batch), 1, 1024, 0, {0}},
+    {"train",    "lr_d",               "lr_d",               T_FLOAT, OFF(model.lr_d), 0, 1, 1, {0}},
+    {"train",    "lr_g",               "lr_g",               T_FLOAT, OFF(model.lr_g), 0, 1, 1, {0}},
+    {"train",    "beta1",              "beta1",              T_FLOAT, OFF(model.beta1), 0, 0.9999, 1, {0}},
+    {"train",    "beta2",              "beta2",              T_FLOAT, OFF(model.beta2), 0, 0.99999, 1, {0}},
+    {"train",    "adam_eps",           "adam_eps",           T_FLOAT, OFF(model.adam_eps), 1e-12, 1, 0, {0}},
+    {"train",    "d_steps",            "d_steps",            T_INT,   OFF(model.d_steps), 1, 100, 1, {0}},
+    {"train",    "g_steps",            "g_steps",            T_INT,   OFF(model.g_steps), 1, 100, 1, {0}},
+    {"train",    "seed",               "seed",               T_U64,   OFF(seed), 0, MAX_SEED, 0, {0}},
+    {"train",    "threads",            "threads",            T_INT,   OFF(threads), 0, 256, 0, {0}},
+    {"train",    "iters",              "iters",              T_LONG,  OFF(iters), 0, 1e12, 0, {0}},
+    {"train",    "log_every_s",        "log_every_s",        T_INT,   OFF(log_every_s), 1, 3600, 0, {0}},
+    {"history",  "max_points",         "max_points",         T_INT,   OFF(history_max_points), 100, 10000000, 0, {0}},
+    {"timeline", "every",              "timeline_every",     T_INT,   OFF(timeline_every), 1, 1000000000, 1, {0}},
+    {"timeline", "max",                "timeline_max",       T_INT,   OFF(timeline_max), 2, 10000, 0, {0}},
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+void srv_config_default(srv_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->bind, sizeof c->bind, "127.0.0.1");
+    c->port = 8080;
+    c->events_interval_ms = 250;
+    snprintf(c->dataset, sizeof c->dataset, "mnist");
+    c->data_dir[0] = '\0';            /* "" = the dataset's usual place */
+    gan_config_default(&c->model);
+    c->seed = 1;
+    c->threads = 0;
+    c->iters = 2000;
+    c->log_every_s = 2;
+    c->history_max_points = 20000;
+    c->timeline_every = 100;
+    c->timeline_max = 200;
+}
+
+static void describe_range(const setting *s, char *buf, size_t len) {
+    switch (s->type) {
+    case T_FLOAT: snprintf(buf, len, "a number in [%g, %g]", s->min, s->max); break;
+    case T_STR:   snprintf(buf, len, "a string of at most %.0f characters", s->max); break;
+    case T_ENUM:  snprintf(buf, len, "one of \"%s\", \"%s\"", s->choices[0], s->choices[1]); break;
+    default:      snprintf(buf, len, "an integer in [%.0f, %.0f]", s->min, s->max); break;
+    }
+}
+
+/* Store one JSON value into c for setting s. -1 with a message on error. */
+static int set_value(srv_config *c, const setting *s, const cJSON *v, const char *name,
+                     char *err, size_t errlen) {
+    char *field = (char *)c + s->offset;
+    char want[96];
+    describe_range(s, want, sizeof want);
+    if (s->type == T_STR || s->type == T_ENUM) {
+        if (!cJSON_IsString(v) || !v->valuestring) goto bad;
+        const char *str = v->valuestring;
+        if (s->type == T_ENUM) {
+            for (int i = 0; i < 4 && s->choices[i]; i++)
+                if (strcmp(str, s->choices[i]) == 0) { *(int *)field = i; return 0; }
+            goto bad;
+        }
+        if (strlen(str) > (size_t)s->max) goto bad;
+        memcpy(field, str, strlen(str) + 1);
+        return 0;
+    }
+    if (!cJSON_IsNumber(v)) goto bad;
+    const double d = v->valuedouble;
+    if (!isfinite(d) || d < s->min || d > s->max) goto bad;
+    if (s->type != T_FLOAT && d != floor(d)) goto bad;
+    switch (s->type) {
+    case T_INT:   *(int *)field = (int)d; break;
+    case T_LONG:  *(long *)field = (long)d; break;
+    case T_U64:   *(uint64_t *)field = (uint64_t)d; break;
+    case T_FLOAT: *(float *)field = (float)d; break;
+    default: break;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "%s: must be %s", name, want);
+    return -1;
+}
+
+int srv_config_apply_file_json(srv_config *c, const cJSON *root, char *err, size_t errlen) {
+    if (!cJSON_IsObject(root)) {
+        snprintf(err, errlen, "config must be a JSON object of sections");
+        return -1;
+    }
+    srv_config next = *c;
+    const cJSON *sec;
+    cJSON_ArrayForEach(sec, root) {
+        int known_section = 0;
+        for (size_t i = 0; i < NSETTINGS; i++)
+            if (strcmp(settings[i].section, sec->string) == 0) known_section = 1;
+        if (!known_section) {
+            snprintf(err, errlen, "%s: unknown section", sec->string);
+            return -1;
+        }
+        if (!cJSON_IsObject(sec)) {
+            snprintf(err, errlen, "%s: must be an object", sec->string);
+            return -1;
+        }
+        const cJSON *item;
+        cJSON_ArrayForEach(item, sec) {
+            const setting *s = NULL;
+            for (size_t i = 0; i < NSETTINGS && !s; i++)
+                if (strcmp(settings[i].section, sec->string) == 0 &&
+                    strcmp(settings[i].key, item->string) == 0) s = &settings[i];
+            char name[128];
+            snprintf(name, sizeof name, "%s.%s", sec->string, item->string);
+            if (!s) {
+                snprintf(err, errlen, "%s: unknown setting", name);
+                return -1;
+            }
+            if (set_value(&next, s, item, name, err, errlen) < 0) return -1;
+        }
+    }
+    *c = next;
+    return 0;
+}
+
+int srv_config_load_file(srv_config *c, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int rc = -1;
+    cJSON *root = NULL;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= (1u << 20)) { snprintf(err, errlen, "%s: larger than 1 MiB", path); goto done; }
+            cap = cap ? cap * 2 : 4096;
+            char *t = realloc(text, cap);
+            if (!t) { snprintf(err, errlen, "%s: out of memory", path); goto done; }
+            text = t;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        if (got == 0) break;
+        len += got;
+    }
+    if (ferror(f)) { snprintf(err, errlen, "%s: read error", path); goto done; }
+    root = cJSON_ParseWithLength(text, len);
+    if (!root) { snprintf(err, errlen, "%s: not valid JSON", path); goto done; }
+    char inner[400];
+    if (srv_config_apply_file_json(c, root, inner, sizeof inner) < 0) {
+        snprintf(err, errlen, "%s: %s", path, inner);
+        goto done;
+    }
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+int srv_config_apply_live_json(srv_config *c, const cJSON *obj, char *err, size_t errlen) {
+    if (!cJSON_IsObject(obj)) {
+        snprintf(err, errlen, "body must be a JSON object of settings");
+        return -1;
+    }
+    srv_config next = *c;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        const setting *s = NULL;
+        for (size_t i = 0; i < NSETTINGS && !s; i++)
+            if (strcmp(settings[i].flat, item->string) == 0) s = &settings[i];
+        if (!s) {
+            snprintf(err, errlen, "%s: unknown setting", item->string);
+            return -1;
+        }
+        if (!s->live) {
+            snprintf(err, errlen, "%s: cannot change while training runs", item->string);
+            return -1;
+        }
+        if (set_value(&next, s, item, item->string, err, errlen) < 0) return -1;
+    }
+    *c = next;
+    return 0;
+}
+
+/* A JSON number for a stored value; floats are rounded to the 7 significant
+ * digits a float holds, so 2e-4 shows as 0.0002, not 0.000199999995. */
+static cJSON *value_json(const srv_config *c, const setting *s) {
+    const char *field = (const char *)c + s->offset;
+    char buf[32];
+    switch (s->type) {
+    case T_INT:   return cJSON_CreateNumber(*(const int *)field);
+    case T_LONG:  return cJSON_CreateNumber((double)*(const long *)field);
+    case T_U64:   return cJSON_CreateNumber((double)*(const uint64_t *)field);
+    case T_FLOAT:
+        snprintf(buf, sizeof buf, "%.7g", (double)*(const float *)field);
+        return cJSON_CreateNumber(strtod(buf, NULL));
+    case T_STR:   return cJSON_CreateString(field);
+    case T_ENUM:  return cJSON_CreateString(s->choices[*(const int *)field]);
+    }
+    return cJSON_CreateNull();
+}
+
+cJSON *srv_config_to_json(const srv_config *c) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, settings[i].section);
+        if (!sec) sec = cJSON_AddObjectToObject(root, settings[i].section);
+        if (!sec || !cJSON_AddItemToObject(sec, settings[i].key, value_json(c, &settings[i]))) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+    return root;
+}
+
+cJSON *srv_config_live_to_json(const srv_config *c) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (!settings[i].live) continue;
+        if (!cJSON_AddItemToObject(root, settings[i].flat, value_json(c, &settings[i]))) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+    return root;
+}

@@ -1,0 +1,56 @@
+/* config.h - every setting of a ganlive run, read from JSON, checked, and
+ * tunable live.
+ *
+ * One table (config.c) describes each setting once: its JSON section and key,
+ * type, range, and whether it may change while training runs. The same table
+ * drives the config file reader, the PATCH /api/config validator and the JSON
+ * shown by /api/status, so they cannot drift apart.
+ *
+ * Config files are nested by section ({"train": {"lr_d": 0.0002}, ...});
+ * live updates are flat objects of live-tunable keys ({"lr_d": 0.0001}).
+ * Every key name is unique across sections.
+ */
+#ifndef GANLIVE_CONFIG_H
+#define GANLIVE_CONFIG_H
+
+#include <stdint.h>
+#include <cJSON.h>
+#include "../nn/gan.h"
+
+typedef struct {
+    /* server */
+    char bind[64];
+    int port;
+    int events_interval_ms;      /* SSE metrics at most this often (live) */
+    /* data */
+    char dataset[16];            /* "mnist" | "fashion" | "custom" */
+    char data_dir[512];
+    /* model + recipe */
+    gan_config model;
+    /* run */
+    uint64_t seed;
+    int threads;                 /* 0 = all cores */
+    long iters;                  /* train: iterations to run; serve: 0 = forever */
+    int log_every_s;
+    /* history and timeline */
+    int history_max_points;
+    int timeline_every;          /* live */
+    int timeline_max;
+} srv_config;
+
+void srv_config_default(srv_config *c);
+
+/* Apply a nested config object (the file format). On error returns -1, writes
+ * a message naming the offending key to err, and leaves c unchanged. */
+int srv_config_apply_file_json(srv_config *c, const cJSON *root, char *err, size_t errlen);
+/* Read and apply a config file. -1 with a message on any problem. */
+int srv_config_load_file(srv_config *c, const char *path, char *err, size_t errlen);
+/* Apply a flat object of live-tunable keys (PATCH /api/config). All or
+ * nothing: on error returns -1, names the field in err, c unchanged. */
+int srv_config_apply_live_json(srv_config *c, const cJSON *obj, char *err, size_t errlen);
+
+/* JSON views. Caller owns the result (cJSON_Delete). */
+cJSON *srv_config_to_json(const srv_config *c);       /* nested, every setting */
+cJSON *srv_config_live_to_json(const srv_config *c);  /* flat, live-tunable only */
+
+#endif

@@ -1,0 +1,25 @@
+/* http.h - the embedded HTTP server of ganlive (libmicrohttpd).
+ *
+ * Serves the JSON API, sample PNGs, Server-Sent Events and the dashboard's
+ * static files. It reads and commands the trainer only through srv_state.
+ */
+#ifndef GANLIVE_HTTP_H
+#define GANLIVE_HTTP_H
+
+#include <stddef.h>
+#include "config.h"
+#include "state.h"
+
+typedef struct srv_http srv_http;
+
+/* Start listening on cfg->bind:cfg->port. Static files are loaded once from
+ * web_dir (a fixed list of names). Returns NULL with a message in err on
+ * failure (port busy, bad address, missing asset). Caller owns the result. */
+srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_dir,
+                         char *err, size_t errlen);
+/* The port actually bound (useful with port 0). */
+int srv_http_port(const srv_http *h);
+/* Stop accepting, close SSE streams, free everything. */
+void srv_http_stop(srv_http *h);
+
+#endif

@@ -1,0 +1,111 @@
+/* state.h - the one place where the trainer thread and the HTTP threads meet.
+ *
+ * The design is simple: the trainer owns the model and never shares it. At
+ * each iteration boundary it calls srv_state_boundary(), which is where it
+ * parks while paused, picks up config changes and step requests, and where
+ * it publishes what the HTTP side may read: the new metrics point, a copy of
+ * the generator's parameters and BatchNorm running statistics (so samples
+ * always come from whole, never half-updated weights), counters, and now and
+ * then a timeline grid. Everything here is guarded by one mutex; the HTTP
+ * side only ever copies data out under it and does its heavy work (sampling,
+ * PNG encoding, JSON) outside.
+ *
+ * Waiting: pause and step requests block the calling HTTP thread on a
+ * condition variable until the trainer has done what was asked; SSE streams
+ * wait on another for "something new" (srv_state_wait).
+ */
+#ifndef GANLIVE_STATE_H
+#define GANLIVE_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "history.h"
+#include "../nn/gan.h"
+
+typedef enum { SRV_RUNNING = 0, SRV_PAUSED = 1, SRV_DIVERGED = 2 } srv_run_state;
+const char *srv_run_state_name(srv_run_state s);
+
+typedef struct srv_state srv_state;
+
+/* A consistent copy of the small figures, for /api/status. */
+typedef struct {
+    srv_run_state state;
+    long iteration;
+    double epoch;
+    double images_per_sec;       /* over the last few seconds of running */
+    double uptime_s;
+    long seq;                    /* bumps on every change (see srv_state_wait) */
+    long state_seq;              /* bumps on pause/resume/step/config changes */
+    char diverged_reason[128];
+} srv_status;
+
+/* What the trainer must do after srv_state_boundary returns. */
+typedef enum { SRV_GO = 0, SRV_QUIT = 1 } srv_action;
+
+/* Create with the run's config (copied) and the sizes of the generator blocks.
+ * Caller owns the result (srv_state_free). NULL on no memory. */
+srv_state *srv_state_new(const srv_config *cfg);
+void srv_state_free(srv_state *s);
+
+/* ---- trainer side -------------------------------------------------------- */
+
+/* Publish the iteration just finished: metrics point, generator copy,
+ * counters. gparams/gbuf as in gan_sampler_generate. */
+void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_metrics *m,
+                       const float *gparams, const float *gbuf);
+/* Store the fixed-noise grid of this iteration (grey pixels, width x height)
+ * in the timeline if it is due; thins the timeline evenly when full. */
+void srv_state_add_timeline(srv_state *s, long iteration, const uint8_t *pixels,
+                            int width, int height);
+/* Called between iterations. Blocks while paused with no step pending.
+ * Copies the live config into *cfg when it changed (returns through *changed).
+ * Returns SRV_QUIT once srv_state_quit was called. */
+srv_action srv_state_boundary(srv_state *s, srv_config *cfg, int *changed);
+/* Mark the run diverged (the trainer then waits at the boundary). */
+void srv_state_set_diverged(srv_state *s, long iteration, const char *reason);
+
+/* ---- HTTP side ----------------------------------------------------------- */
+
+void srv_state_status(srv_state *s, srv_status *out);
+/* Copy of the current config (the effective one, with pending live changes). */
+void srv_state_config(srv_state *s, srv_config *out);
+/* Validate and queue a flat JSON object of live settings; applied at the next
+ * iteration boundary. 0 and *out = the new config, or -1 and err. */
+int srv_state_patch_config(srv_state *s, const cJSON *patch, srv_config *out,
+                           char *err, size_t errlen);
+
+/* Pause / resume: return once the trainer is parked (pause) or released
+ * (resume). Idempotent. *iteration is where it stands. Returns the state. */
+srv_run_state srv_state_pause(srv_state *s, long *iteration);
+srv_run_state srv_state_resume(srv_state *s, long *iteration);
+/* Run exactly n iterations while paused and wait for them.
+ * 0 on success with *iteration; -1 when not paused (409). */
+int srv_state_step(srv_state *s, int n, long *iteration);
+
+/* Metrics points with iteration > since, oldest first, at most max.
+ * Returns how many were copied into out; *current is the latest iteration. */
+int srv_state_metrics(srv_state *s, long since, int max, srv_point *out, long *current);
+
+/* Copy the latest published generator (blocks of gan_gparam_count and
+ * gan_gbuffer_count floats). Returns the iteration it belongs to, or -1 if
+ * nothing was published yet. Holds the mutex only for the copy. */
+long srv_state_copy_generator(srv_state *s, float *gparams, float *gbuf);
+/* The fixed noise of the run, [64][nz], set once by the trainer. */
+void srv_state_set_fixed_noise(srv_state *s, const float *z, int n);
+int srv_state_copy_fixed_noise(srv_state *s, float *z, int max);
+
+/* Timeline: iterations kept, oldest first (returns count, at most max), and a
+ * PNG of one (malloc'd, caller frees; -1 when that iteration is not kept). */
+int srv_state_timeline_list(srv_state *s, long *iterations, int max);
+int srv_state_timeline_png(srv_state *s, long iteration, unsigned char **png, size_t *len);
+
+/* Wait until seq moves past `seen` or timeout_ms passes. Returns the current
+ * seq. Used by SSE streams. */
+long srv_state_wait(srv_state *s, long seen, int timeout_ms);
+
+/* Ask the trainer to end (wakes every waiter). */
+void srv_state_quit(srv_state *s);
+int srv_state_quitting(srv_state *s);
+
+#endif
