@@ -1,0 +1,308 @@
+/* api.c - the JSON and PNG endpoints of the HTTP API.
+ *
+ * Every handler follows one shape: check the query (unknown or malformed
+ * parameters answer 400 naming the parameter), copy what it needs out of
+ * srv_state (which holds the state mutex only for the copy), do the heavy
+ * work (JSON building, sampling, PNG encoding) outside it, and queue one
+ * reply. cJSON objects are built with single-exit cleanup.
+ *
+ * Sampling: one gan_sampler and one set of parameter buffers serve every
+ * request, guarded by h->sampler_mu (never the state mutex), so concurrent
+ * requests queue instead of each allocating tens of MB. The generator copy
+ * and the forward passes happen under that mutex; the PNG is encoded after.
+ * Noise for a given seed comes from nn_rng seeded with it and is drawn for
+ * all n images before generating in chunks of SRV_SAMPLER_BATCH, so the same
+ * seed and weights always give the same bytes.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "api.h"
+#include "png.h"
+
+/* ---- status, metrics, config ------------------------------------------- */
+
+cJSON *srv_api_status_json(const srv_status *s) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "state", srv_run_state_name(s->state));
+    cJSON_AddNumberToObject(o, "iteration", (double)s->iteration);
+    srv_json_number(o, "epoch", s->epoch);
+    srv_json_number(o, "images_per_sec", s->images_per_sec);
+    srv_json_number(o, "uptime_s", s->uptime_s);
+    if (s->state == SRV_DIVERGED) cJSON_AddStringToObject(o, "diverged_reason", s->diverged_reason);
+    return o;
+}
+
+enum MHD_Result srv_api_status(srv_call *c) {
+    srv_status s;
+    srv_config cfg;
+    srv_state_status(c->h->st, &s);
+    srv_state_config(c->h->st, &cfg);
+    cJSON *o = srv_api_status_json(&s);
+    if (o) {
+        cJSON_AddStringToObject(o, "dataset", cfg.dataset);
+        cJSON *cj = srv_config_to_json(&cfg);
+        if (!cj || !cJSON_AddItemToObject(o, "config", cj)) {
+            cJSON_Delete(cj);
+            cJSON_Delete(o);
+            o = NULL;
+        }
+    }
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+static cJSON *point_json(const srv_point *p) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "iteration", (double)p->iteration);
+    cJSON_AddNumberToObject(o, "count", (double)p->count);
+    srv_json_number(o, "time_s", p->time_s);
+    srv_json_float(o, "d_loss", p->m.d_loss);
+    srv_json_float(o, "g_loss", p->m.g_loss);
+    srv_json_float(o, "d_acc", p->m.d_acc);
+    srv_json_float(o, "d_acc_real", p->m.d_acc_real);
+    srv_json_float(o, "d_acc_fake", p->m.d_acc_fake);
+    srv_json_float(o, "d_real", p->m.d_real);
+    srv_json_float(o, "d_fake", p->m.d_fake);
+    return o;
+}
+
+cJSON *srv_api_points_json(long current, const srv_point *pts, int n) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_CreateArray();
+    if (!o || !arr) goto fail;
+    cJSON_AddNumberToObject(o, "iteration", (double)current);
+    cJSON_AddItemToObject(o, "points", arr);
+    arr = NULL;
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "points");
+    for (int i = 0; i < n; i++) {
+        cJSON *p = point_json(&pts[i]);
+        if (!p) goto fail;
+        cJSON_AddItemToArray(list, p);
+    }
+    return o;
+fail:
+    cJSON_Delete(arr);
+    cJSON_Delete(o);
+    return NULL;
+}
+
+enum MHD_Result srv_api_metrics(srv_call *c) {
+    static const char *const allowed[] = {"since", "limit", NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
+    long since = -1, limit = 1000, current = 0;
+    if (srv_query_long(c->conn, "since", LONG_MIN, LONG_MAX, &since) < 0)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "since: must be an integer");
+    if (srv_query_long(c->conn, "limit", 1, 10000, &limit) < 0)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                               "limit: must be an integer in 1..10000");
+    srv_point *pts = malloc((size_t)limit * sizeof *pts);
+    if (!pts) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    int n = srv_state_metrics(c->h->st, since, (int)limit, pts, &current);
+    cJSON *o = srv_api_points_json(current, pts, n);
+    free(pts);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result srv_api_config_get(srv_call *c) {
+    srv_config cfg;
+    srv_state_config(c->h->st, &cfg);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, srv_config_live_to_json(&cfg));
+}
+
+enum MHD_Result srv_api_config_patch(srv_call *c) {
+    if (!c->body) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "body: a JSON object of settings is required");
+    srv_config cfg;
+    char err[256] = "invalid config";
+    if (srv_state_patch_config(c->h->st, c->body, &cfg, err, sizeof err) != 0)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "%s", err);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, srv_config_live_to_json(&cfg));
+}
+
+/* ---- pause, resume, step ------------------------------------------------- */
+
+static enum MHD_Result reply_run_state(srv_call *c, srv_run_state st, long iteration) {
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "state", srv_run_state_name(st));
+        cJSON_AddNumberToObject(o, "iteration", (double)iteration);
+    }
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result srv_api_pause(srv_call *c) {
+    long it = 0;
+    srv_run_state st = srv_state_pause(c->h->st, &it);
+    return reply_run_state(c, st, it);
+}
+
+enum MHD_Result srv_api_resume(srv_call *c) {
+    long it = 0;
+    srv_run_state st = srv_state_resume(c->h->st, &it);
+    return reply_run_state(c, st, it);
+}
+
+enum MHD_Result srv_api_step(srv_call *c) {
+    const cJSON *n = c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "n") : NULL;
+    if (!cJSON_IsNumber(n) || n->valuedouble != floor(n->valuedouble) ||
+        n->valuedouble < 1 || n->valuedouble > 1000)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..1000");
+    for (const cJSON *it = c->body->child; it; it = it->next)
+        if (!it->string || strcmp(it->string, "n") != 0)
+            return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown field: %.64s",
+                                   it->string ? it->string : "?");
+    long iteration = 0;
+    if (srv_state_step(c->h->st, (int)n->valuedouble, &iteration) != 0)
+        return srv_reply_error(c->conn, MHD_HTTP_CONFLICT, "not paused: pause before stepping");
+    srv_status s;
+    srv_state_status(c->h->st, &s);
+    return reply_run_state(c, s.state, iteration);
+}
+
+/* ---- samples ---------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x) {          /* splitmix64 finaliser */
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* Generate n images from z [n][nz] with the latest generator. Returns the
+ * generator's iteration, or -1 when nothing was published yet. */
+static long generate(srv_http *h, const float *z, int n, float *images) {
+    pthread_mutex_lock(&h->sampler_mu);
+    long it = srv_state_copy_generator(h->st, h->gparams, h->gbuf);
+    if (it >= 0) {
+        for (int i = 0; i < n; i += SRV_SAMPLER_BATCH) {
+            int k = n - i < SRV_SAMPLER_BATCH ? n - i : SRV_SAMPLER_BATCH;
+            gan_sampler_generate(h->sampler, h->gparams, h->gbuf,
+                                 z + (size_t)i * (size_t)h->cfg.model.nz, k,
+                                 images + (size_t)i * GAN_PIX);
+        }
+    }
+    pthread_mutex_unlock(&h->sampler_mu);
+    return it;
+}
+
+static int grid_cols(int n) {
+    int cols = (int)ceil(sqrt((double)n));
+    while (cols * cols < n) cols++;
+    while (cols > 1 && (cols - 1) * (cols - 1) >= n) cols--;
+    return cols;
+}
+
+/* Generate from z and answer with a PNG grid (frees nothing it was given). */
+static enum MHD_Result reply_samples(srv_call *c, const float *z, int n, int scale) {
+    enum MHD_Result ret;
+    float *images = malloc((size_t)n * GAN_PIX * sizeof(float));
+    unsigned char *png = NULL;
+    size_t len = 0;
+    if (!images) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    if (generate(c->h, z, n, images) < 0) {
+        ret = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
+        goto done;
+    }
+    float lo = c->h->cfg.model.g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
+    if (srv_grid_png(images, n, grid_cols(n), scale, lo, 1.0f, &png, &len) != 0) {
+        ret = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        goto done;
+    }
+    ret = srv_reply_png(c->conn, png, len);
+done:
+    free(images);
+    return ret;
+}
+
+enum MHD_Result srv_api_samples(srv_call *c) {
+    static const char *const allowed[] = {"n", "seed", "scale", NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
+    long n = 64, scale = 1;
+    uint64_t seed = 0;
+    if (srv_query_long(c->conn, "n", 1, SRV_SAMPLES_MAX, &n) < 0)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..%d", SRV_SAMPLES_MAX);
+    if (srv_query_long(c->conn, "scale", 1, 8, &scale) < 0)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "scale: must be an integer in 1..8");
+    int rc = srv_query_u64(c->conn, "seed", &seed);
+    if (rc < 0) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "seed: must be an unsigned 64-bit decimal integer");
+    if (rc == 1) {                               /* fresh noise */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        pthread_mutex_lock(&c->h->sampler_mu);
+        uint64_t k = ++c->h->seed_counter;
+        pthread_mutex_unlock(&c->h->sampler_mu);
+        seed = mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^ mix64(k);
+    }
+    size_t nz = (size_t)c->h->cfg.model.nz;
+    float *z = malloc((size_t)n * nz * sizeof(float));
+    if (!z) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    nn_rng_fill_normal(&rng, z, (size_t)n * nz, 0.0f, 1.0f);
+    enum MHD_Result ret = reply_samples(c, z, (int)n, (int)scale);
+    free(z);
+    return ret;
+}
+
+enum MHD_Result srv_api_samples_fixed(srv_call *c) {
+    size_t nz = (size_t)c->h->cfg.model.nz;
+    float *z = malloc(64 * nz * sizeof(float));
+    if (!z) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    enum MHD_Result ret;
+    int n = srv_state_copy_fixed_noise(c->h->st, z, 64);
+    if (n <= 0) ret = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no fixed noise yet");
+    else ret = reply_samples(c, z, n, 1);
+    free(z);
+    return ret;
+}
+
+/* ---- timeline ------------------------------------------------------------ */
+
+enum MHD_Result srv_api_timeline(srv_call *c) {
+    int max = c->h->cfg.timeline_max > 0 ? c->h->cfg.timeline_max : 1;
+    long *its = malloc((size_t)max * sizeof *its);
+    if (!its) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    int n = srv_state_timeline_list(c->h->st, its, max);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = o ? cJSON_AddArrayToObject(o, "snapshots") : NULL;
+    if (!arr) goto fail;
+    for (int i = 0; i < n; i++) {
+        char url[64];
+        snprintf(url, sizeof url, "/api/timeline/%ld.png", its[i]);
+        cJSON *s = cJSON_CreateObject();
+        if (!s) goto fail;
+        cJSON_AddItemToArray(arr, s);
+        if (!cJSON_AddNumberToObject(s, "iteration", (double)its[i]) ||
+            !cJSON_AddStringToObject(s, "url", url))
+            goto fail;
+    }
+    free(its);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+fail:
+    free(its);
+    cJSON_Delete(o);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, NULL);   /* 500 out of memory */
+}
+
+enum MHD_Result srv_api_timeline_png(srv_call *c) {
+    const char *name = c->url + strlen("/api/timeline/");
+    size_t len = strlen(name);
+    uint64_t it;
+    /* "<digits>.png", no sign, no leading zeros (except "0" itself) */
+    if (len < 5 || strcmp(name + len - 4, ".png") != 0 ||
+        (name[0] == '0' && len > 5) || srv_parse_u64(name, len - 4, &it) != 0 ||
+        it > (uint64_t)LONG_MAX)
+        return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "not found");
+    unsigned char *png;
+    size_t plen;
+    if (srv_state_timeline_png(c->h->st, (long)it, &png, &plen) != 0)
+        return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "iteration %lu not in the timeline",
+                               (unsigned long)it);
+    return srv_reply_png(c->conn, png, plen);
+}

@@ -1,0 +1,117 @@
+/* api.h - internal to the HTTP server: what http.c (daemon, request
+ * lifecycle, routing, static files), api.c (JSON and PNG endpoints) and
+ * events.c (Server-Sent Events) share. Not part of the module contract;
+ * everything outside server/http*.c, api.c and events.c uses http.h.
+ */
+#ifndef GANLIVE_API_H
+#define GANLIVE_API_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <microhttpd.h>
+#include <cJSON.h>
+#include "config.h"
+#include "http.h"
+#include "state.h"
+
+#define SRV_BODY_MAX (16 * 1024)          /* JSON bodies above this get 413 */
+#define SRV_SAMPLER_BATCH 64              /* images per sampler call */
+#define SRV_SAMPLES_MAX 256
+#define SRV_SSE_KEEPALIVE_S 15.0
+
+/* One static file, loaded once at start. */
+typedef struct {
+    const char *url;                      /* "/" or "/app.js" ... */
+    const char *file;                     /* relative to web_dir */
+    const char *type;                     /* Content-Type */
+    char *data;
+    size_t len;
+} srv_asset;
+
+#define SRV_NASSETS 5
+
+struct srv_http {
+    struct MHD_Daemon *daemon;
+    srv_state *st;
+    srv_config cfg;                       /* config at start (architecture) */
+    int port;
+    atomic_int stopping;                  /* set by srv_http_stop; SSE streams end */
+    srv_asset assets[SRV_NASSETS];
+    /* one sampler for all /api/samples*.png requests, with its own mutex */
+    pthread_mutex_t sampler_mu;
+    gan_sampler *sampler;
+    float *gparams, *gbuf;
+    uint64_t seed_counter;                /* under sampler_mu */
+};
+
+/* What a handler gets: the connection, the url, and the parsed JSON body
+ * (NULL when the request had none). The body belongs to the caller. */
+typedef struct {
+    srv_http *h;
+    struct MHD_Connection *conn;
+    const char *url;
+    const cJSON *body;
+    int arg;                              /* route argument (asset index) */
+} srv_call;
+
+typedef enum MHD_Result (*srv_handler)(srv_call *c);
+
+/* ---- replies (http.c). Each queues the response and says how it went. ---- */
+
+/* Add the headers every response carries (nosniff). */
+void srv_http_common_headers(struct MHD_Response *r);
+/* Queue and release r. */
+enum MHD_Result srv_reply(struct MHD_Connection *conn, unsigned status,
+                          struct MHD_Response *r);
+/* JSON reply; takes ownership of obj (NULL means out of memory: 500). */
+enum MHD_Result srv_reply_json(struct MHD_Connection *conn, unsigned status, cJSON *obj);
+/* {"error": "..."} with a printf-style message. */
+enum MHD_Result srv_reply_error(struct MHD_Connection *conn, unsigned status,
+                                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* image/png reply; takes ownership of the malloc'd png. */
+enum MHD_Result srv_reply_png(struct MHD_Connection *conn, unsigned char *png, size_t len);
+
+/* Add a number, or null when it is NaN or infinite (the one rule for every
+ * figure this server prints), rounded to the significant digits its type
+ * carries so the JSON stays short. */
+void srv_json_number(cJSON *obj, const char *key, double v);   /* 10 digits */
+void srv_json_float(cJSON *obj, const char *key, float v);     /* 7 digits */
+
+/* ---- query strings (http.c) ---------------------------------------------- */
+
+/* NULL when every query parameter is in `allowed` (NULL-terminated) and none
+ * repeats; else the offending name. */
+const char *srv_query_unknown(struct MHD_Connection *conn, const char *const *allowed);
+/* Strict decimal parse of parameter `name` into [lo, hi].
+ * Returns 0 and *out when present and valid, 1 when absent (out untouched),
+ * -1 when malformed or out of range. */
+int srv_query_long(struct MHD_Connection *conn, const char *name, long lo, long hi,
+                   long *out);
+int srv_query_u64(struct MHD_Connection *conn, const char *name, uint64_t *out);
+/* Strict decimal parse of a whole string (no sign, no spaces). 0 or -1. */
+int srv_parse_u64(const char *s, size_t len, uint64_t *out);
+
+/* ---- handlers (api.c, events.c) ------------------------------------------ */
+enum MHD_Result srv_api_status(srv_call *c);
+enum MHD_Result srv_api_metrics(srv_call *c);
+enum MHD_Result srv_api_samples(srv_call *c);
+enum MHD_Result srv_api_samples_fixed(srv_call *c);
+enum MHD_Result srv_api_timeline(srv_call *c);
+enum MHD_Result srv_api_timeline_png(srv_call *c);
+enum MHD_Result srv_api_pause(srv_call *c);
+enum MHD_Result srv_api_resume(srv_call *c);
+enum MHD_Result srv_api_step(srv_call *c);
+enum MHD_Result srv_api_config_get(srv_call *c);
+enum MHD_Result srv_api_config_patch(srv_call *c);
+enum MHD_Result srv_api_events(srv_call *c);
+
+/* {"iteration": current, "points": [...]}, caller owns the result (NULL on
+ * no memory). Shared by /api/metrics and the SSE stream. */
+cJSON *srv_api_points_json(long current, const srv_point *pts, int n);
+/* JSON of the status figures (without config); caller owns the result. */
+cJSON *srv_api_status_json(const srv_status *s);
+
+#endif

@@ -1,0 +1,536 @@
+/* http.c - the embedded HTTP server: daemon, request lifecycle, routing,
+ * replies and static files.
+ *
+ * The design is simple, after libmicrohttpd's simplepost.c and largepost.c:
+ * the access handler allocates a small per-request struct on its first call
+ * for a request, appends body chunks to it (up to SRV_BODY_MAX; past that
+ * the rest is drained and the answer is 413), and on the final call (no more
+ * upload data) routes the request and queues exactly one response. The
+ * completion callback frees the struct, whatever happened.
+ *
+ * Routing is one table of {method, path, prefix?, handler}: a path that
+ * matches with another method answers 405 with an Allow header listing the
+ * methods that would have worked; no match answers 404. HEAD is served as
+ * GET (libmicrohttpd drops the body). POST and PATCH bodies must say
+ * Content-Type application/json (415), be at most 16 KiB (413) and, when
+ * not empty, be a single JSON object (400).
+ *
+ * Static files come from a fixed list (never from a path built out of the
+ * URL) and are read once at start; a missing one is a start-up error.
+ *
+ * Threads: one per connection (MHD_USE_THREAD_PER_CONNECTION), because
+ * pause, step and the SSE stream block in their handlers.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include "api.h"
+#include "http.h"
+
+#define CONN_TIMEOUT_S 30
+#define CONN_LIMIT 256
+#define PER_IP_LIMIT 64
+#define ASSET_MAX (16 * 1024 * 1024)
+
+/* ---- replies --------------------------------------------------------------- */
+
+void srv_http_common_headers(struct MHD_Response *r) {
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+enum MHD_Result srv_reply(struct MHD_Connection *conn, unsigned status,
+                          struct MHD_Response *r) {
+    if (!r) return MHD_NO;
+    srv_http_common_headers(r);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result reply_text_json(struct MHD_Connection *conn, unsigned status,
+                                       char *text) {
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    return srv_reply(conn, status, r);
+}
+
+enum MHD_Result srv_reply_json(struct MHD_Connection *conn, unsigned status, cJSON *obj) {
+    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
+    cJSON_Delete(obj);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"out of memory\"}";
+        text = strdup(oom);
+        if (!text) return MHD_NO;
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return reply_text_json(conn, status, text);
+}
+
+enum MHD_Result srv_reply_error(struct MHD_Connection *conn, unsigned status,
+                                const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    if (o && !cJSON_AddStringToObject(o, "error", msg)) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return srv_reply_json(conn, status, o);
+}
+
+enum MHD_Result srv_reply_png(struct MHD_Connection *conn, unsigned char *png, size_t len) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, png, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(png);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "image/png");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    return srv_reply(conn, MHD_HTTP_OK, r);
+}
+
+/* Numbers go out rounded to the digits they carry (a float's 7, a double's
+ * 10), so JSON stays short: cJSON prints the shortest text that reads back. */
+static void add_rounded(cJSON *obj, const char *key, double v, int digits) {
+    if (!isfinite(v)) {
+        cJSON_AddNullToObject(obj, key);
+        return;
+    }
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    cJSON_AddNumberToObject(obj, key, strtod(buf, NULL));
+}
+
+void srv_json_number(cJSON *obj, const char *key, double v) { add_rounded(obj, key, v, 10); }
+void srv_json_float(cJSON *obj, const char *key, float v) { add_rounded(obj, key, v, 7); }
+
+/* ---- query strings --------------------------------------------------------- */
+
+typedef struct {
+    const char *const *allowed;
+    unsigned seen;                        /* bit per allowed name */
+    const char *bad;
+} query_check;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value) {
+    query_check *q = cls;
+    (void)kind;
+    (void)value;
+    for (int i = 0; q->allowed && q->allowed[i]; i++) {
+        if (strcmp(key, q->allowed[i]) != 0) continue;
+        if (q->seen & (1u << i)) break;   /* repeated */
+        q->seen |= 1u << i;
+        return MHD_YES;
+    }
+    q->bad = key;
+    return MHD_NO;
+}
+
+const char *srv_query_unknown(struct MHD_Connection *conn, const char *const *allowed) {
+    query_check q = {allowed, 0, NULL};
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    return q.bad;
+}
+
+int srv_parse_u64(const char *s, size_t len, uint64_t *out) {
+    if (len == 0 || len > 20) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* 0 when absent; 1 when present, with *v NULL for "?name" without "=". */
+static int query_get(struct MHD_Connection *conn, const char *name, const char **v,
+                     size_t *vlen) {
+    *v = NULL;
+    *vlen = 0;
+    return MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), v,
+                                         vlen) == MHD_YES;
+}
+
+int srv_query_long(struct MHD_Connection *conn, const char *name, long lo, long hi,
+                   long *out) {
+    const char *v;
+    size_t len;
+    if (!query_get(conn, name, &v, &len)) return 1;
+    if (!v) return -1;
+    int neg = len > 0 && v[0] == '-';
+    uint64_t mag;
+    if (srv_parse_u64(v + neg, len - (size_t)neg, &mag) != 0) return -1;
+    if (mag > (uint64_t)LONG_MAX) return -1;
+    long x = neg ? -(long)mag : (long)mag;
+    if (x < lo || x > hi) return -1;
+    *out = x;
+    return 0;
+}
+
+int srv_query_u64(struct MHD_Connection *conn, const char *name, uint64_t *out) {
+    const char *v;
+    size_t len;
+    if (!query_get(conn, name, &v, &len)) return 1;
+    if (!v) return -1;
+    return srv_parse_u64(v, len, out) == 0 ? 0 : -1;
+}
+
+/* ---- routing --------------------------------------------------------------- */
+
+static enum MHD_Result serve_asset(srv_call *c);
+
+typedef struct {
+    const char *method;
+    const char *path;
+    int prefix;                           /* match path as a prefix */
+    srv_handler fn;
+    int arg;
+} route;
+
+static const route routes[] = {
+    {"GET", "/api/status", 0, srv_api_status, 0},
+    {"GET", "/api/metrics", 0, srv_api_metrics, 0},
+    {"GET", "/api/samples.png", 0, srv_api_samples, 0},
+    {"GET", "/api/samples/fixed.png", 0, srv_api_samples_fixed, 0},
+    {"GET", "/api/timeline", 0, srv_api_timeline, 0},
+    {"GET", "/api/timeline/", 1, srv_api_timeline_png, 0},
+    {"POST", "/api/pause", 0, srv_api_pause, 0},
+    {"POST", "/api/resume", 0, srv_api_resume, 0},
+    {"POST", "/api/step", 0, srv_api_step, 0},
+    {"GET", "/api/config", 0, srv_api_config_get, 0},
+    {"PATCH", "/api/config", 0, srv_api_config_patch, 0},
+    {"GET", "/api/events", 0, srv_api_events, 0},
+    {"GET", "/", 0, serve_asset, 0},
+    {"GET", "/app.js", 0, serve_asset, 1},
+    {"GET", "/style.css", 0, serve_asset, 2},
+    {"GET", "/uPlot.iife.min.js", 0, serve_asset, 3},
+    {"GET", "/uPlot.min.css", 0, serve_asset, 4},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+static const srv_asset asset_list[SRV_NASSETS] = {
+    {"/", "index.html", "text/html; charset=utf-8", NULL, 0},
+    {"/app.js", "app.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/style.css", "style.css", "text/css; charset=utf-8", NULL, 0},
+    {"/uPlot.iife.min.js", "../node_modules/uplot/dist/uPlot.iife.min.js",
+     "text/javascript; charset=utf-8", NULL, 0},
+    {"/uPlot.min.css", "../node_modules/uplot/dist/uPlot.min.css",
+     "text/css; charset=utf-8", NULL, 0},
+};
+
+static int path_matches(const route *r, const char *url) {
+    if (r->prefix) return strncmp(url, r->path, strlen(r->path)) == 0;
+    return strcmp(url, r->path) == 0;
+}
+
+static enum MHD_Result serve_asset(srv_call *c) {
+    const srv_asset *a = &c->h->assets[c->arg];
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(a->len, a->data, MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", a->type);
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    if (c->arg == 0)
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data: blob:; "
+                                "style-src 'self' 'unsafe-inline'");
+    return srv_reply(c->conn, MHD_HTTP_OK, r);
+}
+
+/* "application/json", optionally with "; charset=utf-8". */
+static int is_json_type(const char *ct) {
+    static const char mt[] = "application/json";
+    if (!ct || strncasecmp(ct, mt, sizeof mt - 1) != 0) return 0;
+    const char *p = ct + sizeof mt - 1;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '\0') return 1;
+    if (*p++ != ';') return 0;
+    while (*p == ' ' || *p == '\t') p++;
+    if (strncasecmp(p, "charset=", 8) != 0) return 0;
+    p += 8;
+    int quoted = *p == '"';
+    p += quoted;
+    if (strncasecmp(p, "utf-8", 5) != 0) return 0;
+    p += 5;
+    if (quoted && *p++ != '"') return 0;
+    while (*p == ' ' || *p == '\t') p++;
+    return *p == '\0';
+}
+
+/* Per-request state: the body buffer. */
+typedef struct {
+    char *body;
+    size_t len, cap;
+    int too_large;
+} request;
+
+static enum MHD_Result dispatch(srv_http *h, struct MHD_Connection *conn, const char *url,
+                                const char *method, request *rq) {
+    const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    const route *hit = NULL;
+    char allow[64] = "";
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!path_matches(&routes[i], url)) continue;
+        if (strcmp(routes[i].method, m) == 0) {
+            hit = &routes[i];
+            break;
+        }
+        size_t n = strlen(allow);
+        snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", routes[i].method);
+        if (strcmp(routes[i].method, "GET") == 0) {
+            n = strlen(allow);
+            snprintf(allow + n, sizeof allow - n, ", HEAD");
+        }
+    }
+    if (!hit && allow[0]) {
+        cJSON *o = cJSON_CreateObject();
+        char msg[96];
+        snprintf(msg, sizeof msg, "method not allowed; use %s", allow);
+        char *text = o && cJSON_AddStringToObject(o, "error", msg) ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        struct MHD_Response *r =
+            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+                 : NULL;
+        if (!r) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Allow", allow);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+        return srv_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+    }
+    if (!hit) return srv_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+    if (rq->too_large)
+        return srv_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                               "body larger than %d bytes", SRV_BODY_MAX);
+
+    cJSON *body = NULL;
+    int wants_body = strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0;
+    if (wants_body) {
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+        if (!is_json_type(ct))
+            return srv_reply_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "Content-Type must be application/json");
+        if (rq->len > 0) {
+            const char *end = NULL;
+            rq->body[rq->len] = '\0';          /* cap always leaves room */
+            if (strlen(rq->body) != rq->len)
+                return srv_reply_error(conn, MHD_HTTP_BAD_REQUEST, "body: NUL byte");
+            body = cJSON_ParseWithOpts(rq->body, &end, 1);
+            if (!body)
+                return srv_reply_error(conn, MHD_HTTP_BAD_REQUEST, "body: invalid JSON");
+            if (!cJSON_IsObject(body)) {
+                cJSON_Delete(body);
+                return srv_reply_error(conn, MHD_HTTP_BAD_REQUEST,
+                                       "body: must be a JSON object");
+            }
+        }
+    }
+    srv_call call = {h, conn, url, body, hit->arg};
+    enum MHD_Result ret = hit->fn(&call);
+    cJSON_Delete(body);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls) {
+    srv_http *h = cls;
+    request *rq = *req_cls;
+    (void)version;
+    if (!rq) {                            /* first call: headers only */
+        rq = calloc(1, sizeof *rq);
+        if (!rq) return MHD_NO;
+        *req_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {          /* a body chunk */
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (rq->too_large) return MHD_YES;
+        if (rq->len + n > SRV_BODY_MAX) {
+            rq->too_large = 1;
+            return MHD_YES;
+        }
+        if (rq->len + n + 1 > rq->cap) {
+            size_t cap = rq->cap ? rq->cap : 1024;
+            while (cap < rq->len + n + 1) cap *= 2;
+            char *p = realloc(rq->body, cap);
+            if (!p) return MHD_NO;
+            rq->body = p;
+            rq->cap = cap;
+        }
+        memcpy(rq->body + rq->len, upload_data, n);
+        rq->len += n;
+        return MHD_YES;
+    }
+    return dispatch(h, conn, url, method, rq);   /* final call */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    request *rq = *req_cls;
+    if (!rq) return;
+    free(rq->body);
+    free(rq);
+    *req_cls = NULL;
+}
+
+/* libmicrohttpd's messages, minus the ones about clients that went away
+ * (every closed SSE tab would print one). */
+__attribute__((format(printf, 2, 0)))
+static void on_log(void *cls, const char *fmt, va_list ap) {
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (strstr(msg, "no longer available") || strstr(msg, "reset by peer") ||
+        strstr(msg, "Broken pipe"))
+        return;
+    fprintf(stderr, "http: %s%s", msg, msg[0] && msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+}
+
+/* ---- start and stop -------------------------------------------------------- */
+
+static int load_asset(srv_asset *a, const char *web_dir, char *err, size_t errlen) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", web_dir, a->file);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read web asset %s: %s%s", path, strerror(errno),
+                 strstr(a->file, "node_modules") ? " (run `make web` to install uPlot)" : "");
+        return -1;
+    }
+    size_t cap = 64 * 1024, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len == cap) {
+            if (cap >= ASSET_MAX) break;
+            char *p = realloc(buf, cap * 2);
+            if (!p) { free(buf); buf = NULL; break; }
+            buf = p;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int bad = !buf || ferror(f) || !feof(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        snprintf(err, errlen, "cannot read web asset %s (error, no memory or over %d bytes)",
+                 path, ASSET_MAX);
+        return -1;
+    }
+    a->data = buf;
+    a->len = len;
+    return 0;
+}
+
+srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_dir,
+                         char *err, size_t errlen) {
+    srv_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    h->st = st;
+    h->cfg = *cfg;
+    atomic_init(&h->stopping, 0);
+    pthread_mutex_init(&h->sampler_mu, NULL);
+    memcpy(h->assets, asset_list, sizeof asset_list);
+    for (int i = 0; i < SRV_NASSETS; i++)
+        if (load_asset(&h->assets[i], web_dir, err, errlen) != 0) goto fail;
+
+    h->sampler = gan_sampler_new(&cfg->model, SRV_SAMPLER_BATCH);
+    h->gparams = malloc(gan_gparam_count(&cfg->model) * sizeof(float));
+    h->gbuf = malloc((gan_gbuffer_count(&cfg->model) + 1) * sizeof(float));
+    if (!h->sampler || !h->gparams || !h->gbuf) {
+        snprintf(err, errlen, "out of memory for the sampler");
+        goto fail;
+    }
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG;
+    const char *bind = cfg->bind[0] ? cfg->bind : "127.0.0.1";
+    if (cfg->port < 0 || cfg->port > 65535) {
+        snprintf(err, errlen, "bad port %d", cfg->port);
+        goto fail;
+    }
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, bind, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)cfg->port);
+    } else if (inet_pton(AF_INET6, bind, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)cfg->port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, errlen, "bad bind address \"%s\" (want a numeric IPv4 or IPv6 address)",
+                 bind);
+        goto fail;
+    }
+    h->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
+        MHD_OPTION_END);
+    if (!h->daemon) {
+        snprintf(err, errlen, "cannot listen on %s port %d (in use, or address not local?)",
+                 bind, cfg->port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info && info->port ? info->port : cfg->port;
+    return h;
+fail:
+    srv_http_stop(h);
+    return NULL;
+}
+
+int srv_http_port(const srv_http *h) { return h->port; }
+
+void srv_http_stop(srv_http *h) {
+    if (!h) return;
+    atomic_store(&h->stopping, 1);        /* SSE streams notice within a second */
+    if (h->daemon) MHD_stop_daemon(h->daemon);
+    for (int i = 0; i < SRV_NASSETS; i++) free(h->assets[i].data);
+    gan_sampler_free(h->sampler);
+    free(h->gparams);
+    free(h->gbuf);
+    pthread_mutex_destroy(&h->sampler_mu);
+    free(h);
+}

@@ -1,0 +1,507 @@
+/* state.c - the meeting point of the trainer thread and the HTTP threads.
+ *
+ * The design is simple: one mutex guards everything in struct srv_state, and
+ * three condition variables carry the waiting:
+ *
+ *   trainer_cv  the trainer sleeps on it inside srv_state_boundary while the
+ *               run is paused (with no step budget) or diverged;
+ *   done_cv     HTTP threads sleep on it until the trainer has done what they
+ *               asked: parked (pause), left the boundary (resume), or come
+ *               back from the iterations they requested (step);
+ *   seq_cv      SSE streams sleep on it until `seq` moves (srv_state_wait).
+ *
+ * `state` is the requested run state. Pause sets it and waits for `parked`;
+ * resume clears it and waits until the trainer has left the boundary. Steps
+ * are tickets: a step of n adds n to `step_requested` and waits until
+ * `step_completed` reaches that total; the trainer grants one iteration at a
+ * time (`step_granted`) and counts it completed when it is back at the
+ * boundary. Resume and divergence cancel budget not yet granted.
+ *
+ * Config patches are validated with srv_config_apply_live_json into a copy,
+ * which becomes the effective config at once (what GET /api/config shows)
+ * and is handed to the trainer at its next boundary (`cfg_dirty`).
+ *
+ * The generator is double-buffered: the trainer copies its parameters into
+ * the back buffer without the lock (only it touches the back buffer) and
+ * swaps the pointers under the lock, so a publish holds the mutex for
+ * microseconds; readers copy the front buffer under the lock.
+ *
+ * The timeline keeps raw grey grids (PNG encoding happens on request). It is
+ * due every `timeline_every * timeline_mult` iterations; when full, every
+ * other snapshot is dropped (the first one stays) and timeline_mult doubles,
+ * so the kept snapshots stay evenly spaced over the whole run.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "png.h"
+#include "state.h"
+
+#define RATE_SAMPLES 64        /* ring of (time, images) samples */
+#define RATE_SPACING_S 0.1     /* at most one sample per this much time */
+#define RATE_WINDOW_S 5.0      /* images_per_sec over the last this many seconds */
+
+typedef struct {
+    long iteration;
+    int width, height;
+    uint8_t *pixels;
+} tl_snap;
+
+typedef struct {
+    double t;
+    double images;
+} rate_sample;
+
+struct srv_state {
+    pthread_mutex_t mu;
+    pthread_cond_t trainer_cv, done_cv, seq_cv;
+
+    srv_config cfg;              /* effective config (pending changes included) */
+    int cfg_dirty;               /* cfg changed since the trainer last took it */
+    double t0;                   /* monotonic start time */
+
+    /* run state */
+    srv_run_state state;
+    int parked;                  /* trainer sleeps in srv_state_boundary */
+    int quitting;
+    long step_requested, step_granted, step_completed;
+    int in_step;                 /* the trainer is running a granted step */
+    char diverged_reason[128];
+
+    /* figures */
+    long iteration;
+    double epoch;
+    long seq, state_seq;
+    srv_history history;
+    rate_sample rate[RATE_SAMPLES];
+    int rate_head, rate_len;     /* head = index of the newest sample */
+    double images_total, last_publish_t;
+    long published;              /* publishes so far */
+
+    /* generator snapshot (front = published, back = being written) */
+    size_t gp_count, gb_count;
+    float *gp_front, *gb_front, *gp_back, *gb_back;
+    long gen_iteration;          /* -1 until the first publish */
+
+    float *fixed_z;              /* [fixed_n][nz] */
+    int fixed_n;
+
+    tl_snap *timeline;
+    int tl_len, tl_cap;
+    long tl_mult;                /* effective interval = timeline_every * tl_mult */
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+const char *srv_run_state_name(srv_run_state s) {
+    switch (s) {
+    case SRV_RUNNING: return "running";
+    case SRV_PAUSED: return "paused";
+    case SRV_DIVERGED: return "diverged";
+    }
+    return "unknown";
+}
+
+/* Something changed: wake SSE waiters. Call with the mutex held. */
+static void bump(srv_state *s, int state_change) {
+    s->seq++;
+    if (state_change) s->state_seq++;
+    pthread_cond_broadcast(&s->seq_cv);
+}
+
+srv_state *srv_state_new(const srv_config *cfg) {
+    srv_state *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->cfg = *cfg;
+    s->t0 = now_s();
+    s->gen_iteration = -1;
+    s->tl_mult = 1;
+    s->tl_cap = cfg->timeline_max > 0 ? cfg->timeline_max : 1;
+    s->gp_count = gan_gparam_count(&cfg->model);
+    s->gb_count = gan_gbuffer_count(&cfg->model);
+    s->gp_front = malloc(s->gp_count * sizeof(float));
+    s->gp_back = malloc(s->gp_count * sizeof(float));
+    s->gb_front = malloc((s->gb_count ? s->gb_count : 1) * sizeof(float));
+    s->gb_back = malloc((s->gb_count ? s->gb_count : 1) * sizeof(float));
+    s->timeline = calloc((size_t)s->tl_cap, sizeof *s->timeline);
+    int hist = srv_history_init(&s->history, cfg->history_max_points);
+
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->trainer_cv, &ca);
+    pthread_cond_init(&s->done_cv, &ca);
+    pthread_cond_init(&s->seq_cv, &ca);
+    pthread_condattr_destroy(&ca);
+
+    if (!s->gp_front || !s->gp_back || !s->gb_front || !s->gb_back || !s->timeline ||
+        hist != 0) {
+        srv_state_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void srv_state_free(srv_state *s) {
+    if (!s) return;
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->trainer_cv);
+    pthread_cond_destroy(&s->done_cv);
+    pthread_cond_destroy(&s->seq_cv);
+    srv_history_free(&s->history);
+    free(s->gp_front);
+    free(s->gp_back);
+    free(s->gb_front);
+    free(s->gb_back);
+    free(s->fixed_z);
+    for (int i = 0; i < s->tl_len; i++) free(s->timeline[i].pixels);
+    free(s->timeline);
+    free(s);
+}
+
+/* ---- trainer side -------------------------------------------------------- */
+
+/* Note a publish for the throughput figure. Mutex held. */
+static void rate_add(srv_state *s, double t) {
+    s->last_publish_t = t;
+    if (s->rate_len == 0 || t - s->rate[s->rate_head].t >= RATE_SPACING_S) {
+        s->rate_head = (s->rate_head + 1) % RATE_SAMPLES;
+        s->rate[s->rate_head] = (rate_sample){t, s->images_total};
+        if (s->rate_len < RATE_SAMPLES) s->rate_len++;
+    }
+}
+
+/* Images per second over the last RATE_WINDOW_S of wall time: images
+ * published since the oldest sample inside the window, over the time from
+ * that sample to the latest publish. 0 when idle (paused). Mutex held. */
+static double rate_get(const srv_state *s, double now) {
+    if (s->rate_len == 0 || now - s->last_publish_t > RATE_WINDOW_S) return 0.0;
+    const rate_sample *oldest = NULL;
+    for (int k = 0; k < s->rate_len; k++) {
+        const rate_sample *r = &s->rate[(s->rate_head + RATE_SAMPLES - k) % RATE_SAMPLES];
+        if (now - r->t > RATE_WINDOW_S) break;
+        oldest = r;
+    }
+    if (!oldest) return 0.0;
+    double dt = s->last_publish_t - oldest->t;
+    if (dt < 0.05) return 0.0;
+    return (s->images_total - oldest->images) / dt;
+}
+
+void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_metrics *m,
+                       const float *gparams, const float *gbuf) {
+    /* Only the trainer touches the back buffers: copy without the lock. */
+    int have_gen = gparams && gbuf;
+    if (have_gen) {
+        memcpy(s->gp_back, gparams, s->gp_count * sizeof(float));
+        memcpy(s->gb_back, gbuf, s->gb_count * sizeof(float));
+    }
+    double t = now_s();
+    pthread_mutex_lock(&s->mu);
+    if (have_gen) {
+        float *p = s->gp_front; s->gp_front = s->gp_back; s->gp_back = p;
+        float *b = s->gb_front; s->gb_front = s->gb_back; s->gb_back = b;
+        s->gen_iteration = iteration;
+    }
+    long done = s->published ? iteration - s->iteration : 0;
+    if (done < 0) done = 0;
+    s->published++;
+    s->images_total += (double)done * (double)s->cfg.model.batch;
+    s->iteration = iteration;
+    s->epoch = epoch;
+    if (m) {
+        srv_point p = {.iteration = iteration, .count = 1, .time_s = t - s->t0, .m = *m};
+        srv_history_append(&s->history, &p);
+    }
+    rate_add(s, t);
+    bump(s, 0);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Drop every other snapshot, keeping the first. Mutex held. */
+static void timeline_thin(srv_state *s) {
+    int out = 0;
+    for (int i = 0; i < s->tl_len; i++) {
+        if (i % 2 == 0) s->timeline[out++] = s->timeline[i];
+        else free(s->timeline[i].pixels);
+    }
+    s->tl_len = out;
+    s->tl_mult *= 2;
+}
+
+void srv_state_add_timeline(srv_state *s, long iteration, const uint8_t *pixels,
+                            int width, int height) {
+    if (width <= 0 || height <= 0) return;
+    size_t bytes = (size_t)width * (size_t)height;
+    pthread_mutex_lock(&s->mu);
+    long every = (long)(s->cfg.timeline_every > 0 ? s->cfg.timeline_every : 1) * s->tl_mult;
+    int due = s->tl_len == 0 ||
+              (iteration > s->timeline[s->tl_len - 1].iteration &&
+               iteration - s->timeline[s->tl_len - 1].iteration >= every);
+    if (due) {
+        uint8_t *copy = malloc(bytes);
+        if (copy) {
+            memcpy(copy, pixels, bytes);
+            if (s->tl_len == s->tl_cap) timeline_thin(s);
+            s->timeline[s->tl_len++] = (tl_snap){iteration, width, height, copy};
+            bump(s, 0);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+srv_action srv_state_boundary(srv_state *s, srv_config *cfg, int *changed) {
+    srv_action act = SRV_GO;
+    if (changed) *changed = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->in_step) {                     /* back from a granted step */
+        s->in_step = 0;
+        s->step_completed++;
+        pthread_cond_broadcast(&s->done_cv);
+    }
+    for (;;) {
+        if (s->quitting) { act = SRV_QUIT; break; }
+        if (s->state == SRV_RUNNING) break;
+        if (s->state == SRV_PAUSED && s->step_granted < s->step_requested) {
+            s->step_granted++;
+            s->in_step = 1;
+            break;
+        }
+        if (!s->parked) {
+            /* Parking is a state change too: a pause has taken effect or a
+             * step is done, and status now shows the final iteration. */
+            s->parked = 1;
+            bump(s, s->state == SRV_PAUSED);
+            pthread_cond_broadcast(&s->done_cv);
+        }
+        pthread_cond_wait(&s->trainer_cv, &s->mu);
+    }
+    if (s->parked) {
+        s->parked = 0;
+        pthread_cond_broadcast(&s->done_cv);
+    }
+    if (act == SRV_GO && s->cfg_dirty) {
+        if (cfg) *cfg = s->cfg;
+        if (changed) *changed = 1;
+        s->cfg_dirty = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return act;
+}
+
+void srv_state_set_diverged(srv_state *s, long iteration, const char *reason) {
+    pthread_mutex_lock(&s->mu);
+    s->state = SRV_DIVERGED;
+    if (iteration > s->iteration) s->iteration = iteration;
+    snprintf(s->diverged_reason, sizeof s->diverged_reason, "%s", reason ? reason : "diverged");
+    s->step_requested = s->step_granted;  /* cancel budget not yet granted */
+    bump(s, 1);
+    pthread_cond_broadcast(&s->done_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- HTTP side ----------------------------------------------------------- */
+
+void srv_state_status(srv_state *s, srv_status *out) {
+    double t = now_s();
+    pthread_mutex_lock(&s->mu);
+    out->state = s->state;
+    out->iteration = s->iteration;
+    out->epoch = s->epoch;
+    out->images_per_sec = rate_get(s, t);
+    out->uptime_s = t - s->t0;
+    out->seq = s->seq;
+    out->state_seq = s->state_seq;
+    memcpy(out->diverged_reason, s->diverged_reason, sizeof out->diverged_reason);
+    if (s->state != SRV_DIVERGED) out->diverged_reason[0] = '\0';
+    pthread_mutex_unlock(&s->mu);
+}
+
+void srv_state_config(srv_state *s, srv_config *out) {
+    pthread_mutex_lock(&s->mu);
+    *out = s->cfg;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int srv_state_patch_config(srv_state *s, const cJSON *patch, srv_config *out,
+                           char *err, size_t errlen) {
+    pthread_mutex_lock(&s->mu);
+    srv_config c = s->cfg;
+    int rc = srv_config_apply_live_json(&c, patch, err, errlen);
+    if (rc == 0) {
+        s->cfg = c;
+        s->cfg_dirty = 1;
+        bump(s, 1);
+        if (out) *out = c;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc == 0 ? 0 : -1;
+}
+
+srv_run_state srv_state_pause(srv_state *s, long *iteration) {
+    pthread_mutex_lock(&s->mu);
+    if (s->state == SRV_RUNNING) {
+        s->state = SRV_PAUSED;
+        bump(s, 1);
+    }
+    /* Wait until the trainer is parked (no step of another client running). */
+    while (s->state == SRV_PAUSED && !s->quitting &&
+           !(s->parked && s->step_granted == s->step_requested))
+        pthread_cond_wait(&s->done_cv, &s->mu);
+    srv_run_state st = s->state;
+    if (iteration) *iteration = s->iteration;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+srv_run_state srv_state_resume(srv_state *s, long *iteration) {
+    pthread_mutex_lock(&s->mu);
+    if (s->state != SRV_RUNNING) {
+        s->state = SRV_RUNNING;
+        s->diverged_reason[0] = '\0';
+        s->step_requested = s->step_granted;
+        bump(s, 1);
+        pthread_cond_broadcast(&s->trainer_cv);
+        pthread_cond_broadcast(&s->done_cv);  /* step waiters give up */
+    }
+    while (s->state == SRV_RUNNING && s->parked && !s->quitting)
+        pthread_cond_wait(&s->done_cv, &s->mu);
+    srv_run_state st = s->state;
+    if (iteration) *iteration = s->iteration;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+int srv_state_step(srv_state *s, int n, long *iteration) {
+    if (n < 1) n = 1;
+    pthread_mutex_lock(&s->mu);
+    if (s->state != SRV_PAUSED || s->quitting) {
+        if (iteration) *iteration = s->iteration;
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    s->step_requested += n;
+    long ticket = s->step_requested;
+    pthread_cond_broadcast(&s->trainer_cv);
+    while (s->step_completed < ticket && s->state == SRV_PAUSED && !s->quitting)
+        pthread_cond_wait(&s->done_cv, &s->mu);
+    if (iteration) *iteration = s->iteration;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int srv_state_metrics(srv_state *s, long since, int max, srv_point *out, long *current) {
+    pthread_mutex_lock(&s->mu);
+    int first = srv_history_first_after(&s->history, since);
+    int n = s->history.len - first;
+    if (n > max) n = max;
+    if (n < 0) n = 0;
+    if (n > 0) memcpy(out, s->history.points + first, (size_t)n * sizeof *out);
+    if (current) *current = s->iteration;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+long srv_state_copy_generator(srv_state *s, float *gparams, float *gbuf) {
+    pthread_mutex_lock(&s->mu);
+    long it = s->gen_iteration;
+    if (it >= 0) {
+        memcpy(gparams, s->gp_front, s->gp_count * sizeof(float));
+        memcpy(gbuf, s->gb_front, s->gb_count * sizeof(float));
+    }
+    pthread_mutex_unlock(&s->mu);
+    return it;
+}
+
+/* n is the number of noise vectors (rows of nz floats), as in [64][nz]. */
+void srv_state_set_fixed_noise(srv_state *s, const float *z, int n) {
+    size_t floats = (size_t)(n > 0 ? n : 0) * (size_t)s->cfg.model.nz;
+    float *copy = floats ? malloc(floats * sizeof(float)) : NULL;
+    if (copy) memcpy(copy, z, floats * sizeof(float));
+    pthread_mutex_lock(&s->mu);
+    free(s->fixed_z);
+    s->fixed_z = copy;
+    s->fixed_n = copy ? n : 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Copies at most max rows of nz floats; returns the number of rows. */
+int srv_state_copy_fixed_noise(srv_state *s, float *z, int max) {
+    pthread_mutex_lock(&s->mu);
+    int n = s->fixed_n < max ? s->fixed_n : max;
+    if (n > 0) memcpy(z, s->fixed_z, (size_t)n * (size_t)s->cfg.model.nz * sizeof(float));
+    pthread_mutex_unlock(&s->mu);
+    return n > 0 ? n : 0;
+}
+
+int srv_state_timeline_list(srv_state *s, long *iterations, int max) {
+    pthread_mutex_lock(&s->mu);
+    int n = s->tl_len < max ? s->tl_len : max;
+    for (int i = 0; i < n; i++) iterations[i] = s->timeline[i].iteration;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+int srv_state_timeline_png(srv_state *s, long iteration, unsigned char **png, size_t *len) {
+    uint8_t *pixels = NULL;
+    int w = 0, h = 0;
+    *png = NULL;
+    *len = 0;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->tl_len; i++) {
+        if (s->timeline[i].iteration != iteration) continue;
+        w = s->timeline[i].width;
+        h = s->timeline[i].height;
+        pixels = malloc((size_t)w * (size_t)h);
+        if (pixels) memcpy(pixels, s->timeline[i].pixels, (size_t)w * (size_t)h);
+        break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!pixels) return -1;
+    int rc = srv_png_encode_gray(pixels, w, h, png, len);   /* outside the lock */
+    free(pixels);
+    return rc;
+}
+
+long srv_state_wait(srv_state *s, long seen, int timeout_ms) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    if (timeout_ms < 0) timeout_ms = 0;
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (s->seq == seen && !s->quitting) {
+        if (pthread_cond_timedwait(&s->seq_cv, &s->mu, &dl) == ETIMEDOUT) break;
+    }
+    long seq = s->seq;
+    pthread_mutex_unlock(&s->mu);
+    return seq;
+}
+
+void srv_state_quit(srv_state *s) {
+    pthread_mutex_lock(&s->mu);
+    s->quitting = 1;
+    bump(s, 1);
+    pthread_cond_broadcast(&s->trainer_cv);
+    pthread_cond_broadcast(&s->done_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+int srv_state_quitting(srv_state *s) {
+    pthread_mutex_lock(&s->mu);
+    int q = s->quitting;
+    pthread_mutex_unlock(&s->mu);
+    return q;
+}
