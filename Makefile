@@ -10,7 +10,7 @@
 
 PKGS      := libmicrohttpd libcjson stb openblas zlib
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libstb-dev \
-             libopenblas-dev zlib1g-dev python3 nodejs npm ca-certificates
+             libopenblas-dev zlib1g-dev python3 nodejs npm ca-certificates curl
 DEB_TEST  := chromium python3-numpy
 
 CC       ?= cc
@@ -80,7 +80,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 # ---- run and test -------------------------------------------------------
 run: deps data
-	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory $(BIN) web
 	./$(BIN) serve
 
 test: deps-test data

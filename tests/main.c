@@ -1,4 +1,4 @@
-/* main.c - runner of the C unit tests: every TEST() in tests/*.c, in order
+/* main.c - runner of the C unit tests: every TEST() of the tests/ files, in order
  * of file name then definition. `run_tests [filter]` runs those whose name
  * contains filter. Ends with the line "N passed, N failed" and exits
  * non-zero when anything failed. */

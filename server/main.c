@@ -1,0 +1,272 @@
+/* main.c - the ganlive command line.
+ *
+ *   ganlive train [options]   train headless, print progress, write a PNG grid
+ *   ganlive serve [options]   train in a background thread behind the HTTP API
+ *
+ * Settings come from config/default.json's defaults (built in), then
+ * --config FILE, then flags. Exit status: 0 done, 1 runtime failure,
+ * 2 bad usage, config or data.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "http.h"
+#include "png.h"
+#include "state.h"
+#include "trainer.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: ganlive train [options]    train headless and write a grid of samples\n"
+        "       ganlive serve [options]    train behind the HTTP API and dashboard\n"
+        "options:\n"
+        "  --config FILE       settings (JSON, see config/default.json)\n"
+        "  --data DIR          directory with the IDX files (train-images-idx3-ubyte[.gz], ...)\n"
+        "  --dataset NAME      mnist (data/mnist) or fashion (Debian dataset-fashion-mnist)\n"
+        "  --seed S            random seed (same seed and threads: identical run)\n"
+        "  --threads T         BLAS threads (0 = all cores)\n"
+        "  --iters N           train: iterations to run (default 2000)\n"
+        "  --out FILE.png      train: where to write the final 8x8 grid (default samples.png)\n"
+        "  --bind ADDR         serve: address to listen on (default 127.0.0.1)\n"
+        "  --port P            serve: port (default 8080, 0 = any free port)\n"
+        "  --web DIR           serve: dashboard files (default: web/ beside the binary)\n");
+}
+
+/* Parse a whole decimal number in [lo, hi]; -1 if it is not one. */
+static int parse_num(const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v < lo || v > hi || v != (double)(long long)v) return -1;
+    *out = v;
+    return 0;
+}
+
+typedef struct {
+    srv_config cfg;
+    const char *out_png;
+    char web_dir[PATH_MAX];
+} cli;
+
+/* Read --config first, then let every other flag override it. */
+static int parse_args(cli *c, int argc, char **argv) {
+    enum { O_CONFIG = 1, O_DATA, O_DATASET, O_SEED, O_THREADS, O_ITERS, O_OUT, O_BIND, O_PORT, O_WEB };
+    static const struct option opts[] = {
+        {"config", required_argument, 0, O_CONFIG}, {"data", required_argument, 0, O_DATA},
+        {"dataset", required_argument, 0, O_DATASET}, {"seed", required_argument, 0, O_SEED},
+        {"threads", required_argument, 0, O_THREADS}, {"iters", required_argument, 0, O_ITERS},
+        {"out", required_argument, 0, O_OUT}, {"bind", required_argument, 0, O_BIND},
+        {"port", required_argument, 0, O_PORT}, {"web", required_argument, 0, O_WEB},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    };
+    char err[512];
+    srv_config_default(&c->cfg);
+    c->out_png = "samples.png";
+    for (int pass = 0; pass < 2; pass++) {
+        optind = 1;
+        int o;
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+            double v;
+            if (o == 'h') { usage(stdout); exit(0); }
+            if (o == '?') return -1;
+            if ((pass == 0) != (o == O_CONFIG)) continue;
+            switch (o) {
+            case O_CONFIG:
+                if (srv_config_load_file(&c->cfg, optarg, err, sizeof err) < 0) {
+                    fprintf(stderr, "ganlive: %s\n", err);
+                    return -1;
+                }
+                break;
+            case O_DATA:
+                if (strlen(optarg) >= sizeof c->cfg.data_dir) goto bad;
+                snprintf(c->cfg.data_dir, sizeof c->cfg.data_dir, "%s", optarg);
+                break;
+            case O_DATASET:
+                if (strcmp(optarg, "mnist") && strcmp(optarg, "fashion")) goto bad;
+                snprintf(c->cfg.dataset, sizeof c->cfg.dataset, "%s", optarg);
+                break;
+            case O_SEED:
+                if (parse_num(optarg, 0, 9007199254740991.0, &v) < 0) goto bad;
+                c->cfg.seed = (uint64_t)v;
+                break;
+            case O_THREADS:
+                if (parse_num(optarg, 0, 256, &v) < 0) goto bad;
+                c->cfg.threads = (int)v;
+                break;
+            case O_ITERS:
+                if (parse_num(optarg, 0, 1e12, &v) < 0) goto bad;
+                c->cfg.iters = (long)v;
+                break;
+            case O_OUT: c->out_png = optarg; break;
+            case O_BIND:
+                if (strlen(optarg) >= sizeof c->cfg.bind) goto bad;
+                snprintf(c->cfg.bind, sizeof c->cfg.bind, "%s", optarg);
+                break;
+            case O_PORT:
+                if (parse_num(optarg, 0, 65535, &v) < 0) goto bad;
+                c->cfg.port = (int)v;
+                break;
+            case O_WEB: snprintf(c->web_dir, sizeof c->web_dir, "%s", optarg); break;
+            }
+            continue;
+        bad:
+            fprintf(stderr, "ganlive: bad value for --%s: \"%s\"\n", opts[o - 1].name, optarg);
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "ganlive: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Default web directory: web/ next to the executable. */
+static void default_web_dir(char *out, size_t len) {
+    char exe[PATH_MAX - 8];   /* room for "/web" in out */
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) { snprintf(out, len, "web"); return; }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(out, len, "%s/web", exe);
+}
+
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int cmd_train(cli *c) {
+    char err[512];
+    srv_trainer t;
+    if (srv_trainer_init(&t, &c->cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "ganlive: %s\n", err);
+        return 2;
+    }
+    const gan_config *mc = &t.model->cfg;
+    printf("ganlive train: %d images from %s, batch %d, %ld iterations, seed %llu\n",
+           t.data.n, t.data_dir, mc->batch, c->cfg.iters, (unsigned long long)c->cfg.seed);
+    install_signals();
+    const double start = now_s();
+    double last_log = start;
+    long last_iter = 0;
+    int rc = 0;
+    while (t.iteration < c->cfg.iters && !stop_requested) {
+        if (srv_trainer_iteration(&t) < 0) {
+            fprintf(stderr, "ganlive: training diverged at iteration %ld (d_loss %g, g_loss %g)\n",
+                    t.iteration, (double)t.last.d_loss, (double)t.last.g_loss);
+            rc = 1;
+            break;
+        }
+        const double now = now_s();
+        if (now - last_log >= c->cfg.log_every_s || t.iteration == c->cfg.iters) {
+            const gan_metrics *mt = &t.last;
+            printf("iter %6ld  epoch %6.2f  d_loss %.4f  g_loss %.4f  d_acc %.3f  "
+                   "d_real %.3f  d_fake %.3f  %.0f img/s\n",
+                   t.iteration, gan_batcher_epoch(&t.batcher), (double)mt->d_loss,
+                   (double)mt->g_loss, (double)mt->d_acc, (double)mt->d_real, (double)mt->d_fake,
+                   (double)(t.iteration - last_iter) * mc->batch / (now - last_log));
+            fflush(stdout);
+            last_log = now;
+            last_iter = t.iteration;
+        }
+    }
+    if (stop_requested) printf("interrupted at iteration %ld\n", t.iteration);
+    /* full precision, so two runs can be compared bit for bit */
+    printf("final iteration %ld d_loss %.9g g_loss %.9g d_acc %.9g\n", t.iteration,
+           (double)t.last.d_loss, (double)t.last.g_loss, (double)t.last.d_acc);
+    float lo, hi;
+    srv_output_range(mc, &lo, &hi);
+    srv_trainer_sample_grid(&t, 1);
+    if (srv_grid_png_write(c->out_png, t.grid, SRV_FIXED_N, 8, 1, lo, hi) < 0) {
+        fprintf(stderr, "ganlive: cannot write %s: %s\n", c->out_png, strerror(errno));
+        rc = 1;
+    } else {
+        printf("wrote %s (%d samples after %ld iterations, %.1f s)\n", c->out_png, SRV_FIXED_N,
+               t.iteration, now_s() - start);
+    }
+    srv_trainer_free(&t);
+    return rc;
+}
+
+static int cmd_serve(cli *c) {
+    char err[512];
+    srv_trainer t;
+    if (srv_trainer_init(&t, &c->cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "ganlive: %s\n", err);
+        return 2;
+    }
+    srv_state *st = srv_state_new(&c->cfg);
+    if (!st) { fprintf(stderr, "ganlive: out of memory\n"); srv_trainer_free(&t); return 1; }
+    if (!c->web_dir[0]) default_web_dir(c->web_dir, sizeof c->web_dir);
+    srv_http *http = srv_http_start(st, &c->cfg, c->web_dir, err, sizeof err);
+    if (!http) {
+        fprintf(stderr, "ganlive: %s\n", err);
+        srv_state_free(st);
+        srv_trainer_free(&t);
+        return 2;
+    }
+    install_signals();
+    srv_trainer_job job = {&t, st};
+    pthread_t trainer;
+    if (pthread_create(&trainer, NULL, srv_trainer_thread, &job) != 0) {
+        fprintf(stderr, "ganlive: cannot start the trainer thread\n");
+        srv_http_stop(http);
+        srv_state_free(st);
+        srv_trainer_free(&t);
+        return 1;
+    }
+    const char *host = strchr(c->cfg.bind, ':') ? "[::1]" :
+                       strcmp(c->cfg.bind, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind;
+    printf("ganlive: training on %d images from %s; dashboard at http://%s:%d/\n",
+           t.data.n, t.data_dir, host, srv_http_port(http));
+    fflush(stdout);
+    while (!stop_requested) pause();
+    srv_state_quit(st);
+    pthread_join(trainer, NULL);
+    printf("ganlive: stopped at iteration %ld\n", t.iteration);
+    srv_http_stop(http);
+    srv_state_free(st);
+    srv_trainer_free(&t);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
+    cli c;
+    memset(&c, 0, sizeof c);
+    if (parse_args(&c, argc - 1, argv + 1) < 0) return 2;
+    if (!strcmp(cmd, "train")) return cmd_train(&c);
+    if (!strcmp(cmd, "serve")) return cmd_serve(&c);
+    fprintf(stderr, "ganlive: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,157 @@
+/* trainer.c - the training loop (see trainer.h).
+ *
+ * An iteration draws d_steps real batches, each with fresh noise, for D
+ * updates, then g_steps G updates; the first G update reuses the last D
+ * step's fakes (G has not changed since), later ones draw fresh noise. All
+ * randomness of training comes from one nn_rng seeded by the config, so the
+ * same seed and thread count give bit-identical runs. The fixed noise used
+ * for progress grids has a stream of its own, so it does not shift when the
+ * recipe changes.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cblas.h>
+#include "png.h"
+#include "trainer.h"
+
+#define FIXED_NOISE_STREAM 0x5eed0f1eedULL
+
+void srv_output_range(const gan_config *c, float *lo, float *hi) {
+    *lo = c->g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
+    *hi = 1.0f;
+}
+
+void srv_data_dir(const srv_config *cfg, char *out, size_t len) {
+    if (cfg->data_dir[0]) snprintf(out, len, "%s", cfg->data_dir);
+    else if (strcmp(cfg->dataset, "fashion") == 0) snprintf(out, len, "/usr/share/datasets/fashion-mnist");
+    else snprintf(out, len, "data/mnist");
+}
+
+int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    if (strcmp(cfg->dataset, "mnist") != 0 && strcmp(cfg->dataset, "fashion") != 0) {
+        snprintf(err, errlen, "dataset \"%s\": must be \"mnist\" or \"fashion\" (or give --data DIR)",
+                 cfg->dataset);
+        return -1;
+    }
+    srv_data_dir(cfg, t->data_dir, sizeof t->data_dir);
+    if (gan_dataset_load(&t->data, t->data_dir, "train", err, errlen) < 0) return -1;
+    const int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    openblas_set_num_threads(threads > 0 ? threads : 1);
+    const gan_config *mc = &cfg->model;
+    nn_rng_seed(&t->rng, cfg->seed);
+    t->model = gan_model_new(mc);
+    t->sampler = gan_sampler_new(mc, SRV_FIXED_N);
+    t->real = malloc((size_t)mc->batch * GAN_PIX * sizeof(float));
+    t->noise = malloc((size_t)mc->batch * mc->nz * sizeof(float));
+    t->fixed_noise = malloc((size_t)SRV_FIXED_N * mc->nz * sizeof(float));
+    t->grid = malloc((size_t)SRV_FIXED_N * GAN_PIX * sizeof(float));
+    if (!t->model || !t->sampler || !t->real || !t->noise || !t->fixed_noise || !t->grid ||
+        gan_batcher_init(&t->batcher, &t->data, &t->rng) < 0) {
+        snprintf(err, errlen, "out of memory building the model");
+        srv_trainer_free(t);
+        return -1;
+    }
+    gan_model_init(t->model, &t->rng);
+    nn_rng fixed;
+    nn_rng_seed(&fixed, cfg->seed ^ FIXED_NOISE_STREAM);
+    nn_rng_fill_normal(&fixed, t->fixed_noise, (size_t)SRV_FIXED_N * mc->nz, 0.0f, 1.0f);
+    return 0;
+}
+
+void srv_trainer_free(srv_trainer *t) {
+    gan_batcher_free(&t->batcher);
+    gan_dataset_free(&t->data);
+    gan_model_free(t->model);
+    gan_sampler_free(t->sampler);
+    free(t->real); free(t->noise); free(t->fixed_noise); free(t->grid);
+    memset(t, 0, sizeof *t);
+}
+
+void srv_trainer_apply_live(srv_trainer *t, const srv_config *cfg) {
+    gan_config *mc = &t->model->cfg;
+    mc->lr_d = cfg->model.lr_d;
+    mc->lr_g = cfg->model.lr_g;
+    mc->beta1 = cfg->model.beta1;
+    mc->beta2 = cfg->model.beta2;
+    mc->d_steps = cfg->model.d_steps;
+    mc->g_steps = cfg->model.g_steps;
+    t->cfg = *cfg;
+}
+
+int srv_trainer_iteration(srv_trainer *t) {
+    gan_model *m = t->model;
+    const gan_config *c = &m->cfg;
+    float lo, hi;
+    srv_output_range(c, &lo, &hi);
+    const size_t nnoise = (size_t)c->batch * c->nz;
+    for (int s = 0; s < c->d_steps; s++) {
+        gan_batcher_next(&t->batcher, &t->rng, c->batch, lo, hi, t->real, NULL);
+        nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f);
+        gan_d_step(m, t->real, t->noise, &t->last);
+    }
+    for (int s = 0; s < c->g_steps; s++) {
+        if (s > 0) nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f);
+        gan_g_step(m, s == 0 ? NULL : t->noise, &t->last);
+    }
+    t->iteration++;
+    return isfinite(t->last.d_loss) && isfinite(t->last.g_loss) ? 0 : -1;
+}
+
+void srv_trainer_sample_grid(srv_trainer *t, int fresh) {
+    const gan_config *c = &t->model->cfg;
+    const float *z = t->fixed_noise;
+    float *tmp = NULL;
+    if (fresh) {
+        tmp = malloc((size_t)SRV_FIXED_N * c->nz * sizeof(float));
+        if (tmp) { nn_rng_fill_normal(&t->rng, tmp, (size_t)SRV_FIXED_N * c->nz, 0.0f, 1.0f); z = tmp; }
+    }
+    gan_sampler_generate(t->sampler, t->model->g_mem, t->model->g_buf_mem, z, SRV_FIXED_N, t->grid);
+    free(tmp);
+}
+
+/* Render the fixed-noise grid and hand it to the timeline. */
+static void publish_timeline(srv_trainer *t, srv_state *st) {
+    float lo, hi;
+    int w, h;
+    srv_output_range(&t->model->cfg, &lo, &hi);
+    srv_trainer_sample_grid(t, 0);
+    srv_grid_size(SRV_FIXED_N, 8, 1, &w, &h);
+    uint8_t *pixels = malloc((size_t)w * h);
+    if (!pixels) return;
+    srv_grid_render(pixels, t->grid, SRV_FIXED_N, 8, 1, lo, hi);
+    srv_state_add_timeline(st, t->iteration, pixels, w, h);
+    free(pixels);
+}
+
+void *srv_trainer_thread(void *arg) {
+    srv_trainer_job *job = arg;
+    srv_trainer *t = job->trainer;
+    srv_state *st = job->state;
+    gan_model *m = t->model;
+    srv_state_set_fixed_noise(st, t->fixed_noise, SRV_FIXED_N);
+    srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, m->g_mem, m->g_buf_mem);
+    publish_timeline(t, st);
+    for (;;) {
+        srv_config cfg;
+        int changed = 0;
+        if (srv_state_boundary(st, &cfg, &changed) == SRV_QUIT) break;
+        if (changed) srv_trainer_apply_live(t, &cfg);
+        if (srv_trainer_iteration(t) < 0) {
+            char why[128];
+            snprintf(why, sizeof why, "non-finite loss (d_loss %g, g_loss %g)",
+                     (double)t->last.d_loss, (double)t->last.g_loss);
+            srv_state_set_diverged(st, t->iteration, why);
+            continue;
+        }
+        srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), &t->last,
+                          m->g_mem, m->g_buf_mem);
+        if (t->iteration % t->cfg.timeline_every == 0) publish_timeline(t, st);
+    }
+    return NULL;
+}

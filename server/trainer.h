@@ -1,0 +1,53 @@
+/* trainer.h - one DCGAN training run: data, model, random stream, and the
+ * iteration loop shared by `ganlive train` (headless) and `ganlive serve`
+ * (a background thread that meets the HTTP side only through srv_state).
+ */
+#ifndef GANLIVE_TRAINER_H
+#define GANLIVE_TRAINER_H
+
+#include <signal.h>
+#include "config.h"
+#include "state.h"
+#include "../nn/data.h"
+#include "../nn/gan.h"
+
+typedef struct {
+    srv_config cfg;
+    gan_dataset data;
+    gan_batcher batcher;
+    gan_model *model;
+    gan_sampler *sampler;    /* eval-mode grids (fixed noise, final PNG) */
+    nn_rng rng;              /* data order and training noise */
+    float *real;             /* [B][784] */
+    float *noise;            /* [B][nz] */
+    float *fixed_noise;      /* [64][nz], drawn once from its own seed */
+    float *grid;             /* [64][784] eval-mode images */
+    long iteration;          /* completed iterations */
+    gan_metrics last;
+    char data_dir[512];      /* where the data came from */
+} srv_trainer;
+
+#define SRV_FIXED_N 64
+
+/* Resolve the data directory of cfg (dataset name or explicit dir). */
+void srv_data_dir(const srv_config *cfg, char *out, size_t len);
+
+/* Load data, build and initialise the model, set BLAS threads. 0, or -1 with
+ * a message (exit status 2 material: missing data, bad config). */
+int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t errlen);
+void srv_trainer_free(srv_trainer *t);
+/* Take the live-tunable settings of cfg. */
+void srv_trainer_apply_live(srv_trainer *t, const srv_config *cfg);
+/* One iteration: d_steps D updates, then g_steps G updates. Returns 0, or -1
+ * when a loss came out NaN/Inf. */
+int srv_trainer_iteration(srv_trainer *t);
+/* 64 eval-mode samples of the fixed noise (or fresh noise) into t->grid. */
+void srv_trainer_sample_grid(srv_trainer *t, int fresh);
+/* Data range of the model's output: [-1, 1] (tanh) or [0, 1] (relu). */
+void srv_output_range(const gan_config *c, float *lo, float *hi);
+
+/* The serve loop: runs until srv_state_quit. arg is {srv_trainer*, srv_state*}. */
+typedef struct { srv_trainer *trainer; srv_state *state; } srv_trainer_job;
+void *srv_trainer_thread(void *job);
+
+#endif

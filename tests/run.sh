@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# run.sh - the whole ganlive test suite, as `make test` runs it.
+#
+# Suites: the C unit tests (build/run_tests), the command-line tests
+# (tests/test_cli.sh), the HTTP integration test against a real server
+# (tests/test_http.py) and the dashboard in headless Chromium
+# (tests/browser/dashboard.mjs). Each prints its own "N passed, N failed";
+# this script adds them up and ends with the same line for the whole run.
+set -u
+cd "$(dirname "$0")/.."
+san=""
+if [ "${1:-}" = "--sanitizer" ]; then san=$2; fi
+bin=./ganlive${san:+-$san}
+build=build${san:+-$san}
+data=data/mnist
+total_pass=0
+total_fail=0
+log_dir=$build/test-logs
+mkdir -p "$log_dir"
+
+# run_suite NAME CMD...: run one suite, echo its output, add up its counts.
+run_suite() {
+    local name=$1; shift
+    local log="$log_dir/$name.log"
+    echo "== $name"
+    "$@" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    local line
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "!! $name printed no result line (exit $rc): counted as one failure"
+        total_fail=$((total_fail + 1))
+        return
+    fi
+    local p f
+    p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        echo "!! $name exited $rc: counted as one failure"
+        f=1
+    fi
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+}
+
+run_suite unit "$build/run_tests"
+run_suite cli tests/test_cli.sh "$bin" "$data"
+run_suite http /usr/bin/python3 tests/test_http.py "$bin" "$data"
+if [ -z "$san" ]; then
+    run_suite browser tests/browser/run.sh "$bin" "$data"
+fi
+
+echo
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
