@@ -1,0 +1,610 @@
+// app.js - the ganlive dashboard's logic (vanilla JS, no build step).
+//
+// How it works:
+// - On load it reads /api/status, /api/config and /api/timeline, then opens
+//   the Server-Sent Events stream /api/events. Each time the stream opens it
+//   catches up with GET /api/metrics?since=<last iteration held> (paging with
+//   limit) while queueing live "metrics" events, so no point is missed or
+//   doubled, including after a server restart (EventSource reconnects by
+//   itself; the connection badge shows "reconnecting"/"disconnected").
+// - Points live in one array capped at MAX_POINTS: when full, the older half
+//   is thinned by merging neighbours (count-weighted means), so a page left
+//   open for hours keeps bounded memory while recent points stay exact.
+// - Charts (uPlot) are redrawn at most every RENDER_MS, with an EMA smoothing
+//   slider. The state badge and buttons only ever show what the server said
+//   (status polls every 2 s, "state" events, and the replies to our POSTs).
+// - Sample grids are fetched as blobs (no flicker, object URLs revoked), the
+//   live grid every 2 s with a per-page noise seed ("New noise" changes it);
+//   the fixed-noise grid follows the latest unless the timeline slider moved.
+// - The settings form is built from /api/config and sends only changed
+//   fields with PATCH; a 400 {"error": "field: ..."} is shown inline and the
+//   named field is marked.
+'use strict';
+
+(() => {
+  const MAX_POINTS = 5000;        // points kept in the browser
+  const PAGE_LIMIT = 10000;       // /api/metrics page size while catching up
+  const RENDER_MS = 250;          // chart redraw at most this often
+  const STATUS_MS = 2000;         // /api/status poll
+  const SAMPLES_MS = 2000;        // live sample grid refresh
+  const TIMELINE_MS = 3000;       // /api/timeline poll
+  const $ = (id) => document.getElementById(id);
+
+  // ---- small helpers -------------------------------------------------------
+  const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+  function fmtUptime(s) {
+    if (!Number.isFinite(s)) return '–';
+    s = Math.floor(s);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    if (h) return `${h}h ${String(m).padStart(2, '0')}m`;
+    if (m) return `${m}m ${String(sec).padStart(2, '0')}s`;
+    return `${sec}s`;
+  }
+  async function api(path, opts = {}) {
+    const init = { cache: 'no-store', ...opts };
+    if (opts.body !== undefined) {
+      init.headers = { 'Content-Type': 'application/json' };
+      init.body = JSON.stringify(opts.body);
+    }
+    const r = await fetch(path, init);
+    let j = null;
+    try { j = await r.json(); } catch { /* not JSON */ }
+    if (!r.ok) {
+      const e = new Error((j && j.error) || `HTTP ${r.status}`);
+      e.status = r.status;
+      throw e;
+    }
+    return j;
+  }
+  const randomSeed = () => Math.floor(Math.random() * 1e9);
+
+  // ---- connection badge and banner ---------------------------------------------
+  function setConn(kind, text) {
+    // Values in the status bar are last known ones while not live.
+    $('status-bar').classList.toggle('stale', kind !== 'live');
+    const el = $('conn');
+    el.dataset.conn = kind;
+    el.textContent = text || kind;
+  }
+  function setBanner(text) {
+    const b = $('banner');
+    b.hidden = !text;
+    b.textContent = text || '';
+  }
+
+  // ---- training state (only from the server) -------------------------------
+  let state = 'unknown';
+  let shownIter = -1;             // highest iteration the server reported (this run)
+  let stateSeq = 0;               // bumps on every authoritative state change
+  let busy = false;               // a pause/resume/step request is in flight
+
+  function setState(s) {
+    if (!s || s === state) return;
+    state = s;
+    stateSeq++;
+    const el = $('state');
+    el.textContent = s;
+    el.dataset.state = s;
+    setBanner(s === 'diverged'
+      ? 'Training diverged (non-finite loss). Lower the learning rates below, then resume.' : '');
+    updateButtons();
+  }
+  function setIteration(i, force = false) {
+    if (!Number.isFinite(i)) return;
+    if (!force && i <= shownIter) return;
+    shownIter = i;
+    const el = $('iteration');
+    el.textContent = fmtInt(i);
+    el.dataset.value = String(i);
+  }
+  function updateButtons() {
+    $('btn-pause').disabled = busy || state !== 'running';
+    $('btn-resume').disabled = busy || !(state === 'paused' || state === 'diverged');
+    $('btn-step').disabled = busy || state !== 'paused';
+  }
+  function controlMsg(text, isError = false) {
+    const el = $('control-msg');
+    el.textContent = text || '';
+    el.classList.toggle('err', !!isError);
+  }
+
+  let lastUptime = Infinity;
+  function applyStatus(s, seqAtSend) {
+    if (seqAtSend === stateSeq) setState(s.state); // ignore a stale state
+    setIteration(s.iteration);
+    $('epoch').textContent = Number.isFinite(s.epoch) ? s.epoch.toFixed(2) : '–';
+    $('ips').textContent = fmtInt(s.images_per_sec);
+    $('uptime').textContent = fmtUptime(s.uptime_s);
+    $('dataset').textContent = s.dataset || (s.config && s.config.data && s.config.data.dataset) || '–';
+    lastUptime = s.uptime_s;
+  }
+  // afterReconnect: the event stream dropped, so the server may have been
+  // restarted; if its uptime went back, what we hold is another run's.
+  async function loadStatus(afterReconnect = false) {
+    const seq = stateSeq;
+    const s = await api('/api/status');
+    if (afterReconnect && s.uptime_s < lastUptime) resetRun();
+    applyStatus(s, seq);
+    return s;
+  }
+
+  // ---- metrics store --------------------------------------------------------
+  const KEYS = ['d_loss', 'g_loss', 'd_acc', 'd_acc_real', 'd_acc_fake'];
+  let points = [];                // {iteration, count, d_loss, ...}, oldest first
+  let lastIter = 0;               // highest point iteration held
+
+  function addPoints(pts) {
+    if (!Array.isArray(pts)) return;
+    let added = 0;
+    for (const p of pts) {
+      if (!p || !Number.isFinite(p.iteration) || p.iteration <= lastIter) continue;
+      const q = { iteration: p.iteration, count: p.count || 1 };
+      for (const k of KEYS) q[k] = Number.isFinite(p[k]) ? p[k] : null;
+      points.push(q);
+      lastIter = p.iteration;
+      added++;
+    }
+    if (points.length > MAX_POINTS) thin();
+    if (added) scheduleRender();
+  }
+  // Merge neighbour pairs in the older half (count-weighted means).
+  function thin() {
+    const half = Math.floor(points.length / 2) & ~1;
+    const merged = [];
+    for (let i = 0; i < half; i += 2) {
+      const a = points[i], b = points[i + 1], n = a.count + b.count;
+      const m = { iteration: b.iteration, count: n };
+      for (const k of KEYS) {
+        m[k] = a[k] === null ? b[k] : b[k] === null ? a[k] : (a[k] * a.count + b[k] * b.count) / n;
+      }
+      merged.push(m);
+    }
+    points = merged.concat(points.slice(half));
+  }
+  function resetRun() {
+    points = [];
+    lastIter = 0;
+    shownIter = -1;
+    lastUptime = Infinity;
+    scheduleRender();
+  }
+
+  // Catch up with /api/metrics while queueing live events, then replay them.
+  let catchingUp = false;
+  let queued = [];
+  async function catchUp() {
+    if (catchingUp) return;
+    catchingUp = true;
+    try {
+      for (let pages = 0; pages < 50; pages++) {
+        const r = await api(`/api/metrics?since=${lastIter}&limit=${PAGE_LIMIT}`);
+        if (r.iteration < lastIter) { resetRun(); continue; }  // server restarted with a new run
+        addPoints(r.points);
+        setIteration(r.iteration);
+        if (!r.points || r.points.length < PAGE_LIMIT) break;
+      }
+    } finally {
+      catchingUp = false;
+      const q = queued;
+      queued = [];
+      for (const ev of q) onMetrics(ev);
+    }
+  }
+  function onMetrics(d) {
+    if (catchingUp) { queued.push(d); if (queued.length > 200) queued.shift(); return; }
+    addPoints(d.points);
+    setIteration(d.iteration);
+  }
+
+  // ---- charts ------------------------------------------------------------------
+  const CHART_H = 260;
+  const css = getComputedStyle(document.documentElement);
+  const color = (name, fb) => (css.getPropertyValue(name).trim() || fb);
+  const C = {
+    axis: color('--muted', '#9aa4b2'), grid: color('--grid', 'rgba(255,255,255,0.07)'),
+    d: color('--c-d', '#5b9dff'), g: color('--c-g', '#ff8a4c'),
+    real: color('--c-real', '#3ecf8e'), fake: color('--c-fake', '#f25f8a'), all: color('--c-all', '#c9b6ff'),
+    eq: color('--c-eq', '#e6e6e6'),
+  };
+  const fade = (hex, a) => {
+    const m = /^#([0-9a-f]{6})$/i.exec(hex);
+    if (!m) return hex;
+    const n = parseInt(m[1], 16);
+    return `rgba(${n >> 16},${(n >> 8) & 255},${n & 255},${a})`;
+  };
+  const axes = (yFmt) => [
+    { stroke: C.axis, grid: { stroke: C.grid, width: 1 }, ticks: { stroke: C.grid, width: 1 },
+      values: (u, vals) => vals.map((v) => (v >= 10000 ? `${v / 1000}k` : v)) },
+    { stroke: C.axis, grid: { stroke: C.grid, width: 1 }, ticks: { stroke: C.grid, width: 1 }, size: 50,
+      values: yFmt },
+  ];
+  const fmt = (d) => (u, v) => (v == null ? '–' : v.toFixed(d));
+  const line = (label, stroke, width, extra = {}) => ({ label, stroke, width, points: { show: false }, ...extra });
+
+  let lossChart = null, accChart = null;
+  function makeCharts() {
+    if (typeof uPlot === 'undefined') {
+      $('chart-loss').textContent = 'uPlot failed to load (/uPlot.iife.min.js)';
+      return;
+    }
+    const common = { height: CHART_H, scales: { x: { time: false } }, cursor: { drag: { x: true, y: false } },
+      legend: { live: true } };
+    const lossEl = $('chart-loss'), accEl = $('chart-acc');
+    lossChart = new uPlot({
+      ...common, width: lossEl.clientWidth || 600,
+      series: [
+        { label: 'iteration', value: (u, v) => (v == null ? '–' : fmtInt(v)) },
+        line('D raw', fade(C.d, 0.25), 1, { value: fmt(4) }),
+        line('G raw', fade(C.g, 0.25), 1, { value: fmt(4) }),
+        line('D loss', C.d, 2, { value: fmt(4) }),
+        line('G loss', C.g, 2, { value: fmt(4) }),
+      ],
+      axes: axes((u, vals) => vals.map((v) => v.toFixed(2))),
+    }, [[], [], [], [], []], lossEl);
+    accChart = new uPlot({
+      ...common, width: accEl.clientWidth || 600,
+      scales: { x: { time: false }, y: { range: [0, 100] } },
+      series: [
+        { label: 'iteration', value: (u, v) => (v == null ? '–' : fmtInt(v)) },
+        line('real', C.real, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
+        line('fake', C.fake, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
+        line('overall', C.all, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
+        line('50% equilibrium', C.eq, 1, { dash: [6, 5], value: () => '50%' }),
+      ],
+      axes: axes((u, vals) => vals.map((v) => `${v}%`)),
+    }, [[], [], [], [], []], accEl);
+    const ro = new ResizeObserver(() => {
+      if (lossChart) lossChart.setSize({ width: lossEl.clientWidth, height: CHART_H });
+      if (accChart) accChart.setSize({ width: accEl.clientWidth, height: CHART_H });
+    });
+    ro.observe(lossEl);
+    ro.observe(accEl);
+  }
+
+  function ema(vals, alpha) {
+    const out = new Array(vals.length);
+    let s = null;
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
+      if (v === null) { out[i] = s; continue; }
+      s = s === null ? v : alpha * s + (1 - alpha) * v;
+      out[i] = s;
+    }
+    return out;
+  }
+  let renderTimer = null, lastRender = 0;
+  function scheduleRender() {
+    if (renderTimer) return;
+    const wait = Math.max(0, RENDER_MS - (performance.now() - lastRender));
+    renderTimer = setTimeout(() => { renderTimer = null; render(); }, wait);
+  }
+  function render() {
+    lastRender = performance.now();
+    if (!lossChart || !accChart) return;
+    const alpha = Number($('smoothing').value) || 0;
+    const x = points.map((p) => p.iteration);
+    const col = (k) => points.map((p) => p[k]);
+    const dl = col('d_loss'), gl = col('g_loss');
+    lossChart.setData([x, dl, gl, ema(dl, alpha), ema(gl, alpha)]);
+    showLatestInLegend(lossChart, x.length);
+    // Accuracies may come as fractions (0..1) or percents; show percents.
+    const acc = ['d_acc_real', 'd_acc_fake', 'd_acc'].map(col);
+    const isFrac = !acc.some((a) => a.some((v) => v !== null && v > 1.0001));
+    const pct = (a) => (isFrac ? a.map((v) => (v === null ? null : v * 100)) : a);
+    accChart.setData([x, ...acc.map((a) => ema(pct(a), alpha)), x.map(() => 50)]);
+    showLatestInLegend(accChart, x.length);
+  }
+  // With the pointer off the chart, the legend shows the latest values.
+  function showLatestInLegend(u, n) {
+    if (n && !(u.cursor.left >= 0)) u.setLegend({ idx: n - 1 });
+  }
+
+  // ---- pause / resume / step ----------------------------------------------------
+  async function control(path, body, label) {
+    busy = true;
+    updateButtons();
+    controlMsg(label);
+    try {
+      const r = await api(path, { method: 'POST', body, signal: AbortSignal.timeout(10 * 60 * 1000) });
+      stateSeq++;                 // anything in flight before this is stale
+      state = '';                 // force the badge update
+      setState(r.state);
+      setIteration(r.iteration);
+      return r;
+    } catch (e) {
+      controlMsg(e.message, true);
+      loadStatus().catch(() => {});
+      return null;
+    } finally {
+      busy = false;
+      updateButtons();
+    }
+  }
+  $('btn-pause').addEventListener('click', async () => {
+    if (await control('/api/pause', {}, 'pausing…')) controlMsg('');
+  });
+  $('btn-resume').addEventListener('click', async () => {
+    if (await control('/api/resume', {}, 'resuming…')) controlMsg('');
+  });
+  $('btn-step').addEventListener('click', async () => {
+    const n = Number($('step-n').value);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) {
+      controlMsg('step: enter a whole number from 1 to 1000', true);
+      return;
+    }
+    const before = shownIter;
+    const r = await control('/api/step', { n }, `stepping ${n}…`);
+    if (r) controlMsg(`stepped ${fmtInt(r.iteration - before)} → ${fmtInt(r.iteration)}`);
+  });
+
+  // ---- images: live samples and fixed-noise timeline -------------------------
+  function setBlob(img, blob) {
+    const url = URL.createObjectURL(blob);
+    const old = img.dataset.blob;
+    img.onload = () => { if (old) URL.revokeObjectURL(old); img.onload = null; };
+    img.src = url;
+    img.dataset.blob = url;
+  }
+  function dropBlob(img) {
+    if (img.dataset.blob) { URL.revokeObjectURL(img.dataset.blob); delete img.dataset.blob; }
+  }
+  async function fetchPng(url) {
+    const r = await fetch(url, { cache: 'no-store' });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    return r.blob();
+  }
+
+  let noiseSeed = randomSeed();
+  let samplesBusy = false, samplesKey = '', samplesAgain = false;
+  async function refreshSamples(force = false) {
+    if (samplesBusy) { if (force) samplesAgain = true; return; }
+    const key = `${noiseSeed}@${shownIter}`;
+    if (!force && (document.hidden || key === samplesKey)) return;
+    samplesBusy = true;
+    try {
+      const blob = await fetchPng(`/api/samples.png?n=64&scale=2&seed=${noiseSeed}`);
+      setBlob($('samples'), blob);
+      samplesKey = key;
+      $('samples-caption').textContent = `iteration ${fmtInt(shownIter)} · noise seed ${noiseSeed}`;
+    } catch (e) {
+      $('samples-caption').textContent = `could not load samples (${e.message})`;
+    } finally {
+      samplesBusy = false;
+      if (samplesAgain) { samplesAgain = false; refreshSamples(true); }
+    }
+  }
+  $('btn-noise').addEventListener('click', () => { noiseSeed = randomSeed(); refreshSamples(true); });
+
+  let snapshots = [];             // [{iteration, url}]
+  let following = true;           // fixed grid follows the latest
+  let pinnedIter = null;          // snapshot iteration the person picked
+  let fixedBusy = false, fixedKey = -2;
+  async function refreshFixed(force = false) {
+    if (!following || fixedBusy) return;
+    if (!force && (document.hidden || fixedKey === shownIter)) return;
+    fixedBusy = true;
+    const at = shownIter;
+    try {
+      const blob = await fetchPng(`/api/samples/fixed.png`);
+      if (following) { setBlob($('fixed'), blob); fixedKey = at; }
+    } catch { /* next round */ } finally { fixedBusy = false; }
+  }
+  function timelineUi() {
+    const sl = $('timeline');
+    sl.max = String(snapshots.length);   // the last position is "live"
+    if (following) sl.value = sl.max;
+    else {
+      let idx = snapshots.findIndex((s) => s.iteration >= pinnedIter);
+      if (idx < 0) idx = snapshots.length - 1;
+      sl.value = String(Math.max(0, idx));
+    }
+    const v = Number(sl.value);
+    $('timeline-label').textContent = following
+      ? `live · ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'}`
+      : `iteration ${fmtInt(snapshots[v] && snapshots[v].iteration)} · ${v + 1}/${snapshots.length}`;
+    $('btn-live').disabled = following;
+  }
+  async function loadTimeline() {
+    const r = await api('/api/timeline');
+    snapshots = Array.isArray(r.snapshots) ? r.snapshots : [];
+    if (!following && !snapshots.length) following = true;
+    timelineUi();
+  }
+  $('timeline').addEventListener('input', () => {
+    const v = Number($('timeline').value);
+    if (v >= snapshots.length) { follow(); return; }
+    following = false;
+    pinnedIter = snapshots[v].iteration;
+    dropBlob($('fixed'));
+    $('fixed').src = snapshots[v].url;
+    timelineUi();
+  });
+  function follow() {
+    following = true;
+    pinnedIter = null;
+    timelineUi();
+    refreshFixed(true);
+  }
+  $('btn-live').addEventListener('click', follow);
+
+  // ---- settings form ---------------------------------------------------------------
+  const META = {
+    lr_d: ['D learning rate', 'Adam step size of the discriminator'],
+    lr_g: ['G learning rate', 'Adam step size of the generator'],
+    beta1: ['Adam β1', 'momentum'],
+    beta2: ['Adam β2', 'second-moment decay'],
+    d_steps: ['D steps', 'discriminator updates per iteration'],
+    g_steps: ['G steps', 'generator updates per iteration'],
+    timeline_every: ['timeline every', 'iterations between snapshots'],
+    events_interval_ms: ['events interval (ms)', 'live update period'],
+  };
+  let serverCfg = null;
+  const fieldIn = (k) => $(`cfg-${k}`);
+  const same = (text, v) => text.trim() !== '' && Number(text) === v;
+
+  function buildForm(cfg) {
+    const box = $('config-fields');
+    box.textContent = '';
+    for (const k of Object.keys(cfg)) {
+      const [label, hint] = META[k] || [k, ''];
+      const row = document.createElement('label');
+      row.className = 'field';
+      row.htmlFor = `cfg-${k}`;
+      const name = document.createElement('span');
+      name.className = 'fname';
+      name.textContent = label;
+      name.title = hint;
+      const key = document.createElement('code');
+      key.textContent = k;
+      const input = document.createElement('input');
+      input.id = `cfg-${k}`;
+      input.name = k;
+      input.type = 'text';
+      input.inputMode = 'decimal';
+      input.autocomplete = 'off';
+      input.spellcheck = false;
+      input.value = String(cfg[k]);
+      input.addEventListener('input', () => { input.classList.toggle('dirty', !same(input.value, serverCfg[k])); });
+      row.append(name, key, input);
+      box.append(row);
+    }
+  }
+  function applyConfig(cfg, overwriteDirty) {
+    const keysChanged = !serverCfg || Object.keys(cfg).join() !== Object.keys(serverCfg).join();
+    const old = serverCfg;
+    serverCfg = { ...cfg };
+    if (keysChanged) { buildForm(cfg); return; }
+    for (const k of Object.keys(cfg)) {
+      const input = fieldIn(k);
+      if (!input) continue;
+      const clean = same(input.value, old[k]) && document.activeElement !== input;
+      if (overwriteDirty || clean) { input.value = String(cfg[k]); input.classList.remove('dirty'); }
+      else input.classList.toggle('dirty', !same(input.value, cfg[k]));
+    }
+  }
+  function configError(msg) {
+    const el = $('config-error');
+    for (const i of $('config-fields').querySelectorAll('input')) i.removeAttribute('aria-invalid');
+    el.hidden = !msg;
+    el.textContent = msg || '';
+    if (!msg) return;
+    const field = /^\s*([a-z0-9_]+)\s*:/i.exec(msg);
+    const input = field && fieldIn(field[1]);
+    if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+  }
+  let okTimer = null;
+  function configOk(text) {
+    const el = $('config-ok');
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(okTimer);
+    okTimer = setTimeout(() => { el.hidden = true; }, 2500);
+  }
+  async function loadConfig() {
+    applyConfig(await api('/api/config'), false);
+  }
+  $('config-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!serverCfg) return;
+    const patch = {};
+    for (const k of Object.keys(serverCfg)) {
+      const input = fieldIn(k);
+      const t = input.value.trim();
+      if (t === '') { configError(`${k}: enter a value`); return; }
+      const n = Number(t);
+      if (Number.isFinite(n) && n === serverCfg[k]) continue;
+      patch[k] = Number.isFinite(n) ? n : t; // let the server judge and explain
+    }
+    if (!Object.keys(patch).length) { configError(''); configOk('no changes'); return; }
+    const btn = $('config-submit');
+    btn.disabled = true;
+    try {
+      const r = await api('/api/config', { method: 'PATCH', body: patch });
+      configError('');
+      applyConfig(r, true);
+      configOk(`saved ${Object.keys(patch).join(', ')}`);
+    } catch (e) {
+      $('config-ok').hidden = true;
+      configError(e.message);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  $('config-reset').addEventListener('click', () => {
+    configError('');
+    if (serverCfg) applyConfig(serverCfg, true);
+  });
+
+  // ---- smoothing control --------------------------------------------------------
+  $('smoothing').addEventListener('input', () => {
+    $('smoothing-val').textContent = Number($('smoothing').value).toFixed(2);
+    scheduleRender();
+  });
+
+  // ---- event stream --------------------------------------------------------------
+  let es = null, everOpen = false, lost = false, retryTimer = null, backoff = 1000;
+  function connect() {
+    clearTimeout(retryTimer);
+    es = new EventSource('/api/events');
+    es.addEventListener('open', () => {
+      setConn('live');
+      backoff = 1000;
+      const resync = lost;
+      lost = false;
+      everOpen = true;
+      if (resync) {
+        // Server may have restarted: reload everything, then the metrics we missed.
+        loadStatus(true).catch(() => {}).then(catchUp).catch(() => {});
+        loadConfig().catch(() => {});
+        loadTimeline().catch(() => {});
+      } else catchUp().catch(() => {});
+    });
+    es.addEventListener('error', () => {
+      lost = true;
+      if (es.readyState === EventSource.CLOSED) {
+        // The browser gave up (e.g. an HTTP error answer): retry ourselves.
+        es.close();
+        setConn('disconnected', `disconnected · retry in ${Math.round(backoff / 1000)} s`);
+        retryTimer = setTimeout(connect, backoff);
+        backoff = Math.min(backoff * 2, 15000);
+      } else setConn('reconnecting', everOpen ? 'reconnecting…' : 'connecting…');
+    });
+    es.addEventListener('metrics', (e) => {
+      try { onMetrics(JSON.parse(e.data)); } catch { /* ignore a bad event */ }
+    });
+    es.addEventListener('state', (e) => {
+      let d;
+      try { d = JSON.parse(e.data); } catch { return; }
+      if (d.state && d.state !== state) { stateSeq++; setState(d.state); }
+      setIteration(d.iteration);
+      if (d.config && typeof d.config === 'object') applyConfig(d.config, false);
+    });
+  }
+
+  // ---- periodic work ------------------------------------------------------------------
+  async function tickStatus() {
+    try {
+      await loadStatus();
+      // Without the event stream, keep the charts going by polling.
+      if (!es || es.readyState !== EventSource.OPEN) await catchUp();
+    } catch {
+      if (!es || es.readyState !== EventSource.OPEN) setConn('disconnected', 'disconnected');
+    }
+  }
+
+  async function start() {
+    updateButtons();
+    makeCharts();
+    await Promise.allSettled([loadStatus(), loadConfig(), loadTimeline()]);
+    connect();
+    refreshSamples(true);
+    refreshFixed(true);
+    setInterval(tickStatus, STATUS_MS);
+    setInterval(() => { refreshSamples(); refreshFixed(); }, SAMPLES_MS);
+    setInterval(() => { loadTimeline().catch(() => {}); }, TIMELINE_MS);
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) { refreshSamples(); refreshFixed(); scheduleRender(); }
+    });
+  }
+  start();
+})();
