@@ -345,7 +345,20 @@ static float share_positive(const float *x, int B, int want_positive) {
     return (float)n / (float)B;
 }
 
-void gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out) {
+/* True when every value is finite: one pass, summing x*0, which is 0 for
+ * finite x and NaN otherwise (8 independent sums, so it vectorises). */
+static int all_finite(const float *x, size_t n) {
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += x[i + k] * 0.0f;
+    for (; i < n; i++) acc[0] += x[i] * 0.0f;
+    float total = 0.0f;
+    for (int k = 0; k < 8; k++) total += acc[k];
+    return total == 0.0f;
+}
+
+int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out) {
     const gan_config *c = &m->cfg;
     const int B = c->batch;
     float *dlogits = m->dda.logits;
@@ -373,12 +386,14 @@ void gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *ou
 
     out->d_loss = loss_real + loss_fake;
     out->d_acc = 0.5f * (out->d_acc_real + out->d_acc_fake);
+    if (!isfinite(out->d_loss) || !all_finite(m->d_grad_mem, m->d_count)) return -1;
     m->d_t++;
     nn_adam_update(m->d_mem, m->d_grad_mem, m->d_m_mem, m->d_v_mem, m->d_count,
                    c->lr_d, c->beta1, c->beta2, c->adam_eps, m->d_t);
+    return 0;
 }
 
-void gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
+int gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
     const gan_config *c = &m->cfg;
     const int B = c->batch;
     float *dlogits = m->dda.logits, *dfake = m->dga.out;
@@ -395,7 +410,9 @@ void gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
     memset(dfake, 0, (size_t)B * GAN_PIX * sizeof(float));
     gan_d_backward(m, dlogits, dfake, 0, B);
     gan_g_backward(m, dfake, B);
+    if (!isfinite(out->g_loss) || !all_finite(m->g_grad_mem, m->g_count)) return -1;
     m->g_t++;
     nn_adam_update(m->g_mem, m->g_grad_mem, m->g_m_mem, m->g_v_mem, m->g_count,
                    c->lr_g, c->beta1, c->beta2, c->adam_eps, m->g_t);
+    return 0;
 }

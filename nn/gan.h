@@ -174,11 +174,14 @@ void gan_g_backward(gan_model *m, const float *dimages, int B);
  * fresh noise (row per sample; the caller draws it). Generates the fakes,
  * runs D on real and on fake (each with its own batch statistics), and
  * takes one Adam step on D. Fills d_* fields of *out.
+ * Both steps return 0, or -1 without touching the weights when the loss or
+ * a gradient is NaN or Inf (the divergence guard; Adam moments are not
+ * updated either, so the model stays exactly as before the step).
  * One G update: with z == NULL it reuses the generator activations left by
  * the previous D step (G has not changed since; this is the classic DCGAN
  * loop), otherwise it generates from z [B][nz]. Fills g_loss. */
-void gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out);
-void gan_g_step(gan_model *m, const float *z, gan_metrics *out);
+int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out);
+int gan_g_step(gan_model *m, const float *z, gan_metrics *out);
 
 /* Eval-mode generator for sampling outside the trainer. */
 typedef struct gan_sampler gan_sampler;

@@ -93,14 +93,14 @@ int srv_trainer_iteration(srv_trainer *t) {
     for (int s = 0; s < c->d_steps; s++) {
         gan_batcher_next(&t->batcher, &t->rng, c->batch, lo, hi, t->real, NULL);
         nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f);
-        gan_d_step(m, t->real, t->noise, &t->last);
+        if (gan_d_step(m, t->real, t->noise, &t->last) < 0) return -1;
     }
     for (int s = 0; s < c->g_steps; s++) {
         if (s > 0) nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f);
-        gan_g_step(m, s == 0 ? NULL : t->noise, &t->last);
+        if (gan_g_step(m, s == 0 ? NULL : t->noise, &t->last) < 0) return -1;
     }
     t->iteration++;
-    return isfinite(t->last.d_loss) && isfinite(t->last.g_loss) ? 0 : -1;
+    return 0;
 }
 
 void srv_trainer_sample_grid(srv_trainer *t, int fresh) {

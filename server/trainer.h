@@ -39,7 +39,8 @@ void srv_trainer_free(srv_trainer *t);
 /* Take the live-tunable settings of cfg. */
 void srv_trainer_apply_live(srv_trainer *t, const srv_config *cfg);
 /* One iteration: d_steps D updates, then g_steps G updates. Returns 0, or -1
- * when a loss came out NaN/Inf. */
+ * when a loss or gradient came out NaN/Inf; that update is not applied and
+ * the iteration does not count (earlier steps of it may have been). */
 int srv_trainer_iteration(srv_trainer *t);
 /* 64 eval-mode samples of the fixed noise (or fresh noise) into t->grid. */
 void srv_trainer_sample_grid(srv_trainer *t, int fresh);
