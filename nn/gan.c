@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "gan.h"
 
 void gan_config_default(gan_config *c) {
@@ -333,6 +334,22 @@ void gan_g_backward(gan_model *m, const float *dimages, int B) {
 
 /* ---- training steps ------------------------------------------------------ */
 
+/* Phase timing: tick() returns a timestamp only when profiling, and tock()
+ * adds the time since it to a phase and returns the new timestamp. */
+static double tick(const gan_model *m) {
+    if (!m->profile) return 0.0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double tock(gan_model *m, gan_phase phase, double since) {
+    if (!m->profile) return 0.0;
+    const double now = tick(m);
+    m->phase_s[phase] += now - since;
+    return now;
+}
+
 static float mean_sigmoid(const float *x, int B) {
     double s = 0.0;
     for (int i = 0; i < B; i++) s += 1.0 / (1.0 + exp(-(double)x[i]));
@@ -362,6 +379,7 @@ int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out
     const gan_config *c = &m->cfg;
     const int B = c->batch;
     float *dlogits = m->dda.logits;
+    double t = tick(m);
     memset(m->d_grad_mem, 0, m->d_count * sizeof(float));
 
     /* real batch: target 1 */
@@ -374,8 +392,10 @@ int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out
     gan_d_backward(m, dlogits, NULL, 1, B);
 
     /* fake batch: target 0 (G's output is an input here, no gradient to G) */
+    t = tock(m, GAN_PHASE_D, t);
     transpose_noise(m->ga.z, z, B, c->nz);
     gan_g_forward(m, B);
+    t = tock(m, GAN_PHASE_G_FORWARD, t);
     gan_d_forward(m, m->ga.out, B);
     const float loss_fake = nn_bce_logits_forward(m->da.logits, 0.0f, B);
     out->d_acc_fake = share_positive(m->da.logits, B, 0);
@@ -386,10 +406,12 @@ int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out
 
     out->d_loss = loss_real + loss_fake;
     out->d_acc = 0.5f * (out->d_acc_real + out->d_acc_fake);
+    t = tock(m, GAN_PHASE_D, t);
     if (!isfinite(out->d_loss) || !all_finite(m->d_grad_mem, m->d_count)) return -1;
     m->d_t++;
     nn_adam_update(m->d_mem, m->d_grad_mem, m->d_m_mem, m->d_v_mem, m->d_count,
                    c->lr_d, c->beta1, c->beta2, c->adam_eps, m->d_t);
+    tock(m, GAN_PHASE_OPTIMISER, t);
     return 0;
 }
 
@@ -397,11 +419,13 @@ int gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
     const gan_config *c = &m->cfg;
     const int B = c->batch;
     float *dlogits = m->dda.logits, *dfake = m->dga.out;
+    double t = tick(m);
     memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
     if (z) {
         transpose_noise(m->ga.z, z, B, c->nz);
         gan_g_forward(m, B);
     }
+    t = tock(m, GAN_PHASE_G_FORWARD, t);
     /* non-saturating loss: G wants D to say "real" */
     gan_d_forward(m, m->ga.out, B);
     out->g_loss = nn_bce_logits_forward(m->da.logits, 1.0f, B);
@@ -409,10 +433,32 @@ int gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
     nn_bce_logits_backward(dlogits, m->da.logits, 1.0f, 1.0f, B);
     memset(dfake, 0, (size_t)B * GAN_PIX * sizeof(float));
     gan_d_backward(m, dlogits, dfake, 0, B);
+    t = tock(m, GAN_PHASE_D, t);
     gan_g_backward(m, dfake, B);
+    t = tock(m, GAN_PHASE_G_BACKWARD, t);
     if (!isfinite(out->g_loss) || !all_finite(m->g_grad_mem, m->g_count)) return -1;
     m->g_t++;
     nn_adam_update(m->g_mem, m->g_grad_mem, m->g_m_mem, m->g_v_mem, m->g_count,
                    c->lr_g, c->beta1, c->beta2, c->adam_eps, m->g_t);
+    tock(m, GAN_PHASE_OPTIMISER, t);
     return 0;
+}
+
+/* ---- cost model ---------------------------------------------------------- */
+
+double gan_iteration_flops(const gan_config *c) {
+    const double B = c->batch, nz = c->nz, g2 = 2.0 * c->ngf, g1 = c->ngf;
+    const double d1 = c->ndf, d2 = 2.0 * c->ndf;
+    /* one GEMM pass of each layer (forward, dW and dX all cost the same) */
+    const double g_l1 = 2 * (g2 * 49) * B * nz, g_l2 = 2 * (g1 * 16) * (B * 49) * g2,
+                 g_l3 = 2 * 16 * (B * 196) * g1;
+    const double d_l1 = 2 * d1 * (B * 196) * 16, d_l2 = 2 * d2 * (B * 49) * (d1 * 16),
+                 d_l3 = 2 * 1 * B * (d2 * 49);
+    const double g_fwd = g_l1 + g_l2 + g_l3, d_fwd = d_l1 + d_l2 + d_l3;
+    const double g_bwd = g_fwd + g_l2 + g_l3;            /* dW all, dX of layers 2, 3 */
+    const double d_bwd_params = d_fwd + d_l2 + d_l3;     /* dW all, dX of layers 2, 3 */
+    const double d_bwd_input = d_fwd;                    /* dX all, no dW */
+    const double d_step = g_fwd + 2 * d_fwd + 2 * d_bwd_params;
+    const double g_step = d_fwd + d_bwd_input + g_bwd;   /* + a G forward after the first */
+    return c->d_steps * d_step + c->g_steps * g_step + (c->g_steps - 1) * g_fwd;
 }

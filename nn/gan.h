@@ -133,6 +133,15 @@ typedef struct {
     float d_fake;       /* mean sigmoid(D(G(z))) in the D step */
 } gan_metrics;
 
+/* Phases of a training iteration, timed when gan_model.profile is set. */
+typedef enum {
+    GAN_PHASE_G_FORWARD = 0,   /* generator forward passes */
+    GAN_PHASE_D,               /* discriminator forward + backward passes */
+    GAN_PHASE_G_BACKWARD,      /* generator backward pass */
+    GAN_PHASE_OPTIMISER,       /* finite checks + Adam */
+    GAN_PHASE_COUNT
+} gan_phase;
+
 /* The whole trainable model. */
 typedef struct {
     gan_config cfg;
@@ -152,6 +161,8 @@ typedef struct {
     gan_dacts da, dda;
     float *scratch;                   /* shared col / dcol scratch */
     size_t act_floats, scratch_floats;
+    int profile;                      /* when set, phase_s accumulates wall time */
+    double phase_s[GAN_PHASE_COUNT];
 } gan_model;
 
 /* Allocate every buffer once; returns NULL on bad config or no memory.
@@ -182,6 +193,11 @@ void gan_g_backward(gan_model *m, const float *dimages, int B);
  * loop), otherwise it generates from z [B][nz]. Fills g_loss. */
 int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out);
 int gan_g_step(gan_model *m, const float *z, gan_metrics *out);
+
+/* Multiply-add FLOPs (2 per MAC) of the GEMMs of one training iteration
+ * with the config's batch, d_steps and g_steps: what a benchmark divides by
+ * time to get achieved GFLOP/s. Elementwise work is not counted. */
+double gan_iteration_flops(const gan_config *c);
 
 /* Eval-mode generator for sampling outside the trainer. */
 typedef struct gan_sampler gan_sampler;

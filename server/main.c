@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench.h"
 #include "http.h"
 #include "png.h"
 #include "state.h"
@@ -39,13 +40,15 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: ganlive train [options]    train headless and write a grid of samples\n"
         "       ganlive serve [options]    train behind the HTTP API and dashboard\n"
+        "       ganlive bench [options]    measure training speed (--iters, --threads, --batch)\n"
         "options:\n"
         "  --config FILE       settings (JSON, see config/default.json)\n"
         "  --data DIR          directory with the IDX files (train-images-idx3-ubyte[.gz], ...)\n"
         "  --dataset NAME      mnist (data/mnist) or fashion (Debian dataset-fashion-mnist)\n"
         "  --seed S            random seed (same seed and threads: identical run)\n"
         "  --threads T         BLAS threads (0 = all cores)\n"
-        "  --iters N           train: iterations to run (default 2000)\n"
+        "  --iters N           train: iterations to run (default 2000); bench: timed iterations\n"
+        "  --batch B           images per batch (default 64)\n"
         "  --out FILE.png      train: where to write the final 8x8 grid (default samples.png)\n"
         "  --bind ADDR         serve: address to listen on (default 127.0.0.1)\n"
         "  --port P            serve: port (default 8080, 0 = any free port)\n"
@@ -66,17 +69,19 @@ typedef struct {
     srv_config cfg;
     const char *out_png;
     char web_dir[PATH_MAX];
+    int iters_given;         /* --iters on the command line */
 } cli;
 
 /* Read --config first, then let every other flag override it. */
 static int parse_args(cli *c, int argc, char **argv) {
-    enum { O_CONFIG = 1, O_DATA, O_DATASET, O_SEED, O_THREADS, O_ITERS, O_OUT, O_BIND, O_PORT, O_WEB };
+    enum { O_CONFIG = 1, O_DATA, O_DATASET, O_SEED, O_THREADS, O_ITERS, O_OUT, O_BIND, O_PORT, O_WEB, O_BATCH };
     static const struct option opts[] = {
         {"config", required_argument, 0, O_CONFIG}, {"data", required_argument, 0, O_DATA},
         {"dataset", required_argument, 0, O_DATASET}, {"seed", required_argument, 0, O_SEED},
         {"threads", required_argument, 0, O_THREADS}, {"iters", required_argument, 0, O_ITERS},
         {"out", required_argument, 0, O_OUT}, {"bind", required_argument, 0, O_BIND},
         {"port", required_argument, 0, O_PORT}, {"web", required_argument, 0, O_WEB},
+        {"batch", required_argument, 0, O_BATCH},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
     char err[512];
@@ -116,6 +121,7 @@ static int parse_args(cli *c, int argc, char **argv) {
             case O_ITERS:
                 if (parse_num(optarg, 0, 1e12, &v) < 0) goto bad;
                 c->cfg.iters = (long)v;
+                c->iters_given = 1;
                 break;
             case O_OUT: c->out_png = optarg; break;
             case O_BIND:
@@ -127,6 +133,10 @@ static int parse_args(cli *c, int argc, char **argv) {
                 c->cfg.port = (int)v;
                 break;
             case O_WEB: snprintf(c->web_dir, sizeof c->web_dir, "%s", optarg); break;
+            case O_BATCH:
+                if (parse_num(optarg, 1, 1024, &v) < 0) goto bad;
+                c->cfg.model.batch = (int)v;
+                break;
             }
             continue;
         bad:
@@ -266,6 +276,7 @@ int main(int argc, char **argv) {
     if (parse_args(&c, argc - 1, argv + 1) < 0) return 2;
     if (!strcmp(cmd, "train")) return cmd_train(&c);
     if (!strcmp(cmd, "serve")) return cmd_serve(&c);
+    if (!strcmp(cmd, "bench")) return srv_bench_run(&c.cfg, c.iters_given ? c.cfg.iters : 50);
     fprintf(stderr, "ganlive: unknown command \"%s\"\n", cmd);
     usage(stderr);
     return 2;
