@@ -2,32 +2,39 @@
  *
  * Each backward pass reads the forward OUTPUT, which fixes the local slope
  * (relu and leaky relu: out > 0 exactly when inp > 0; tanh: 1 - out^2), and
- * accumulates into dinp like every backward pass of the library.
+ * accumulates into dinp like every backward pass of the library. Threads
+ * split the range.
  */
 #include <math.h>
 #include "nn.h"
 
 void nn_relu_forward(float *out, const float *inp, size_t n) {
+    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
 void nn_relu_backward(float *dinp, const float *out, const float *dout, size_t n) {
+    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 void nn_leaky_relu_forward(float *out, const float *inp, float slope, size_t n) {
+    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : slope * inp[i];
 }
 
 void nn_leaky_relu_backward(float *dinp, const float *out, const float *dout, float slope,
                             size_t n) {
+    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : slope * dout[i];
 }
 
 void nn_tanh_forward(float *out, const float *inp, size_t n) {
+    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
 }
 
 void nn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n) {
+    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) dinp[i] += (1.0f - out[i] * out[i]) * dout[i];
 }

@@ -11,6 +11,7 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t 
     const float bc1 = 1.0f - powf(beta1, (float)t);
     const float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)t));
     const float step = lr / bc1;
+    #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         const float g = grad[i];
         m[i] = beta1 * m[i] + (1.0f - beta1) * g;

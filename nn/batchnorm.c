@@ -5,7 +5,7 @@
  * and updates the running statistics like PyTorch (unbiased variance,
  * running = (1 - momentum) * running + momentum * batch). Sums are taken in
  * double so that large N does not lose precision. Eval mode uses the running
- * statistics. Backward is the usual closed form:
+ * statistics. Channels are independent, so threads split them. Backward is the usual closed form:
  *   dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
  */
 #include <math.h>
@@ -15,6 +15,7 @@ void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp
                           const float *gamma, const float *beta,
                           float *run_mean, float *run_var, float momentum, float eps,
                           int C, int N) {
+    #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float *x = inp + (size_t)c * N;
         float *y = out + (size_t)c * N;
@@ -41,6 +42,7 @@ void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp
 void nn_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                                const float *beta, const float *run_mean,
                                const float *run_var, float eps, int C, int N) {
+    #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float scale = gamma[c] / sqrtf(run_var[c] + eps);
         const float shift = beta[c] - run_mean[c] * scale;
@@ -53,6 +55,7 @@ void nn_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
 void nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                            const float *inp, const float *mean, const float *rstd,
                            const float *gamma, int C, int N) {
+    #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         const float *x = inp + (size_t)c * N, *dy = dout + (size_t)c * N;
         float *dx = dinp + (size_t)c * N;

@@ -1,74 +1,111 @@
-/* conv.c - 2-D convolution without bias, as im2col + one GEMM per batch.
+/* conv.c - 2-D convolution without bias, as im2col + GEMM.
  *
  * Activations are channel-major [C][B][H][W] (see nn.h), so im2col lays the
  * receptive fields of the whole batch side by side:
  *   col[C*K*K][B*OH*OW],   out[OC][B*OH*OW] = W[OC][C*K*K] x col
- * and the batch is folded into GEMM's N dimension, which keeps OpenBLAS in
- * its efficient regime even for small images. The backward pass is two
- * GEMMs (dW += dout x col^T, dcol = W^T x dout) and a col2im scatter.
+ * and the batch is folded into GEMM's N dimension. Threads split that N
+ * dimension by batch images: each one builds its columns of col and
+ * multiplies them with single-threaded BLAS (par.h). The backward pass is
+ * dW += dout x col^T (split by columns of dW) and dcol = W^T x dout followed
+ * by a col2im scatter (split by images again).
  * im2col/col2im are shared with the transposed convolution (convt.c), whose
  * forward pass is exactly this backward-data pass.
  */
 #include <string.h>
 #include <cblas.h>
 #include "nn.h"
+#include "nn_internal.h"
+#include "par.h"
 
-void nn_im2col(float *col, const float *inp, int C, int B, int H, int W,
-               int K, int stride, int pad, int OH, int OW) {
+/* Output columns [lo, hi] whose input column ow*stride - pad + kj is inside
+ * [0, W); hi < lo when none is. */
+static void valid_cols(int W, int OW, int kj, int stride, int pad, int *lo, int *hi) {
+    const int first = pad - kj;                       /* need ow*stride >= first */
+    *lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+    const int last = W - 1 + pad - kj;                /* need ow*stride <= last */
+    *hi = last < 0 ? -1 : last / stride;
+    if (*hi > OW - 1) *hi = OW - 1;
+}
+
+void nn_im2col_range(float *col, const float *inp, int C, int B, int H, int W,
+                     int K, int stride, int pad, int OH, int OW, int b0, int b1) {
     const size_t N = (size_t)B * OH * OW;
     for (int c = 0; c < C; c++)
     for (int ki = 0; ki < K; ki++)
     for (int kj = 0; kj < K; kj++) {
         float *row = col + ((size_t)(c * K + ki) * K + kj) * N;
-        for (int b = 0; b < B; b++) {
+        int lo, hi;
+        valid_cols(W, OW, kj, stride, pad, &lo, &hi);
+        for (int b = b0; b < b1; b++) {
             const float *img = inp + ((size_t)c * B + b) * H * W;
             for (int oh = 0; oh < OH; oh++) {
                 float *dst = row + ((size_t)b * OH + oh) * OW;
-                int ih = oh * stride - pad + ki;
-                if (ih < 0 || ih >= H) {
+                const int ih = oh * stride - pad + ki;
+                if (ih < 0 || ih >= H || hi < lo) {
                     memset(dst, 0, (size_t)OW * sizeof(float));
                     continue;
                 }
                 const float *src = img + (size_t)ih * W;
-                for (int ow = 0; ow < OW; ow++) {
-                    int iw = ow * stride - pad + kj;
-                    dst[ow] = (iw >= 0 && iw < W) ? src[iw] : 0.0f;
-                }
+                const int off = kj - pad;           /* input column of ow: ow*stride + off */
+                for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+                if (stride == 1) memcpy(dst + lo, src + lo + off, (size_t)(hi - lo + 1) * sizeof(float));
+                else for (int ow = lo; ow <= hi; ow++) dst[ow] = src[ow * stride + off];
+                for (int ow = hi + 1; ow < OW; ow++) dst[ow] = 0.0f;
             }
         }
     }
 }
 
-void nn_col2im(float *out, const float *col, int C, int B, int H, int W,
-               int K, int stride, int pad, int OH, int OW) {
+void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
+                     int K, int stride, int pad, int OH, int OW, int b0, int b1) {
     const size_t N = (size_t)B * OH * OW;
     for (int c = 0; c < C; c++)
     for (int ki = 0; ki < K; ki++)
     for (int kj = 0; kj < K; kj++) {
         const float *row = col + ((size_t)(c * K + ki) * K + kj) * N;
-        for (int b = 0; b < B; b++) {
+        int lo, hi;
+        valid_cols(W, OW, kj, stride, pad, &lo, &hi);
+        if (hi < lo) continue;
+        for (int b = b0; b < b1; b++) {
             float *img = out + ((size_t)c * B + b) * H * W;
             for (int oh = 0; oh < OH; oh++) {
-                int ih = oh * stride - pad + ki;
+                const int ih = oh * stride - pad + ki;
                 if (ih < 0 || ih >= H) continue;
                 const float *src = row + ((size_t)b * OH + oh) * OW;
                 float *dst = img + (size_t)ih * W;
-                for (int ow = 0; ow < OW; ow++) {
-                    int iw = ow * stride - pad + kj;
-                    if (iw >= 0 && iw < W) dst[iw] += src[ow];
-                }
+                const int off = kj - pad;
+                for (int ow = lo; ow <= hi; ow++) dst[ow * stride + off] += src[ow];
             }
         }
     }
+}
+
+void nn_im2col(float *col, const float *inp, int C, int B, int H, int W,
+               int K, int stride, int pad, int OH, int OW) {
+    nn_im2col_range(col, inp, C, B, H, W, K, stride, pad, OH, OW, 0, B);
+}
+
+void nn_col2im(float *out, const float *col, int C, int B, int H, int W,
+               int K, int stride, int pad, int OH, int OW) {
+    nn_col2im_range(out, col, C, B, H, W, K, stride, pad, OH, OW, 0, B);
 }
 
 void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
                        int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
     const int N = B * OH * OW, CKK = C * K * K;
-    nn_im2col(col, inp, C, B, H, W, K, stride, pad, OH, OW);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, N, CKK,
-                1.0f, w, CKK, col, N, 0.0f, out, N);
+    #pragma omp parallel
+    {
+        long b0, b1;
+        nn_share(B, &b0, &b1);
+        if (b1 > b0) {
+            const size_t n0 = (size_t)b0 * OH * OW;
+            const int nb = (int)(b1 - b0) * OH * OW;
+            nn_im2col_range(col, inp, C, B, H, W, K, stride, pad, OH, OW, (int)b0, (int)b1);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, nb, CKK,
+                        1.0f, w, CKK, col + n0, N, 0.0f, out + n0, N);
+        }
+    }
 }
 
 void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
@@ -76,12 +113,23 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
     const int N = B * OH * OW, CKK = C * K * K;
-    if (dw)     /* dw[OC][CKK] += dout[OC][N] x col[CKK][N]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, N,
-                    1.0f, dout, N, col, N, 1.0f, dw, CKK);
-    if (dinp) { /* dcol[CKK][N] = w[OC][CKK]^T x dout[OC][N], then scatter */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, N, OC,
-                    1.0f, w, CKK, dout, N, 0.0f, dcol, N);
-        nn_col2im(dinp, dcol, C, B, H, W, K, stride, pad, OH, OW);
+    #pragma omp parallel
+    {
+        long lo, hi;
+        if (dw) {   /* dw[OC][k0:k1] += dout[OC][N] x col[k0:k1][N]^T */
+            nn_share(CKK, &lo, &hi);
+            if (hi > lo)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)(hi - lo), N,
+                            1.0f, dout, N, col + (size_t)lo * N, N, 1.0f, dw + lo, CKK);
+        }
+        if (dinp) { /* this thread's images: dcol = w^T x dout, then scatter */
+            nn_share(B, &lo, &hi);
+            if (hi > lo) {
+                const size_t n0 = (size_t)lo * OH * OW;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, (int)(hi - lo) * OH * OW, OC,
+                            1.0f, w, CKK, dout + n0, N, 0.0f, dcol + n0, N);
+                nn_col2im_range(dinp, dcol, C, B, H, W, K, stride, pad, OH, OW, (int)lo, (int)hi);
+            }
+        }
     }
 }

@@ -15,6 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "checkpoint.h"
 #include "png.h"
 #include "trainer.h"
 
@@ -31,6 +35,17 @@ void srv_data_dir(const srv_config *cfg, char *out, size_t len) {
     else snprintf(out, len, "data/mnist");
 }
 
+/* Threads of the calling thread's layer work (nn/par.h). BLAS itself stays
+ * single-threaded: the layers give each thread its own block of columns. */
+static void use_threads(const srv_config *cfg) {
+    int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1) threads = 1;
+    openblas_set_num_threads(1);
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
+}
+
 int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
@@ -41,8 +56,7 @@ int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t er
     }
     srv_data_dir(cfg, t->data_dir, sizeof t->data_dir);
     if (gan_dataset_load(&t->data, t->data_dir, "train", err, errlen) < 0) return -1;
-    const int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    openblas_set_num_threads(threads > 0 ? threads : 1);
+    use_threads(cfg);
     const gan_config *mc = &cfg->model;
     nn_rng_seed(&t->rng, cfg->seed);
     t->model = gan_model_new(mc);
@@ -58,6 +72,9 @@ int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t er
         return -1;
     }
     gan_model_init(t->model, &t->rng);
+    /* TEST HOOK, for the divergence tests only: poison one iteration's data */
+    const char *poison = getenv("GANLIVE_TEST_POISON_AT");
+    if (poison && *poison) t->poison_at = strtol(poison, NULL, 10);
     nn_rng fixed;
     nn_rng_seed(&fixed, cfg->seed ^ FIXED_NOISE_STREAM);
     nn_rng_fill_normal(&fixed, t->fixed_noise, (size_t)SRV_FIXED_N * mc->nz, 0.0f, 1.0f);
@@ -92,6 +109,12 @@ int srv_trainer_iteration(srv_trainer *t) {
     const size_t nnoise = (size_t)c->batch * c->nz;
     for (int s = 0; s < c->d_steps; s++) {
         gan_batcher_next(&t->batcher, &t->rng, c->batch, lo, hi, t->real, NULL);
+        if (t->poison_at > 0 && t->iteration + 1 == t->poison_at) {   /* TEST HOOK */
+            t->poison_at = 0;
+            t->real[0] = NAN;
+            fprintf(stderr, "ganlive: test hook GANLIVE_TEST_POISON_AT: NaN in the data of "
+                    "iteration %ld\n", t->iteration + 1);
+        }
         nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f);
         if (gan_d_step(m, t->real, t->noise, &t->last) < 0) return -1;
     }
@@ -115,8 +138,14 @@ void srv_trainer_sample_grid(srv_trainer *t, int fresh) {
     free(tmp);
 }
 
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* Render the fixed-noise grid and hand it to the timeline. */
-static void publish_timeline(srv_trainer *t, srv_state *st) {
+void srv_trainer_publish_timeline(srv_trainer *t, srv_state *st) {
     float lo, hi;
     int w, h;
     srv_output_range(&t->model->cfg, &lo, &hi);
@@ -134,15 +163,30 @@ void *srv_trainer_thread(void *arg) {
     srv_trainer *t = job->trainer;
     srv_state *st = job->state;
     gan_model *m = t->model;
+    use_threads(&t->cfg);      /* this thread trains, not the one that built t */
     srv_state_set_fixed_noise(st, t->fixed_noise, SRV_FIXED_N);
     srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, m->g_mem, m->g_buf_mem);
-    publish_timeline(t, st);
+    srv_trainer_publish_timeline(t, st);
+    double last_save = mono_s();
+    long saved_at = t->iteration;          /* resumed from (or fresh at) this one */
+    int diverged = 0;
     for (;;) {
         srv_config cfg;
         int changed = 0;
-        if (srv_state_boundary(st, &cfg, &changed) == SRV_QUIT) break;
+        srv_action act = srv_state_boundary(st, &cfg, &changed);
+        if (act == SRV_QUIT) break;
+        if (act == SRV_SAVE || act == SRV_RESTORE) {
+            if (act == SRV_SAVE && srv_ckpt_save_run(t, st, 1) == 0) saved_at = t->iteration;
+            if (act == SRV_RESTORE && srv_ckpt_restore_run(t, st) == 0) {
+                diverged = 0;
+                saved_at = t->iteration;
+            }
+            last_save = mono_s();
+            continue;
+        }
         if (changed) srv_trainer_apply_live(t, &cfg);
         if (srv_trainer_iteration(t) < 0) {
+            diverged = 1;
             char why[128];
             snprintf(why, sizeof why, "non-finite loss (d_loss %g, g_loss %g)",
                      (double)t->last.d_loss, (double)t->last.g_loss);
@@ -151,7 +195,14 @@ void *srv_trainer_thread(void *arg) {
         }
         srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), &t->last,
                           m->g_mem, m->g_buf_mem);
-        if (t->iteration % t->cfg.timeline_every == 0) publish_timeline(t, st);
+        if (t->iteration % t->cfg.timeline_every == 0) srv_trainer_publish_timeline(t, st);
+        if (t->cfg.checkpoint_every_s > 0 && t->cfg.run_dir[0] &&
+            mono_s() - last_save >= t->cfg.checkpoint_every_s) {
+            if (srv_ckpt_save_run(t, st, 0) == 0) saved_at = t->iteration;
+            last_save = mono_s();
+        }
     }
+    /* clean exit (SIGINT/SIGTERM): save, unless diverged or nothing new */
+    if (!diverged && t->cfg.run_dir[0] && t->iteration != saved_at) srv_ckpt_save_run(t, st, 0);
     return NULL;
 }
