@@ -3,10 +3,13 @@
  * Each backward pass reads the forward OUTPUT, which fixes the local slope
  * (relu and leaky relu: out > 0 exactly when inp > 0; tanh: 1 - out^2), and
  * accumulates into dinp like every backward pass of the library. Threads
- * split the range.
+ * split the range. nn_zero is here too: it is the elementwise pass that
+ * clears gradient buffers before a backward pass accumulates into them.
  */
 #include <math.h>
+#include <string.h>
 #include "nn.h"
+#include "par.h"
 
 void nn_relu_forward(float *out, const float *inp, size_t n) {
     #pragma omp parallel for schedule(static)
@@ -37,4 +40,13 @@ void nn_tanh_forward(float *out, const float *inp, size_t n) {
 void nn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n) {
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) dinp[i] += (1.0f - out[i] * out[i]) * dout[i];
+}
+
+void nn_zero(float *x, size_t n) {
+    #pragma omp parallel
+    {
+        long lo, hi;
+        nn_share((long)n, &lo, &hi);
+        if (hi > lo) memset(x + lo, 0, (size_t)(hi - lo) * sizeof(float));
+    }
 }

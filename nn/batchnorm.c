@@ -1,15 +1,37 @@
-/* batchnorm.c - BatchNorm2d over channel-major activations [C][N], N = B*H*W.
+/* batchnorm.c - BatchNorm2d over channel-major activations [C][N], N = B*H*W,
+ * alone or fused with the (leaky) ReLU that follows it in both networks.
  *
  * Training mode normalises each channel with its batch mean and biased
  * variance, caches mean and rstd = 1/sqrt(var + eps) for the backward pass,
  * and updates the running statistics like PyTorch (unbiased variance,
  * running = (1 - momentum) * running + momentum * batch). Sums are taken in
  * double so that large N does not lose precision. Eval mode uses the running
- * statistics. Channels are independent, so threads split them. Backward is the usual closed form:
+ * statistics. Backward is the usual closed form:
  *   dx = gamma * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+ * The fused versions apply the activation on the way out and its slope on
+ * the way back (dy = dout * (out > 0 ? 1 : slope)), saving a buffer and two
+ * passes over memory per layer. Channels are independent: threads split them.
  */
 #include <math.h>
 #include "nn.h"
+
+/* Batch statistics of one channel; updates the running ones. */
+static void channel_stats(const float *x, int N, float eps, float momentum, float *mean,
+                          float *rstd, float *run_mean, float *run_var) {
+    double sum = 0.0;
+    for (int i = 0; i < N; i++) sum += x[i];
+    const double mu = sum / N;
+    double ss = 0.0;
+    for (int i = 0; i < N; i++) { const double d = x[i] - mu; ss += d * d; }
+    const double var = ss / N;
+    *mean = (float)mu;
+    *rstd = (float)(1.0 / sqrt(var + eps));
+    if (run_mean) {
+        const double unbiased = N > 1 ? ss / (N - 1) : var;
+        *run_mean = (1.0f - momentum) * *run_mean + momentum * (float)mu;
+        *run_var = (1.0f - momentum) * *run_var + momentum * (float)unbiased;
+    }
+}
 
 void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp,
                           const float *gamma, const float *beta,
@@ -19,22 +41,27 @@ void nn_batchnorm_forward(float *out, float *mean, float *rstd, const float *inp
     for (int c = 0; c < C; c++) {
         const float *x = inp + (size_t)c * N;
         float *y = out + (size_t)c * N;
-        double sum = 0.0;
-        for (int i = 0; i < N; i++) sum += x[i];
-        const double mu = sum / N;
-        double ss = 0.0;
-        for (int i = 0; i < N; i++) { double d = x[i] - mu; ss += d * d; }
-        const double var = ss / N;
-        const float r = (float)(1.0 / sqrt(var + eps));
-        const float m = (float)mu;
-        const float scale = gamma[c] * r, shift = beta[c] - m * scale;
+        channel_stats(x, N, eps, momentum, &mean[c], &rstd[c],
+                      run_mean ? &run_mean[c] : NULL, run_var ? &run_var[c] : NULL);
+        const float scale = gamma[c] * rstd[c], shift = beta[c] - mean[c] * scale;
         for (int i = 0; i < N; i++) y[i] = x[i] * scale + shift;
-        mean[c] = m;
-        rstd[c] = r;
-        if (run_mean) {
-            const double unbiased = N > 1 ? ss / (N - 1) : var;
-            run_mean[c] = (1.0f - momentum) * run_mean[c] + momentum * m;
-            run_var[c] = (1.0f - momentum) * run_var[c] + momentum * (float)unbiased;
+    }
+}
+
+void nn_batchnorm_act_forward(float *out, float *mean, float *rstd, const float *inp,
+                              const float *gamma, const float *beta,
+                              float *run_mean, float *run_var, float momentum, float eps,
+                              float slope, int C, int N) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float *x = inp + (size_t)c * N;
+        float *y = out + (size_t)c * N;
+        channel_stats(x, N, eps, momentum, &mean[c], &rstd[c],
+                      run_mean ? &run_mean[c] : NULL, run_var ? &run_var[c] : NULL);
+        const float scale = gamma[c] * rstd[c], shift = beta[c] - mean[c] * scale;
+        for (int i = 0; i < N; i++) {
+            const float v = x[i] * scale + shift;
+            y[i] = v > 0.0f ? v : slope * v;
         }
     }
 }
@@ -52,26 +79,62 @@ void nn_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
     }
 }
 
+void nn_batchnorm_act_forward_eval(float *out, const float *inp, const float *gamma,
+                                   const float *beta, const float *run_mean,
+                                   const float *run_var, float eps, float slope, int C, int N) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float scale = gamma[c] / sqrtf(run_var[c] + eps);
+        const float shift = beta[c] - run_mean[c] * scale;
+        const float *x = inp + (size_t)c * N;
+        float *y = out + (size_t)c * N;
+        for (int i = 0; i < N; i++) {
+            const float v = x[i] * scale + shift;
+            y[i] = v > 0.0f ? v : slope * v;
+        }
+    }
+}
+
+/* The backward pass of one channel given dy; act_out selects the fused
+ * variant (dy = dout * activation slope read off act_out). */
+static void channel_backward(float *dx, float *dgamma, float *dbeta, const float *dout,
+                             const float *act_out, float slope, const float *x, float mu,
+                             float r, float g, int N) {
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int i = 0; i < N; i++) {
+        const float dy = act_out ? (act_out[i] > 0.0f ? dout[i] : slope * dout[i]) : dout[i];
+        sum_dy += dy;
+        sum_dy_xhat += (double)dy * ((x[i] - mu) * r);
+    }
+    if (dgamma) *dgamma += (float)sum_dy_xhat;
+    if (dbeta) *dbeta += (float)sum_dy;
+    const float mdy = (float)(sum_dy / N), mdyx = (float)(sum_dy_xhat / N);
+    const float k = g * r;
+    for (int i = 0; i < N; i++) {
+        const float dy = act_out ? (act_out[i] > 0.0f ? dout[i] : slope * dout[i]) : dout[i];
+        const float xhat = (x[i] - mu) * r;
+        dx[i] += k * (dy - mdy - xhat * mdyx);
+    }
+}
+
 void nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                            const float *inp, const float *mean, const float *rstd,
                            const float *gamma, int C, int N) {
     #pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
-        const float *x = inp + (size_t)c * N, *dy = dout + (size_t)c * N;
-        float *dx = dinp + (size_t)c * N;
-        const float mu = mean[c], r = rstd[c];
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (int i = 0; i < N; i++) {
-            sum_dy += dy[i];
-            sum_dy_xhat += (double)dy[i] * ((x[i] - mu) * r);
-        }
-        if (dgamma) dgamma[c] += (float)sum_dy_xhat;
-        if (dbeta) dbeta[c] += (float)sum_dy;
-        const float mdy = (float)(sum_dy / N), mdyx = (float)(sum_dy_xhat / N);
-        const float k = gamma[c] * r;
-        for (int i = 0; i < N; i++) {
-            const float xhat = (x[i] - mu) * r;
-            dx[i] += k * (dy[i] - mdy - xhat * mdyx);
-        }
+        const size_t o = (size_t)c * N;
+        channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
+                         dout + o, NULL, 0.0f, inp + o, mean[c], rstd[c], gamma[c], N);
+    }
+}
+
+void nn_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                               const float *out, const float *inp, const float *mean,
+                               const float *rstd, const float *gamma, float slope, int C, int N) {
+    #pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const size_t o = (size_t)c * N;
+        channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
+                         dout + o, out + o, slope, inp + o, mean[c], rstd[c], gamma[c], N);
     }
 }

@@ -62,13 +62,13 @@ static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-int gan_idx_read(const char *path, int ndims, uint8_t **data, int dims[3],
-                 char *err, size_t errlen) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (read_all(path, &buf, &len, err, errlen) < 0) return -1;
+/* Check the header of buf[0..len) and find the data: 0 with dims and the
+ * byte count in *total, or -1 with a message naming `path`. */
+static int idx_check(const uint8_t *buf, size_t len, const char *path, int ndims, int dims[3],
+                     size_t *total_out, char *err, size_t errlen) {
     const size_t header = 4 + 4 * (size_t)ndims;
     int rc = -1;
+    if (ndims < 1 || ndims > 3) { fail(err, errlen, path, "bad ndims %d", ndims); goto done; }
     if (len < 4) { fail(err, errlen, path, "truncated: %zu bytes, no IDX header", len); goto done; }
     if (buf[0] != 0 || buf[1] != 0) {
         fail(err, errlen, path, "not an IDX file (bad magic %08x)", be32(buf)); goto done;
@@ -94,13 +94,35 @@ int gan_idx_read(const char *path, int ndims, uint8_t **data, int dims[3],
              len < header + total ? "truncated" : "trailing bytes", len - header, total);
         goto done;
     }
-    memmove(buf, buf + header, total);
-    *data = buf;
-    buf = NULL;
+    *total_out = total;
     rc = 0;
 done:
-    free(buf);
     return rc;
+}
+
+int gan_idx_parse(const uint8_t *buf, size_t len, const char *name, int ndims, uint8_t **data,
+                  int dims[3], char *err, size_t errlen) {
+    size_t total;
+    if (idx_check(buf, len, name, ndims, dims, &total, err, errlen) < 0) return -1;
+    uint8_t *out = malloc(total);
+    if (!out) return fail(err, errlen, name, "out of memory");
+    memcpy(out, buf + 4 + 4 * (size_t)ndims, total);
+    *data = out;
+    return 0;
+}
+
+int gan_idx_read(const char *path, int ndims, uint8_t **data, int dims[3],
+                 char *err, size_t errlen) {
+    uint8_t *buf = NULL;
+    size_t len = 0, total;
+    if (read_all(path, &buf, &len, err, errlen) < 0) return -1;
+    if (idx_check(buf, len, path, ndims, dims, &total, err, errlen) < 0) {
+        free(buf);
+        return -1;
+    }
+    memmove(buf, buf + 4 + 4 * (size_t)ndims, total);   /* keep the one buffer */
+    *data = buf;
+    return 0;
 }
 
 /* Find dir/name or dir/name.gz. */

@@ -23,6 +23,10 @@ typedef struct {
  * names the file and the problem. Gzip is detected and handled. */
 int gan_idx_read(const char *path, int ndims, uint8_t **data, int dims[3],
                  char *err, size_t errlen);
+/* The same checks on an IDX file already in memory (not gzip); messages name
+ * `name`. *data is a fresh malloc'd copy of the payload. */
+int gan_idx_parse(const uint8_t *buf, size_t len, const char *name, int ndims, uint8_t **data,
+                  int dims[3], char *err, size_t errlen);
 
 /* Load "<dir>/<prefix>-images-idx3-ubyte" and the matching labels (each also
  * tried with ".gz"); prefix is "train" or "t10k". Images must be 28x28 and

@@ -102,8 +102,8 @@ static size_t gacts_layout(gan_gacts *a, float *base, const gan_config *c, int B
     const size_t n1 = g2 * B * 49, n2 = g1 * B * 196, n3 = (size_t)B * GAN_PIX;
     struct { float **p; size_t n; } t[] = {
         {&a->z, (size_t)c->nz * B},
-        {&a->c1, n1}, {&a->bn1_mean, g2}, {&a->bn1_rstd, g2}, {&a->n1, n1}, {&a->a1, n1},
-        {&a->c2, n2}, {&a->bn2_mean, g1}, {&a->bn2_rstd, g1}, {&a->n2, n2}, {&a->a2, n2},
+        {&a->c1, n1}, {&a->bn1_mean, g2}, {&a->bn1_rstd, g2}, {&a->a1, n1},
+        {&a->c2, n2}, {&a->bn2_mean, g1}, {&a->bn2_rstd, g1}, {&a->a2, n2},
         {&a->c3, n3}, {&a->out, n3},
     };
     size_t off = 0;
@@ -123,7 +123,7 @@ static size_t dacts_layout(gan_dacts *a, float *base, const gan_config *c, int B
         {&a->x, n0}, {&a->col1, with_cols ? 16 * (size_t)B * 196 : 0},
         {&a->c1, n1}, {&a->a1, n1},
         {&a->col2, with_cols ? d1 * 16 * B * 49 : 0},
-        {&a->c2, n2}, {&a->bn2_mean, d2}, {&a->bn2_rstd, d2}, {&a->n2, n2}, {&a->a2, n2},
+        {&a->c2, n2}, {&a->bn2_mean, d2}, {&a->bn2_rstd, d2}, {&a->a2, n2},
         {&a->col3, with_cols ? d2 * 49 * B : 0}, {&a->logits, (size_t)B},
     };
     size_t off = 0;
@@ -230,7 +230,7 @@ void gan_model_init(gan_model *m, nn_rng *rng) {
     memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
     memset(m->g_m_mem, 0, m->g_count * sizeof(float));
     memset(m->g_v_mem, 0, m->g_count * sizeof(float));
-    memset(m->d_grad_mem, 0, m->d_count * sizeof(float));
+    nn_zero(m->d_grad_mem, m->d_count);
     memset(m->d_m_mem, 0, m->d_count * sizeof(float));
     memset(m->d_v_mem, 0, m->d_count * sizeof(float));
     m->g_t = m->d_t = 0;
@@ -250,15 +250,13 @@ void gan_g_forward(gan_model *m, int B) {
     gan_gacts *a = &m->ga;
     float *col = m->scratch;
     nn_convt2d_forward(a->c1, col, a->z, m->g.w1, B, c->nz, 1, 1, g2, 7, 1, 0);
-    nn_batchnorm_forward(a->n1, a->bn1_mean, a->bn1_rstd, a->c1, m->g.bn1_g, m->g.bn1_b,
-                         m->g_buf.bn1_mean, m->g_buf.bn1_var, c->bn_momentum, c->bn_eps,
-                         g2, B * 49);
-    nn_relu_forward(a->a1, a->n1, (size_t)g2 * B * 49);
+    nn_batchnorm_act_forward(a->a1, a->bn1_mean, a->bn1_rstd, a->c1, m->g.bn1_g, m->g.bn1_b,
+                             m->g_buf.bn1_mean, m->g_buf.bn1_var, c->bn_momentum, c->bn_eps,
+                             0.0f, g2, B * 49);
     nn_convt2d_forward(a->c2, col, a->a1, m->g.w2, B, g2, 7, 7, g1, 4, 2, 1);
-    nn_batchnorm_forward(a->n2, a->bn2_mean, a->bn2_rstd, a->c2, m->g.bn2_g, m->g.bn2_b,
-                         m->g_buf.bn2_mean, m->g_buf.bn2_var, c->bn_momentum, c->bn_eps,
-                         g1, B * 196);
-    nn_relu_forward(a->a2, a->n2, (size_t)g1 * B * 196);
+    nn_batchnorm_act_forward(a->a2, a->bn2_mean, a->bn2_rstd, a->c2, m->g.bn2_g, m->g.bn2_b,
+                             m->g_buf.bn2_mean, m->g_buf.bn2_var, c->bn_momentum, c->bn_eps,
+                             0.0f, g1, B * 196);
     nn_convt2d_forward(a->c3, col, a->a2, m->g.w3, B, g1, 14, 14, 1, 4, 2, 1);
     if (c->g_output == GAN_OUT_TANH) nn_tanh_forward(a->out, a->c3, (size_t)B * GAN_PIX);
     else nn_relu_forward(a->out, a->c3, (size_t)B * GAN_PIX);
@@ -272,10 +270,9 @@ void gan_d_forward(gan_model *m, const float *x, int B) {
     nn_conv2d_forward(a->c1, a->col1, a->x, m->d.w1, B, 1, 28, 28, d1, 4, 2, 1);
     nn_leaky_relu_forward(a->a1, a->c1, c->lrelu_slope, (size_t)d1 * B * 196);
     nn_conv2d_forward(a->c2, a->col2, a->a1, m->d.w2, B, d1, 14, 14, d2, 4, 2, 1);
-    nn_batchnorm_forward(a->n2, a->bn2_mean, a->bn2_rstd, a->c2, m->d.bn2_g, m->d.bn2_b,
-                         m->d_buf.bn2_mean, m->d_buf.bn2_var, c->bn_momentum, c->bn_eps,
-                         d2, B * 49);
-    nn_leaky_relu_forward(a->a2, a->n2, c->lrelu_slope, (size_t)d2 * B * 49);
+    nn_batchnorm_act_forward(a->a2, a->bn2_mean, a->bn2_rstd, a->c2, m->d.bn2_g, m->d.bn2_b,
+                             m->d_buf.bn2_mean, m->d_buf.bn2_var, c->bn_momentum, c->bn_eps,
+                             c->lrelu_slope, d2, B * 49);
     nn_conv2d_forward(a->logits, a->col3, a->a2, m->d.w3, B, d2, 7, 7, 1, 7, 1, 0);
 }
 
@@ -287,18 +284,17 @@ void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dpar
     gan_dparams *dp = want_dparams ? &m->d_grad : NULL;
     float *dcol = m->scratch;
     const size_t n1 = (size_t)d1 * B * 196, n2 = (size_t)d2 * B * 49;
-    memset(g->a2, 0, n2 * sizeof(float));
+    nn_zero(g->a2, n2);
     nn_conv2d_backward(g->a2, dp ? dp->w3 : NULL, dcol, a->col3, m->d.w3, dlogits,
                        B, d2, 7, 7, 1, 7, 1, 0);
-    memset(g->n2, 0, n2 * sizeof(float));
-    nn_leaky_relu_backward(g->n2, a->a2, g->a2, c->lrelu_slope, n2);
-    memset(g->c2, 0, n2 * sizeof(float));
-    nn_batchnorm_backward(g->c2, dp ? dp->bn2_g : NULL, dp ? dp->bn2_b : NULL, g->n2,
-                          a->c2, a->bn2_mean, a->bn2_rstd, m->d.bn2_g, d2, B * 49);
-    memset(g->a1, 0, n1 * sizeof(float));
+    nn_zero(g->c2, n2);
+    nn_batchnorm_act_backward(g->c2, dp ? dp->bn2_g : NULL, dp ? dp->bn2_b : NULL, g->a2,
+                              a->a2, a->c2, a->bn2_mean, a->bn2_rstd, m->d.bn2_g,
+                              c->lrelu_slope, d2, B * 49);
+    nn_zero(g->a1, n1);
     nn_conv2d_backward(g->a1, dp ? dp->w2 : NULL, dcol, a->col2, m->d.w2, g->c2,
                        B, d1, 14, 14, d2, 4, 2, 1);
-    memset(g->c1, 0, n1 * sizeof(float));
+    nn_zero(g->c1, n1);
     nn_leaky_relu_backward(g->c1, a->a1, g->a1, c->lrelu_slope, n1);
     nn_conv2d_backward(dx, dp ? dp->w1 : NULL, dcol, a->col1, m->d.w1, g->c1,
                        B, 1, 28, 28, d1, 4, 2, 1);
@@ -312,23 +308,19 @@ void gan_g_backward(gan_model *m, const float *dimages, int B) {
     gan_gparams *dp = &m->g_grad;
     float *dcol = m->scratch;
     const size_t n1 = (size_t)g2 * B * 49, n2 = (size_t)g1 * B * 196, n3 = (size_t)B * GAN_PIX;
-    memset(g->c3, 0, n3 * sizeof(float));
+    nn_zero(g->c3, n3);
     if (c->g_output == GAN_OUT_TANH) nn_tanh_backward(g->c3, a->out, dimages, n3);
     else nn_relu_backward(g->c3, a->out, dimages, n3);
-    memset(g->a2, 0, n2 * sizeof(float));
+    nn_zero(g->a2, n2);
     nn_convt2d_backward(g->a2, dp->w3, dcol, a->a2, m->g.w3, g->c3, B, g1, 14, 14, 1, 4, 2, 1);
-    memset(g->n2, 0, n2 * sizeof(float));
-    nn_relu_backward(g->n2, a->a2, g->a2, n2);
-    memset(g->c2, 0, n2 * sizeof(float));
-    nn_batchnorm_backward(g->c2, dp->bn2_g, dp->bn2_b, g->n2, a->c2, a->bn2_mean, a->bn2_rstd,
-                          m->g.bn2_g, g1, B * 196);
-    memset(g->a1, 0, n1 * sizeof(float));
+    nn_zero(g->c2, n2);
+    nn_batchnorm_act_backward(g->c2, dp->bn2_g, dp->bn2_b, g->a2, a->a2, a->c2, a->bn2_mean,
+                              a->bn2_rstd, m->g.bn2_g, 0.0f, g1, B * 196);
+    nn_zero(g->a1, n1);
     nn_convt2d_backward(g->a1, dp->w2, dcol, a->a1, m->g.w2, g->c2, B, g2, 7, 7, g1, 4, 2, 1);
-    memset(g->n1, 0, n1 * sizeof(float));
-    nn_relu_backward(g->n1, a->a1, g->a1, n1);
-    memset(g->c1, 0, n1 * sizeof(float));
-    nn_batchnorm_backward(g->c1, dp->bn1_g, dp->bn1_b, g->n1, a->c1, a->bn1_mean, a->bn1_rstd,
-                          m->g.bn1_g, g2, B * 49);
+    nn_zero(g->c1, n1);
+    nn_batchnorm_act_backward(g->c1, dp->bn1_g, dp->bn1_b, g->a1, a->a1, a->c1, a->bn1_mean,
+                              a->bn1_rstd, m->g.bn1_g, 0.0f, g2, B * 49);
     nn_convt2d_backward(NULL, dp->w1, dcol, a->z, m->g.w1, g->c1, B, c->nz, 1, 1, g2, 7, 1, 0);
 }
 
@@ -380,7 +372,7 @@ int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out
     const int B = c->batch;
     float *dlogits = m->dda.logits;
     double t = tick(m);
-    memset(m->d_grad_mem, 0, m->d_count * sizeof(float));
+    nn_zero(m->d_grad_mem, m->d_count);
 
     /* real batch: target 1 */
     gan_d_forward(m, real, B);
@@ -420,7 +412,7 @@ int gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
     const int B = c->batch;
     float *dlogits = m->dda.logits, *dfake = m->dga.out;
     double t = tick(m);
-    memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
+    nn_zero(m->g_grad_mem, m->g_count);
     if (z) {
         transpose_noise(m->ga.z, z, B, c->nz);
         gan_g_forward(m, B);
@@ -431,7 +423,7 @@ int gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
     out->g_loss = nn_bce_logits_forward(m->da.logits, 1.0f, B);
     memset(dlogits, 0, (size_t)B * sizeof(float));
     nn_bce_logits_backward(dlogits, m->da.logits, 1.0f, 1.0f, B);
-    memset(dfake, 0, (size_t)B * GAN_PIX * sizeof(float));
+    nn_zero(dfake, (size_t)B * GAN_PIX);
     gan_d_backward(m, dlogits, dfake, 0, B);
     t = tock(m, GAN_PHASE_D, t);
     gan_g_backward(m, dfake, B);

@@ -97,12 +97,10 @@ typedef struct {
     float *z;           /* [nz][B] */
     float *c1;          /* [2ngf][B][7][7]   ConvT 1 output */
     float *bn1_mean, *bn1_rstd;  /* [2ngf] */
-    float *n1;          /* [2ngf][B][7][7]   BN 1 output */
-    float *a1;          /* [2ngf][B][7][7]   ReLU */
+    float *a1;          /* [2ngf][B][7][7]   ReLU(BN 1), fused */
     float *c2;          /* [ngf][B][14][14] */
     float *bn2_mean, *bn2_rstd;  /* [ngf] */
-    float *n2;          /* [ngf][B][14][14] */
-    float *a2;          /* [ngf][B][14][14] */
+    float *a2;          /* [ngf][B][14][14]  ReLU(BN 2), fused */
     float *c3;          /* [1][B][28][28] */
     float *out;         /* [1][B][28][28]    tanh/ReLU output = the images */
 } gan_gacts;
@@ -116,8 +114,7 @@ typedef struct {
     float *col2;        /* [ndf*16][B*7*7] */
     float *c2;          /* [2ndf][B][7][7] */
     float *bn2_mean, *bn2_rstd;  /* [2ndf] */
-    float *n2;          /* [2ndf][B][7][7] */
-    float *a2;          /* [2ndf][B][7][7] */
+    float *a2;          /* [2ndf][B][7][7]  LeakyReLU(BN 2), fused */
     float *col3;        /* [2ndf*49][B] */
     float *logits;      /* [B] */
 } gan_dacts;

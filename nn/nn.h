@@ -100,6 +100,25 @@ void nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float
                            const float *inp, const float *mean, const float *rstd,
                            const float *gamma, int C, int N);
 
+/* BatchNorm followed by LeakyReLU (slope 0: plain ReLU), fused into one pass:
+ * out = act(gamma * xhat + beta). The backward pass needs only this output
+ * (its sign gives the activation's slope) and the BN input, so the
+ * normalised values are never stored. Shapes and running statistics as
+ * above; dinp, dgamma, dbeta accumulate. */
+void nn_batchnorm_act_forward(float *out, float *mean, float *rstd, const float *inp,
+                              const float *gamma, const float *beta,
+                              float *run_mean, float *run_var, float momentum, float eps,
+                              float slope, int C, int N);
+void nn_batchnorm_act_forward_eval(float *out, const float *inp, const float *gamma,
+                                   const float *beta, const float *run_mean,
+                                   const float *run_var, float eps, float slope, int C, int N);
+void nn_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                               const float *out, const float *inp, const float *mean,
+                               const float *rstd, const float *gamma, float slope, int C, int N);
+
+/* Set n floats to zero, split across threads. */
+void nn_zero(float *x, size_t n);
+
 /* ---- elementwise activations (n values) ---------------------------------- */
 /* Backward functions take the forward OUTPUT, which determines the local
  * derivative for all three (relu: out>0, leaky: out>0, tanh: 1-out^2). */

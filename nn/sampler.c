@@ -56,13 +56,11 @@ static void generate_chunk(gan_sampler *s, const gan_gparams *p, const gan_gbuff
     for (int i = 0; i < B; i++)
         for (int k = 0; k < c->nz; k++) s->z[(size_t)k * B + i] = z[(size_t)i * c->nz + k];
     nn_convt2d_forward(s->h1, s->col, s->z, p->w1, B, c->nz, 1, 1, g2, 7, 1, 0);
-    nn_batchnorm_forward_eval(s->h1, s->h1, p->bn1_g, p->bn1_b, b->bn1_mean, b->bn1_var,
-                              c->bn_eps, g2, B * 49);
-    nn_relu_forward(s->h1, s->h1, (size_t)g2 * B * 49);
+    nn_batchnorm_act_forward_eval(s->h1, s->h1, p->bn1_g, p->bn1_b, b->bn1_mean, b->bn1_var,
+                                  c->bn_eps, 0.0f, g2, B * 49);
     nn_convt2d_forward(s->h2, s->col, s->h1, p->w2, B, g2, 7, 7, g1, 4, 2, 1);
-    nn_batchnorm_forward_eval(s->h2, s->h2, p->bn2_g, p->bn2_b, b->bn2_mean, b->bn2_var,
-                              c->bn_eps, g1, B * 196);
-    nn_relu_forward(s->h2, s->h2, (size_t)g1 * B * 196);
+    nn_batchnorm_act_forward_eval(s->h2, s->h2, p->bn2_g, p->bn2_b, b->bn2_mean, b->bn2_var,
+                                  c->bn_eps, 0.0f, g1, B * 196);
     nn_convt2d_forward(s->h3, s->col, s->h2, p->w3, B, g1, 14, 14, 1, 4, 2, 1);
     /* [1][B][28][28] is already [B][784] */
     if (c->g_output == GAN_OUT_TANH) nn_tanh_forward(images, s->h3, (size_t)B * GAN_PIX);
