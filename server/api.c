@@ -34,6 +34,16 @@ cJSON *srv_api_status_json(const srv_status *s) {
     srv_json_number(o, "images_per_sec", s->images_per_sec);
     srv_json_number(o, "uptime_s", s->uptime_s);
     if (s->state == SRV_DIVERGED) cJSON_AddStringToObject(o, "diverged_reason", s->diverged_reason);
+    if (s->restore_error[0]) cJSON_AddStringToObject(o, "restore_error", s->restore_error);
+    cJSON *ck = s->has_checkpoint ? cJSON_AddObjectToObject(o, "last_checkpoint")
+                                  : cJSON_AddNullToObject(o, "last_checkpoint");
+    if (ck && s->has_checkpoint) {
+        cJSON_AddStringToObject(ck, "path", s->ckpt_path);
+        cJSON_AddNumberToObject(ck, "iteration", (double)s->ckpt_iteration);
+        srv_json_number(ck, "time", s->ckpt_time);
+    }
+    if (s->ckpt_error[0]) cJSON_AddStringToObject(o, "checkpoint_error", s->ckpt_error);
+    else cJSON_AddNullToObject(o, "checkpoint_error");
     return o;
 }
 
@@ -144,6 +154,12 @@ enum MHD_Result srv_api_pause(srv_call *c) {
 enum MHD_Result srv_api_resume(srv_call *c) {
     long it = 0;
     srv_run_state st = srv_state_resume(c->h->st, &it);
+    if (st == SRV_DIVERGED) {               /* no good checkpoint to restore */
+        srv_status s;
+        srv_state_status(c->h->st, &s);
+        return srv_reply_error(c->conn, MHD_HTTP_CONFLICT, "cannot resume: %s",
+                               s.restore_error[0] ? s.restore_error : "the run is diverged");
+    }
     return reply_run_state(c, st, it);
 }
 

@@ -14,10 +14,12 @@
 #include <microhttpd.h>
 #include <cJSON.h>
 #include "config.h"
+#include "guard.h"
 #include "http.h"
+#include "query.h"
 #include "state.h"
 
-#define SRV_BODY_MAX (16 * 1024)          /* JSON bodies above this get 413 */
+#define SRV_BODY_MAX (16 * 1024)          /* default server.max_body (413 above) */
 #define SRV_SAMPLER_BATCH 64              /* images per sampler call */
 #define SRV_SAMPLES_MAX 256
 #define SRV_SSE_KEEPALIVE_S 15.0
@@ -38,6 +40,7 @@ struct srv_http {
     srv_state *st;
     srv_config cfg;                       /* config at start (architecture) */
     int port;
+    srv_guard guard;                      /* Host, Origin and token policy */
     atomic_int stopping;                  /* set by srv_http_stop; SSE streams end */
     srv_asset assets[SRV_NASSETS];
     /* one sampler for all /api/samples*.png requests, with its own mutex */
@@ -80,7 +83,7 @@ enum MHD_Result srv_reply_png(struct MHD_Connection *conn, unsigned char *png, s
 void srv_json_number(cJSON *obj, const char *key, double v);   /* 10 digits */
 void srv_json_float(cJSON *obj, const char *key, float v);     /* 7 digits */
 
-/* ---- query strings (http.c) ---------------------------------------------- */
+/* ---- query strings (http_query.c, checked by query.c) ----------------- */
 
 /* NULL when every query parameter is in `allowed` (NULL-terminated) and none
  * repeats; else the offending name. */
@@ -91,8 +94,7 @@ const char *srv_query_unknown(struct MHD_Connection *conn, const char *const *al
 int srv_query_long(struct MHD_Connection *conn, const char *name, long lo, long hi,
                    long *out);
 int srv_query_u64(struct MHD_Connection *conn, const char *name, uint64_t *out);
-/* Strict decimal parse of a whole string (no sign, no spaces). 0 or -1. */
-int srv_parse_u64(const char *s, size_t len, uint64_t *out);
+/* (srv_parse_u64, the strict decimal parser, is in query.h.) */
 
 /* ---- handlers (api.c, events.c) ------------------------------------------ */
 enum MHD_Result srv_api_status(srv_call *c);
@@ -107,6 +109,8 @@ enum MHD_Result srv_api_step(srv_call *c);
 enum MHD_Result srv_api_config_get(srv_call *c);
 enum MHD_Result srv_api_config_patch(srv_call *c);
 enum MHD_Result srv_api_events(srv_call *c);
+enum MHD_Result srv_api_checkpoint_save(srv_call *c);      /* api_checkpoint.c */
+enum MHD_Result srv_api_checkpoint_latest(srv_call *c);
 
 /* {"iteration": current, "points": [...]}, caller owns the result (NULL on
  * no memory). Shared by /api/metrics and the SSE stream. */

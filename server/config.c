@@ -20,16 +20,20 @@ typedef struct {
     setting_type type;
     size_t offset;           /* into srv_config */
     double min, max;         /* numbers: inclusive range; strings: max length */
-    int live;
+    int live;                /* 1 live-tunable, 0 fixed at start, HIDDEN secret */
     const char *choices[4];  /* T_ENUM: accepted names, index = stored int */
 } setting;
 
 #define OFF(f) offsetof(srv_config, f)
+#define HIDDEN 2                      /* `live` value: never shown nor patched (secrets) */
 #define MAX_SEED 9007199254740991.0   /* 2^53 - 1: exact in a JSON number */
 
 static const setting settings[] = {
     {"server",   "bind",               "bind",               T_STR,   OFF(bind), 0, 63, 0, {0}},
     {"server",   "port",               "port",               T_INT,   OFF(port), 0, 65535, 0, {0}},
+    {"server",   "token",              "token",              T_STR,   OFF(token), 0, 128, HIDDEN, {0}},
+    {"server",   "allowed_hosts",      "allowed_hosts",      T_STR,   OFF(allowed_hosts), 0, 255, 0, {0}},
+    {"server",   "max_body",           "max_body",           T_INT,   OFF(max_body), 1024, 1048576, 0, {0}},
     {"server",   "events_interval_ms", "events_interval_ms", T_INT,   OFF(events_interval_ms), 50, 10000, 1, {0}},
     {"data",     "dataset",            "dataset",            T_STR,   OFF(dataset), 0, 15, 0, {0}},
     {"data",     "dir",                "dir",                T_STR,   OFF(data_dir), 0, 511, 0, {0}},
@@ -52,6 +56,9 @@ static const setting settings[] = {
     {"history",  "max_points",         "max_points",         T_INT,   OFF(history_max_points), 100, 10000000, 0, {0}},
     {"timeline", "every",              "timeline_every",     T_INT,   OFF(timeline_every), 1, 1000000000, 1, {0}},
     {"timeline", "max",                "timeline_max",       T_INT,   OFF(timeline_max), 2, 10000, 0, {0}},
+    {"run",      "dir",                "run_dir",            T_STR,   OFF(run_dir), 0, 511, 0, {0}},
+    {"run",      "checkpoint_every_s", "checkpoint_every_s", T_INT,   OFF(checkpoint_every_s), 0, 604800, 1, {0}},
+    {"run",      "keep",               "checkpoint_keep",    T_INT,   OFF(checkpoint_keep), 1, 1000, 0, {0}},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 
@@ -59,6 +66,7 @@ void srv_config_default(srv_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->bind, sizeof c->bind, "127.0.0.1");
     c->port = 8080;
+    c->max_body = 16 * 1024;
     c->events_interval_ms = 250;
     snprintf(c->dataset, sizeof c->dataset, "mnist");
     c->data_dir[0] = '\0';            /* "" = the dataset's usual place */
@@ -70,6 +78,9 @@ void srv_config_default(srv_config *c) {
     c->history_max_points = 20000;
     c->timeline_every = 100;
     c->timeline_max = 200;
+    snprintf(c->run_dir, sizeof c->run_dir, "runs/default");
+    c->checkpoint_every_s = 60;
+    c->checkpoint_keep = 3;
 }
 
 static void describe_range(const setting *s, char *buf, size_t len) {
@@ -207,7 +218,7 @@ int srv_config_apply_live_json(srv_config *c, const cJSON *obj, char *err, size_
             snprintf(err, errlen, "%s: unknown setting", item->string);
             return -1;
         }
-        if (!s->live) {
+        if (s->live != 1) {
             snprintf(err, errlen, "%s: cannot change while training runs", item->string);
             return -1;
         }
@@ -239,6 +250,7 @@ cJSON *srv_config_to_json(const srv_config *c) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].live == HIDDEN) continue;
         cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, settings[i].section);
         if (!sec) sec = cJSON_AddObjectToObject(root, settings[i].section);
         if (!sec || !cJSON_AddItemToObject(sec, settings[i].key, value_json(c, &settings[i]))) {
@@ -253,7 +265,7 @@ cJSON *srv_config_live_to_json(const srv_config *c) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
     for (size_t i = 0; i < NSETTINGS; i++) {
-        if (!settings[i].live) continue;
+        if (settings[i].live != 1) continue;
         if (!cJSON_AddItemToObject(root, settings[i].flat, value_json(c, &settings[i]))) {
             cJSON_Delete(root);
             return NULL;

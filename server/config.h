@@ -21,6 +21,9 @@ typedef struct {
     /* server */
     char bind[64];
     int port;
+    char token[129];             /* "" = none (generated when bind is not loopback) */
+    char allowed_hosts[256];     /* extra Host names, comma-separated; "*" = any */
+    int max_body;                /* request bodies above this many bytes get 413 */
     int events_interval_ms;      /* SSE metrics at most this often (live) */
     /* data */
     char dataset[16];            /* "mnist" | "fashion" | "custom" */
@@ -36,6 +39,10 @@ typedef struct {
     int history_max_points;
     int timeline_every;          /* live */
     int timeline_max;
+    /* checkpoints (see checkpoint.h) */
+    char run_dir[512];           /* "runs/default"; "" = no checkpoints */
+    int checkpoint_every_s;      /* live; 0 = only on request and at exit */
+    int checkpoint_keep;         /* newest files kept */
 } srv_config;
 
 void srv_config_default(srv_config *c);

@@ -11,15 +11,24 @@
  * Routing is one table of {method, path, prefix?, handler}: a path that
  * matches with another method answers 405 with an Allow header listing the
  * methods that would have worked; no match answers 404. HEAD is served as
- * GET (libmicrohttpd drops the body). POST and PATCH bodies must say
- * Content-Type application/json (415), be at most 16 KiB (413) and, when
- * not empty, be a single JSON object (400).
+ * GET (libmicrohttpd drops the body). Before routing, the request policy of
+ * guard.c runs: Host (403), token (401) and Origin (403). POST and PATCH
+ * bodies must say Content-Type application/json (415), be at most
+ * server.max_body bytes (16 KiB; 413, answered before reading the body when
+ * Content-Length already says so) and, when not empty, be a single JSON
+ * object (400). Every response carries nosniff; JSON no-store.
  *
  * Static files come from a fixed list (never from a path built out of the
  * URL) and are read once at start; a missing one is a start-up error.
  *
  * Threads: one per connection (MHD_USE_THREAD_PER_CONNECTION), because
- * pause, step and the SSE stream block in their handlers.
+ * pause, step and the SSE stream block in their handlers; they run at nice
+ * +10 so that viewers never take the CPU from training. Limits: 30 s of
+ * inactivity closes a connection, at most CONN_LIMIT at once and PER_IP_LIMIT
+ * per address (on localhost every client is 127.0.0.1, so this one must
+ * leave room for hundreds of idle sockets next to a working browser), and
+ * 32 KiB of request line plus headers (libmicrohttpd answers 414 or 431
+ * itself above that, with its own short HTML body).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -31,19 +40,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "api.h"
 #include "http.h"
 
 #define CONN_TIMEOUT_S 30
-#define CONN_LIMIT 256
-#define PER_IP_LIMIT 64
+#define CONN_LIMIT 1000
+#define PER_IP_LIMIT 500
+#define CONN_MEMORY (32 * 1024)
 #define ASSET_MAX (16 * 1024 * 1024)
 
 /* ---- replies --------------------------------------------------------------- */
 
 void srv_http_common_headers(struct MHD_Response *r) {
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 }
 
 enum MHD_Result srv_reply(struct MHD_Connection *conn, unsigned status,
@@ -121,81 +135,6 @@ static void add_rounded(cJSON *obj, const char *key, double v, int digits) {
 void srv_json_number(cJSON *obj, const char *key, double v) { add_rounded(obj, key, v, 10); }
 void srv_json_float(cJSON *obj, const char *key, float v) { add_rounded(obj, key, v, 7); }
 
-/* ---- query strings --------------------------------------------------------- */
-
-typedef struct {
-    const char *const *allowed;
-    unsigned seen;                        /* bit per allowed name */
-    const char *bad;
-} query_check;
-
-static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value) {
-    query_check *q = cls;
-    (void)kind;
-    (void)value;
-    for (int i = 0; q->allowed && q->allowed[i]; i++) {
-        if (strcmp(key, q->allowed[i]) != 0) continue;
-        if (q->seen & (1u << i)) break;   /* repeated */
-        q->seen |= 1u << i;
-        return MHD_YES;
-    }
-    q->bad = key;
-    return MHD_NO;
-}
-
-const char *srv_query_unknown(struct MHD_Connection *conn, const char *const *allowed) {
-    query_check q = {allowed, 0, NULL};
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
-    return q.bad;
-}
-
-int srv_parse_u64(const char *s, size_t len, uint64_t *out) {
-    if (len == 0 || len > 20) return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10) return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
-/* 0 when absent; 1 when present, with *v NULL for "?name" without "=". */
-static int query_get(struct MHD_Connection *conn, const char *name, const char **v,
-                     size_t *vlen) {
-    *v = NULL;
-    *vlen = 0;
-    return MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), v,
-                                         vlen) == MHD_YES;
-}
-
-int srv_query_long(struct MHD_Connection *conn, const char *name, long lo, long hi,
-                   long *out) {
-    const char *v;
-    size_t len;
-    if (!query_get(conn, name, &v, &len)) return 1;
-    if (!v) return -1;
-    int neg = len > 0 && v[0] == '-';
-    uint64_t mag;
-    if (srv_parse_u64(v + neg, len - (size_t)neg, &mag) != 0) return -1;
-    if (mag > (uint64_t)LONG_MAX) return -1;
-    long x = neg ? -(long)mag : (long)mag;
-    if (x < lo || x > hi) return -1;
-    *out = x;
-    return 0;
-}
-
-int srv_query_u64(struct MHD_Connection *conn, const char *name, uint64_t *out) {
-    const char *v;
-    size_t len;
-    if (!query_get(conn, name, &v, &len)) return 1;
-    if (!v) return -1;
-    return srv_parse_u64(v, len, out) == 0 ? 0 : -1;
-}
-
 /* ---- routing --------------------------------------------------------------- */
 
 static enum MHD_Result serve_asset(srv_call *c);
@@ -221,6 +160,8 @@ static const route routes[] = {
     {"GET", "/api/config", 0, srv_api_config_get, 0},
     {"PATCH", "/api/config", 0, srv_api_config_patch, 0},
     {"GET", "/api/events", 0, srv_api_events, 0},
+    {"POST", "/api/checkpoint", 0, srv_api_checkpoint_save, 0},
+    {"GET", "/api/checkpoint/latest", 0, srv_api_checkpoint_latest, 0},
     {"GET", "/", 0, serve_asset, 0},
     {"GET", "/app.js", 0, serve_asset, 1},
     {"GET", "/style.css", 0, serve_asset, 2},
@@ -254,7 +195,8 @@ static enum MHD_Result serve_asset(srv_call *c) {
     if (c->arg == 0)
         MHD_add_response_header(r, "Content-Security-Policy",
                                 "default-src 'self'; img-src 'self' data: blob:; "
-                                "style-src 'self' 'unsafe-inline'");
+                                "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+                                "base-uri 'none'; form-action 'none'");
     return srv_reply(c->conn, MHD_HTTP_OK, r);
 }
 
@@ -283,10 +225,63 @@ typedef struct {
     char *body;
     size_t len, cap;
     int too_large;
+    int bad_path;                         /* raw URL path outside the route alphabet */
 } request;
+
+/* The raw request target, before libmicrohttpd decodes it (it would turn
+ * %2e%2e into .. and cut a%00b at the NUL). Routes only ever use letters,
+ * digits and "/._-", so anything else in the path, or "..", "//", answers
+ * 404 whatever it decodes to. The verdict travels to the access handler as
+ * *req_cls: NULL (fine) or this marker, so nothing is allocated here. */
+static char bad_path_marker;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    (void)conn;
+    size_t n = strcspn(uri, "?");
+    if (n == 0 || uri[0] != '/') return &bad_path_marker;
+    for (size_t i = 0; i < n; i++) {
+        char c = uri[i];
+        if (!isalnum((unsigned char)c) && c != '/' && c != '.' && c != '_' && c != '-')
+            return &bad_path_marker;
+        if (i > 0 && ((c == '.' && uri[i - 1] == '.') || (c == '/' && uri[i - 1] == '/')))
+            return &bad_path_marker;
+    }
+    return NULL;
+}
+
+/* The guard's refusal: 401 (with WWW-Authenticate) or 403. */
+static enum MHD_Result reply_refused(struct MHD_Connection *conn, unsigned status,
+                                     const char *why) {
+    cJSON *o = cJSON_CreateObject();
+    char *text = o && cJSON_AddStringToObject(o, "error", why) ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    struct MHD_Response *r =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"ganlive\"");
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    return srv_reply(conn, status, r);
+}
+
+static unsigned guard_request(srv_http *h, struct MHD_Connection *conn, const char *method,
+                              const char **why) {
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    return srv_guard_check(&h->guard, method, host, origin, auth, why);
+}
 
 static enum MHD_Result dispatch(srv_http *h, struct MHD_Connection *conn, const char *url,
                                 const char *method, request *rq) {
+    const char *why = NULL;
+    unsigned refused = guard_request(h, conn, method, &why);
+    if (refused) return reply_refused(conn, refused, why);
     const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
     const route *hit = NULL;
     char allow[64] = "";
@@ -321,10 +316,10 @@ static enum MHD_Result dispatch(srv_http *h, struct MHD_Connection *conn, const 
         MHD_add_response_header(r, "Cache-Control", "no-store");
         return srv_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
     }
-    if (!hit) return srv_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+    if (!hit || rq->bad_path) return srv_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
     if (rq->too_large)
         return srv_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-                               "body larger than %d bytes", SRV_BODY_MAX);
+                               "body larger than %d bytes", h->cfg.max_body);
 
     cJSON *body = NULL;
     int wants_body = strcmp(m, "POST") == 0 || strcmp(m, "PATCH") == 0;
@@ -354,24 +349,47 @@ static enum MHD_Result dispatch(srv_http *h, struct MHD_Connection *conn, const 
     return ret;
 }
 
+/* Connection threads run at nice +10 (Linux threads each have their own),
+ * so on a busy machine the viewers wait rather than slow the training. */
+static void lower_priority_once(void) {
+    static _Thread_local int done;
+    if (done) return;
+    done = 1;
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **req_cls) {
     srv_http *h = cls;
-    request *rq = *req_cls;
+    request *rq = *req_cls == &bad_path_marker ? NULL : *req_cls;
     (void)version;
+    const size_t max_body = (size_t)h->cfg.max_body;
     if (!rq) {                            /* first call: headers only */
+        lower_priority_once();
         rq = calloc(1, sizeof *rq);
         if (!rq) return MHD_NO;
+        rq->bad_path = *req_cls == &bad_path_marker;
         *req_cls = rq;
+        /* A declared length over the cap is refused before any of the body is
+         * read (libmicrohttpd then closes the connection), after the guard. */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        uint64_t declared;
+        if (cl && srv_parse_u64(cl, strlen(cl), &declared) == 0 && declared > max_body) {
+            const char *why = NULL;
+            unsigned refused = guard_request(h, conn, method, &why);
+            if (refused) return reply_refused(conn, refused, why);
+            return srv_reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than %zu bytes",
+                                   max_body);
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {          /* a body chunk */
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (rq->too_large) return MHD_YES;
-        if (rq->len + n > SRV_BODY_MAX) {
+        if (rq->len + n > max_body) {
             rq->too_large = 1;
             return MHD_YES;
         }
@@ -396,7 +414,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     (void)conn;
     (void)toe;
     request *rq = *req_cls;
-    if (!rq) return;
+    if (!rq || *req_cls == &bad_path_marker) return;
     free(rq->body);
     free(rq);
     *req_cls = NULL;
@@ -462,6 +480,8 @@ srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_d
     }
     h->st = st;
     h->cfg = *cfg;
+    if (h->cfg.max_body <= 0) h->cfg.max_body = SRV_BODY_MAX;
+    if (srv_guard_init(&h->guard, cfg, err, errlen) != 0) goto fail;
     atomic_init(&h->stopping, 0);
     pthread_mutex_init(&h->sampler_mu, NULL);
     memcpy(h->assets, asset_list, sizeof asset_list);
@@ -480,41 +500,54 @@ srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_d
     memset(&ss, 0, sizeof ss);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG;
-    const char *bind = cfg->bind[0] ? cfg->bind : "127.0.0.1";
+    const char *addr = cfg->bind[0] ? cfg->bind : "127.0.0.1";
     if (cfg->port < 0 || cfg->port > 65535) {
         snprintf(err, errlen, "bad port %d", cfg->port);
         goto fail;
     }
     struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, bind, &v4->sin_addr) == 1) {
+    if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)cfg->port);
-    } else if (inet_pton(AF_INET6, bind, &v6->sin6_addr) == 1) {
+    } else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons((uint16_t)cfg->port);
         flags |= MHD_USE_IPv6;
     } else {
         snprintf(err, errlen, "bad bind address \"%s\" (want a numeric IPv4 or IPv6 address)",
-                 bind);
+                 addr);
         goto fail;
     }
+    /* Bind here rather than in libmicrohttpd, so the port (maybe chosen by
+     * the kernel) is known to the guard before any connection thread runs. */
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    socklen_t sl = ss.ss_family == AF_INET ? sizeof *v4 : sizeof *v6;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd >= 0 && ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        snprintf(err, errlen, "cannot listen on %s port %d: %s", addr, cfg->port, strerror(errno));
+        if (fd >= 0) close(fd);
+        goto fail;
+    }
+    h->port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+    h->guard.port = h->port;
     h->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, h,
+        flags, 0, NULL, NULL, on_request, h,
         MHD_OPTION_EXTERNAL_LOGGER, on_log, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_END);
-    if (!h->daemon) {
-        snprintf(err, errlen, "cannot listen on %s port %d (in use, or address not local?)",
-                 bind, cfg->port);
+    if (!h->daemon) {                     /* start-up error: the process ends */
+        snprintf(err, errlen, "cannot start the HTTP server on %s port %d", addr, h->port);
         goto fail;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info && info->port ? info->port : cfg->port;
     return h;
 fail:
     srv_http_stop(h);
@@ -522,6 +555,10 @@ fail:
 }
 
 int srv_http_port(const srv_http *h) { return h->port; }
+
+const char *srv_http_token(const srv_http *h) {
+    return h->guard.token_generated ? h->guard.token : NULL;
+}
 
 void srv_http_stop(srv_http *h) {
     if (!h) return;

@@ -19,6 +19,9 @@ srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_d
                          char *err, size_t errlen);
 /* The port actually bound (useful with port 0). */
 int srv_http_port(const srv_http *h);
+/* The access token generated at start (bind address not loopback and none
+ * configured), for the start-up message; NULL when none was generated. */
+const char *srv_http_token(const srv_http *h);
 /* Stop accepting, close SSE streams, free everything. */
 void srv_http_stop(srv_http *h);
 

@@ -17,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "bench.h"
+#include "checkpoint.h"
 #include "http.h"
 #include "png.h"
 #include "state.h"
@@ -41,6 +43,8 @@ static void usage(FILE *f) {
         "usage: ganlive train [options]    train headless and write a grid of samples\n"
         "       ganlive serve [options]    train behind the HTTP API and dashboard\n"
         "       ganlive bench [options]    measure training speed (--iters, --threads, --batch)\n"
+        "       ganlive sample --checkpoint FILE [--n 64] [--out grid.png] [--seed S]\n"
+        "                                  samples of a checkpoint's generator, no server\n"
         "options:\n"
         "  --config FILE       settings (JSON, see config/default.json)\n"
         "  --data DIR          directory with the IDX files (train-images-idx3-ubyte[.gz], ...)\n"
@@ -52,7 +56,13 @@ static void usage(FILE *f) {
         "  --out FILE.png      train: where to write the final 8x8 grid (default samples.png)\n"
         "  --bind ADDR         serve: address to listen on (default 127.0.0.1)\n"
         "  --port P            serve: port (default 8080, 0 = any free port)\n"
-        "  --web DIR           serve: dashboard files (default: web/ beside the binary)\n");
+        "  --run-dir DIR       train, serve: checkpoints go here and the run resumes from\n"
+        "                      the newest good one (default runs/default)\n"
+        "  --fresh             train, serve: start over; old checkpoints are moved to\n"
+        "                      DIR/old-<time>/, never deleted\n"
+        "  --web DIR           serve: dashboard files (default: web/ beside the binary)\n"
+        "  --token T           serve: token that POST/PATCH requests must send as\n"
+        "                      \"Authorization: Bearer T\" (generated when --bind is not loopback)\n");
 }
 
 /* Parse a whole decimal number in [lo, hi]; -1 if it is not one. */
@@ -70,11 +80,15 @@ typedef struct {
     const char *out_png;
     char web_dir[PATH_MAX];
     int iters_given;         /* --iters on the command line */
+    int fresh;               /* --fresh */
+    const char *ckpt_file;   /* sample --checkpoint */
+    int n_samples;           /* sample --n */
 } cli;
 
 /* Read --config first, then let every other flag override it. */
 static int parse_args(cli *c, int argc, char **argv) {
-    enum { O_CONFIG = 1, O_DATA, O_DATASET, O_SEED, O_THREADS, O_ITERS, O_OUT, O_BIND, O_PORT, O_WEB, O_BATCH };
+    enum { O_CONFIG = 1, O_DATA, O_DATASET, O_SEED, O_THREADS, O_ITERS, O_OUT, O_BIND, O_PORT, O_WEB, O_BATCH, O_TOKEN,
+           O_RUN_DIR, O_FRESH, O_CHECKPOINT, O_N };
     static const struct option opts[] = {
         {"config", required_argument, 0, O_CONFIG}, {"data", required_argument, 0, O_DATA},
         {"dataset", required_argument, 0, O_DATASET}, {"seed", required_argument, 0, O_SEED},
@@ -82,6 +96,9 @@ static int parse_args(cli *c, int argc, char **argv) {
         {"out", required_argument, 0, O_OUT}, {"bind", required_argument, 0, O_BIND},
         {"port", required_argument, 0, O_PORT}, {"web", required_argument, 0, O_WEB},
         {"batch", required_argument, 0, O_BATCH},
+        {"token", required_argument, 0, O_TOKEN},
+        {"run-dir", required_argument, 0, O_RUN_DIR}, {"fresh", no_argument, 0, O_FRESH},
+        {"checkpoint", required_argument, 0, O_CHECKPOINT}, {"n", required_argument, 0, O_N},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
     char err[512];
@@ -133,6 +150,20 @@ static int parse_args(cli *c, int argc, char **argv) {
                 c->cfg.port = (int)v;
                 break;
             case O_WEB: snprintf(c->web_dir, sizeof c->web_dir, "%s", optarg); break;
+            case O_RUN_DIR:
+                if (strlen(optarg) >= sizeof c->cfg.run_dir) goto bad;
+                snprintf(c->cfg.run_dir, sizeof c->cfg.run_dir, "%s", optarg);
+                break;
+            case O_FRESH: c->fresh = 1; break;
+            case O_CHECKPOINT: c->ckpt_file = optarg; break;
+            case O_N:
+                if (parse_num(optarg, 1, 1024, &v) < 0) goto bad;
+                c->n_samples = (int)v;
+                break;
+            case O_TOKEN:
+                if (strlen(optarg) >= sizeof c->cfg.token) goto bad;
+                snprintf(c->cfg.token, sizeof c->cfg.token, "%s", optarg);
+                break;
             case O_BATCH:
                 if (parse_num(optarg, 1, 1024, &v) < 0) goto bad;
                 c->cfg.model.batch = (int)v;
@@ -172,6 +203,40 @@ static void install_signals(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Resume from the run directory (or start fresh) and build the state that
+ * keeps history and timeline for checkpoints. NULL after printing why. */
+static srv_state *start_run(cli *c, srv_trainer *t) {
+    char err[1200], path[1024];
+    srv_ckpt ck;
+    if (srv_ckpt_startup(t, c->fresh, &ck, path, sizeof path, err, sizeof err) < 0) {
+        fprintf(stderr, "ganlive: %s\n", err);
+        return NULL;
+    }
+    srv_state *st = srv_state_new(&t->cfg);    /* the run's settings, resumed ones included */
+    if (st && path[0] && srv_ckpt_apply_state(&ck, st) < 0) {
+        srv_state_free(st);
+        st = NULL;
+    }
+    if (!st) fprintf(stderr, "ganlive: out of memory\n");
+    struct stat sb;
+    if (st && path[0]) srv_state_set_last_checkpoint(st, path, t->iteration,
+                                                     stat(path, &sb) == 0 ? (double)sb.st_mtime : 0);
+    srv_ckpt_free(&ck);
+    return st;
+}
+
+static int cmd_sample(cli *c) {
+    char err[1200];
+    if (!c->ckpt_file) {
+        fprintf(stderr, "ganlive: sample needs --checkpoint FILE\n");
+        return 2;
+    }
+    int rc = srv_ckpt_sample(c->ckpt_file, c->n_samples ? c->n_samples : 64, c->cfg.seed,
+                             c->out_png, err, sizeof err);
+    if (rc) fprintf(stderr, "ganlive: %s\n", err);
+    return rc;
+}
+
 static int cmd_train(cli *c) {
     char err[512];
     srv_trainer t;
@@ -179,13 +244,15 @@ static int cmd_train(cli *c) {
         fprintf(stderr, "ganlive: %s\n", err);
         return 2;
     }
+    srv_state *st = start_run(c, &t);         /* --iters N: up to N in all */
+    if (!st) { srv_trainer_free(&t); return 2; }
     const gan_config *mc = &t.model->cfg;
     printf("ganlive train: %d images from %s, batch %d, %ld iterations, seed %llu\n",
-           t.data.n, t.data_dir, mc->batch, c->cfg.iters, (unsigned long long)c->cfg.seed);
+           t.data.n, t.data_dir, mc->batch, c->cfg.iters, (unsigned long long)t.cfg.seed);
     install_signals();
     const double start = now_s();
-    double last_log = start;
-    long last_iter = 0;
+    double last_log = start, last_save = start;
+    long last_iter = t.iteration, saved_at = t.iteration;
     int rc = 0;
     while (t.iteration < c->cfg.iters && !stop_requested) {
         if (srv_trainer_iteration(&t) < 0) {
@@ -194,7 +261,14 @@ static int cmd_train(cli *c) {
             rc = 1;
             break;
         }
+        srv_state_publish(st, t.iteration, gan_batcher_epoch(&t.batcher), &t.last, NULL, NULL);
+        if (t.iteration % t.cfg.timeline_every == 0) srv_trainer_publish_timeline(&t, st);
         const double now = now_s();
+        if (t.cfg.run_dir[0] && t.cfg.checkpoint_every_s > 0 &&
+            now - last_save >= t.cfg.checkpoint_every_s) {
+            if (srv_ckpt_save_run(&t, st, 0) == 0) saved_at = t.iteration;
+            last_save = now;
+        }
         if (now - last_log >= c->cfg.log_every_s || t.iteration == c->cfg.iters) {
             const gan_metrics *mt = &t.last;
             printf("iter %6ld  epoch %6.2f  d_loss %.4f  g_loss %.4f  d_acc %.3f  "
@@ -208,6 +282,8 @@ static int cmd_train(cli *c) {
         }
     }
     if (stop_requested) printf("interrupted at iteration %ld\n", t.iteration);
+    /* before the grid: its fresh noise must not shift the saved RNG */
+    if (rc == 0 && t.cfg.run_dir[0] && t.iteration != saved_at) srv_ckpt_save_run(&t, st, 0);
     /* full precision, so two runs can be compared bit for bit */
     printf("final iteration %ld d_loss %.9g g_loss %.9g d_acc %.9g\n", t.iteration,
            (double)t.last.d_loss, (double)t.last.g_loss, (double)t.last.d_acc);
@@ -221,6 +297,7 @@ static int cmd_train(cli *c) {
         printf("wrote %s (%d samples after %ld iterations, %.1f s)\n", c->out_png, SRV_FIXED_N,
                t.iteration, now_s() - start);
     }
+    srv_state_free(st);
     srv_trainer_free(&t);
     return rc;
 }
@@ -232,8 +309,8 @@ static int cmd_serve(cli *c) {
         fprintf(stderr, "ganlive: %s\n", err);
         return 2;
     }
-    srv_state *st = srv_state_new(&c->cfg);
-    if (!st) { fprintf(stderr, "ganlive: out of memory\n"); srv_trainer_free(&t); return 1; }
+    srv_state *st = start_run(c, &t);
+    if (!st) { srv_trainer_free(&t); return 2; }
     if (!c->web_dir[0]) default_web_dir(c->web_dir, sizeof c->web_dir);
     srv_http *http = srv_http_start(st, &c->cfg, c->web_dir, err, sizeof err);
     if (!http) {
@@ -256,6 +333,10 @@ static int cmd_serve(cli *c) {
                        strcmp(c->cfg.bind, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind;
     printf("ganlive: training on %d images from %s; dashboard at http://%s:%d/\n",
            t.data.n, t.data_dir, host, srv_http_port(http));
+    if (srv_http_token(http))
+        printf("ganlive: not a loopback address, so changes need a token: open "
+               "http://%s:%d/#token=%s or send \"Authorization: Bearer %s\"\n", host,
+               srv_http_port(http), srv_http_token(http), srv_http_token(http));
     fflush(stdout);
     while (!stop_requested) pause();
     srv_state_quit(st);
@@ -276,6 +357,7 @@ int main(int argc, char **argv) {
     if (parse_args(&c, argc - 1, argv + 1) < 0) return 2;
     if (!strcmp(cmd, "train")) return cmd_train(&c);
     if (!strcmp(cmd, "serve")) return cmd_serve(&c);
+    if (!strcmp(cmd, "sample")) return cmd_sample(&c);
     if (!strcmp(cmd, "bench")) return srv_bench_run(&c.cfg, c.iters_given ? c.cfg.iters : 50);
     fprintf(stderr, "ganlive: unknown command \"%s\"\n", cmd);
     usage(stderr);

@@ -26,6 +26,13 @@
  * swaps the pointers under the lock, so a publish holds the mutex for
  * microseconds; readers copy the front buffer under the lock.
  *
+ * Checkpoints are tickets too: POST /api/checkpoint adds one to
+ * `ckpt_requested` and waits on done_cv; the boundary hands the trainer
+ * SRV_SAVE (even while parked), and one save answers every ticket taken
+ * before it started (`ckpt_serving`). POST /api/resume of a diverged run
+ * takes a restore ticket the same way (SRV_RESTORE); the trainer reloads the
+ * last good checkpoint and srv_state_restore_done sets the run going again.
+ *
  * The timeline keeps raw grey grids (PNG encoding happens on request). It is
  * due every `timeline_every * timeline_mult` iterations; when full, every
  * other snapshot is dropped (the first one stays) and timeline_mult doubles,
@@ -39,62 +46,9 @@
 #include <time.h>
 #include "png.h"
 #include "state.h"
+#include "state_priv.h"
 
-#define RATE_SAMPLES 64        /* ring of (time, images) samples */
-#define RATE_SPACING_S 0.1     /* at most one sample per this much time */
-#define RATE_WINDOW_S 5.0      /* images_per_sec over the last this many seconds */
-
-typedef struct {
-    long iteration;
-    int width, height;
-    uint8_t *pixels;
-} tl_snap;
-
-typedef struct {
-    double t;
-    double images;
-} rate_sample;
-
-struct srv_state {
-    pthread_mutex_t mu;
-    pthread_cond_t trainer_cv, done_cv, seq_cv;
-
-    srv_config cfg;              /* effective config (pending changes included) */
-    int cfg_dirty;               /* cfg changed since the trainer last took it */
-    double t0;                   /* monotonic start time */
-
-    /* run state */
-    srv_run_state state;
-    int parked;                  /* trainer sleeps in srv_state_boundary */
-    int quitting;
-    long step_requested, step_granted, step_completed;
-    int in_step;                 /* the trainer is running a granted step */
-    char diverged_reason[128];
-
-    /* figures */
-    long iteration;
-    double epoch;
-    long seq, state_seq;
-    srv_history history;
-    rate_sample rate[RATE_SAMPLES];
-    int rate_head, rate_len;     /* head = index of the newest sample */
-    double images_total, last_publish_t;
-    long published;              /* publishes so far */
-
-    /* generator snapshot (front = published, back = being written) */
-    size_t gp_count, gb_count;
-    float *gp_front, *gb_front, *gp_back, *gb_back;
-    long gen_iteration;          /* -1 until the first publish */
-
-    float *fixed_z;              /* [fixed_n][nz] */
-    int fixed_n;
-
-    tl_snap *timeline;
-    int tl_len, tl_cap;
-    long tl_mult;                /* effective interval = timeline_every * tl_mult */
-};
-
-static double now_s(void) {
+double srv_state_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -110,7 +64,7 @@ const char *srv_run_state_name(srv_run_state s) {
 }
 
 /* Something changed: wake SSE waiters. Call with the mutex held. */
-static void bump(srv_state *s, int state_change) {
+void srv_state_bump(srv_state *s, int state_change) {
     s->seq++;
     if (state_change) s->state_seq++;
     pthread_cond_broadcast(&s->seq_cv);
@@ -120,7 +74,7 @@ srv_state *srv_state_new(const srv_config *cfg) {
     srv_state *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->cfg = *cfg;
-    s->t0 = now_s();
+    s->t0 = srv_state_now();
     s->gen_iteration = -1;
     s->tl_mult = 1;
     s->tl_cap = cfg->timeline_max > 0 ? cfg->timeline_max : 1;
@@ -204,7 +158,7 @@ void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_met
         memcpy(s->gp_back, gparams, s->gp_count * sizeof(float));
         memcpy(s->gb_back, gbuf, s->gb_count * sizeof(float));
     }
-    double t = now_s();
+    double t = srv_state_now();
     pthread_mutex_lock(&s->mu);
     if (have_gen) {
         float *p = s->gp_front; s->gp_front = s->gp_back; s->gp_back = p;
@@ -218,16 +172,17 @@ void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_met
     s->iteration = iteration;
     s->epoch = epoch;
     if (m) {
-        srv_point p = {.iteration = iteration, .count = 1, .time_s = t - s->t0, .m = *m};
+        srv_point p = {.iteration = iteration, .count = 1, .time_s = t - s->t0 + s->time_base,
+                       .m = *m};
         srv_history_append(&s->history, &p);
     }
     rate_add(s, t);
-    bump(s, 0);
+    srv_state_bump(s, 0);
     pthread_mutex_unlock(&s->mu);
 }
 
 /* Drop every other snapshot, keeping the first. Mutex held. */
-static void timeline_thin(srv_state *s) {
+void srv_state_timeline_thin(srv_state *s) {
     int out = 0;
     for (int i = 0; i < s->tl_len; i++) {
         if (i % 2 == 0) s->timeline[out++] = s->timeline[i];
@@ -250,9 +205,9 @@ void srv_state_add_timeline(srv_state *s, long iteration, const uint8_t *pixels,
         uint8_t *copy = malloc(bytes);
         if (copy) {
             memcpy(copy, pixels, bytes);
-            if (s->tl_len == s->tl_cap) timeline_thin(s);
+            if (s->tl_len == s->tl_cap) srv_state_timeline_thin(s);
             s->timeline[s->tl_len++] = (tl_snap){iteration, width, height, copy};
-            bump(s, 0);
+            srv_state_bump(s, 0);
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -269,6 +224,12 @@ srv_action srv_state_boundary(srv_state *s, srv_config *cfg, int *changed) {
     }
     for (;;) {
         if (s->quitting) { act = SRV_QUIT; break; }
+        if (s->restore_completed < s->restore_requested) { act = SRV_RESTORE; break; }
+        if (s->ckpt_completed < s->ckpt_requested) {
+            s->ckpt_serving = s->ckpt_requested;
+            act = SRV_SAVE;
+            break;
+        }
         if (s->state == SRV_RUNNING) break;
         if (s->state == SRV_PAUSED && s->step_granted < s->step_requested) {
             s->step_granted++;
@@ -279,10 +240,14 @@ srv_action srv_state_boundary(srv_state *s, srv_config *cfg, int *changed) {
             /* Parking is a state change too: a pause has taken effect or a
              * step is done, and status now shows the final iteration. */
             s->parked = 1;
-            bump(s, s->state == SRV_PAUSED);
+            srv_state_bump(s, s->state == SRV_PAUSED);
             pthread_cond_broadcast(&s->done_cv);
         }
         pthread_cond_wait(&s->trainer_cv, &s->mu);
+    }
+    if (act == SRV_SAVE || act == SRV_RESTORE) {   /* stays parked meanwhile */
+        pthread_mutex_unlock(&s->mu);
+        return act;
     }
     if (s->parked) {
         s->parked = 0;
@@ -303,7 +268,13 @@ void srv_state_set_diverged(srv_state *s, long iteration, const char *reason) {
     if (iteration > s->iteration) s->iteration = iteration;
     snprintf(s->diverged_reason, sizeof s->diverged_reason, "%s", reason ? reason : "diverged");
     s->step_requested = s->step_granted;  /* cancel budget not yet granted */
-    bump(s, 1);
+    if (s->ckpt_completed < s->ckpt_requested) {   /* never save a diverged run */
+        s->ckpt_completed = s->ckpt_requested;
+        s->req_rc = 409;
+        snprintf(s->req_err, sizeof s->req_err, "run diverged at iteration %ld; not saved",
+                 iteration);
+    }
+    srv_state_bump(s, 1);
     pthread_cond_broadcast(&s->done_cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -311,7 +282,7 @@ void srv_state_set_diverged(srv_state *s, long iteration, const char *reason) {
 /* ---- HTTP side ----------------------------------------------------------- */
 
 void srv_state_status(srv_state *s, srv_status *out) {
-    double t = now_s();
+    double t = srv_state_now();
     pthread_mutex_lock(&s->mu);
     out->state = s->state;
     out->iteration = s->iteration;
@@ -322,6 +293,13 @@ void srv_state_status(srv_state *s, srv_status *out) {
     out->state_seq = s->state_seq;
     memcpy(out->diverged_reason, s->diverged_reason, sizeof out->diverged_reason);
     if (s->state != SRV_DIVERGED) out->diverged_reason[0] = '\0';
+    out->has_checkpoint = s->have_ckpt;
+    out->ckpt_iteration = s->ckpt_iteration;
+    out->ckpt_time = s->ckpt_time;
+    memcpy(out->ckpt_path, s->ckpt_path, sizeof out->ckpt_path);
+    memcpy(out->ckpt_error, s->ckpt_error, sizeof out->ckpt_error);
+    memcpy(out->restore_error, s->restore_error, sizeof out->restore_error);
+    if (s->state != SRV_DIVERGED) out->restore_error[0] = '\0';
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -339,7 +317,7 @@ int srv_state_patch_config(srv_state *s, const cJSON *patch, srv_config *out,
     if (rc == 0) {
         s->cfg = c;
         s->cfg_dirty = 1;
-        bump(s, 1);
+        srv_state_bump(s, 1);
         if (out) *out = c;
     }
     pthread_mutex_unlock(&s->mu);
@@ -350,7 +328,7 @@ srv_run_state srv_state_pause(srv_state *s, long *iteration) {
     pthread_mutex_lock(&s->mu);
     if (s->state == SRV_RUNNING) {
         s->state = SRV_PAUSED;
-        bump(s, 1);
+        srv_state_bump(s, 1);
     }
     /* Wait until the trainer is parked (no step of another client running). */
     while (s->state == SRV_PAUSED && !s->quitting &&
@@ -364,11 +342,18 @@ srv_run_state srv_state_pause(srv_state *s, long *iteration) {
 
 srv_run_state srv_state_resume(srv_state *s, long *iteration) {
     pthread_mutex_lock(&s->mu);
-    if (s->state != SRV_RUNNING) {
+    if (s->state == SRV_DIVERGED && !s->quitting) {
+        /* the trainer restores the last good checkpoint (srv_state_restore_done) */
+        if (s->restore_requested == s->restore_completed) s->restore_requested++;
+        long ticket = s->restore_requested;
+        pthread_cond_broadcast(&s->trainer_cv);
+        while (s->restore_completed < ticket && !s->quitting)
+            pthread_cond_wait(&s->done_cv, &s->mu);
+    } else if (s->state != SRV_RUNNING) {
         s->state = SRV_RUNNING;
         s->diverged_reason[0] = '\0';
         s->step_requested = s->step_granted;
-        bump(s, 1);
+        srv_state_bump(s, 1);
         pthread_cond_broadcast(&s->trainer_cv);
         pthread_cond_broadcast(&s->done_cv);  /* step waiters give up */
     }
@@ -493,7 +478,7 @@ long srv_state_wait(srv_state *s, long seen, int timeout_ms) {
 void srv_state_quit(srv_state *s) {
     pthread_mutex_lock(&s->mu);
     s->quitting = 1;
-    bump(s, 1);
+    srv_state_bump(s, 1);
     pthread_cond_broadcast(&s->trainer_cv);
     pthread_cond_broadcast(&s->done_cv);
     pthread_mutex_unlock(&s->mu);

@@ -38,10 +38,28 @@ typedef struct {
     long seq;                    /* bumps on every change (see srv_state_wait) */
     long state_seq;              /* bumps on pause/resume/step/config changes */
     char diverged_reason[128];
+    /* checkpoints (see checkpoint.h) */
+    int has_checkpoint;          /* last_checkpoint below is set */
+    long ckpt_iteration;
+    double ckpt_time;            /* unix seconds the file became durable */
+    char ckpt_path[512];
+    char ckpt_error[256];        /* "" unless the last save failed */
+    char restore_error[256];     /* "" unless the last restore (resume) failed */
 } srv_status;
 
+/* One timeline snapshot copied out of or into the state (checkpoints). */
+typedef struct {
+    long iteration;
+    int width, height;
+    uint8_t *pixels;             /* width * height grey bytes, owned */
+} srv_snapshot;
+
 /* What the trainer must do after srv_state_boundary returns. */
-typedef enum { SRV_GO = 0, SRV_QUIT = 1 } srv_action;
+/* SRV_SAVE: write a checkpoint now (POST /api/checkpoint), SRV_RESTORE:
+ * reload the last good checkpoint (POST /api/resume while diverged); after
+ * either the trainer reports with srv_state_checkpoint_done or
+ * srv_state_restore_done and calls srv_state_boundary again. */
+typedef enum { SRV_GO = 0, SRV_QUIT = 1, SRV_SAVE = 2, SRV_RESTORE = 3 } srv_action;
 
 /* Create with the run's config (copied) and the sizes of the generator blocks.
  * Caller owns the result (srv_state_free). NULL on no memory. */
@@ -103,6 +121,38 @@ int srv_state_timeline_png(srv_state *s, long iteration, unsigned char **png, si
 /* Wait until seq moves past `seen` or timeout_ms passes. Returns the current
  * seq. Used by SSE streams. */
 long srv_state_wait(srv_state *s, long seen, int timeout_ms);
+
+/* ---- checkpoints (the file work is in checkpoint.c / ckptrun.c) -------- */
+
+/* HTTP side: have the trainer write a checkpoint at its next boundary
+ * (paused or running) and wait until it is durable. 0 with path and
+ * *iteration; else the HTTP status to answer (409 diverged, 503 quitting,
+ * 500 failed) with a message in err. */
+int srv_state_checkpoint(srv_state *s, char *path, size_t pathlen, long *iteration,
+                         char *err, size_t errlen);
+/* Trainer side: a save is done (rc 0) or failed (err). `requested`: it
+ * answered SRV_SAVE (wakes the waiters); periodic saves pass 0. Updates
+ * last_checkpoint / checkpoint_error of the status either way. */
+void srv_state_checkpoint_done(srv_state *s, int rc, int requested, const char *path,
+                               long iteration, const char *err);
+/* Trainer side, after SRV_RESTORE: rc 0 runs on (state running), else the
+ * run stays diverged and msg becomes restore_error. */
+void srv_state_restore_done(srv_state *s, int rc, const char *msg);
+/* Copies for a checkpoint. History: *out malloc'd (caller frees), returns
+ * the count or -1 on no memory. Timeline: *out malloc'd with owned pixels
+ * (srv_snapshots_free), *tl_mult its thinning factor; count or -1. */
+int srv_state_history_copy(srv_state *s, srv_point **out);
+int srv_state_timeline_copy(srv_state *s, srv_snapshot **out, long *tl_mult);
+void srv_snapshots_free(srv_snapshot *v, int n);
+/* Replace history, timeline (copied; thinned when over timeline.max) and the
+ * iteration counters with a checkpoint's. Point times continue from the last
+ * restored point. 0, or -1 on no memory (state unchanged). */
+int srv_state_restore(srv_state *s, long iteration, double epoch, const srv_point *pts,
+                      int npts, const srv_snapshot *tl, int ntl, long tl_mult);
+/* The checkpoint the run started from (or the latest save): path, iteration,
+ * unix time. Shown as last_checkpoint. */
+void srv_state_set_last_checkpoint(srv_state *s, const char *path, long iteration,
+                                   double unix_time);
 
 /* Ask the trainer to end (wakes every waiter). */
 void srv_state_quit(srv_state *s);

@@ -188,7 +188,9 @@ void *srv_trainer_thread(void *arg) {
         if (srv_trainer_iteration(t) < 0) {
             diverged = 1;
             char why[128];
-            snprintf(why, sizeof why, "non-finite loss (d_loss %g, g_loss %g)",
+            int loss = !isfinite(t->last.d_loss) || !isfinite(t->last.g_loss);
+            snprintf(why, sizeof why, "non-finite %s in iteration %ld (d_loss %g, g_loss %g); "
+                     "update not applied", loss ? "loss" : "gradient", t->iteration + 1,
                      (double)t->last.d_loss, (double)t->last.g_loss);
             srv_state_set_diverged(st, t->iteration, why);
             continue;

@@ -25,6 +25,8 @@ typedef struct {
     long iteration;          /* completed iterations */
     gan_metrics last;
     char data_dir[512];      /* where the data came from */
+    long poison_at;          /* TEST HOOK (GANLIVE_TEST_POISON_AT): iteration that
+                                gets a NaN in its real batch, once; 0 = never */
 } srv_trainer;
 
 #define SRV_FIXED_N 64
@@ -44,10 +46,14 @@ void srv_trainer_apply_live(srv_trainer *t, const srv_config *cfg);
 int srv_trainer_iteration(srv_trainer *t);
 /* 64 eval-mode samples of the fixed noise (or fresh noise) into t->grid. */
 void srv_trainer_sample_grid(srv_trainer *t, int fresh);
+/* Render the fixed-noise grid into the state's timeline (when due). */
+void srv_trainer_publish_timeline(srv_trainer *t, srv_state *st);
 /* Data range of the model's output: [-1, 1] (tanh) or [0, 1] (relu). */
 void srv_output_range(const gan_config *c, float *lo, float *hi);
 
-/* The serve loop: runs until srv_state_quit. arg is {srv_trainer*, srv_state*}. */
+/* The serve loop: runs until srv_state_quit. arg is {srv_trainer*, srv_state*}.
+ * Writes checkpoints every cfg.checkpoint_every_s, on SRV_SAVE and on the
+ * way out (unless diverged); restores the last good one on SRV_RESTORE. */
 typedef struct { srv_trainer *trainer; srv_state *state; } srv_trainer_job;
 void *srv_trainer_thread(void *job);
 

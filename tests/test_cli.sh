@@ -2,7 +2,9 @@
 # test_cli.sh BIN DATA - the ganlive command line: exit statuses and messages
 # for bad usage, config and data; a short training run writes a PNG grid of
 # the right size; two runs with the same seed and threads agree bit for bit;
-# Ctrl-C ends a run cleanly with the grid written.
+# Ctrl-C ends a run cleanly with the grid written; a run resumed from its
+# checkpoint ends bit for bit where an uninterrupted one does; `sample`;
+# damaged and other-architecture checkpoints are refused; --fresh.
 set -u
 bin=$1
 data=$2
@@ -26,6 +28,7 @@ expect_exit() {
         fail=$((fail + 1)); echo "FAIL $name (exit $got, stderr: $(head -c 300 "$tmp/err"))"
     fi
 }
+exists() { [ -e "$1" ]; }   # exists GLOB-EXPANSION...: the first match is a file
 png_size() {   # prints "WIDTHxHEIGHT" of a PNG file
     python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n"; print("%dx%d" % struct.unpack(">II", d[16:24]))' "$1"
 }
@@ -51,8 +54,9 @@ echo '{"train": ' >"$tmp/bad3.json"
 expect_exit "broken config JSON" 2 "not valid JSON" "$bin" train --config "$tmp/bad3.json"
 
 echo '{"train": {"batch": 16, "threads": 1, "log_every_s": 1}}' >"$tmp/small.json"
-run_small() {   # run_small OUT.png LOG
-    "$bin" train --config "$tmp/small.json" --data "$data" --iters 12 --seed 5 --out "$1" >"$2" 2>&1
+run_small() {   # run_small OUT.png LOG (each run its own, fresh run directory)
+    "$bin" train --config "$tmp/small.json" --data "$data" --iters 12 --seed 5 --out "$1" \
+        --run-dir "$1.run" >"$2" 2>&1
 }
 run_small "$tmp/a.png" "$tmp/a.log"; rc_a=$?
 run_small "$tmp/b.png" "$tmp/b.log"
@@ -61,10 +65,12 @@ check "progress line printed" grep -qE "^iter +12 +epoch" "$tmp/a.log"
 check "grid is 8x8 cells of 28 px with 2 px gutters" [ "$(png_size "$tmp/a.png")" = "238x238" ]
 check "same seed: identical losses" [ "$(grep ^final "$tmp/a.log")" = "$(grep ^final "$tmp/b.log")" ]
 check "same seed: identical PNG bytes" cmp -s "$tmp/a.png" "$tmp/b.png"
-"$bin" train --config "$tmp/small.json" --data "$data" --iters 12 --seed 6 --out "$tmp/c.png" >"$tmp/c.log" 2>&1
+"$bin" train --config "$tmp/small.json" --data "$data" --iters 12 --seed 6 --out "$tmp/c.png" \
+    --run-dir "$tmp/c.run" >"$tmp/c.log" 2>&1
 check "other seed: other losses" [ "$(grep ^final "$tmp/a.log")" != "$(grep ^final "$tmp/c.log")" ]
 
-"$bin" train --config "$tmp/small.json" --data "$data" --iters 100000000 --out "$tmp/int.png" >"$tmp/int.log" 2>&1 &
+"$bin" train --config "$tmp/small.json" --data "$data" --iters 100000000 --out "$tmp/int.png" \
+    --run-dir "$tmp/int.run" >"$tmp/int.log" 2>&1 &
 pid=$!
 sleep 3
 kill -INT $pid
@@ -72,6 +78,35 @@ wait $pid; rc=$?
 check "Ctrl-C exits 0" [ "$rc" = 0 ]
 check "Ctrl-C says where it stopped" grep -q "interrupted at iteration" "$tmp/int.log"
 check "Ctrl-C still writes the grid" [ "$(png_size "$tmp/int.png" 2>/dev/null)" = "238x238" ]
+
+# checkpoints: 6 iterations, then --iters 12 in the same run directory
+# resumes at 6 and must end exactly where the uninterrupted 12 ended
+"$bin" train --config "$tmp/small.json" --data "$data" --iters 6 --seed 5 --out "$tmp/r.png" \
+    --run-dir "$tmp/r.run" >"$tmp/r1.log" 2>&1
+"$bin" train --config "$tmp/small.json" --data "$data" --iters 12 --seed 5 --out "$tmp/r.png" \
+    --run-dir "$tmp/r.run" >"$tmp/r2.log" 2>&1
+check "resume says so in one line" grep -q "^ganlive: resumed from $tmp/r.run/ckpt-000000006.bin at iteration 6$" "$tmp/r2.log"
+check "resumed run: losses identical to the uninterrupted one" \
+    [ "$(grep ^final "$tmp/a.log")" = "$(grep ^final "$tmp/r2.log")" ]
+check "resumed run: identical PNG bytes" cmp -s "$tmp/a.png" "$tmp/r.png"
+check "Ctrl-C wrote a checkpoint" exists "$tmp/int.run"/ckpt-*.bin
+"$bin" sample --checkpoint "$tmp/r.run/ckpt-000000012.bin" --n 64 --out "$tmp/s1.png" --seed 3 >"$tmp/s.log" 2>&1
+"$bin" sample --checkpoint "$tmp/r.run/ckpt-000000012.bin" --out "$tmp/s2.png" --seed 3 >>"$tmp/s.log" 2>&1
+check "sample: 8x8 grid from a checkpoint" [ "$(png_size "$tmp/s1.png" 2>/dev/null)" = "238x238" ]
+check "sample: same seed, same bytes" cmp -s "$tmp/s1.png" "$tmp/s2.png"
+cp "$tmp/r.run/ckpt-000000012.bin" "$tmp/bad.bin"
+printf '\x55' | dd of="$tmp/bad.bin" bs=1 seek=5000 conv=notrunc 2>/dev/null
+expect_exit "sample: damaged checkpoint refused" 2 "checksum mismatch" \
+    "$bin" sample --checkpoint "$tmp/bad.bin" --out "$tmp/s3.png"
+expect_exit "sample needs --checkpoint" 2 "needs --checkpoint" "$bin" sample --out "$tmp/s3.png"
+echo '{"train": {"batch": 16, "threads": 1}, "model": {"ngf": 16}}' >"$tmp/other.json"
+expect_exit "other architecture refused" 2 "another architecture.*ngf 128.*ngf 16" \
+    "$bin" train --config "$tmp/other.json" --data "$data" --iters 13 --run-dir "$tmp/r.run"
+"$bin" train --config "$tmp/other.json" --data "$data" --iters 2 --run-dir "$tmp/r.run" --fresh \
+    --out "$tmp/f.png" >"$tmp/f.log" 2>&1
+check "--fresh sets old checkpoints aside" grep -q "^ganlive: --fresh: moved 2 old checkpoints to" "$tmp/f.log"
+check "--fresh starts at 0" grep -q "^final iteration 2 " "$tmp/f.log"
+check "--fresh keeps the old files" exists "$tmp/r.run"/old-*/ckpt-000000012.bin
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

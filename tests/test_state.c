@@ -28,7 +28,12 @@ static void *fake_run(void *arg) {
     for (;;) {
         srv_config cfg;
         int changed = 0;
-        if (srv_state_boundary(f->s, &cfg, &changed) == SRV_QUIT) break;
+        srv_action act = srv_state_boundary(f->s, &cfg, &changed);
+        if (act == SRV_QUIT) break;
+        if (act == SRV_RESTORE) {                /* resume after divergence */
+            srv_state_restore_done(f->s, 0, NULL);
+            continue;
+        }
         if (changed) {
             f->cfg_changes++;
             f->last_lr_d = cfg.model.lr_d;

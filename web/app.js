@@ -19,6 +19,9 @@
 // - The settings form is built from /api/config and sends only changed
 //   fields with PATCH; a 400 {"error": "field: ..."} is shown inline and the
 //   named field is marked.
+// - A server bound beyond loopback wants a token on POST/PATCH: open the page
+//   as http://host:port/#token=T (the fragment never leaves the browser) and
+//   api() sends it as "Authorization: Bearer T".
 'use strict';
 
 (() => {
@@ -40,12 +43,14 @@
     if (m) return `${m}m ${String(sec).padStart(2, '0')}s`;
     return `${sec}s`;
   }
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
   async function api(path, opts = {}) {
     const init = { cache: 'no-store', ...opts };
     if (opts.body !== undefined) {
       init.headers = { 'Content-Type': 'application/json' };
       init.body = JSON.stringify(opts.body);
     }
+    if (token) init.headers = { ...(init.headers || {}), Authorization: `Bearer ${token}` };
     const r = await fetch(path, init);
     let j = null;
     try { j = await r.json(); } catch { /* not JSON */ }
@@ -437,6 +442,7 @@
     g_steps: ['G steps', 'generator updates per iteration'],
     timeline_every: ['timeline every', 'iterations between snapshots'],
     events_interval_ms: ['events interval (ms)', 'live update period'],
+    checkpoint_every_s: ['checkpoint every (s)', 'seconds between automatic checkpoints, 0 = off'],
   };
   let serverCfg = null;
   const fieldIn = (k) => $(`cfg-${k}`);

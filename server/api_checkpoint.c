@@ -1,0 +1,77 @@
+/* api_checkpoint.c - the checkpoint endpoints of the HTTP API.
+ *
+ *   POST /api/checkpoint         ask the trainer for a checkpoint now and
+ *                                answer {"path", "iteration"} once the file
+ *                                is durable (works while paused too)
+ *   GET  /api/checkpoint/latest  the newest checkpoint of the run directory
+ *                                that passes validation, as a download
+ *
+ * The design is simple: the HTTP thread never touches the model. A save is a
+ * ticket in srv_state (state_ckpt.c) that the trainer thread serves at its
+ * next iteration boundary; this thread only waits. A download reads and
+ * validates files from the run directory (checkpoint.c), newest first, and
+ * hands the bytes of the first good one to libmicrohttpd, which frees them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api.h"
+#include "checkpoint.h"
+
+enum MHD_Result srv_api_checkpoint_save(srv_call *c) {
+    for (const cJSON *it = c->body ? c->body->child : NULL; it; it = it->next)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown field: %.64s",
+                               it->string ? it->string : "?");
+    char path[1024], err[512];
+    long iteration = 0;
+    int rc = srv_state_checkpoint(c->h->st, path, sizeof path, &iteration, err, sizeof err);
+    if (rc != 0) return srv_reply_error(c->conn, (unsigned)rc, "%s", err);
+    cJSON *o = cJSON_CreateObject();
+    if (o && (!cJSON_AddStringToObject(o, "path", path) ||
+              !cJSON_AddNumberToObject(o, "iteration", (double)iteration))) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result srv_api_checkpoint_latest(srv_call *c) {
+    static const char *const allowed[] = {NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown query parameter: %.64s", bad);
+    const char *dir = c->h->cfg.run_dir;
+    char **names;
+    int n = dir[0] ? srv_ckpt_list(dir, &names) : 0;
+    if (n < 0) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    srv_ckpt ck;
+    int hit = -1;
+    for (int i = 0; i < n && hit < 0; i++) {
+        char path[1100], why[400];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (srv_ckpt_load_file(path, &ck, why, sizeof why) == SRV_CKPT_OK) hit = i;
+    }
+    enum MHD_Result ret;
+    if (hit < 0) {
+        ret = srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "no checkpoint in %s yet",
+                              dir[0] ? dir : "(checkpoints are off)");
+    } else {
+        char disp[160];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%.100s\"", names[hit]);
+        size_t len = ck.owned_len;
+        uint8_t *bytes = ck.owned;
+        ck.owned = NULL;                                    /* MHD frees it */
+        srv_ckpt_free(&ck);
+        struct MHD_Response *r = MHD_create_response_from_buffer(len, bytes, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+            free(bytes);
+            ret = MHD_NO;
+        } else {
+            MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+            MHD_add_response_header(r, "Content-Disposition", disp);
+            MHD_add_response_header(r, "Cache-Control", "no-store");
+            ret = srv_reply(c->conn, MHD_HTTP_OK, r);
+        }
+    }
+    srv_ckpt_names_free(names, n);
+    return ret;
+}

@@ -1,0 +1,617 @@
+/* checkpoint.c - the checkpoint file format: serialize, parse, apply.
+ *
+ * The design is simple: a checkpoint is a header and a fixed sequence of
+ * tagged sections, all little-endian, and a CRC32 (zlib) of every byte
+ * before it at the very end:
+ *
+ *   header  "GANLCKPT", u32 version (1), u32 0, u64 total file length
+ *   CONF    architecture and recipe (every gan_config field), u64 seed,
+ *           char dataset[16], i32 timeline_every
+ *   STAT    i64 iteration, g_t, d_t; nn_rng (4 u32, i32 has_spare, f32
+ *           spare); i64 batcher epoch; i32 dataset size, batcher position;
+ *           i64 timeline thinning factor
+ *   ORDR    the batcher's permutation (u32 per image)
+ *   FIXN    fixed noise of the progress grids (64 * nz f32)
+ *   GPRM GBUF GADM GADV DPRM DBUF DADM DADV   the float blocks of gan_model
+ *           (params, BN running stats, Adam m, Adam v of G then D)
+ *   HIST    u32 n; n * (i64 iteration, i64 count, f64 time_s, 7 f32)
+ *   TMLN    u32 n; n * (i64 iteration, u32 w, u32 h, u32 clen, zlib data)
+ *   u32 CRC32 of everything above
+ *
+ * Each section is u32 tag + u64 byte length + body, so a reader never guesses
+ * where one ends. Fields are written one by one (never a struct dump), so
+ * padding, alignment and the host's struct layout never reach the file.
+ *
+ * Parsing trusts nothing: magic, version, length and CRC first, then every
+ * section's tag and exact length, every number against the ranges the config
+ * table allows, the float blocks' sizes against the architecture in CONF and
+ * their values for NaN/Inf, the permutation for being one, the history for
+ * increasing iterations, the timeline for sane sizes (bounded total, so no
+ * decompression bomb). Only a fully valid file yields a srv_ckpt.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "checkpoint.h"
+
+#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define HEADER_BYTES 24
+#define POINT_BYTES 52                 /* one history point on disk */
+#define TL_MAX 100000                  /* timeline snapshots */
+#define TL_SIDE_MAX 4096
+#define TL_PIXELS_MAX ((size_t)256 << 20)
+#define HIST_MAX 10000000
+static const char magic[8] = {'G', 'A', 'N', 'L', 'C', 'K', 'P', 'T'};
+
+/* ---- writing --------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} wbuf;
+
+static void w_bytes(wbuf *w, const void *src, size_t n) {
+    if (w->oom) return;
+    if (w->cap - w->len < n) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap - w->len < n) cap *= 2;
+        uint8_t *p = realloc(w->p, cap);
+        if (!p) { w->oom = 1; return; }
+        w->p = p;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, src, n);
+    w->len += n;
+}
+
+static void w_u32(wbuf *w, uint32_t v) {
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    w_bytes(w, b, 4);
+}
+static void w_u64(wbuf *w, uint64_t v) { w_u32(w, (uint32_t)v); w_u32(w, (uint32_t)(v >> 32)); }
+static void w_i32(wbuf *w, int v) { w_u32(w, (uint32_t)v); }
+static void w_i64(wbuf *w, long v) { w_u64(w, (uint64_t)(int64_t)v); }
+static void w_f32(wbuf *w, float v) { uint32_t u; memcpy(&u, &v, 4); w_u32(w, u); }
+static void w_f64(wbuf *w, double v) { uint64_t u; memcpy(&u, &v, 8); w_u64(w, u); }
+
+static void w_floats(wbuf *w, const float *x, size_t n) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w_bytes(w, x, n * sizeof(float));
+#else
+    for (size_t i = 0; i < n; i++) w_f32(w, x[i]);
+#endif
+}
+
+/* Start a section; returns where its length goes (patched by sec_end). */
+static size_t sec_begin(wbuf *w, uint32_t tag) {
+    w_u32(w, tag);
+    size_t at = w->len;
+    w_u64(w, 0);
+    return at;
+}
+
+static void sec_end(wbuf *w, size_t at) {
+    if (w->oom) return;
+    uint64_t n = (uint64_t)(w->len - at - 8);
+    for (int i = 0; i < 8; i++) w->p[at + (size_t)i] = (uint8_t)(n >> (8 * i));
+}
+
+static void w_block(wbuf *w, uint32_t tag, const float *x, size_t n) {
+    size_t at = sec_begin(w, tag);
+    w_floats(w, x, n);
+    sec_end(w, at);
+}
+
+int srv_ckpt_model_finite(const gan_model *m) {
+    const size_t gb = gan_gbuffer_count(&m->cfg), db = gan_dbuffer_count(&m->cfg);
+    const float *blocks[] = {m->g_mem, m->g_m_mem, m->g_v_mem, m->g_buf_mem,
+                             m->d_mem, m->d_m_mem, m->d_v_mem, m->d_buf_mem};
+    const size_t counts[] = {m->g_count, m->g_count, m->g_count, gb,
+                             m->d_count, m->d_count, m->d_count, db};
+    for (size_t b = 0; b < 8; b++)
+        for (size_t i = 0; i < counts[b]; i++)
+            if (!isfinite(blocks[b][i])) return 0;
+    return 1;
+}
+
+int srv_ckpt_serialize(const srv_ckpt_src *src, uint8_t **buf, size_t *len,
+                       char *err, size_t errlen) {
+    const srv_trainer *t = src->t;
+    const gan_model *m = t->model;
+    const gan_config *c = &m->cfg;
+    wbuf w = {0};
+    *buf = NULL;
+    *len = 0;
+    size_t estimate = HEADER_BYTES + (4 * (m->g_count + m->d_count) + (size_t)t->data.n) * 4 +
+                      (size_t)src->npoints * POINT_BYTES + (1u << 20);
+    w.p = malloc(estimate);
+    w.cap = w.p ? estimate : 0;
+    w.oom = !w.p;
+
+    w_bytes(&w, magic, 8);
+    w_u32(&w, SRV_CKPT_VERSION);
+    w_u32(&w, 0);
+    w_u64(&w, 0);                                  /* total length, patched below */
+
+    size_t at = sec_begin(&w, TAG('C', 'O', 'N', 'F'));
+    w_i32(&w, c->nz); w_i32(&w, c->ngf); w_i32(&w, c->ndf);
+    w_i32(&w, (int)c->g_output); w_i32(&w, c->batch);
+    w_f32(&w, c->lr_d); w_f32(&w, c->lr_g); w_f32(&w, c->beta1); w_f32(&w, c->beta2);
+    w_f32(&w, c->adam_eps);
+    w_i32(&w, c->d_steps); w_i32(&w, c->g_steps);
+    w_f32(&w, c->bn_eps); w_f32(&w, c->bn_momentum); w_f32(&w, c->lrelu_slope);
+    w_f32(&w, c->init_std);
+    w_u64(&w, t->cfg.seed);
+    char ds[16] = {0};
+    snprintf(ds, sizeof ds, "%s", t->cfg.dataset);
+    w_bytes(&w, ds, sizeof ds);
+    w_i32(&w, t->cfg.timeline_every);
+    sec_end(&w, at);
+
+    at = sec_begin(&w, TAG('S', 'T', 'A', 'T'));
+    w_i64(&w, t->iteration); w_i64(&w, m->g_t); w_i64(&w, m->d_t);
+    for (int i = 0; i < 4; i++) w_u32(&w, t->rng.s[i]);
+    w_i32(&w, t->rng.has_spare);
+    w_f32(&w, t->rng.spare);
+    w_i64(&w, t->batcher.epoch);
+    w_i32(&w, t->data.n);
+    w_i32(&w, t->batcher.pos);
+    w_i64(&w, src->tl_mult > 0 ? src->tl_mult : 1);
+    sec_end(&w, at);
+
+    at = sec_begin(&w, TAG('O', 'R', 'D', 'R'));
+    for (int i = 0; i < t->data.n; i++) w_u32(&w, t->batcher.order[i]);
+    sec_end(&w, at);
+    w_block(&w, TAG('F', 'I', 'X', 'N'), t->fixed_noise, (size_t)SRV_FIXED_N * (size_t)c->nz);
+    w_block(&w, TAG('G', 'P', 'R', 'M'), m->g_mem, m->g_count);
+    w_block(&w, TAG('G', 'B', 'U', 'F'), m->g_buf_mem, gan_gbuffer_count(c));
+    w_block(&w, TAG('G', 'A', 'D', 'M'), m->g_m_mem, m->g_count);
+    w_block(&w, TAG('G', 'A', 'D', 'V'), m->g_v_mem, m->g_count);
+    w_block(&w, TAG('D', 'P', 'R', 'M'), m->d_mem, m->d_count);
+    w_block(&w, TAG('D', 'B', 'U', 'F'), m->d_buf_mem, gan_dbuffer_count(c));
+    w_block(&w, TAG('D', 'A', 'D', 'M'), m->d_m_mem, m->d_count);
+    w_block(&w, TAG('D', 'A', 'D', 'V'), m->d_v_mem, m->d_count);
+
+    at = sec_begin(&w, TAG('H', 'I', 'S', 'T'));
+    w_u32(&w, (uint32_t)src->npoints);
+    for (int i = 0; i < src->npoints; i++) {
+        const srv_point *p = &src->points[i];
+        w_i64(&w, p->iteration); w_i64(&w, p->count); w_f64(&w, p->time_s);
+        w_f32(&w, p->m.d_loss); w_f32(&w, p->m.g_loss); w_f32(&w, p->m.d_acc_real);
+        w_f32(&w, p->m.d_acc_fake); w_f32(&w, p->m.d_acc); w_f32(&w, p->m.d_real);
+        w_f32(&w, p->m.d_fake);
+    }
+    sec_end(&w, at);
+
+    at = sec_begin(&w, TAG('T', 'M', 'L', 'N'));
+    w_u32(&w, (uint32_t)src->ntimeline);
+    for (int i = 0; i < src->ntimeline && !w.oom; i++) {
+        const srv_snapshot *s = &src->timeline[i];
+        uLong raw = (uLong)s->width * (uLong)s->height;
+        uLongf clen = compressBound(raw);
+        uint8_t *z = malloc(clen);
+        if (!z || compress2(z, &clen, s->pixels, raw, Z_BEST_SPEED) != Z_OK) {
+            free(z);
+            w.oom = 1;
+            break;
+        }
+        w_i64(&w, s->iteration); w_u32(&w, (uint32_t)s->width); w_u32(&w, (uint32_t)s->height);
+        w_u32(&w, (uint32_t)clen);
+        w_bytes(&w, z, clen);
+        free(z);
+    }
+    sec_end(&w, at);
+
+    w_u32(&w, 0);                                  /* room for the CRC */
+    if (w.oom) {
+        free(w.p);
+        snprintf(err, errlen, "out of memory serializing the checkpoint");
+        return -1;
+    }
+    for (int i = 0; i < 8; i++) w.p[16 + i] = (uint8_t)((uint64_t)w.len >> (8 * i));
+    uint32_t crc = (uint32_t)crc32_z(0L, w.p, w.len - 4);
+    for (int i = 0; i < 4; i++) w.p[w.len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+    *buf = w.p;
+    *len = w.len;
+    return 0;
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len, pos;
+    int bad;                           /* read past the end */
+} rbuf;
+
+static const uint8_t *r_bytes(rbuf *r, size_t n) {
+    if (r->bad || r->len - r->pos < n) { r->bad = 1; return NULL; }
+    const uint8_t *p = r->p + r->pos;
+    r->pos += n;
+    return p;
+}
+
+static uint32_t ld_u32(const uint8_t *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static uint32_t r_u32(rbuf *r) { const uint8_t *b = r_bytes(r, 4); return b ? ld_u32(b) : 0; }
+static uint64_t r_u64(rbuf *r) { uint64_t lo = r_u32(r); return lo | (uint64_t)r_u32(r) << 32; }
+static int r_i32(rbuf *r) { return (int)(int32_t)r_u32(r); }
+static int64_t r_i64(rbuf *r) { return (int64_t)r_u64(r); }
+static float r_f32(rbuf *r) { uint32_t u = r_u32(r); float v; memcpy(&v, &u, 4); return v; }
+static double r_f64(rbuf *r) { uint64_t u = r_u64(r); double v; memcpy(&v, &u, 8); return v; }
+
+static float ld_f32(const uint8_t *b) { uint32_t u = ld_u32(b); float v; memcpy(&v, &u, 4); return v; }
+
+/* Open the next section: it must carry `tag` and fit in r. */
+static int sec_open(rbuf *r, uint32_t tag, rbuf *sub, char *err, size_t errlen) {
+    uint32_t got = r_u32(r);
+    uint64_t n = r_u64(r);
+    char name[5] = {(char)tag, (char)(tag >> 8), (char)(tag >> 16), (char)(tag >> 24), 0};
+    if (r->bad) { snprintf(err, errlen, "truncated before section %s", name); return -1; }
+    if (got != tag) { snprintf(err, errlen, "section %s missing (found tag 0x%08x)", name, got); return -1; }
+    if (n > r->len - r->pos) { snprintf(err, errlen, "section %s runs past the end", name); return -1; }
+    *sub = (rbuf){r->p + r->pos, (size_t)n, 0, 0};
+    r->pos += (size_t)n;
+    return 0;
+}
+
+static int sec_close(const rbuf *sub, const char *name, char *err, size_t errlen) {
+    if (sub->bad || sub->pos != sub->len) {
+        snprintf(err, errlen, "section %s has the wrong length (%zu bytes)", name, sub->len);
+        return -1;
+    }
+    return 0;
+}
+
+/* A float block of exactly n finite floats. */
+static int r_block(rbuf *r, uint32_t tag, const char *name, size_t n, const uint8_t **out,
+                   char *err, size_t errlen) {
+    rbuf s;
+    if (sec_open(r, tag, &s, err, errlen) < 0) return -1;
+    if (s.len / 4 != n || s.len % 4) {
+        snprintf(err, errlen, "%s: %zu bytes, the architecture needs %zu floats", name, s.len, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(ld_f32(s.p + 4 * i))) {
+            snprintf(err, errlen, "%s: value %zu is not finite", name, i);
+            return -1;
+        }
+    *out = s.p;
+    return 0;
+}
+
+static int in_f(float v, double lo, double hi) { return isfinite(v) && v >= (float)lo && v <= (float)hi; }
+static int in_i(long v, long lo, long hi) { return v >= lo && v <= hi; }
+
+static int parse_conf(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
+    rbuf s;
+    if (sec_open(r, TAG('C', 'O', 'N', 'F'), &s, err, errlen) < 0) return -1;
+    gan_config *c = &ck->model;
+    gan_config_default(c);
+    c->nz = r_i32(&s); c->ngf = r_i32(&s); c->ndf = r_i32(&s);
+    int out = r_i32(&s);
+    c->batch = r_i32(&s);
+    c->lr_d = r_f32(&s); c->lr_g = r_f32(&s); c->beta1 = r_f32(&s); c->beta2 = r_f32(&s);
+    c->adam_eps = r_f32(&s);
+    c->d_steps = r_i32(&s); c->g_steps = r_i32(&s);
+    c->bn_eps = r_f32(&s); c->bn_momentum = r_f32(&s); c->lrelu_slope = r_f32(&s);
+    c->init_std = r_f32(&s);
+    ck->seed = r_u64(&s);
+    const uint8_t *ds = r_bytes(&s, sizeof ck->dataset);
+    ck->timeline_every = r_i32(&s);
+    if (sec_close(&s, "CONF", err, errlen) < 0) return -1;
+    memcpy(ck->dataset, ds, sizeof ck->dataset);
+    c->g_output = out == 1 ? GAN_OUT_RELU : GAN_OUT_TANH;
+    if (!in_i(c->nz, 1, 1024) || !in_i(c->ngf, 1, 1024) || !in_i(c->ndf, 1, 1024) ||
+        !in_i(out, 0, 1) || !in_i(c->batch, 1, 1024) || !in_f(c->lr_d, 0, 1) ||
+        !in_f(c->lr_g, 0, 1) || !in_f(c->beta1, 0, 0.9999) || !in_f(c->beta2, 0, 0.99999) ||
+        !in_f(c->adam_eps, 1e-12, 1) || !in_i(c->d_steps, 1, 100) || !in_i(c->g_steps, 1, 100) ||
+        !in_f(c->bn_eps, 1e-12, 1) || !in_f(c->bn_momentum, 0, 1) ||
+        !in_f(c->lrelu_slope, 0, 1) || !in_f(c->init_std, 0, 10) ||
+        ck->seed > 9007199254740991ULL || memchr(ck->dataset, 0, sizeof ck->dataset) == NULL ||
+        !in_i(ck->timeline_every, 1, 1000000000)) {
+        snprintf(err, errlen, "CONF: a setting is out of range");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_stat(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
+    rbuf s;
+    if (sec_open(r, TAG('S', 'T', 'A', 'T'), &s, err, errlen) < 0) return -1;
+    int64_t it = r_i64(&s), gt = r_i64(&s), dt = r_i64(&s);
+    for (int i = 0; i < 4; i++) ck->rng.s[i] = r_u32(&s);
+    ck->rng.has_spare = r_i32(&s);
+    ck->rng.spare = r_f32(&s);
+    int64_t epoch = r_i64(&s);
+    ck->data_n = r_i32(&s);
+    ck->data_pos = r_i32(&s);
+    int64_t mult = r_i64(&s);
+    if (sec_close(&s, "STAT", err, errlen) < 0) return -1;
+    const int64_t big = (int64_t)1 << 50;
+    if (it < 0 || it > big || gt < 0 || gt > big || dt < 0 || dt > big || epoch < 0 ||
+        epoch > big || mult < 1 || mult > big || !in_i(ck->rng.has_spare, 0, 1) ||
+        !isfinite(ck->rng.spare) || !(ck->rng.s[0] | ck->rng.s[1] | ck->rng.s[2] | ck->rng.s[3]) ||
+        !in_i(ck->data_n, 1, 1 << 30) || !in_i(ck->data_pos, 0, ck->data_n)) {
+        snprintf(err, errlen, "STAT: a counter is out of range");
+        return -1;
+    }
+    ck->iteration = (long)it;
+    ck->g_t = (long)gt;
+    ck->d_t = (long)dt;
+    ck->batch_epoch = (long)epoch;
+    ck->tl_mult = (long)mult;
+    return 0;
+}
+
+/* The permutation: every index below data_n exactly once. */
+static int parse_order(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
+    rbuf s;
+    if (sec_open(r, TAG('O', 'R', 'D', 'R'), &s, err, errlen) < 0) return -1;
+    const size_t n = (size_t)ck->data_n;
+    if (s.len != 4 * n) {
+        snprintf(err, errlen, "ORDR: %zu bytes for %zu images", s.len, n);
+        return -1;
+    }
+    uint8_t *seen = calloc((n + 7) / 8, 1);
+    if (!seen) { snprintf(err, errlen, "out of memory"); return -1; }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint32_t v = ld_u32(s.p + 4 * i);
+        if (v >= n || (seen[v / 8] & (1u << (v % 8)))) rc = -1;
+        else seen[v / 8] |= (uint8_t)(1u << (v % 8));
+    }
+    free(seen);
+    if (rc < 0) snprintf(err, errlen, "ORDR: not a permutation of the dataset");
+    ck->order = s.p;
+    return rc;
+}
+
+static int parse_history(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
+    rbuf s;
+    if (sec_open(r, TAG('H', 'I', 'S', 'T'), &s, err, errlen) < 0) return -1;
+    uint32_t n = r_u32(&s);
+    if (s.bad || n > HIST_MAX || (s.len - s.pos) != (size_t)n * POINT_BYTES) {
+        snprintf(err, errlen, "HIST: bad point count");
+        return -1;
+    }
+    ck->points = malloc((size_t)(n ? n : 1) * sizeof *ck->points);
+    if (!ck->points) { snprintf(err, errlen, "out of memory"); return -1; }
+    for (uint32_t i = 0; i < n; i++) {
+        srv_point *p = &ck->points[i];
+        int64_t it = r_i64(&s), count = r_i64(&s);
+        p->time_s = r_f64(&s);
+        p->m.d_loss = r_f32(&s); p->m.g_loss = r_f32(&s); p->m.d_acc_real = r_f32(&s);
+        p->m.d_acc_fake = r_f32(&s); p->m.d_acc = r_f32(&s); p->m.d_real = r_f32(&s);
+        p->m.d_fake = r_f32(&s);
+        if (it < 0 || it > ck->iteration || (i > 0 && it <= ck->points[i - 1].iteration) ||
+            count < 1 || count > ((int64_t)1 << 50) || !isfinite(p->time_s)) {
+            snprintf(err, errlen, "HIST: point %u is out of order or range", i);
+            return -1;
+        }
+        p->iteration = (long)it;
+        p->count = (long)count;
+    }
+    ck->npoints = (int)n;
+    return sec_close(&s, "HIST", err, errlen);
+}
+
+static int parse_timeline(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
+    rbuf s;
+    if (sec_open(r, TAG('T', 'M', 'L', 'N'), &s, err, errlen) < 0) return -1;
+    uint32_t n = r_u32(&s);
+    if (s.bad || n > TL_MAX || n > (s.len - s.pos) / 20) {
+        snprintf(err, errlen, "TMLN: bad snapshot count");
+        return -1;
+    }
+    ck->timeline = calloc(n ? n : 1, sizeof *ck->timeline);
+    if (!ck->timeline) { snprintf(err, errlen, "out of memory"); return -1; }
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t it = r_i64(&s);
+        uint32_t w = r_u32(&s), h = r_u32(&s), clen = r_u32(&s);
+        const uint8_t *z = r_bytes(&s, clen);
+        if (!z || it < 0 || it > ck->iteration ||
+            (i > 0 && it <= ck->timeline[i - 1].iteration) || w < 1 || w > TL_SIDE_MAX ||
+            h < 1 || h > TL_SIDE_MAX || (total += (size_t)w * h) > TL_PIXELS_MAX) {
+            snprintf(err, errlen, "TMLN: snapshot %u is out of order or range", i);
+            return -1;
+        }
+        srv_snapshot *sn = &ck->timeline[i];
+        *sn = (srv_snapshot){(long)it, (int)w, (int)h, malloc((size_t)w * h)};
+        ck->ntimeline = (int)i + 1;                /* so srv_ckpt_free frees it */
+        if (!sn->pixels) { snprintf(err, errlen, "out of memory"); return -1; }
+        uLongf got = (uLongf)w * h;
+        if (uncompress(sn->pixels, &got, z, clen) != Z_OK || got != (uLongf)w * h) {
+            snprintf(err, errlen, "TMLN: snapshot %u does not inflate to %ux%u", i, w, h);
+            return -1;
+        }
+    }
+    return sec_close(&s, "TMLN", err, errlen);
+}
+
+void srv_ckpt_free(srv_ckpt *ck) {
+    if (!ck) return;
+    free(ck->points);
+    srv_snapshots_free(ck->timeline, ck->ntimeline);
+    free(ck->owned);
+    memset(ck, 0, sizeof *ck);
+}
+
+srv_ckpt_result srv_ckpt_parse(const uint8_t *buf, size_t len, unsigned flags, srv_ckpt *ck,
+                               char *err, size_t errlen) {
+    memset(ck, 0, sizeof *ck);
+    if (len < HEADER_BYTES + 4 || memcmp(buf, magic, 8) != 0) {
+        snprintf(err, errlen, len < HEADER_BYTES + 4 ? "too short (%zu bytes)"
+                                                      : "not a ganlive checkpoint (bad magic)", len);
+        return SRV_CKPT_DAMAGED;
+    }
+    rbuf r = {buf, len - 4, 8, 0};
+    uint32_t version = r_u32(&r);
+    (void)r_u32(&r);
+    uint64_t total = r_u64(&r);
+    uint32_t crc = (uint32_t)crc32_z(0L, buf, len - 4);
+    int crc_ok = (flags & SRV_CKPT_SKIP_CRC) || crc == ld_u32(buf + len - 4);
+    if (version != SRV_CKPT_VERSION) {
+        /* a whole file of another version (its checksum holds) is refused;
+         * a flipped version field in a damaged file is just damage */
+        snprintf(err, errlen, "checkpoint format version %u%s; this ganlive reads version %d",
+                 version, crc_ok ? "" : " and a checksum mismatch", SRV_CKPT_VERSION);
+        return crc_ok ? SRV_CKPT_VERSION_MISMATCH : SRV_CKPT_DAMAGED;
+    }
+    if (total != len) {
+        snprintf(err, errlen, "%s: the header says %llu bytes, the file has %zu",
+                 total > len ? "truncated" : "trailing bytes", (unsigned long long)total, len);
+        return SRV_CKPT_DAMAGED;
+    }
+    if (!crc_ok) {
+        snprintf(err, errlen, "checksum mismatch (CRC32 %08x, stored %08x)", crc,
+                 ld_u32(buf + len - 4));
+        return SRV_CKPT_DAMAGED;
+    }
+    if (parse_conf(&r, ck, err, errlen) < 0 || parse_stat(&r, ck, err, errlen) < 0 ||
+        parse_order(&r, ck, err, errlen) < 0)
+        goto damaged;
+    const gan_config *c = &ck->model;
+    ck->g_count = gan_gparam_count(c);
+    ck->d_count = gan_dparam_count(c);
+    ck->gbuf_count = gan_gbuffer_count(c);
+    ck->dbuf_count = gan_dbuffer_count(c);
+    if (r_block(&r, TAG('F', 'I', 'X', 'N'), "FIXN", (size_t)SRV_FIXED_N * (size_t)c->nz,
+                &ck->fixed_noise, err, errlen) < 0 ||
+        r_block(&r, TAG('G', 'P', 'R', 'M'), "GPRM", ck->g_count, &ck->g, err, errlen) < 0 ||
+        r_block(&r, TAG('G', 'B', 'U', 'F'), "GBUF", ck->gbuf_count, &ck->g_buf, err, errlen) < 0 ||
+        r_block(&r, TAG('G', 'A', 'D', 'M'), "GADM", ck->g_count, &ck->g_m, err, errlen) < 0 ||
+        r_block(&r, TAG('G', 'A', 'D', 'V'), "GADV", ck->g_count, &ck->g_v, err, errlen) < 0 ||
+        r_block(&r, TAG('D', 'P', 'R', 'M'), "DPRM", ck->d_count, &ck->d, err, errlen) < 0 ||
+        r_block(&r, TAG('D', 'B', 'U', 'F'), "DBUF", ck->dbuf_count, &ck->d_buf, err, errlen) < 0 ||
+        r_block(&r, TAG('D', 'A', 'D', 'M'), "DADM", ck->d_count, &ck->d_m, err, errlen) < 0 ||
+        r_block(&r, TAG('D', 'A', 'D', 'V'), "DADV", ck->d_count, &ck->d_v, err, errlen) < 0 ||
+        parse_history(&r, ck, err, errlen) < 0 || parse_timeline(&r, ck, err, errlen) < 0)
+        goto damaged;
+    if (r.pos != r.len) {
+        snprintf(err, errlen, "%zu unknown bytes after the last section", r.len - r.pos);
+        goto damaged;
+    }
+    return SRV_CKPT_OK;
+damaged:
+    srv_ckpt_free(ck);
+    return SRV_CKPT_DAMAGED;
+}
+
+srv_ckpt_result srv_ckpt_load_file(const char *path, srv_ckpt *ck, char *err, size_t errlen) {
+    memset(ck, 0, sizeof *ck);
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    srv_ckpt_result rc = SRV_CKPT_DAMAGED;
+    long size = -1;
+    if (!f) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return SRV_CKPT_DAMAGED;
+    }
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0 || (unsigned long)size > SRV_CKPT_MAX_BYTES) {
+        snprintf(err, errlen, size < 0 ? "cannot read: %s" : "larger than 16 GiB",
+                 strerror(errno));
+        goto done;
+    }
+    buf = malloc(size ? (size_t)size : 1);
+    if (!buf) { snprintf(err, errlen, "out of memory (%ld bytes)", size); rc = SRV_CKPT_NOMEM; goto done; }
+    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        snprintf(err, errlen, "cannot read: %s", ferror(f) ? strerror(errno) : "short read");
+        goto done;
+    }
+    rc = srv_ckpt_parse(buf, (size_t)size, 0, ck, err, errlen);
+    if (rc == SRV_CKPT_OK) {
+        ck->owned = buf;
+        ck->owned_len = (size_t)size;
+        buf = NULL;
+    }
+done:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/* ---- applying ----------------------------------------------------------------- */
+
+srv_ckpt_result srv_ckpt_check(const srv_ckpt *ck, const srv_config *cfg, int data_n,
+                               char *err, size_t errlen) {
+    const gan_config *a = &ck->model, *b = &cfg->model;
+    static const char *outs[] = {"tanh", "relu"};
+    if (a->nz != b->nz || a->ngf != b->ngf || a->ndf != b->ndf || a->g_output != b->g_output ||
+        a->batch != b->batch) {
+        snprintf(err, errlen, "checkpoint is of another architecture: nz %d ngf %d ndf %d "
+                 "g_output %s batch %d; this run has nz %d ngf %d ndf %d g_output %s batch %d",
+                 a->nz, a->ngf, a->ndf, outs[a->g_output == GAN_OUT_RELU], a->batch, b->nz,
+                 b->ngf, b->ndf, outs[b->g_output == GAN_OUT_RELU], b->batch);
+        return SRV_CKPT_ARCH_MISMATCH;
+    }
+    if (strcmp(ck->dataset, cfg->dataset) != 0 || ck->data_n != data_n) {
+        snprintf(err, errlen, "checkpoint was trained on %s (%d images); this run has %s (%d images)",
+                 ck->dataset, ck->data_n, cfg->dataset, data_n);
+        return SRV_CKPT_ARCH_MISMATCH;
+    }
+    return SRV_CKPT_OK;
+}
+
+static void ld_floats(float *dst, const uint8_t *src, size_t n) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(dst, src, n * sizeof(float));
+#else
+    for (size_t i = 0; i < n; i++) dst[i] = ld_f32(src + 4 * i);
+#endif
+}
+
+void srv_ckpt_apply_trainer(const srv_ckpt *ck, srv_trainer *t, int keep_live) {
+    gan_model *m = t->model;
+    ld_floats(m->g_mem, ck->g, ck->g_count);
+    ld_floats(m->g_buf_mem, ck->g_buf, ck->gbuf_count);
+    ld_floats(m->g_m_mem, ck->g_m, ck->g_count);
+    ld_floats(m->g_v_mem, ck->g_v, ck->g_count);
+    ld_floats(m->d_mem, ck->d, ck->d_count);
+    ld_floats(m->d_buf_mem, ck->d_buf, ck->dbuf_count);
+    ld_floats(m->d_m_mem, ck->d_m, ck->d_count);
+    ld_floats(m->d_v_mem, ck->d_v, ck->d_count);
+    ld_floats(t->fixed_noise, ck->fixed_noise, (size_t)SRV_FIXED_N * (size_t)ck->model.nz);
+    m->g_t = ck->g_t;
+    m->d_t = ck->d_t;
+    t->rng = ck->rng;
+    for (int i = 0; i < ck->data_n; i++) t->batcher.order[i] = ld_u32(ck->order + 4 * (size_t)i);
+    t->batcher.pos = ck->data_pos;
+    t->batcher.epoch = ck->batch_epoch;
+    t->iteration = ck->iteration;
+    memset(&t->last, 0, sizeof t->last);
+    if (ck->npoints > 0) t->last = ck->points[ck->npoints - 1].m;
+    /* the run's recipe; live settings too unless the caller keeps its own */
+    gan_config *c = &t->cfg.model;
+    const gan_config *k = &ck->model;
+    c->adam_eps = k->adam_eps;
+    c->bn_eps = k->bn_eps;
+    c->bn_momentum = k->bn_momentum;
+    c->lrelu_slope = k->lrelu_slope;
+    c->init_std = k->init_std;
+    t->cfg.seed = ck->seed;
+    if (!keep_live) {
+        c->lr_d = k->lr_d;
+        c->lr_g = k->lr_g;
+        c->beta1 = k->beta1;
+        c->beta2 = k->beta2;
+        c->d_steps = k->d_steps;
+        c->g_steps = k->g_steps;
+        t->cfg.timeline_every = ck->timeline_every;
+    }
+    m->cfg = *c;
+}
+
+int srv_ckpt_apply_state(const srv_ckpt *ck, srv_state *st) {
+    double epoch = (double)ck->batch_epoch + (double)ck->data_pos / (double)ck->data_n;
+    return srv_state_restore(st, ck->iteration, epoch, ck->points, ck->npoints, ck->timeline,
+                             ck->ntimeline, ck->tl_mult);
+}

@@ -1,0 +1,394 @@
+/* test_checkpoint.c - checkpoints on a small model and real MNIST: a round
+ * trip restores every bit (weights, BN statistics, Adam, RNG, data order,
+ * history, timeline) and training continued after a load is bit-identical
+ * to training that never stopped; other architectures and format versions
+ * are refused; truncated and bit-flipped files are all refused and never
+ * loaded; the newest damaged file falls back to an older one; keep-N
+ * rotation; failed saves report an error and leave older files loadable;
+ * the save/restore tickets of srv_state.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "testhelp.h"
+#include "../server/checkpoint.h"
+
+static void small_config(srv_config *c, uint64_t seed) {
+    srv_config_default(c);
+    snprintf(c->data_dir, sizeof c->data_dir, "data/mnist");
+    c->model.nz = 32;
+    c->model.ngf = 32;
+    c->model.ndf = 16;
+    c->model.batch = 16;
+    c->seed = seed;
+    c->threads = 1;
+    c->timeline_every = 2;
+    c->timeline_max = 4;
+}
+
+/* Trainer and state; 0 or -1. */
+static int make_run(srv_trainer *t, srv_state **st, uint64_t seed, int ngf) {
+    srv_config c;
+    char err[512];
+    small_config(&c, seed);
+    c.model.ngf = ngf;
+    if (srv_trainer_init(t, &c, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    *st = srv_state_new(&t->cfg);
+    return *st ? 0 : -1;
+}
+
+/* n iterations, published like the serve loop does. */
+static void run_iters(srv_trainer *t, srv_state *st, int n) {
+    for (int i = 0; i < n; i++) {
+        if (srv_trainer_iteration(t) < 0) return;
+        srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), &t->last,
+                          t->model->g_mem, t->model->g_buf_mem);
+        if (t->iteration % t->cfg.timeline_every == 0) srv_trainer_publish_timeline(t, st);
+    }
+}
+
+static void free_run(srv_trainer *t, srv_state *st) {
+    srv_state_free(st);
+    srv_trainer_free(t);
+}
+
+static char *make_tmpdir(char *buf, size_t len) {
+    snprintf(buf, len, "%s/ganlive-ckpt-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    return mkdtemp(buf);
+}
+
+static void rm_rf(const char *dir) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static int same_floats(const float *a, const float *b, size_t n) {
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+static int same_model(const srv_trainer *a, const srv_trainer *b) {
+    const gan_model *x = a->model, *y = b->model;
+    const size_t gb = gan_gbuffer_count(&x->cfg), db = gan_dbuffer_count(&x->cfg);
+    return same_floats(x->g_mem, y->g_mem, x->g_count) &&
+           same_floats(x->g_m_mem, y->g_m_mem, x->g_count) &&
+           same_floats(x->g_v_mem, y->g_v_mem, x->g_count) &&
+           same_floats(x->g_buf_mem, y->g_buf_mem, gb) &&
+           same_floats(x->d_mem, y->d_mem, x->d_count) &&
+           same_floats(x->d_m_mem, y->d_m_mem, x->d_count) &&
+           same_floats(x->d_v_mem, y->d_v_mem, x->d_count) &&
+           same_floats(x->d_buf_mem, y->d_buf_mem, db) && x->g_t == y->g_t && x->d_t == y->d_t;
+}
+
+/* Checkpoint bytes of a run (caller frees). */
+static uint8_t *serialize_run(const srv_trainer *t, srv_state *st, size_t *len) {
+    srv_point *pts = NULL;
+    srv_snapshot *tl = NULL;
+    long mult = 1;
+    int np = srv_state_history_copy(st, &pts), nt = srv_state_timeline_copy(st, &tl, &mult);
+    srv_ckpt_src src = {t, pts, np, tl, nt, mult};
+    uint8_t *buf = NULL;
+    char err[256];
+    if (np < 0 || nt < 0 || srv_ckpt_serialize(&src, &buf, len, err, sizeof err) < 0) buf = NULL;
+    free(pts);
+    srv_snapshots_free(tl, nt);
+    return buf;
+}
+
+TEST(checkpoint_round_trip_is_bit_identical) {
+    srv_trainer a, b;
+    srv_state *sa, *sb;
+    char dir[256], path[1024], err[512];
+    size_t bytes;
+    if (make_run(&a, &sa, 3, 32) < 0 || make_run(&b, &sb, 99, 32) < 0 || !make_tmpdir(dir, sizeof dir)) {
+        CHECK(0);
+        return;
+    }
+    run_iters(&a, sa, 11);                       /* timeline 2,4,6,8 full: 2,6,10 */
+    CHECKF(srv_ckpt_save(dir, 3, &a, sa, path, sizeof path, &bytes, err, sizeof err) == 0, "%s", err);
+    CHECK(strstr(path, "/ckpt-000000011.bin") != NULL && bytes > 0);
+    srv_ckpt ck;
+    char found[1024];
+    CHECKF(srv_ckpt_find(dir, &b.cfg, b.data.n, &ck, found, sizeof found, stderr, err, sizeof err) == 1,
+           "%s", err);
+    CHECK(strcmp(found, path) == 0);
+    srv_ckpt_apply_trainer(&ck, &b, 0);
+    CHECK(srv_ckpt_apply_state(&ck, sb) == 0);
+    srv_ckpt_free(&ck);
+
+    CHECK(same_model(&a, &b));
+    CHECK(memcmp(&a.rng, &b.rng, sizeof a.rng) == 0);
+    CHECK(a.iteration == 11 && b.iteration == 11 && b.cfg.seed == 3);
+    CHECK(a.batcher.pos == b.batcher.pos && a.batcher.epoch == b.batcher.epoch);
+    CHECK(memcmp(a.batcher.order, b.batcher.order, (size_t)a.data.n * sizeof *a.batcher.order) == 0);
+    CHECK(same_floats(a.fixed_noise, b.fixed_noise, (size_t)SRV_FIXED_N * 32));
+    srv_point *pa, *pb;
+    int na = srv_state_history_copy(sa, &pa), nb = srv_state_history_copy(sb, &pb);
+    CHECK(na == 11 && nb == na);
+    int same = 1;                                 /* field by field: srv_point has padding */
+    for (int i = 0; i < na && i < nb; i++)
+        same &= pa[i].iteration == pb[i].iteration && pa[i].count == pb[i].count &&
+                pa[i].time_s == pb[i].time_s && !memcmp(&pa[i].m, &pb[i].m, sizeof pa[i].m);
+    CHECK(same);
+    free(pa);
+    free(pb);
+    srv_snapshot *ta, *tb;
+    long ma, mb;
+    na = srv_state_timeline_copy(sa, &ta, &ma);
+    nb = srv_state_timeline_copy(sb, &tb, &mb);
+    CHECKF(na >= 3 && nb == na && ma == mb && ma > 1, "timeline %d/%d mult %ld/%ld", na, nb, ma, mb);
+    for (int i = 0; i < na && i < nb; i++)
+        CHECK(ta[i].iteration == tb[i].iteration && ta[i].width == tb[i].width &&
+              memcmp(ta[i].pixels, tb[i].pixels, (size_t)ta[i].width * ta[i].height) == 0);
+    srv_snapshots_free(ta, na);
+    srv_snapshots_free(tb, nb);
+
+    /* training on: the loaded run and the one that never stopped agree */
+    run_iters(&a, sa, 5);
+    run_iters(&b, sb, 5);
+    CHECK(a.iteration == 16 && b.iteration == 16);
+    CHECK(memcmp(&a.last, &b.last, sizeof a.last) == 0);
+    CHECK(same_model(&a, &b));
+    free_run(&a, sa);
+    free_run(&b, sb);
+    rm_rf(dir);
+}
+
+TEST(checkpoint_refuses_other_architecture_and_version) {
+    srv_trainer a, other;
+    srv_state *sa, *so;
+    char dir[256], path[1024], err[512];
+    size_t bytes, len;
+    if (make_run(&a, &sa, 4, 32) < 0 || make_run(&other, &so, 4, 16) < 0 || !make_tmpdir(dir, sizeof dir)) {
+        CHECK(0);
+        return;
+    }
+    run_iters(&a, sa, 2);
+    CHECK(srv_ckpt_save(dir, 3, &a, sa, path, sizeof path, &bytes, err, sizeof err) == 0);
+    float before = other.model->g_mem[0];
+    srv_ckpt ck;
+    char found[1024];
+    err[0] = '\0';
+    CHECK(srv_ckpt_find(dir, &other.cfg, other.data.n, &ck, found, sizeof found, NULL, err,
+                        sizeof err) == -1);
+    CHECKF(strstr(err, "ngf 32") && strstr(err, "ngf 16"), "%s", err);
+    CHECK(other.model->g_mem[0] == before && other.iteration == 0);   /* untouched */
+    CHECK(srv_ckpt_load_file(path, &ck, err, sizeof err) == SRV_CKPT_OK);
+    CHECK(srv_ckpt_check(&ck, &a.cfg, a.data.n, err, sizeof err) == SRV_CKPT_OK);
+    CHECK(srv_ckpt_check(&ck, &a.cfg, 1000, err, sizeof err) == SRV_CKPT_ARCH_MISMATCH);
+    srv_ckpt_free(&ck);
+
+    uint8_t *buf = serialize_run(&a, sa, &len);
+    CHECK(buf != NULL);
+    if (buf) {
+        buf[8] = 2;                                      /* version 2 with a valid CRC */
+        uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
+        for (int i = 0; i < 4; i++) buf[len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+        CHECK(srv_ckpt_parse(buf, len, 0, &ck, err, sizeof err) == SRV_CKPT_VERSION_MISMATCH);
+        CHECKF(strstr(err, "version 2") != NULL, "%s", err);
+        buf[len - 1] ^= 1;                               /* and with a broken one: damage */
+        CHECK(srv_ckpt_parse(buf, len, 0, &ck, err, sizeof err) == SRV_CKPT_DAMAGED);
+    }
+    free(buf);
+    free_run(&a, sa);
+    free_run(&other, so);
+    rm_rf(dir);
+}
+
+TEST(checkpoint_damaged_files_are_all_refused) {
+    srv_trainer a;
+    srv_state *sa;
+    size_t len;
+    char err[512];
+    if (make_run(&a, &sa, 5, 32) < 0) { CHECK(0); return; }
+    run_iters(&a, sa, 4);
+    uint8_t *buf = serialize_run(&a, sa, &len);
+    uint8_t *bad = buf ? malloc(len) : NULL;
+    if (!bad) { CHECK(0); free(buf); free_run(&a, sa); return; }
+    srv_ckpt ck;
+    CHECK(srv_ckpt_parse(buf, len, 0, &ck, err, sizeof err) == SRV_CKPT_OK);
+    srv_ckpt_free(&ck);
+    nn_rng r;
+    nn_rng_seed(&r, 2024);
+    int loaded = 0, tries = 0;
+    /* truncation at random offsets, and at every header byte */
+    for (int i = 0; i < 300; i++) {
+        size_t cut = i < 40 ? (size_t)i : (size_t)nn_rng_below(&r, (uint32_t)len);
+        memcpy(bad, buf, cut);
+        tries++;
+        if (srv_ckpt_parse(bad, cut, 0, &ck, err, sizeof err) == SRV_CKPT_OK) loaded++;
+        if (ck.points || ck.timeline || ck.g) loaded++;   /* refused means empty */
+    }
+    /* one to eight random bit flips */
+    for (int i = 0; i < 300; i++) {
+        memcpy(bad, buf, len);
+        int flips = 1 + (int)nn_rng_below(&r, 8);
+        for (int f = 0; f < flips; f++) {
+            size_t at = (size_t)nn_rng_below(&r, (uint32_t)len);
+            bad[at] ^= (uint8_t)(1u << nn_rng_below(&r, 8));
+        }
+        tries++;
+        if (memcmp(bad, buf, len) == 0) continue;        /* flips cancelled out */
+        if (srv_ckpt_parse(bad, len, 0, &ck, err, sizeof err) == SRV_CKPT_OK) loaded++;
+    }
+    CHECKF(loaded == 0, "%d of %d damaged checkpoints loaded", loaded, tries);
+    /* behind the CRC (as the fuzzer sees it): garbage anywhere never crashes
+     * and a parse either fails cleanly or yields a consistent checkpoint */
+    int ok = 0;
+    for (int i = 0; i < 300; i++) {
+        memcpy(bad, buf, len);
+        size_t at = 8 + (size_t)nn_rng_below(&r, 400);   /* header, CONF, STAT */
+        bad[at] ^= (uint8_t)(1u << nn_rng_below(&r, 8));
+        if (srv_ckpt_parse(bad, len, SRV_CKPT_SKIP_CRC, &ck, err, sizeof err) == SRV_CKPT_OK) {
+            ok++;
+            CHECK(ck.g_count == gan_gparam_count(&ck.model));
+            srv_ckpt_free(&ck);
+        }
+    }
+    CHECKF(ok < 300, "every flip in the header sections passed validation (%d)", ok);
+    free(bad);
+    free(buf);
+    free_run(&a, sa);
+}
+
+TEST(checkpoint_falls_back_to_older_and_rotates) {
+    srv_trainer a, b;
+    srv_state *sa, *sb;
+    char dir[256], path[1024], err[512], found[1024];
+    size_t bytes;
+    if (make_run(&a, &sa, 6, 32) < 0 || make_run(&b, &sb, 7, 32) < 0 || !make_tmpdir(dir, sizeof dir)) {
+        CHECK(0);
+        return;
+    }
+    for (int i = 0; i < 4; i++) {                 /* keep 2: iterations 3 and 4 stay */
+        run_iters(&a, sa, 1);
+        CHECK(srv_ckpt_save(dir, 2, &a, sa, path, sizeof path, &bytes, err, sizeof err) == 0);
+    }
+    char **names;
+    int n = srv_ckpt_list(dir, &names);
+    CHECKF(n == 2 && !strcmp(names[0], "ckpt-000000004.bin") && !strcmp(names[1], "ckpt-000000003.bin"),
+           "%d files, first %s", n, n > 0 ? names[0] : "-");
+    srv_ckpt_names_free(names, n);
+    /* damage the newest on disk: the search names it and takes iteration 3 */
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (f) { fseek(f, 3000, SEEK_SET); fputc(0x5a, f); fclose(f); }
+    FILE *log = tmpfile();
+    srv_ckpt ck;
+    CHECK(srv_ckpt_find(dir, &b.cfg, b.data.n, &ck, found, sizeof found, log, err, sizeof err) == 1);
+    CHECK(ck.iteration == 3 && strstr(found, "ckpt-000000003.bin") != NULL);
+    srv_ckpt_free(&ck);
+    char text[1024] = "";
+    if (log) { rewind(log); size_t got = fread(text, 1, sizeof text - 1, log); text[got] = '\0'; fclose(log); }
+    CHECKF(strstr(text, "ckpt-000000004.bin is damaged (checksum mismatch") != NULL, "%s", text);
+    free_run(&a, sa);
+    free_run(&b, sb);
+    rm_rf(dir);
+}
+
+TEST(checkpoint_failed_save_reports_and_keeps_older) {
+    srv_trainer a;
+    srv_state *sa;
+    char dir[256], path[1024], err[512] = "", tmp[1100], found[1024];
+    size_t bytes;
+    if (make_run(&a, &sa, 8, 32) < 0 || !make_tmpdir(dir, sizeof dir)) { CHECK(0); return; }
+    run_iters(&a, sa, 2);
+    CHECK(srv_ckpt_save(dir, 3, &a, sa, path, sizeof path, &bytes, err, sizeof err) == 0);
+    run_iters(&a, sa, 1);
+    /* the temporary file cannot be created (works as root too) */
+    snprintf(tmp, sizeof tmp, "%s/.ckpt-000000003.bin.tmp", dir);
+    CHECK(mkdir(tmp, 0755) == 0);
+    CHECK(srv_ckpt_save(dir, 3, &a, sa, path, sizeof path, &bytes, err, sizeof err) == -1);
+    CHECKF(strstr(err, "cannot create") && strstr(err, "Is a directory"), "%s", err);
+    rmdir(tmp);
+    srv_ckpt ck;
+    CHECK(srv_ckpt_find(dir, &a.cfg, a.data.n, &ck, found, sizeof found, NULL, err, sizeof err) == 1);
+    CHECK(ck.iteration == 2);
+    srv_ckpt_free(&ck);
+    /* a run directory that cannot exist */
+    snprintf(tmp, sizeof tmp, "%s/ckpt-000000002.bin/sub", dir);
+    CHECK(srv_ckpt_save(tmp, 3, &a, sa, path, sizeof path, &bytes, err, sizeof err) == -1);
+    CHECKF(strstr(err, "Not a directory") != NULL, "%s", err);
+    /* never save a poisoned model */
+    float keep = a.model->d_v_mem[5];
+    a.model->d_v_mem[5] = NAN;
+    CHECK(srv_ckpt_save(dir, 3, &a, sa, path, sizeof path, &bytes, err, sizeof err) == -1);
+    CHECKF(strstr(err, "NaN or Inf") != NULL, "%s", err);
+    a.model->d_v_mem[5] = keep;
+    char **names;
+    int n = srv_ckpt_list(dir, &names);
+    CHECK(n == 1 && !strcmp(names[0], "ckpt-000000002.bin"));
+    srv_ckpt_names_free(names, n);
+    free_run(&a, sa);
+    rm_rf(dir);
+}
+
+/* ---- the tickets of srv_state -------------------------------------------- */
+
+typedef struct { srv_state *s; int saves, restores; } fake_trainer;
+
+static void *fake_loop(void *arg) {
+    fake_trainer *f = arg;
+    long it = 0;
+    for (;;) {
+        srv_config cfg;
+        int changed;
+        srv_action act = srv_state_boundary(f->s, &cfg, &changed);
+        if (act == SRV_QUIT) break;
+        if (act == SRV_SAVE) {
+            f->saves++;
+            srv_state_checkpoint_done(f->s, 0, 1, "runs/t/ckpt-x.bin", it, NULL);
+            continue;
+        }
+        if (act == SRV_RESTORE) {
+            f->restores++;
+            srv_state_restore_done(f->s, f->restores == 1 ? -1 : 0, "no checkpoint to restore");
+            continue;
+        }
+        it++;
+        srv_state_publish(f->s, it, 0.0, NULL, NULL, NULL);
+        if (it == 50) srv_state_set_diverged(f->s, it, "test");
+        usleep(200);
+    }
+    return NULL;
+}
+
+TEST(checkpoint_state_tickets) {
+    srv_config c;
+    small_config(&c, 1);
+    fake_trainer f = {srv_state_new(&c), 0, 0};
+    pthread_t th;
+    if (!f.s || pthread_create(&th, NULL, fake_loop, &f) != 0) { CHECK(0); return; }
+    char path[256], err[256];
+    long it = -1;
+    CHECK(srv_state_checkpoint(f.s, path, sizeof path, &it, err, sizeof err) == 0);
+    CHECK(strcmp(path, "runs/t/ckpt-x.bin") == 0 && it >= 0);
+    srv_status st;
+    srv_state_status(f.s, &st);
+    CHECK(st.has_checkpoint && st.ckpt_iteration == it && st.ckpt_error[0] == '\0');
+    long paused_at;
+    srv_state_pause(f.s, &paused_at);
+    CHECK(srv_state_checkpoint(f.s, path, sizeof path, &it, err, sizeof err) == 0);
+    CHECK(it == paused_at);                              /* works while paused */
+    srv_state_status(f.s, &st);
+    CHECK(st.state == SRV_PAUSED);
+    srv_state_resume(f.s, NULL);
+    while (st.state != SRV_DIVERGED) { usleep(1000); srv_state_status(f.s, &st); }
+    CHECK(srv_state_checkpoint(f.s, path, sizeof path, &it, err, sizeof err) == 409);
+    CHECK(srv_state_resume(f.s, NULL) == SRV_DIVERGED);  /* first restore fails */
+    srv_state_status(f.s, &st);
+    CHECK(strcmp(st.restore_error, "no checkpoint to restore") == 0);
+    CHECK(srv_state_resume(f.s, NULL) == SRV_RUNNING);   /* second one works */
+    srv_state_status(f.s, &st);
+    CHECK(st.state == SRV_RUNNING && st.restore_error[0] == '\0' && st.diverged_reason[0] == '\0');
+    srv_state_quit(f.s);
+    pthread_join(th, NULL);
+    CHECK(f.saves == 2 && f.restores == 2);
+    srv_state_free(f.s);
+}
