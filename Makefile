@@ -17,7 +17,7 @@
 PKGS      := libmicrohttpd libcjson stb openblas zlib
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libstb-dev \
              libopenblas-dev zlib1g-dev python3 nodejs npm ca-certificates curl
-DEB_TEST  := chromium python3-numpy clang-14 libclang-rt-14-dev
+DEB_TEST  := chromium python3-numpy clang-14 libclang-rt-14-dev dataset-fashion-mnist
 
 CC       ?= cc
 OPT      ?= -O3 -march=native

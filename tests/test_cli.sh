@@ -108,5 +108,12 @@ check "--fresh sets old checkpoints aside" grep -q "^ganlive: --fresh: moved 2 o
 check "--fresh starts at 0" grep -q "^final iteration 2 " "$tmp/f.log"
 check "--fresh keeps the old files" exists "$tmp/r.run"/old-*/ckpt-000000012.bin
 
+# Fashion-MNIST from Debian's dataset-fashion-mnist (gzip IDX files)
+"$bin" train --config "$tmp/small.json" --dataset fashion --iters 3 --out "$tmp/f.png" \
+    --run-dir "$tmp/f.run" >"$tmp/f.log" 2>&1; rc=$?
+check "--dataset fashion trains on the gzip files" [ "$rc" = 0 ]
+check "--dataset fashion names its data" grep -q "/usr/share/datasets/fashion-mnist" "$tmp/f.log"
+check "--dataset fashion writes the grid" [ "$(png_size "$tmp/f.png" 2>/dev/null)" = "238x238" ]
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
