@@ -66,8 +66,10 @@ $(BUILD)/%.o: %.c $(wildcard nn/*.h server/*.h tests/*.h)
 $(BIN): $(NN_OBJ) $(SRV_OBJ) $(BUILD)/server/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
+# The unit tests count our own code's allocations (tests/test_alloc.c).
+TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 $(TESTBIN): $(NN_OBJ) $(SRV_OBJ) $(TEST_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 # ---- system packages ----------------------------------------------------
 # Installs only what is missing; needs root (as on a fresh Debian machine).

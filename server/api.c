@@ -11,7 +11,7 @@
  * requests queue instead of each allocating tens of MB. The generator copy
  * and the forward passes happen under that mutex; the PNG is encoded after.
  * Noise for a given seed comes from nn_rng seeded with it and is drawn for
- * all n images before generating in chunks of SRV_SAMPLER_BATCH, so the same
+ * all n images before the sampler generates them in chunks, so the same
  * seed and weights always give the same bytes.
  */
 #include <limits.h>
@@ -194,14 +194,7 @@ static uint64_t mix64(uint64_t x) {          /* splitmix64 finaliser */
 static long generate(srv_http *h, const float *z, int n, float *images) {
     pthread_mutex_lock(&h->sampler_mu);
     long it = srv_state_copy_generator(h->st, h->gparams, h->gbuf);
-    if (it >= 0) {
-        for (int i = 0; i < n; i += SRV_SAMPLER_BATCH) {
-            int k = n - i < SRV_SAMPLER_BATCH ? n - i : SRV_SAMPLER_BATCH;
-            gan_sampler_generate(h->sampler, h->gparams, h->gbuf,
-                                 z + (size_t)i * (size_t)h->cfg.model.nz, k,
-                                 images + (size_t)i * GAN_PIX);
-        }
-    }
+    if (it >= 0) gan_sampler_generate(h->sampler, h->gparams, h->gbuf, z, n, images);
     pthread_mutex_unlock(&h->sampler_mu);
     return it;
 }

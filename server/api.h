@@ -20,7 +20,6 @@
 #include "state.h"
 
 #define SRV_BODY_MAX (16 * 1024)          /* default server.max_body (413 above) */
-#define SRV_SAMPLER_BATCH 64              /* images per sampler call */
 #define SRV_SAMPLES_MAX 256
 #define SRV_SSE_KEEPALIVE_S 15.0
 

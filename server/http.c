@@ -488,7 +488,7 @@ srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_d
     for (int i = 0; i < SRV_NASSETS; i++)
         if (load_asset(&h->assets[i], web_dir, err, errlen) != 0) goto fail;
 
-    h->sampler = gan_sampler_new(&cfg->model, SRV_SAMPLER_BATCH);
+    h->sampler = gan_sampler_new(&cfg->model, GAN_SAMPLER_CHUNK);
     h->gparams = malloc(gan_gparam_count(&cfg->model) * sizeof(float));
     h->gbuf = malloc((gan_gbuffer_count(&cfg->model) + 1) * sizeof(float));
     if (!h->sampler || !h->gparams || !h->gbuf) {

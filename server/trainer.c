@@ -60,7 +60,7 @@ int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t er
     const gan_config *mc = &cfg->model;
     nn_rng_seed(&t->rng, cfg->seed);
     t->model = gan_model_new(mc);
-    t->sampler = gan_sampler_new(mc, SRV_FIXED_N);
+    t->sampler = gan_sampler_new(mc, GAN_SAMPLER_CHUNK);
     t->real = malloc((size_t)mc->batch * GAN_PIX * sizeof(float));
     t->noise = malloc((size_t)mc->batch * mc->nz * sizeof(float));
     t->fixed_noise = malloc((size_t)SRV_FIXED_N * mc->nz * sizeof(float));
