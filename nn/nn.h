@@ -137,6 +137,17 @@ float nn_bce_logits_forward(const float *logits, float target, int B);
 void nn_bce_logits_backward(float *dlogits, const float *logits, float target,
                             float scale, int B);
 
+/* ---- softmax cross-entropy on logits (integer labels) ------------------- */
+/* Row per sample: logits, probs [B][K]; labels [B] in [0, K). Stable (the
+ * row's maximum is subtracted before exp). Writes the softmax probabilities
+ * into probs (kept for backward) and returns the mean over B of
+ * -log p[b][labels[b]]  (PyTorch's F.cross_entropy, reduction "mean"). */
+float nn_softmax_ce_forward(float *probs, const float *logits, const int32_t *labels,
+                            int B, int K);
+/* dlogits [B][K] += scale * (probs - onehot(labels)) / B */
+void nn_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *labels,
+                            float scale, int B, int K);
+
 /* ---- Adam (PyTorch's formulation, no weight decay) ----------------------- */
 /* t is the 1-based step count after this update. */
 void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t n,

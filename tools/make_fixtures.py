@@ -6,7 +6,8 @@ Usage:  /usr/bin/python3 tools/make_fixtures.py tests/fixtures
 fixed seeds, so the output is the same on every run on the same machine).
 
 It writes one file per topic: conv2d.bin, convt2d.bin, batchnorm.bin, act.bin,
-bce.bin, adam.bin and gan_iter.bin (one whole DCGAN training iteration).
+bce.bin, adam.bin, gan_iter.bin (one whole DCGAN training iteration) and
+softmax.bin (softmax cross-entropy). Naming files after OUTDIR writes only those.
 
 File format (all integers little-endian uint32, data little-endian):
     magic    4 bytes "GLFX"
@@ -263,6 +264,37 @@ def bce_fixture(path):
     w_.write(path)
 
 
+def softmax_fixture(path):
+    """Softmax cross-entropy (F.cross_entropy, mean) on logits [B][K], row per
+    sample, with int32 labels; cases include huge and tied logits."""
+    torch.manual_seed(8)
+    w_ = Writer()
+    big = torch.tensor([[1000.0, -1000.0, 0.0, 999.0],
+                        [-500.0, -500.0, -500.0, -500.0],
+                        [88.0, 89.0, 90.0, -90.0]])
+    cases = [  # logits [B][K], labels [B], scale
+        (randn(8, 10) * 2.0, torch.randint(0, 10, (8,)), 1.0),
+        (randn(5, 3) * 10.0, torch.randint(0, 3, (5,)), 0.5),
+        (big, torch.tensor([0, 2, 3]), 1.0),
+        (randn(64, 10), torch.randint(0, 10, (64,)), 2.0),
+    ]
+    w_.add("count", np.int32(len(cases)))
+    for ci, (logits, labels, s) in enumerate(cases):
+        x = logits.clone().requires_grad_(True)
+        loss = F.cross_entropy(x, labels)
+        (loss * s).backward()
+        p = f"c{ci}."
+        w_.add(p + "B", np.int32(logits.shape[0]))
+        w_.add(p + "K", np.int32(logits.shape[1]))
+        w_.add(p + "logits", logits)
+        w_.add(p + "labels", labels.numpy().astype(np.int32))
+        w_.add(p + "scale", np.float32(s))
+        w_.add(p + "loss", loss.detach().reshape(()))
+        w_.add(p + "probs", F.softmax(logits, dim=1))
+        w_.add(p + "dlogits", x.grad)
+    w_.write(path)
+
+
 def adam_fixture(path):
     torch.manual_seed(6)
     w_ = Writer()
@@ -417,17 +449,26 @@ def gan_fixture(path):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: make_fixtures.py OUTDIR")
+    if len(sys.argv) < 2:
+        sys.exit("usage: make_fixtures.py OUTDIR [FILE.bin ...]   (default: every file)")
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    conv_fixture(os.path.join(out, "conv2d.bin"), transposed=False)
-    conv_fixture(os.path.join(out, "convt2d.bin"), transposed=True)
-    batchnorm_fixture(os.path.join(out, "batchnorm.bin"))
-    act_fixture(os.path.join(out, "act.bin"))
-    bce_fixture(os.path.join(out, "bce.bin"))
-    adam_fixture(os.path.join(out, "adam.bin"))
-    gan_fixture(os.path.join(out, "gan_iter.bin"))
+    makers = {
+        "conv2d.bin": lambda p: conv_fixture(p, transposed=False),
+        "convt2d.bin": lambda p: conv_fixture(p, transposed=True),
+        "batchnorm.bin": batchnorm_fixture,
+        "act.bin": act_fixture,
+        "bce.bin": bce_fixture,
+        "adam.bin": adam_fixture,
+        "gan_iter.bin": gan_fixture,
+        "softmax.bin": softmax_fixture,
+    }
+    names = sys.argv[2:] or list(makers)
+    for name in names:
+        if name not in makers:
+            sys.exit(f"make_fixtures.py: unknown fixture {name} (known: {' '.join(makers)})")
+    for name in names:
+        makers[name](os.path.join(out, name))
 
 
 if __name__ == "__main__":
