@@ -15,6 +15,9 @@
  * seed and weights always give the same bytes.
  */
 #include <limits.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,9 +192,23 @@ static uint64_t mix64(uint64_t x) {          /* splitmix64 finaliser */
     return x ^ (x >> 31);
 }
 
+uint64_t srv_api_fresh_seed(srv_http *h) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    pthread_mutex_lock(&h->sampler_mu);
+    uint64_t k = ++h->seed_counter;
+    pthread_mutex_unlock(&h->sampler_mu);
+    return mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^ mix64(k);
+}
+
 /* Generate n images from z [n][nz] with the latest generator. Returns the
  * generator's iteration, or -1 when nothing was published yet. */
 static long generate(srv_http *h, const float *z, int n, float *images) {
+#ifdef _OPENMP
+    /* One thread per request: the trainer's two-thread team keeps both cores,
+     * and a viewer costs it about one core's share only while sampling. */
+    omp_set_num_threads(1);
+#endif
     pthread_mutex_lock(&h->sampler_mu);
     long it = srv_state_copy_generator(h->st, h->gparams, h->gbuf);
     if (it >= 0) gan_sampler_generate(h->sampler, h->gparams, h->gbuf, z, n, images);
@@ -199,7 +216,7 @@ static long generate(srv_http *h, const float *z, int n, float *images) {
     return it;
 }
 
-static int grid_cols(int n) {
+int srv_api_grid_cols(int n) {
     int cols = (int)ceil(sqrt((double)n));
     while (cols * cols < n) cols++;
     while (cols > 1 && (cols - 1) * (cols - 1) >= n) cols--;
@@ -218,7 +235,7 @@ static enum MHD_Result reply_samples(srv_call *c, const float *z, int n, int sca
         goto done;
     }
     float lo = c->h->cfg.model.g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
-    if (srv_grid_png(images, n, grid_cols(n), scale, lo, 1.0f, &png, &len) != 0) {
+    if (srv_grid_png(images, n, srv_api_grid_cols(n), scale, lo, 1.0f, &png, &len) != 0) {
         ret = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         goto done;
     }
@@ -240,14 +257,7 @@ enum MHD_Result srv_api_samples(srv_call *c) {
         return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "scale: must be an integer in 1..8");
     int rc = srv_query_u64(c->conn, "seed", &seed);
     if (rc < 0) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "seed: must be an unsigned 64-bit decimal integer");
-    if (rc == 1) {                               /* fresh noise */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        pthread_mutex_lock(&c->h->sampler_mu);
-        uint64_t k = ++c->h->seed_counter;
-        pthread_mutex_unlock(&c->h->sampler_mu);
-        seed = mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^ mix64(k);
-    }
+    if (rc == 1) seed = srv_api_fresh_seed(c->h);  /* fresh noise */
     size_t nz = (size_t)c->h->cfg.model.nz;
     float *z = malloc((size_t)n * nz * sizeof(float));
     if (!z) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");

@@ -1,7 +1,9 @@
 /* api.h - internal to the HTTP server: what http.c (daemon, request
- * lifecycle, routing, static files), api.c (JSON and PNG endpoints) and
- * events.c (Server-Sent Events) share. Not part of the module contract;
- * everything outside server/http*.c, api.c and events.c uses http.h.
+ * lifecycle, routing, static files), api.c (JSON and PNG endpoints),
+ * api_checkpoint.c, api_insight.c (CSV, Prometheus, real digits, latent
+ * walks) and events.c (Server-Sent Events) share. Not part of the module
+ * contract; everything outside server/http*.c, api*.c and events.c uses
+ * http.h.
  */
 #ifndef GANLIVE_API_H
 #define GANLIVE_API_H
@@ -110,10 +112,18 @@ enum MHD_Result srv_api_config_patch(srv_call *c);
 enum MHD_Result srv_api_events(srv_call *c);
 enum MHD_Result srv_api_checkpoint_save(srv_call *c);      /* api_checkpoint.c */
 enum MHD_Result srv_api_checkpoint_latest(srv_call *c);
+enum MHD_Result srv_api_metrics_csv(srv_call *c);          /* api_insight.c */
+enum MHD_Result srv_api_prometheus(srv_call *c);
+enum MHD_Result srv_api_real_png(srv_call *c);
+enum MHD_Result srv_api_interpolate_png(srv_call *c);
 
 /* {"iteration": current, "points": [...]}, caller owns the result (NULL on
  * no memory). Shared by /api/metrics and the SSE stream. */
 cJSON *srv_api_points_json(long current, const srv_point *pts, int n);
+/* Columns of the near-square grid of n images that samples.png draws. */
+int srv_api_grid_cols(int n);
+/* A fresh seed for requests without one (time and a counter, mixed). */
+uint64_t srv_api_fresh_seed(srv_http *h);
 /* JSON of the status figures (without config); caller owns the result. */
 cJSON *srv_api_status_json(const srv_status *s);
 

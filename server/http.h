@@ -1,7 +1,9 @@
 /* http.h - the embedded HTTP server of ganlive (libmicrohttpd).
  *
  * Serves the JSON API, sample PNGs, Server-Sent Events and the dashboard's
- * static files. It reads and commands the trainer only through srv_state.
+ * static files. It reads and commands the trainer only through srv_state;
+ * that includes the training set behind /api/real.png, a const pointer the
+ * trainer thread registers once with srv_state_set_dataset (see state.h).
  */
 #ifndef GANLIVE_HTTP_H
 #define GANLIVE_HTTP_H

@@ -395,6 +395,27 @@ int srv_state_metrics(srv_state *s, long since, int max, srv_point *out, long *c
     return n;
 }
 
+int srv_state_latest_point(srv_state *s, srv_point *out) {
+    pthread_mutex_lock(&s->mu);
+    int n = s->history.len;
+    if (n > 0) *out = s->history.points[n - 1];
+    pthread_mutex_unlock(&s->mu);
+    return n > 0 ? 0 : -1;
+}
+
+void srv_state_set_dataset(srv_state *s, const gan_dataset *d) {
+    pthread_mutex_lock(&s->mu);
+    s->dataset = d;
+    pthread_mutex_unlock(&s->mu);
+}
+
+const gan_dataset *srv_state_dataset(srv_state *s) {
+    pthread_mutex_lock(&s->mu);
+    const gan_dataset *d = s->dataset;
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
+
 long srv_state_copy_generator(srv_state *s, float *gparams, float *gbuf) {
     pthread_mutex_lock(&s->mu);
     long it = s->gen_iteration;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "history.h"
+#include "../nn/data.h"
 #include "../nn/gan.h"
 
 typedef enum { SRV_RUNNING = 0, SRV_PAUSED = 1, SRV_DIVERGED = 2 } srv_run_state;
@@ -112,6 +113,18 @@ long srv_state_copy_generator(srv_state *s, float *gparams, float *gbuf);
 /* The fixed noise of the run, [64][nz], set once by the trainer. */
 void srv_state_set_fixed_noise(srv_state *s, const float *z, int n);
 int srv_state_copy_fixed_noise(srv_state *s, float *z, int max);
+
+/* The newest metrics point: 0 and *out, or -1 when the history is empty. */
+int srv_state_latest_point(srv_state *s, srv_point *out);
+
+/* The loaded training set, for read-only use by the HTTP side (real digits,
+ * /api/real.png). The trainer thread sets it once when it starts, before its
+ * first publish; it is NULL until then. The dataset is immutable after load
+ * and outlives the HTTP server (serve stops the server before freeing the
+ * trainer), so the const pointer is shared without copying: readers take it
+ * under the mutex and then read the pixels freely. */
+void srv_state_set_dataset(srv_state *s, const gan_dataset *d);
+const gan_dataset *srv_state_dataset(srv_state *s);
 
 /* Timeline: iterations kept, oldest first (returns count, at most max), and a
  * PNG of one (malloc'd, caller frees; -1 when that iteration is not kept). */

@@ -70,6 +70,8 @@ struct srv_state {
     float *fixed_z;              /* [fixed_n][nz] */
     int fixed_n;
 
+    const gan_dataset *dataset;  /* training data, read-only; set once at start */
+
     tl_snap *timeline;
     int tl_len, tl_cap;
     long tl_mult;                /* effective interval = timeline_every * tl_mult */

@@ -165,6 +165,7 @@ void *srv_trainer_thread(void *arg) {
     gan_model *m = t->model;
     use_threads(&t->cfg);      /* this thread trains, not the one that built t */
     srv_state_set_fixed_noise(st, t->fixed_noise, SRV_FIXED_N);
+    srv_state_set_dataset(st, &t->data);   /* read-only for /api/real.png */
     srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, m->g_mem, m->g_buf_mem);
     srv_trainer_publish_timeline(t, st);
     double last_save = mono_s();

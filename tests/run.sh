@@ -6,6 +6,8 @@
 # (tests/test_http.py) and the dashboard in headless Chromium
 # (tests/browser/dashboard.mjs). Each prints its own "N passed, N failed";
 # this script adds them up and ends with the same line for the whole run.
+# The insight endpoints (CSV, Prometheus, real digits, latent walks) have
+# their own HTTP suite (tests/test_insight.py).
 # Also the malformed-request battery and slow clients (tests/test_security.py),
 # checkpoints and the divergence guard over HTTP (tests/test_ckpt_api.py) and
 # kill -9 at random moments with restarts (tests/test_crash.py).
@@ -58,6 +60,7 @@ run_suite() {
 run_suite unit "$build/run_tests"
 run_suite cli tests/test_cli.sh "$bin" "$data"
 run_suite http /usr/bin/python3 tests/test_http.py "$bin" "$data"
+run_suite insight /usr/bin/python3 tests/test_insight.py "$bin" "$data"
 run_suite security /usr/bin/python3 tests/test_security.py "$bin" "$data"
 run_suite checkpoint /usr/bin/python3 tests/test_ckpt_api.py "$bin" "$data"
 # 50 kill -9 restarts (10 under a sanitizer, where each start is slower)
