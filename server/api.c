@@ -245,19 +245,38 @@ done:
     return ret;
 }
 
-enum MHD_Result srv_api_samples(srv_call *c) {
+int srv_api_grid_query(srv_call *c, long *n, uint64_t *seed, long *scale, enum MHD_Result *reply) {
     static const char *const allowed[] = {"n", "seed", "scale", NULL};
     const char *bad = srv_query_unknown(c->conn, allowed);
-    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
-    long n = 64, scale = 1;
-    uint64_t seed = 0;
-    if (srv_query_long(c->conn, "n", 1, SRV_SAMPLES_MAX, &n) < 0)
-        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..%d", SRV_SAMPLES_MAX);
-    if (srv_query_long(c->conn, "scale", 1, 8, &scale) < 0)
-        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "scale: must be an integer in 1..8");
-    int rc = srv_query_u64(c->conn, "seed", &seed);
-    if (rc < 0) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "seed: must be an unsigned 64-bit decimal integer");
-    if (rc == 1) seed = srv_api_fresh_seed(c->h);  /* fresh noise */
+    *n = 64;
+    *scale = 1;
+    *seed = 0;
+    if (bad) {
+        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
+        return -1;
+    }
+    if (srv_query_long(c->conn, "n", 1, SRV_SAMPLES_MAX, n) < 0) {
+        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..%d", SRV_SAMPLES_MAX);
+        return -1;
+    }
+    if (srv_query_long(c->conn, "scale", 1, 8, scale) < 0) {
+        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "scale: must be an integer in 1..8");
+        return -1;
+    }
+    int rc = srv_query_u64(c->conn, "seed", seed);
+    if (rc < 0) {
+        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "seed: must be an unsigned 64-bit decimal integer");
+        return -1;
+    }
+    if (rc == 1) *seed = srv_api_fresh_seed(c->h);  /* no seed: fresh noise */
+    return 0;
+}
+
+enum MHD_Result srv_api_samples(srv_call *c) {
+    long n, scale;
+    uint64_t seed;
+    enum MHD_Result reply;
+    if (srv_api_grid_query(c, &n, &seed, &scale, &reply) < 0) return reply;
     size_t nz = (size_t)c->h->cfg.model.nz;
     float *z = malloc((size_t)n * nz * sizeof(float));
     if (!z) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");

@@ -124,6 +124,10 @@ cJSON *srv_api_points_json(long current, const srv_point *pts, int n);
 int srv_api_grid_cols(int n);
 /* A fresh seed for requests without one (time and a counter, mixed). */
 uint64_t srv_api_fresh_seed(srv_http *h);
+/* The query of a digit grid (samples.png, real.png): n 1..SRV_SAMPLES_MAX
+ * (default 64), scale 1..8 (default 1), seed (fresh when absent). Returns
+ * 0, or -1 with the 400 reply already queued in *reply. */
+int srv_api_grid_query(srv_call *c, long *n, uint64_t *seed, long *scale, enum MHD_Result *reply);
 /* JSON of the status figures (without config); caller owns the result. */
 cJSON *srv_api_status_json(const srv_status *s);
 

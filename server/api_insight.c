@@ -162,18 +162,10 @@ enum MHD_Result srv_api_prometheus(srv_call *c) {
 /* ---- real digits ---------------------------------------------------------------- */
 
 enum MHD_Result srv_api_real_png(srv_call *c) {
-    static const char *const allowed[] = {"n", "seed", "scale", NULL};
-    const char *bad = srv_query_unknown(c->conn, allowed);
-    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
-    long n = 64, scale = 1;
-    uint64_t seed = 0;
-    if (srv_query_long(c->conn, "n", 1, SRV_SAMPLES_MAX, &n) < 0)
-        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..%d", SRV_SAMPLES_MAX);
-    if (srv_query_long(c->conn, "scale", 1, 8, &scale) < 0)
-        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "scale: must be an integer in 1..8");
-    int rc = srv_query_u64(c->conn, "seed", &seed);
-    if (rc < 0) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "seed: must be an unsigned 64-bit decimal integer");
-    if (rc == 1) seed = srv_api_fresh_seed(c->h);
+    long n, scale;
+    uint64_t seed;
+    enum MHD_Result reply;
+    if (srv_api_grid_query(c, &n, &seed, &scale, &reply) < 0) return reply;
     const gan_dataset *d = srv_state_dataset(c->h->st);
     if (!d || d->n <= 0)
         return srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "training data not loaded yet");
