@@ -32,20 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_http import Client, free_port, wait_ready, loads  # noqa: E402
 
-passed = 0
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + (": " + str(detail) if detail != "" else ""))
-    sys.stdout.flush()
-    return cond
+from testlib import check, finish  # noqa: E402
 
 
 class Server:
@@ -330,8 +317,7 @@ def main():
     t0 = time.time()
     run(sys.argv[1], sys.argv[2])
     print("(%.1f s)" % (time.time() - t0))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

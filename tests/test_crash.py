@@ -30,20 +30,7 @@ sys.path.insert(0, HERE)
 from test_http import Client, free_port, wait_ready  # noqa: E402
 from test_ckpt_api import valid_checkpoint  # noqa: E402
 
-passed = 0
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + (": " + str(detail) if detail != "" else ""))
-    sys.stdout.flush()
-    return cond
+from testlib import check, finish  # noqa: E402
 
 
 def run(binary, data_dir, rounds):
@@ -161,8 +148,7 @@ def main():
         return 2
     rounds = int(sys.argv[3]) if len(sys.argv) == 4 else 50
     run(sys.argv[1], sys.argv[2], rounds + 1)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -26,20 +26,7 @@ import time
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-passed = 0
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + (": " + str(detail) if detail != "" else ""))
-    sys.stdout.flush()
-    return cond
+from testlib import check, finish  # noqa: E402
 
 
 def free_port():
@@ -596,8 +583,7 @@ def main():
     t0 = time.time()
     run(sys.argv[1], sys.argv[2])
     print("(%.1f s)" % (time.time() - t0))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

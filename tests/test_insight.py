@@ -27,20 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_http as th  # noqa: E402  (Client, png_info, grid_size, wait_ready ...)
 
-passed = 0
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + (": " + str(detail) if detail != "" else ""))
-    sys.stdout.flush()
-    return cond
+from testlib import check, finish  # noqa: E402
 
 
 def png_pixels(data):
@@ -306,8 +293,7 @@ def main():
     t0 = time.time()
     run(sys.argv[1], sys.argv[2])
     print("(%.1f s)" % (time.time() - t0))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -27,22 +27,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "s3cr3t-T0ken_for.the~tests+0123456789"
-passed = 0
-failed = 0
+from testlib import check, finish  # noqa: E402
 # set by run(): the sanitizer builds are several times slower
 SLOW = 1.0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + (": " + str(detail) if detail != "" else ""))
-    sys.stdout.flush()
-    return cond
 
 
 def free_port(host="127.0.0.1"):
@@ -476,8 +463,7 @@ def main():
     t0 = time.time()
     run(sys.argv[1], sys.argv[2])
     print("(%.1f s)" % (time.time() - t0))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":
