@@ -22,6 +22,14 @@
 // - A server bound beyond loopback wants a token on POST/PATCH: open the page
 //   as http://host:port/#token=T (the fragment never leaves the browser) and
 //   api() sends it as "Authorization: Bearer T".
+// - Checkpoints: the status bar shows the last one (iteration, age, path in
+//   the tooltip) from /api/status "last_checkpoint", and a banner shows
+//   "checkpoint_error" while the server reports one. "Save checkpoint" POSTs
+//   /api/checkpoint and shows the answer (or its error) next to the button.
+// - Diverged: a banner shows the server's diverged_reason, and Resume turns
+//   into "Restore last checkpoint" (POST /api/resume restores the newest good
+//   checkpoint; its 409, e.g. no checkpoint yet, is shown inline). After a
+//   restore the iteration goes back, so the page reloads the run's metrics.
 'use strict';
 
 (() => {
@@ -71,10 +79,16 @@
     el.dataset.conn = kind;
     el.textContent = text || kind;
   }
-  function setBanner(text) {
-    const b = $('banner');
-    b.hidden = !text;
-    b.textContent = text || '';
+  // The diverged banner: title, the server's reason, and what to do.
+  let divergedReason = '';
+  function updateBanner() {
+    const on = state === 'diverged';
+    $('banner').hidden = !on;
+    $('banner-title').textContent = on ? 'Training diverged.' : '';
+    $('banner-reason').textContent = on ? (divergedReason || 'non-finite loss or gradient; update not applied') : '';
+    $('banner-hint').textContent = on
+      ? 'Lower the learning rates below if needed, then press “Restore last checkpoint” to go back to the newest good checkpoint and run on.'
+      : '';
   }
 
   // ---- training state (only from the server) -------------------------------
@@ -90,8 +104,8 @@
     const el = $('state');
     el.textContent = s;
     el.dataset.state = s;
-    setBanner(s === 'diverged'
-      ? 'Training diverged (non-finite loss). Lower the learning rates below, then resume.' : '');
+    if (s !== 'diverged') divergedReason = '';
+    updateBanner();
     updateButtons();
   }
   function setIteration(i, force = false) {
@@ -106,6 +120,13 @@
     $('btn-pause').disabled = busy || state !== 'running';
     $('btn-resume').disabled = busy || !(state === 'paused' || state === 'diverged');
     $('btn-step').disabled = busy || state !== 'paused';
+    // A diverged run is never saved; "resume" then means "restore".
+    $('btn-checkpoint').disabled = ckptBusy || !(state === 'running' || state === 'paused');
+    const rb = $('btn-resume');
+    const restore = state === 'diverged';
+    rb.textContent = restore ? 'Restore last checkpoint' : 'Resume';
+    rb.title = restore ? 'POST /api/resume: restore the newest good checkpoint and run on' : 'continue training';
+    rb.dataset.restore = String(restore);
   }
   function controlMsg(text, isError = false) {
     const el = $('control-msg');
@@ -114,7 +135,7 @@
   }
 
   let lastUptime = Infinity;
-  function applyStatus(s, seqAtSend) {
+  function applyStatus(s, seqAtSend, ckptSeqAtSend) {
     if (seqAtSend === stateSeq) setState(s.state); // ignore a stale state
     setIteration(s.iteration);
     $('epoch').textContent = Number.isFinite(s.epoch) ? s.epoch.toFixed(2) : '–';
@@ -122,16 +143,86 @@
     $('uptime').textContent = fmtUptime(s.uptime_s);
     $('dataset').textContent = s.dataset || (s.config && s.config.data && s.config.data.dataset) || '–';
     lastUptime = s.uptime_s;
+    if (s.state === 'diverged' && typeof s.diverged_reason === 'string' && s.diverged_reason !== divergedReason) {
+      divergedReason = s.diverged_reason;
+      updateBanner();
+    }
+    if (ckptSeqAtSend === ckptSeq) {  // a save answered since this was sent: keep its result
+      const run = s.config && s.config.run;
+      ckptOff = !!(run && run.dir === '');
+      setLastCheckpoint(s.last_checkpoint || null);
+      setCheckpointError(typeof s.checkpoint_error === 'string' ? s.checkpoint_error : '');
+    }
   }
   // afterReconnect: the event stream dropped, so the server may have been
   // restarted; if its uptime went back, what we hold is another run's.
   async function loadStatus(afterReconnect = false) {
-    const seq = stateSeq;
+    const seq = stateSeq, cseq = ckptSeq;
     const s = await api('/api/status');
     if (afterReconnect && s.uptime_s < lastUptime) resetRun();
-    applyStatus(s, seq);
+    applyStatus(s, seq, cseq);
     return s;
   }
+
+  // ---- checkpoints ------------------------------------------------------------
+  let lastCkpt = null;            // {path, iteration, time (unix s)} or null
+  let ckptOff = false;            // the server has no run directory
+  let ckptSeq = 0;                // bumps when a save answers
+  let ckptBusy = false;           // a save is in flight
+  function fmtAgo(t) {
+    if (!Number.isFinite(t)) return '';
+    const s = Math.max(0, Math.round(Date.now() / 1000 - t));
+    return s < 5 ? 'just now' : `${fmtUptime(s)} ago`;
+  }
+  function renderLastCheckpoint() {
+    const el = $('ckpt-last');
+    if (lastCkpt && Number.isFinite(lastCkpt.iteration)) {
+      el.textContent = `#${fmtInt(lastCkpt.iteration)} · ${fmtAgo(lastCkpt.time)}`;
+      el.title = lastCkpt.path || '';
+      el.dataset.iteration = String(lastCkpt.iteration);
+    } else {
+      el.textContent = ckptOff ? 'off' : 'none yet';
+      el.title = ckptOff ? 'checkpoints are off: no run directory (run.dir / --run-dir)' : '';
+      el.dataset.iteration = '';
+    }
+  }
+  function setLastCheckpoint(c) {
+    lastCkpt = c && typeof c === 'object' ? c : null;
+    renderLastCheckpoint();
+  }
+  function setCheckpointError(text) {
+    const el = $('ckpt-error');
+    el.hidden = !text;
+    el.textContent = text ? `Checkpoint failed: ${text}. Training goes on; older checkpoints stay usable.` : '';
+  }
+  function ckptMsg(text, isError = false) {
+    const el = $('ckpt-msg');
+    el.textContent = text || '';
+    el.classList.toggle('err', !!isError);
+    el.classList.toggle('good', !!text && !isError);
+  }
+  $('btn-checkpoint').addEventListener('click', async () => {
+    ckptBusy = true;
+    updateButtons();
+    ckptMsg('saving…');
+    try {
+      const r = await api('/api/checkpoint', { method: 'POST', body: {}, signal: AbortSignal.timeout(60 * 1000) });
+      ckptSeq++;
+      setLastCheckpoint({ path: r.path, iteration: r.iteration, time: Date.now() / 1000 });
+      setCheckpointError('');
+      const file = typeof r.path === 'string' ? r.path.split('/').pop() : '';
+      ckptMsg(`saved iteration ${fmtInt(r.iteration)}${file ? ` · ${file}` : ''}`);
+      $('ckpt-msg').title = r.path || '';
+    } catch (e) {
+      ckptSeq++;
+      ckptMsg(`not saved: ${e.message}`, true);
+      $('ckpt-msg').title = '';
+      loadStatus().catch(() => {});
+    } finally {
+      ckptBusy = false;
+      updateButtons();
+    }
+  });
 
   // ---- metrics store --------------------------------------------------------
   const KEYS = ['d_loss', 'g_loss', 'd_acc', 'd_acc_real', 'd_acc_fake'];
@@ -329,7 +420,20 @@
     if (await control('/api/pause', {}, 'pausing…')) controlMsg('');
   });
   $('btn-resume').addEventListener('click', async () => {
-    if (await control('/api/resume', {}, 'resuming…')) controlMsg('');
+    const restoring = state === 'diverged';
+    const r = await control('/api/resume', {}, restoring ? 'restoring last checkpoint…' : 'resuming…');
+    if (!r) return;              // the error (e.g. 409: no checkpoint yet) stays shown
+    if (restoring) {
+      // The run went back to the checkpoint: reload what it holds.
+      controlMsg(`restored the checkpoint at iteration ${fmtInt(r.iteration)}`);
+      resetRun();
+      setIteration(r.iteration, true);
+      catchUp().catch(() => {});
+      loadStatus().catch(() => {});
+      loadTimeline().catch(() => {});
+      refreshSamples(true);
+      refreshFixed(true);
+    } else controlMsg('');
   });
   $('btn-step').addEventListener('click', async () => {
     const n = Number($('step-n').value);
@@ -581,7 +685,11 @@
     es.addEventListener('state', (e) => {
       let d;
       try { d = JSON.parse(e.data); } catch { return; }
-      if (d.state && d.state !== state) { stateSeq++; setState(d.state); }
+      if (d.state && d.state !== state) {
+        stateSeq++;
+        setState(d.state);
+        if (d.state === 'diverged') loadStatus().catch(() => {});   // for diverged_reason
+      }
       setIteration(d.iteration);
       if (d.config && typeof d.config === 'object') applyConfig(d.config, false);
     });
@@ -606,6 +714,7 @@
     refreshSamples(true);
     refreshFixed(true);
     setInterval(tickStatus, STATUS_MS);
+    setInterval(renderLastCheckpoint, 1000);   // keep "… ago" current
     setInterval(() => { refreshSamples(); refreshFixed(); }, SAMPLES_MS);
     setInterval(() => { loadTimeline().catch(() => {}); }, TIMELINE_MS);
     document.addEventListener('visibilitychange', () => {

@@ -4,8 +4,12 @@
 // It opens the page of a running server and checks what a person would see:
 // charts drawn, iteration advancing, pause/step/resume showing the server's
 // true state, an invalid setting rejected inline (and nothing changed), a
-// valid one saved, no script errors, and no request leaving the server's
-// origin. It saves a screenshot and prints one "ok - ..." / "FAIL - ..." line
+// valid one saved, a checkpoint saved with "Save checkpoint" and shown as
+// the last checkpoint (or, with checkpoints off, the server's error shown
+// inline), no script errors, and no request leaving the server's origin.
+// With --mock it also checks checkpoint_error, the diverged banner with its
+// reason, "Restore last checkpoint" going back to the checkpoint, and a 409
+// from /api/resume shown inline. It saves a screenshot and prints one "ok - ..." / "FAIL - ..." line
 // per check, then "N passed, N failed"; the exit code is non-zero on failure.
 //
 //   node tests/browser/dashboard.mjs http://127.0.0.1:8080   (or GANLIVE_URL=...)
@@ -87,10 +91,12 @@ async function main() {
     if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
   });
   let expect400 = 0;   // the deliberate invalid PATCH
+  const expectPost = { 409: 0, 500: 0 };   // deliberate failing POSTs (resume, checkpoint)
   page.on('response', (r) => {
     const st = r.status();
     if (st < 400) return;
     if (st === 400 && expect400 > 0 && r.request().method() === 'PATCH') { expect400--; return; }
+    if (expectPost[st] > 0 && r.request().method() === 'POST') { expectPost[st]--; return; }
     errors.push(`HTTP ${st} ${r.request().method()} ${r.url()}`);
   });
   page.on('request', (r) => {
@@ -101,6 +107,9 @@ async function main() {
   const iter = () => page.$eval('#iteration', (el) => Number(el.dataset.value ?? -1));
   const stateText = () => page.$eval('#state', (el) => el.textContent.trim());
   const apiJson = (p) => page.evaluate(async (u) => (await fetch(u, { cache: 'no-store' })).json(), p);
+  const apiPost = (p, body) => page.evaluate(async ([u, b]) => (await fetch(u, { method: 'POST',
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(b) })).json(), [p, body]);
+  const textOf = (sel) => page.$eval(sel, (el) => el.textContent.trim());
   // Wait until the shown iteration is > or >= a value.
   const waitIter = (op, a, timeout = 15000) => page.waitForFunction(([o, x]) => {
     const v = Number(document.getElementById('iteration').dataset.value ?? -1);
@@ -263,6 +272,93 @@ async function main() {
     const back = await apiJson('/api/config');
     if (back.events_interval_ms !== orig) throw new Error(`not restored: ${back.events_interval_ms}`);
   });
+
+  // ---- checkpoints ----
+  await check('last checkpoint is shown in the status bar', async () => {
+    await page.waitForFunction(() => document.getElementById('ckpt-last').textContent.trim() !== '–', null, { timeout: 8000 });
+    return `"${await textOf('#ckpt-last')}"`;
+  });
+
+  let savedAt = -1;
+  await check('Save checkpoint shows the saved iteration and updates the last checkpoint', async () => {
+    const st = await apiJson('/api/status');
+    const off = !!(st.config && st.config.run && st.config.run.dir === '');
+    await page.waitForFunction(() => !document.getElementById('btn-checkpoint').disabled, null, { timeout: 5000 });
+    if (off) expectPost[500]++;
+    const a = await iter();
+    await page.click('#btn-checkpoint');
+    await page.waitForFunction(() => /^(saved|not saved)/.test(document.getElementById('ckpt-msg').textContent.trim()),
+      null, { timeout: 15000 });
+    const msg = await textOf('#ckpt-msg');
+    if (off) {   // checkpoints are off: the server's error is the expected answer, shown inline
+      const isErr = await page.$eval('#ckpt-msg', (el) => el.classList.contains('err'));
+      if (!isErr || !/checkpoints are off/.test(msg)) throw new Error(`message "${msg}"`);
+      return `checkpoints off: "${msg}"`;
+    }
+    const m = /^saved iteration ([\d,]+)/.exec(msg);
+    if (!m) throw new Error(`message "${msg}"`);
+    const n = Number(m[1].replace(/,/g, ''));
+    if (n < a) throw new Error(`saved iteration ${n} < shown ${a} before the click`);
+    const shown = await page.$eval('#ckpt-last', (el) => Number(el.dataset.iteration));
+    const lastText = await textOf('#ckpt-last');
+    if (shown !== n || !lastText.includes(n.toLocaleString('en-US'))) throw new Error(`#ckpt-last "${lastText}" (${shown}), saved ${n}`);
+    const s2 = await apiJson('/api/status');
+    if (!s2.last_checkpoint || s2.last_checkpoint.iteration < n) throw new Error(`server last_checkpoint ${JSON.stringify(s2.last_checkpoint)}`);
+    // The next status polls must not turn it back.
+    await sleep(2500);
+    const later = await page.$eval('#ckpt-last', (el) => Number(el.dataset.iteration));
+    if (later < n) throw new Error(`#ckpt-last went back to ${later}`);
+    savedAt = n;
+    return `"${msg}", status bar "${await textOf('#ckpt-last')}"`;
+  });
+
+  if (useMock) {
+    await check('checkpoint_error is shown, and hidden once cleared', async () => {
+      await apiPost('/__mock/checkpoint-error', { error: 'write runs/mock/ckpt.tmp: No space left on device' });
+      await page.waitForSelector('#ckpt-error:not([hidden])', { timeout: 6000 });
+      const t = await textOf('#ckpt-error');
+      if (!/No space left/.test(t)) throw new Error(`text "${t}"`);
+      await apiPost('/__mock/checkpoint-error', { error: null });
+      await page.waitForSelector('#ckpt-error', { state: 'hidden', timeout: 6000 });
+    });
+
+    const reason = 'non-finite loss in iteration 4242 (d_loss nan, g_loss 1.2); update not applied';
+    await check('diverged: reason shown, Resume means "Restore last checkpoint"', async () => {
+      await apiPost('/__mock/diverge', { reason });
+      await page.waitForSelector('#banner:not([hidden])', { timeout: 6000 });
+      await page.waitForFunction((r) => document.getElementById('banner-reason').textContent.includes(r), reason, { timeout: 6000 });
+      const label = await textOf('#btn-resume');
+      if (!/restore last checkpoint/i.test(label)) throw new Error(`resume button "${label}"`);
+      await buttonsAre('true,false,true');
+      if (!(await page.isDisabled('#btn-checkpoint'))) throw new Error('Save checkpoint enabled while diverged');
+    });
+
+    await check('Restore last checkpoint goes back to the checkpoint and runs on', async () => {
+      if (savedAt < 0) throw new Error('no checkpoint saved');
+      await page.click('#btn-resume');
+      await page.waitForFunction(() => document.getElementById('state').textContent.trim() === 'running', null, { timeout: 8000 });
+      const msg = await textOf('#control-msg');
+      if (!msg.includes(savedAt.toLocaleString('en-US'))) throw new Error(`message "${msg}"`);
+      if (!(await page.isHidden('#banner'))) throw new Error('diverged banner still shown');
+      if ((await textOf('#btn-resume')) !== 'Resume') throw new Error('button still says restore');
+      await waitIter('>', savedAt, 10000);
+      return `"${msg}"`;
+    });
+
+    await check('Restore with no checkpoint shows the 409 error inline and stays diverged', async () => {
+      await apiPost('/__mock/diverge', { reason, forget_checkpoints: true });
+      await page.waitForFunction(() => document.getElementById('state').textContent.trim() === 'diverged', null, { timeout: 6000 });
+      expectPost[409]++;
+      await page.click('#btn-resume');
+      await page.waitForFunction(() => document.getElementById('control-msg').classList.contains('err'), null, { timeout: 6000 });
+      const msg = await textOf('#control-msg');
+      if (!/no checkpoint to restore/.test(msg)) throw new Error(`message "${msg}"`);
+      await sleep(500);
+      if ((await stateText()) !== 'diverged') throw new Error(`state ${await stateText()}`);
+      if (!(await page.isVisible('#banner'))) throw new Error('banner hidden');
+      return `"${msg}"`;
+    });
+  }
 
   await check(`screenshot saved to ${shot}`, async () => {
     await page.evaluate(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); });

@@ -12,8 +12,16 @@
 //
 // It prints "mock listening on http://HOST:PORT" once ready. It can also be
 // imported: `const m = await startMock({port: 0}); m.url; await m.close()`.
-// Extra mock-only endpoint: POST /__mock/drop-events closes every SSE stream
-// (to exercise the page's reconnect path).
+// Checkpoints are simulated in memory (nothing is written): POST
+// /api/checkpoint answers {"path","iteration"}, /api/status has
+// "last_checkpoint" and "checkpoint_error", and POST /api/resume on a diverged
+// run "restores" the last checkpoint (iteration and history go back) or
+// answers 409 when there is none. startMock({runDir: ''}) turns checkpoints
+// off like an empty run.dir (500 on POST /api/checkpoint).
+// Extra mock-only endpoints: POST /__mock/drop-events closes every SSE stream
+// (to exercise the page's reconnect path); POST /__mock/diverge {"reason"}
+// makes the run diverge (with "forget_checkpoints": true, as if none existed); POST /__mock/checkpoint-error {"error"} sets (or,
+// with null, clears) checkpoint_error.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -133,12 +141,13 @@ const LIVE_RULES = {
   timeline_every: ['int', 1, 1000000], events_interval_ms: ['int', 50, 10000],
 };
 
-export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet = false } = {}) {
+export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet = false, runDir = 'runs/mock' } = {}) {
   const t0 = Date.now();
   let boundPort = port;
   const live = { lr_d: 0.0002, lr_g: 0.0002, beta1: 0.5, beta2: 0.999, d_steps: 1, g_steps: 1,
                  timeline_every: 100, events_interval_ms: 250 };
-  const S = { state: 'running', iteration: 0, stepTarget: null, stepWaiters: [] };
+  const S = { state: 'running', iteration: 0, stepTarget: null, stepWaiters: [], divergedReason: '' };
+  const CK = { last: null, error: null, saved: [] };   // saved: [{iteration, path, time}]
   const history = [];            // point objects, oldest first
   const MAX_HISTORY = 4000;
   const timeline = [];           // iterations with a snapshot
@@ -225,13 +234,17 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
   function status() {
     return { state: S.state, iteration: S.iteration, epoch: +(S.iteration * 64 / 60000).toFixed(4),
       images_per_sec: S.state === 'running' ? Math.round(imagesPerSec) : 0, uptime_s: (Date.now() - t0) / 1000,
+      ...(S.state === 'diverged' ? { diverged_reason: S.divergedReason } : {}),
+      last_checkpoint: CK.last ? { path: CK.last.path, iteration: CK.last.iteration, time: CK.last.time } : null,
+      checkpoint_error: CK.error,
       dataset: 'mnist',
       config: { server: { bind: host, port: boundPort, events_interval_ms: live.events_interval_ms },
         data: { dataset: 'mnist', data_dir: 'data/mnist' },
         model: { z_dim: 100, g_features: 32, d_features: 32, batch: 64 },
         train: { lr_d: live.lr_d, lr_g: live.lr_g, beta1: live.beta1, beta2: live.beta2,
           d_steps: live.d_steps, g_steps: live.g_steps, seed: 1, threads: 0, iters: 0 },
-        history: { max_points: MAX_HISTORY }, timeline: { every: live.timeline_every, max: TIMELINE_MAX } } };
+        history: { max_points: MAX_HISTORY }, timeline: { every: live.timeline_every, max: TIMELINE_MAX },
+        run: { dir: runDir, checkpoint_every_s: 0, keep: 3 } } };
   }
 
   function json(res, code, obj) {
@@ -309,6 +322,20 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
           return json(res, 200, { state: S.state, iteration: S.iteration });
         }
         if (p === '/api/resume') {
+          if (S.state === 'diverged') {
+            if (!CK.last) {
+              return json(res, 409, { error: `cannot resume: no checkpoint to restore in ${runDir || '(checkpoints are off)'}; `
+                + 'restart ganlive with --fresh to start over' });
+            }
+            // Restore: the run goes back to the checkpoint, history included.
+            S.iteration = CK.last.iteration;
+            while (history.length && history[history.length - 1].iteration > S.iteration) history.pop();
+            while (timeline.length && timeline[timeline.length - 1] > S.iteration) timeline.pop();
+            S.divergedReason = '';
+            S.state = 'running';
+            broadcastState();
+            return json(res, 200, { state: S.state, iteration: S.iteration });
+          }
           if (S.state !== 'running' && S.stepTarget === null) { S.state = 'running'; broadcastState(); }
           return json(res, 200, { state: S.state, iteration: S.iteration });
         }
@@ -343,6 +370,37 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         sendEvent(res, 'state', { state: S.state, iteration: S.iteration });
         req.on('close', () => sse.delete(c));
         return;
+      }
+      if (p === '/api/checkpoint') {
+        if (req.method !== 'POST') return json(res, 405, { error: 'method not allowed' });
+        const body = await jsonBody(req, res); if (!body) return;
+        if (S.state === 'diverged') {
+          return json(res, 409, { error: `run diverged at iteration ${S.iteration}: POST /api/resume restores the last good checkpoint first` });
+        }
+        if (!runDir) return json(res, 500, { error: 'checkpoints are off (run.dir is empty)' });
+        await new Promise((r) => setTimeout(r, 60));   // a save takes a moment
+        const it = S.iteration;
+        const c = { path: `${runDir}/ckpt-${String(it).padStart(9, '0')}.bin`, iteration: it, time: Date.now() / 1000 };
+        CK.last = c; CK.error = null;
+        CK.saved.push(c); if (CK.saved.length > 3) CK.saved.shift();
+        return json(res, 200, { path: c.path, iteration: c.iteration });
+      }
+      if (p === '/__mock/diverge' && req.method === 'POST') {
+        const body = await jsonBody(req, res); if (!body) return;
+        if (body.forget_checkpoints) { CK.last = null; CK.saved = []; }
+        S.state = 'diverged';
+        S.stepTarget = null;
+        const ws = S.stepWaiters; S.stepWaiters = [];
+        for (const w of ws) w();
+        S.divergedReason = typeof body.reason === 'string' ? body.reason
+          : `non-finite loss in iteration ${S.iteration + 1} (d_loss nan, g_loss 1.2); update not applied`;
+        broadcastState();
+        return json(res, 200, { state: S.state, iteration: S.iteration, diverged_reason: S.divergedReason });
+      }
+      if (p === '/__mock/checkpoint-error' && req.method === 'POST') {
+        const body = await jsonBody(req, res); if (!body) return;
+        CK.error = typeof body.error === 'string' && body.error ? body.error : null;
+        return json(res, 200, { checkpoint_error: CK.error });
       }
       if (p === '/__mock/drop-events' && req.method === 'POST') {
         const n = sse.size;
