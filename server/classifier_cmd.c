@@ -19,6 +19,7 @@
 #include <omp.h>
 #endif
 #include "../nn/classifier.h"
+#include "config.h"
 #include "../nn/data.h"
 #include "classifier_cmd.h"
 
@@ -41,16 +42,6 @@ static void cls_usage(FILE *f) {
                "  --threads T    threads (0 = all cores, the default)\n");
 }
 
-/* A whole decimal number in [lo, hi], or -1. */
-static int parse_whole(const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || v < lo || v > hi || v != (double)(long long)v) return -1;
-    *out = v;
-    return 0;
-}
-
 int srv_classifier_main(int argc, char **argv) {
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
@@ -68,15 +59,15 @@ int srv_classifier_main(int argc, char **argv) {
         case 'd': dir = optarg; break;
         case 'o': out = optarg; break;
         case 'e':
-            if (parse_whole(optarg, 1, 100, &v) < 0) goto bad;
+            if (srv_parse_whole(optarg, 1, 100, &v) < 0) goto bad;
             epochs = (int)v;
             break;
         case 's':
-            if (parse_whole(optarg, 0, 9007199254740991.0, &v) < 0) goto bad;
+            if (srv_parse_whole(optarg, 0, 9007199254740991.0, &v) < 0) goto bad;
             seed = (uint64_t)v;
             break;
         case 't':
-            if (parse_whole(optarg, 0, 256, &v) < 0) goto bad;
+            if (srv_parse_whole(optarg, 0, 256, &v) < 0) goto bad;
             threads = (int)v;
             break;
         case 'h': cls_usage(stdout); return 0;

@@ -165,6 +165,15 @@ int srv_config_apply_file_json(srv_config *c, const cJSON *root, char *err, size
     return 0;
 }
 
+int srv_parse_whole(const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    const double v = strtod(s, &end);
+    if (errno || end == s || *end || v < lo || v > hi || v != (double)(long long)v) return -1;
+    *out = v;
+    return 0;
+}
+
 int srv_config_load_file(srv_config *c, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {

@@ -56,6 +56,10 @@ int srv_config_load_file(srv_config *c, const char *path, char *err, size_t errl
  * nothing: on error returns -1, names the field in err, c unchanged. */
 int srv_config_apply_live_json(srv_config *c, const cJSON *obj, char *err, size_t errlen);
 
+/* A command-line number: a whole decimal number in [lo, hi] (strtod syntax,
+ * so "1e3" is 1000). 0 and *out, or -1 if it is not one. */
+int srv_parse_whole(const char *s, double lo, double hi, double *out);
+
 /* JSON views. Caller owns the result (cJSON_Delete). */
 cJSON *srv_config_to_json(const srv_config *c);       /* nested, every setting */
 cJSON *srv_config_live_to_json(const srv_config *c);  /* flat, live-tunable only */

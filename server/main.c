@@ -68,16 +68,6 @@ static void usage(FILE *f) {
         "                      \"Authorization: Bearer T\" (generated when --bind is not loopback)\n");
 }
 
-/* Parse a whole decimal number in [lo, hi]; -1 if it is not one. */
-static int parse_num(const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || v < lo || v > hi || v != (double)(long long)v) return -1;
-    *out = v;
-    return 0;
-}
-
 typedef struct {
     srv_config cfg;
     const char *out_png;
@@ -131,15 +121,15 @@ static int parse_args(cli *c, int argc, char **argv) {
                 snprintf(c->cfg.dataset, sizeof c->cfg.dataset, "%s", optarg);
                 break;
             case O_SEED:
-                if (parse_num(optarg, 0, 9007199254740991.0, &v) < 0) goto bad;
+                if (srv_parse_whole(optarg, 0, 9007199254740991.0, &v) < 0) goto bad;
                 c->cfg.seed = (uint64_t)v;
                 break;
             case O_THREADS:
-                if (parse_num(optarg, 0, 256, &v) < 0) goto bad;
+                if (srv_parse_whole(optarg, 0, 256, &v) < 0) goto bad;
                 c->cfg.threads = (int)v;
                 break;
             case O_ITERS:
-                if (parse_num(optarg, 0, 1e12, &v) < 0) goto bad;
+                if (srv_parse_whole(optarg, 0, 1e12, &v) < 0) goto bad;
                 c->cfg.iters = (long)v;
                 c->iters_given = 1;
                 break;
@@ -149,7 +139,7 @@ static int parse_args(cli *c, int argc, char **argv) {
                 snprintf(c->cfg.bind, sizeof c->cfg.bind, "%s", optarg);
                 break;
             case O_PORT:
-                if (parse_num(optarg, 0, 65535, &v) < 0) goto bad;
+                if (srv_parse_whole(optarg, 0, 65535, &v) < 0) goto bad;
                 c->cfg.port = (int)v;
                 break;
             case O_WEB: snprintf(c->web_dir, sizeof c->web_dir, "%s", optarg); break;
@@ -160,7 +150,7 @@ static int parse_args(cli *c, int argc, char **argv) {
             case O_FRESH: c->fresh = 1; break;
             case O_CHECKPOINT: c->ckpt_file = optarg; break;
             case O_N:
-                if (parse_num(optarg, 1, 1024, &v) < 0) goto bad;
+                if (srv_parse_whole(optarg, 1, 1024, &v) < 0) goto bad;
                 c->n_samples = (int)v;
                 break;
             case O_TOKEN:
@@ -168,7 +158,7 @@ static int parse_args(cli *c, int argc, char **argv) {
                 snprintf(c->cfg.token, sizeof c->cfg.token, "%s", optarg);
                 break;
             case O_BATCH:
-                if (parse_num(optarg, 1, 1024, &v) < 0) goto bad;
+                if (srv_parse_whole(optarg, 1, 1024, &v) < 0) goto bad;
                 c->cfg.model.batch = (int)v;
                 break;
             }
