@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_http import Client, free_port, wait_ready, loads  # noqa: E402
 
-from testlib import check, finish  # noqa: E402
+from testlib import check, main as testlib_main  # noqa: E402
 
 
 class Server:
@@ -310,15 +310,5 @@ def test_divergence(binary, data_dir, run_dir, tmp, start):
           rc == 0 and not [n for n in os.listdir(fresh) if n.startswith("ckpt-")], os.listdir(fresh))
 
 
-def main():
-    if len(sys.argv) != 3:
-        print("usage: test_ckpt_api.py BINARY DATA_DIR", file=sys.stderr)
-        return 2
-    t0 = time.time()
-    run(sys.argv[1], sys.argv[2])
-    print("(%.1f s)" % (time.time() - t0))
-    return finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(testlib_main(run, "test_ckpt_api.py"))

@@ -26,7 +26,7 @@ import time
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from testlib import check, finish  # noqa: E402
+from testlib import check, main as testlib_main  # noqa: E402
 
 
 def free_port():
@@ -576,15 +576,5 @@ def run(binary, data_dir):
         log.close()
 
 
-def main():
-    if len(sys.argv) != 3:
-        print("usage: test_http.py BINARY DATA_DIR", file=sys.stderr)
-        return 2
-    t0 = time.time()
-    run(sys.argv[1], sys.argv[2])
-    print("(%.1f s)" % (time.time() - t0))
-    return finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(testlib_main(run, "test_http.py"))

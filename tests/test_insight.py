@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_http as th  # noqa: E402  (Client, png_info, grid_size, wait_ready ...)
 
-from testlib import check, finish  # noqa: E402
+from testlib import check, main as testlib_main  # noqa: E402
 
 
 def png_pixels(data):
@@ -286,15 +286,5 @@ def run(binary, data_dir):
         log.close()
 
 
-def main():
-    if len(sys.argv) != 3:
-        print("usage: test_insight.py BINARY DATA_DIR", file=sys.stderr)
-        return 2
-    t0 = time.time()
-    run(sys.argv[1], sys.argv[2])
-    print("(%.1f s)" % (time.time() - t0))
-    return finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(testlib_main(run, "test_insight.py"))

@@ -27,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "s3cr3t-T0ken_for.the~tests+0123456789"
-from testlib import check, finish  # noqa: E402
+from testlib import check, main as testlib_main  # noqa: E402
 # set by run(): the sanitizer builds are several times slower
 SLOW = 1.0
 
@@ -456,15 +456,5 @@ def run(binary, data_dir):
             l.close()
 
 
-def main():
-    if len(sys.argv) != 3:
-        print("usage: test_security.py BINARY DATA_DIR", file=sys.stderr)
-        return 2
-    t0 = time.time()
-    run(sys.argv[1], sys.argv[2])
-    print("(%.1f s)" % (time.time() - t0))
-    return finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(testlib_main(run, "test_security.py"))

@@ -25,3 +25,17 @@ def check(name, cond, detail=""):
 def finish():
     print("%d passed, %d failed" % (_counts["passed"], _counts["failed"]))
     return 1 if _counts["failed"] else 0
+
+
+def main(run, script):
+    """The whole main() of a suite run as `python3 SCRIPT BINARY DATA_DIR`:
+    check the arguments, run(binary, data_dir), print the time taken and
+    the closing line; returns the exit status."""
+    import time
+    if len(sys.argv) != 3:
+        print("usage: %s BINARY DATA_DIR" % script, file=sys.stderr)
+        return 2
+    t0 = time.time()
+    run(sys.argv[1], sys.argv[2])
+    print("(%.1f s)" % (time.time() - t0))
+    return finish()
