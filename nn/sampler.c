@@ -6,6 +6,7 @@
  * BatchNorm uses the running statistics; BN and ReLU run in place, since
  * nothing here is kept for a backward pass.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gan.h"
@@ -14,11 +15,19 @@ struct gan_sampler {
     gan_config cfg;
     int max_batch;
     float *mem;     /* one block for everything below */
-    float *z;       /* [nz][B] */
+    float *z;       /* [g_in][B] noise rows, then one-hot label rows */
     float *h1;      /* [2ngf][B][7][7] */
     float *h2;      /* [ngf][B][14][14] */
     float *h3;      /* [1][B][28][28] */
     float *col;     /* largest im2col scratch */
+    uint8_t *labels;  /* [B] default labels of a chunk */
+    /* discriminator, allocated by the first gan_sampler_judge */
+    float *dmem;      /* one block for everything below */
+    float *dx;        /* [d_in][B][28][28] */
+    float *d1;        /* [ndf][B][14][14] */
+    float *d2;        /* [2ndf][B][7][7] */
+    float *dlogits;   /* [B] */
+    float *dcol;      /* largest im2col scratch of D */
 };
 
 gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
@@ -28,12 +37,13 @@ gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
     s->cfg = *c;
     s->max_batch = max_batch;
     const size_t B = (size_t)max_batch, g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
-    const size_t nz = (size_t)c->nz * B, n1 = g2 * B * 49, n2 = g1 * B * 196, n3 = B * GAN_PIX;
+    const size_t nz = (size_t)gan_g_in(c) * B, n1 = g2 * B * 49, n2 = g1 * B * 196, n3 = B * GAN_PIX;
     size_t ncol = g2 * 49 * B;
     if (g1 * 16 * B * 49 > ncol) ncol = g1 * 16 * B * 49;
     if (16 * B * 196 > ncol) ncol = 16 * B * 196;
     s->mem = malloc((nz + n1 + n2 + n3 + ncol) * sizeof(float));
-    if (!s->mem) { free(s); return NULL; }
+    s->labels = malloc(B);
+    if (!s->mem || !s->labels) { gan_sampler_free(s); return NULL; }
     s->z = s->mem;
     s->h1 = s->z + nz;
     s->h2 = s->h1 + n1;
@@ -45,17 +55,18 @@ gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
 void gan_sampler_free(gan_sampler *s) {
     if (!s) return;
     free(s->mem);
+    free(s->labels);
+    free(s->dmem);
     free(s);
 }
 
 /* One chunk of at most max_batch images. */
 static void generate_chunk(gan_sampler *s, const gan_gparams *p, const gan_gbuffers *b,
-                           const float *z, int B, float *images) {
+                           const float *z, const uint8_t *labels, int B, float *images) {
     const gan_config *c = &s->cfg;
     const int g2 = 2 * c->ngf, g1 = c->ngf;
-    for (int i = 0; i < B; i++)
-        for (int k = 0; k < c->nz; k++) s->z[(size_t)k * B + i] = z[(size_t)i * c->nz + k];
-    nn_convt2d_forward(s->h1, s->col, s->z, p->w1, B, c->nz, 1, 1, g2, 7, 1, 0);
+    gan_g_input(s->z, z, labels, c, B);
+    nn_convt2d_forward(s->h1, s->col, s->z, p->w1, B, gan_g_in(c), 1, 1, g2, 7, 1, 0);
     nn_batchnorm_act_forward_eval(s->h1, s->h1, p->bn1_g, p->bn1_b, b->bn1_mean, b->bn1_var,
                                   c->bn_eps, 0.0f, g2, B * 49);
     nn_convt2d_forward(s->h2, s->col, s->h1, p->w2, B, g2, 7, 7, g1, 4, 2, 1);
@@ -68,7 +79,7 @@ static void generate_chunk(gan_sampler *s, const gan_gparams *p, const gan_gbuff
 }
 
 void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbuf,
-                          const float *z, int n, float *images) {
+                          const float *z, const uint8_t *labels, int n, float *images) {
     gan_gparams p;
     gan_gbuffers b;
     /* the pointer structs only read through these */
@@ -76,6 +87,56 @@ void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbu
     gan_gbuffers_point(&b, (float *)gbuf, &s->cfg);
     for (int done = 0; done < n; done += s->max_batch) {
         const int B = n - done < s->max_batch ? n - done : s->max_batch;
-        generate_chunk(s, &p, &b, z + (size_t)done * s->cfg.nz, B, images + (size_t)done * GAN_PIX);
+        /* labels NULL: i % 10 over the whole request, not per chunk */
+        const uint8_t *lab = labels ? labels + done : s->labels;
+        if (!labels)
+            for (int i = 0; i < B; i++) s->labels[i] = (uint8_t)((done + i) % GAN_CLASSES);
+        generate_chunk(s, &p, &b, z + (size_t)done * s->cfg.nz, lab, B, images + (size_t)done * GAN_PIX);
     }
+}
+
+/* ---- discriminator verdicts ------------------------------------------------ */
+
+static int judge_alloc(gan_sampler *s) {
+    const gan_config *c = &s->cfg;
+    const size_t B = (size_t)s->max_batch, din = (size_t)gan_d_in(c);
+    const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf;
+    const size_t nx = din * B * GAN_PIX, n1 = d1 * B * 196, n2 = d2 * B * 49;
+    size_t ncol = din * 16 * B * 196;
+    if (d1 * 16 * B * 49 > ncol) ncol = d1 * 16 * B * 49;
+    if (d2 * 49 * B > ncol) ncol = d2 * 49 * B;
+    s->dmem = malloc((nx + n1 + n2 + B + ncol) * sizeof(float));
+    if (!s->dmem) return -1;
+    s->dx = s->dmem;
+    s->d1 = s->dx + nx;
+    s->d2 = s->d1 + n1;
+    s->dlogits = s->d2 + n2;
+    s->dcol = s->dlogits + B;
+    return 0;
+}
+
+int gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
+                      const float *images, const uint8_t *labels, int n, float *prob) {
+    if (!s->dmem && judge_alloc(s) < 0) return -1;
+    const gan_config *c = &s->cfg;
+    const int d1 = c->ndf, d2 = 2 * c->ndf;
+    gan_dparams p;
+    gan_dbuffers b;
+    gan_dparams_point(&p, (float *)dparams, c);
+    gan_dbuffers_point(&b, (float *)dbuf, c);
+    for (int done = 0; done < n; done += s->max_batch) {
+        const int B = n - done < s->max_batch ? n - done : s->max_batch;
+        const uint8_t *lab = labels ? labels + done : s->labels;
+        if (!labels)
+            for (int i = 0; i < B; i++) s->labels[i] = (uint8_t)((done + i) % GAN_CLASSES);
+        gan_d_input(s->dx, images + (size_t)done * GAN_PIX, lab, c, B);
+        nn_conv2d_forward(s->d1, s->dcol, s->dx, p.w1, B, gan_d_in(c), 28, 28, d1, 4, 2, 1);
+        nn_leaky_relu_forward(s->d1, s->d1, c->lrelu_slope, (size_t)d1 * B * 196);
+        nn_conv2d_forward(s->d2, s->dcol, s->d1, p.w2, B, d1, 14, 14, d2, 4, 2, 1);
+        nn_batchnorm_act_forward_eval(s->d2, s->d2, p.bn2_g, p.bn2_b, b.bn2_mean, b.bn2_var,
+                                      c->bn_eps, c->lrelu_slope, d2, B * 49);
+        nn_conv2d_forward(s->dlogits, s->dcol, s->d2, p.w3, B, d2, 7, 7, 1, 7, 1, 0);
+        for (int i = 0; i < B; i++) prob[done + i] = 1.0f / (1.0f + expf(-s->dlogits[i]));
+    }
+    return 0;
 }

@@ -63,6 +63,9 @@ enum MHD_Result srv_api_status(srv_call *c) {
             cJSON_Delete(cj);
             cJSON_Delete(o);
             o = NULL;
+        } else if (srv_api_status_insight(c->h, o) < 0) {
+            cJSON_Delete(o);
+            o = NULL;
         }
     }
     return srv_reply_json(c->conn, MHD_HTTP_OK, o);
@@ -199,105 +202,6 @@ uint64_t srv_api_fresh_seed(srv_http *h) {
     uint64_t k = ++h->seed_counter;
     pthread_mutex_unlock(&h->sampler_mu);
     return mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^ mix64(k);
-}
-
-/* Generate n images from z [n][nz] with the latest generator. Returns the
- * generator's iteration, or -1 when nothing was published yet. */
-static long generate(srv_http *h, const float *z, int n, float *images) {
-#ifdef _OPENMP
-    /* One thread per request: the trainer's two-thread team keeps both cores,
-     * and a viewer costs it about one core's share only while sampling. */
-    omp_set_num_threads(1);
-#endif
-    pthread_mutex_lock(&h->sampler_mu);
-    long it = srv_state_copy_generator(h->st, h->gparams, h->gbuf);
-    if (it >= 0) gan_sampler_generate(h->sampler, h->gparams, h->gbuf, z, n, images);
-    pthread_mutex_unlock(&h->sampler_mu);
-    return it;
-}
-
-int srv_api_grid_cols(int n) {
-    int cols = (int)ceil(sqrt((double)n));
-    while (cols * cols < n) cols++;
-    while (cols > 1 && (cols - 1) * (cols - 1) >= n) cols--;
-    return cols;
-}
-
-/* Generate from z and answer with a PNG grid (frees nothing it was given). */
-static enum MHD_Result reply_samples(srv_call *c, const float *z, int n, int scale) {
-    enum MHD_Result ret;
-    float *images = malloc((size_t)n * GAN_PIX * sizeof(float));
-    unsigned char *png = NULL;
-    size_t len = 0;
-    if (!images) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    if (generate(c->h, z, n, images) < 0) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
-        goto done;
-    }
-    float lo = c->h->cfg.model.g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
-    if (srv_grid_png(images, n, srv_api_grid_cols(n), scale, lo, 1.0f, &png, &len) != 0) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        goto done;
-    }
-    ret = srv_reply_png(c->conn, png, len);
-done:
-    free(images);
-    return ret;
-}
-
-int srv_api_grid_query(srv_call *c, long *n, uint64_t *seed, long *scale, enum MHD_Result *reply) {
-    static const char *const allowed[] = {"n", "seed", "scale", NULL};
-    const char *bad = srv_query_unknown(c->conn, allowed);
-    *n = 64;
-    *scale = 1;
-    *seed = 0;
-    if (bad) {
-        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
-        return -1;
-    }
-    if (srv_query_long(c->conn, "n", 1, SRV_SAMPLES_MAX, n) < 0) {
-        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..%d", SRV_SAMPLES_MAX);
-        return -1;
-    }
-    if (srv_query_long(c->conn, "scale", 1, 8, scale) < 0) {
-        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "scale: must be an integer in 1..8");
-        return -1;
-    }
-    int rc = srv_query_u64(c->conn, "seed", seed);
-    if (rc < 0) {
-        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "seed: must be an unsigned 64-bit decimal integer");
-        return -1;
-    }
-    if (rc == 1) *seed = srv_api_fresh_seed(c->h);  /* no seed: fresh noise */
-    return 0;
-}
-
-enum MHD_Result srv_api_samples(srv_call *c) {
-    long n, scale;
-    uint64_t seed;
-    enum MHD_Result reply;
-    if (srv_api_grid_query(c, &n, &seed, &scale, &reply) < 0) return reply;
-    size_t nz = (size_t)c->h->cfg.model.nz;
-    float *z = malloc((size_t)n * nz * sizeof(float));
-    if (!z) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
-    nn_rng_fill_normal(&rng, z, (size_t)n * nz, 0.0f, 1.0f);
-    enum MHD_Result ret = reply_samples(c, z, (int)n, (int)scale);
-    free(z);
-    return ret;
-}
-
-enum MHD_Result srv_api_samples_fixed(srv_call *c) {
-    size_t nz = (size_t)c->h->cfg.model.nz;
-    float *z = malloc(64 * nz * sizeof(float));
-    if (!z) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    enum MHD_Result ret;
-    int n = srv_state_copy_fixed_noise(c->h->st, z, 64);
-    if (n <= 0) ret = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no fixed noise yet");
-    else ret = reply_samples(c, z, n, 1);
-    free(z);
-    return ret;
 }
 
 /* ---- timeline ------------------------------------------------------------ */

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "query.h"
 #include "state.h"
+#include "../nn/classifier.h"
 
 #define SRV_BODY_MAX (16 * 1024)          /* default server.max_body (413 above) */
 #define SRV_SAMPLES_MAX 256
@@ -34,7 +35,7 @@ typedef struct {
     size_t len;
 } srv_asset;
 
-#define SRV_NASSETS 5
+#define SRV_NASSETS 7
 
 struct srv_http {
     struct MHD_Daemon *daemon;
@@ -48,8 +49,19 @@ struct srv_http {
     pthread_mutex_t sampler_mu;
     gan_sampler *sampler;
     float *gparams, *gbuf;
+    float *dparams, *dbuf;                /* D's copy, for verdicts */
+    cls_model *classifier;                /* labels of samples; NULL when none */
     uint64_t seed_counter;                /* under sampler_mu */
 };
+
+/* What a sample request asks for (see api_samples.c). */
+typedef struct {
+    long n, scale;
+    uint64_t seed;
+    int digit;                            /* 0..9, or -1: any label */
+    int all_digits;                       /* digits=all: label i % 10, 10 columns */
+    int annotate;                         /* frame each digit by D's verdict */
+} srv_sample_query;
 
 /* What a handler gets: the connection, the url, and the parsed JSON body
  * (NULL when the request had none). The body belongs to the caller. */
@@ -102,6 +114,17 @@ enum MHD_Result srv_api_status(srv_call *c);
 enum MHD_Result srv_api_metrics(srv_call *c);
 enum MHD_Result srv_api_samples(srv_call *c);
 enum MHD_Result srv_api_samples_fixed(srv_call *c);
+enum MHD_Result srv_api_samples_json(srv_call *c);
+enum MHD_Result srv_api_quality(srv_call *c);              /* api_quality.c */
+enum MHD_Result srv_api_nearest(srv_call *c);
+enum MHD_Result srv_api_nearest_png(srv_call *c);
+enum MHD_Result srv_api_balance(srv_call *c);
+enum MHD_Result srv_api_run(srv_call *c);
+/* Add conditional, classes, preset, quality, warnings and balance to a
+ * status object. 0, or -1 on no memory. */
+int srv_api_status_insight(srv_http *h, cJSON *o);
+/* One balance decision as JSON (GET /api/balance, SSE "balance"). */
+cJSON *srv_api_balance_event_json(const srv_balance_event *e);
 enum MHD_Result srv_api_timeline(srv_call *c);
 enum MHD_Result srv_api_timeline_png(srv_call *c);
 enum MHD_Result srv_api_pause(srv_call *c);
@@ -128,6 +151,23 @@ uint64_t srv_api_fresh_seed(srv_http *h);
  * (default 64), scale 1..8 (default 1), seed (fresh when absent). Returns
  * 0, or -1 with the 400 reply already queued in *reply. */
 int srv_api_grid_query(srv_call *c, long *n, uint64_t *seed, long *scale, enum MHD_Result *reply);
+/* The query of samples.png and friends: every parameter in `allowed`
+ * (NULL-terminated, a subset of n seed scale digit digits annotate) is
+ * checked; digit / digits on an unconditional model is an error. 0, or -1
+ * with the 400 reply already queued in *reply. */
+int srv_api_sample_query(srv_call *c, const char *const *allowed, srv_sample_query *q,
+                         enum MHD_Result *reply);
+/* Columns of a query's grid: 10 for digits=all, else near-square. */
+int srv_api_sample_cols(const srv_sample_query *q);
+/* The noise z [n][nz] and labels [n] a query stands for. */
+void srv_api_draw(const srv_http *h, const srv_sample_query *q, float *z, uint8_t *labels);
+/* Generate n images [n][784] with the latest generator (and D's verdicts
+ * sigmoid(D(x)) into verdict [n] unless NULL). Returns the generator's
+ * iteration, or -1 when nothing was published yet. */
+long srv_api_generate(srv_http *h, const float *z, const uint8_t *labels, int n, float *images,
+                      float *verdict);
+/* Generated images to the classifier's [-1, 1] range, in place. */
+void srv_api_to_classifier_range(const gan_config *c, float *images, size_t n);
 /* JSON of the status figures (without config); caller owns the result. */
 cJSON *srv_api_status_json(const srv_status *s);
 

@@ -8,13 +8,18 @@
  *
  * The design is simple: the HTTP thread never touches the model. A save is a
  * ticket in srv_state (state_ckpt.c) that the trainer thread serves at its
- * next iteration boundary; this thread only waits. A download reads and
- * validates files from the run directory (checkpoint.c), newest first, and
- * hands the bytes of the first good one to libmicrohttpd, which frees them.
+ * next iteration boundary; this thread only waits. A download opens the
+ * files of the run directory newest first, validates each through its open
+ * descriptor (checkpoint.c; the bytes read for that are freed again) and
+ * hands the descriptor of the first good one to libmicrohttpd, which sends
+ * the file from it (sendfile where it can) and closes it when done, so no
+ * copy of a 23 MB checkpoint is held per download.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "api.h"
 #include "checkpoint.h"
 
@@ -43,12 +48,28 @@ enum MHD_Result srv_api_checkpoint_latest(srv_call *c) {
     char **names;
     int n = dir[0] ? srv_ckpt_list(dir, &names) : 0;
     if (n < 0) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    srv_ckpt ck;
-    int hit = -1;
+    /* The file is opened first and everything after works on that fd: the
+     * validation reads it and libmicrohttpd sends from it. If the trainer
+     * rotates the file away meanwhile (unlink after a newer save), the name
+     * goes but the open inode stays readable until the fd is closed, so the
+     * download is still the whole, validated file. Files are never written
+     * in place (a save renames a new inode in), so what is sent is exactly
+     * what was validated. */
+    int hit = -1, fd = -1;
+    size_t len = 0;
     for (int i = 0; i < n && hit < 0; i++) {
         char path[1100], why[400];
+        srv_ckpt ck;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (srv_ckpt_load_file(path, &ck, why, sizeof why) == SRV_CKPT_OK) hit = i;
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) continue;   /* rotated away */
+        if (srv_ckpt_load_fd(fd, &ck, why, sizeof why) == SRV_CKPT_OK) {
+            hit = i;
+            len = ck.owned_len;
+            srv_ckpt_free(&ck);
+        } else {
+            close(fd);
+            fd = -1;
+        }
     }
     enum MHD_Result ret;
     if (hit < 0) {
@@ -57,13 +78,10 @@ enum MHD_Result srv_api_checkpoint_latest(srv_call *c) {
     } else {
         char disp[160];
         snprintf(disp, sizeof disp, "attachment; filename=\"%.100s\"", names[hit]);
-        size_t len = ck.owned_len;
-        uint8_t *bytes = ck.owned;
-        ck.owned = NULL;                                    /* MHD frees it */
-        srv_ckpt_free(&ck);
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, bytes, MHD_RESPMEM_MUST_FREE);
+        /* MHD owns fd from here on: it closes it with the response */
+        struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, 0);
         if (!r) {
-            free(bytes);
+            close(fd);
             ret = MHD_NO;
         } else {
             MHD_add_response_header(r, "Content-Type", "application/octet-stream");

@@ -242,7 +242,7 @@ enum MHD_Result srv_api_interpolate_png(srv_call *c) {
     pthread_mutex_lock(&h->sampler_mu);
     long it = srv_state_copy_generator(h->st, h->gparams, h->gbuf);
     for (int i = 0; it >= 0 && i < k; i++)   /* batches of one, like samples.png?n=1 */
-        gan_sampler_generate(h->sampler, h->gparams, h->gbuf, z + (size_t)i * nz, 1,
+        gan_sampler_generate(h->sampler, h->gparams, h->gbuf, z + (size_t)i * nz, NULL, 1,
                              images + (size_t)i * GAN_PIX);
     pthread_mutex_unlock(&h->sampler_mu);
     if (it < 0) {

@@ -1,17 +1,21 @@
-/* checkpoint.c - the checkpoint file format: serialize, parse, apply.
+/* checkpoint.c - the checkpoint file format: parse, check, apply (the
+ * writer is ckpt_write.c).
  *
  * The design is simple: a checkpoint is a header and a fixed sequence of
  * tagged sections, all little-endian, and a CRC32 (zlib) of every byte
  * before it at the very end:
  *
- *   header  "GANLCKPT", u32 version (1), u32 0, u64 total file length
+ *   header  "GANLCKPT", u32 version (2; 1 is still read), u32 0, u64 total
+ *           file length
  *   CONF    architecture and recipe (every gan_config field), u64 seed,
- *           char dataset[16], i32 timeline_every
+ *           char dataset[16], i32 timeline_every; version 2 then i32
+ *           conditional (absent in version 1: unconditional)
  *   STAT    i64 iteration, g_t, d_t; nn_rng (4 u32, i32 has_spare, f32
  *           spare); i64 batcher epoch; i32 dataset size, batcher position;
  *           i64 timeline thinning factor
  *   ORDR    the batcher's permutation (u32 per image)
- *   FIXN    fixed noise of the progress grids (64 * nz f32)
+ *   FIXN    fixed noise of the progress grids (srv_fixed_n * nz f32: 64
+ *           rows, 80 when conditional)
  *   GPRM GBUF GADM GADV DPRM DBUF DADM DADV   the float blocks of gan_model
  *           (params, BN running stats, Adam m, Adam v of G then D)
  *   HIST    u32 n; n * (i64 iteration, i64 count, f64 time_s, 7 f32)
@@ -30,195 +34,23 @@
  * decompression bomb). Only a fully valid file yields a srv_ckpt.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "checkpoint.h"
 
-#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
-#define HEADER_BYTES 24
-#define POINT_BYTES 52                 /* one history point on disk */
+#define TAG SRV_CKPT_TAG
+#define HEADER_BYTES SRV_CKPT_HEADER_BYTES
+#define POINT_BYTES SRV_CKPT_POINT_BYTES
 #define TL_MAX 100000                  /* timeline snapshots */
 #define TL_SIDE_MAX 4096
 #define TL_PIXELS_MAX ((size_t)256 << 20)
 #define HIST_MAX 10000000
-static const char magic[8] = {'G', 'A', 'N', 'L', 'C', 'K', 'P', 'T'};
-
-/* ---- writing --------------------------------------------------------------- */
-
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} wbuf;
-
-static void w_bytes(wbuf *w, const void *src, size_t n) {
-    if (w->oom) return;
-    if (w->cap - w->len < n) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap - w->len < n) cap *= 2;
-        uint8_t *p = realloc(w->p, cap);
-        if (!p) { w->oom = 1; return; }
-        w->p = p;
-        w->cap = cap;
-    }
-    memcpy(w->p + w->len, src, n);
-    w->len += n;
-}
-
-static void w_u32(wbuf *w, uint32_t v) {
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    w_bytes(w, b, 4);
-}
-static void w_u64(wbuf *w, uint64_t v) { w_u32(w, (uint32_t)v); w_u32(w, (uint32_t)(v >> 32)); }
-static void w_i32(wbuf *w, int v) { w_u32(w, (uint32_t)v); }
-static void w_i64(wbuf *w, long v) { w_u64(w, (uint64_t)(int64_t)v); }
-static void w_f32(wbuf *w, float v) { uint32_t u; memcpy(&u, &v, 4); w_u32(w, u); }
-static void w_f64(wbuf *w, double v) { uint64_t u; memcpy(&u, &v, 8); w_u64(w, u); }
-
-static void w_floats(wbuf *w, const float *x, size_t n) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    w_bytes(w, x, n * sizeof(float));
-#else
-    for (size_t i = 0; i < n; i++) w_f32(w, x[i]);
-#endif
-}
-
-/* Start a section; returns where its length goes (patched by sec_end). */
-static size_t sec_begin(wbuf *w, uint32_t tag) {
-    w_u32(w, tag);
-    size_t at = w->len;
-    w_u64(w, 0);
-    return at;
-}
-
-static void sec_end(wbuf *w, size_t at) {
-    if (w->oom) return;
-    uint64_t n = (uint64_t)(w->len - at - 8);
-    for (int i = 0; i < 8; i++) w->p[at + (size_t)i] = (uint8_t)(n >> (8 * i));
-}
-
-static void w_block(wbuf *w, uint32_t tag, const float *x, size_t n) {
-    size_t at = sec_begin(w, tag);
-    w_floats(w, x, n);
-    sec_end(w, at);
-}
-
-int srv_ckpt_model_finite(const gan_model *m) {
-    const size_t gb = gan_gbuffer_count(&m->cfg), db = gan_dbuffer_count(&m->cfg);
-    const float *blocks[] = {m->g_mem, m->g_m_mem, m->g_v_mem, m->g_buf_mem,
-                             m->d_mem, m->d_m_mem, m->d_v_mem, m->d_buf_mem};
-    const size_t counts[] = {m->g_count, m->g_count, m->g_count, gb,
-                             m->d_count, m->d_count, m->d_count, db};
-    for (size_t b = 0; b < 8; b++)
-        for (size_t i = 0; i < counts[b]; i++)
-            if (!isfinite(blocks[b][i])) return 0;
-    return 1;
-}
-
-int srv_ckpt_serialize(const srv_ckpt_src *src, uint8_t **buf, size_t *len,
-                       char *err, size_t errlen) {
-    const srv_trainer *t = src->t;
-    const gan_model *m = t->model;
-    const gan_config *c = &m->cfg;
-    wbuf w = {0};
-    *buf = NULL;
-    *len = 0;
-    size_t estimate = HEADER_BYTES + (4 * (m->g_count + m->d_count) + (size_t)t->data.n) * 4 +
-                      (size_t)src->npoints * POINT_BYTES + (1u << 20);
-    w.p = malloc(estimate);
-    w.cap = w.p ? estimate : 0;
-    w.oom = !w.p;
-
-    w_bytes(&w, magic, 8);
-    w_u32(&w, SRV_CKPT_VERSION);
-    w_u32(&w, 0);
-    w_u64(&w, 0);                                  /* total length, patched below */
-
-    size_t at = sec_begin(&w, TAG('C', 'O', 'N', 'F'));
-    w_i32(&w, c->nz); w_i32(&w, c->ngf); w_i32(&w, c->ndf);
-    w_i32(&w, (int)c->g_output); w_i32(&w, c->batch);
-    w_f32(&w, c->lr_d); w_f32(&w, c->lr_g); w_f32(&w, c->beta1); w_f32(&w, c->beta2);
-    w_f32(&w, c->adam_eps);
-    w_i32(&w, c->d_steps); w_i32(&w, c->g_steps);
-    w_f32(&w, c->bn_eps); w_f32(&w, c->bn_momentum); w_f32(&w, c->lrelu_slope);
-    w_f32(&w, c->init_std);
-    w_u64(&w, t->cfg.seed);
-    char ds[16] = {0};
-    snprintf(ds, sizeof ds, "%s", t->cfg.dataset);
-    w_bytes(&w, ds, sizeof ds);
-    w_i32(&w, t->cfg.timeline_every);
-    sec_end(&w, at);
-
-    at = sec_begin(&w, TAG('S', 'T', 'A', 'T'));
-    w_i64(&w, t->iteration); w_i64(&w, m->g_t); w_i64(&w, m->d_t);
-    for (int i = 0; i < 4; i++) w_u32(&w, t->rng.s[i]);
-    w_i32(&w, t->rng.has_spare);
-    w_f32(&w, t->rng.spare);
-    w_i64(&w, t->batcher.epoch);
-    w_i32(&w, t->data.n);
-    w_i32(&w, t->batcher.pos);
-    w_i64(&w, src->tl_mult > 0 ? src->tl_mult : 1);
-    sec_end(&w, at);
-
-    at = sec_begin(&w, TAG('O', 'R', 'D', 'R'));
-    for (int i = 0; i < t->data.n; i++) w_u32(&w, t->batcher.order[i]);
-    sec_end(&w, at);
-    w_block(&w, TAG('F', 'I', 'X', 'N'), t->fixed_noise, (size_t)SRV_FIXED_N * (size_t)c->nz);
-    w_block(&w, TAG('G', 'P', 'R', 'M'), m->g_mem, m->g_count);
-    w_block(&w, TAG('G', 'B', 'U', 'F'), m->g_buf_mem, gan_gbuffer_count(c));
-    w_block(&w, TAG('G', 'A', 'D', 'M'), m->g_m_mem, m->g_count);
-    w_block(&w, TAG('G', 'A', 'D', 'V'), m->g_v_mem, m->g_count);
-    w_block(&w, TAG('D', 'P', 'R', 'M'), m->d_mem, m->d_count);
-    w_block(&w, TAG('D', 'B', 'U', 'F'), m->d_buf_mem, gan_dbuffer_count(c));
-    w_block(&w, TAG('D', 'A', 'D', 'M'), m->d_m_mem, m->d_count);
-    w_block(&w, TAG('D', 'A', 'D', 'V'), m->d_v_mem, m->d_count);
-
-    at = sec_begin(&w, TAG('H', 'I', 'S', 'T'));
-    w_u32(&w, (uint32_t)src->npoints);
-    for (int i = 0; i < src->npoints; i++) {
-        const srv_point *p = &src->points[i];
-        w_i64(&w, p->iteration); w_i64(&w, p->count); w_f64(&w, p->time_s);
-        w_f32(&w, p->m.d_loss); w_f32(&w, p->m.g_loss); w_f32(&w, p->m.d_acc_real);
-        w_f32(&w, p->m.d_acc_fake); w_f32(&w, p->m.d_acc); w_f32(&w, p->m.d_real);
-        w_f32(&w, p->m.d_fake);
-    }
-    sec_end(&w, at);
-
-    at = sec_begin(&w, TAG('T', 'M', 'L', 'N'));
-    w_u32(&w, (uint32_t)src->ntimeline);
-    for (int i = 0; i < src->ntimeline && !w.oom; i++) {
-        const srv_snapshot *s = &src->timeline[i];
-        uLong raw = (uLong)s->width * (uLong)s->height;
-        uLongf clen = compressBound(raw);
-        uint8_t *z = malloc(clen);
-        if (!z || compress2(z, &clen, s->pixels, raw, Z_BEST_SPEED) != Z_OK) {
-            free(z);
-            w.oom = 1;
-            break;
-        }
-        w_i64(&w, s->iteration); w_u32(&w, (uint32_t)s->width); w_u32(&w, (uint32_t)s->height);
-        w_u32(&w, (uint32_t)clen);
-        w_bytes(&w, z, clen);
-        free(z);
-    }
-    sec_end(&w, at);
-
-    w_u32(&w, 0);                                  /* room for the CRC */
-    if (w.oom) {
-        free(w.p);
-        snprintf(err, errlen, "out of memory serializing the checkpoint");
-        return -1;
-    }
-    for (int i = 0; i < 8; i++) w.p[16 + i] = (uint8_t)((uint64_t)w.len >> (8 * i));
-    uint32_t crc = (uint32_t)crc32_z(0L, w.p, w.len - 4);
-    for (int i = 0; i < 4; i++) w.p[w.len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
-    *buf = w.p;
-    *len = w.len;
-    return 0;
-}
 
 /* ---- reading --------------------------------------------------------------- */
 
@@ -289,7 +121,7 @@ static int r_block(rbuf *r, uint32_t tag, const char *name, size_t n, const uint
 static int in_f(float v, double lo, double hi) { return isfinite(v) && v >= (float)lo && v <= (float)hi; }
 static int in_i(long v, long lo, long hi) { return v >= lo && v <= hi; }
 
-static int parse_conf(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
+static int parse_conf(rbuf *r, uint32_t version, srv_ckpt *ck, char *err, size_t errlen) {
     rbuf s;
     if (sec_open(r, TAG('C', 'O', 'N', 'F'), &s, err, errlen) < 0) return -1;
     gan_config *c = &ck->model;
@@ -305,6 +137,7 @@ static int parse_conf(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
     ck->seed = r_u64(&s);
     const uint8_t *ds = r_bytes(&s, sizeof ck->dataset);
     ck->timeline_every = r_i32(&s);
+    c->conditional = version >= 2 ? r_i32(&s) : 0;
     if (sec_close(&s, "CONF", err, errlen) < 0) return -1;
     memcpy(ck->dataset, ds, sizeof ck->dataset);
     c->g_output = out == 1 ? GAN_OUT_RELU : GAN_OUT_TANH;
@@ -313,7 +146,7 @@ static int parse_conf(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
         !in_f(c->lr_g, 0, 1) || !in_f(c->beta1, 0, 0.9999) || !in_f(c->beta2, 0, 0.99999) ||
         !in_f(c->adam_eps, 1e-12, 1) || !in_i(c->d_steps, 1, 100) || !in_i(c->g_steps, 1, 100) ||
         !in_f(c->bn_eps, 1e-12, 1) || !in_f(c->bn_momentum, 0, 1) ||
-        !in_f(c->lrelu_slope, 0, 1) || !in_f(c->init_std, 0, 10) ||
+        !in_f(c->lrelu_slope, 0, 1) || !in_f(c->init_std, 0, 10) || !in_i(c->conditional, 0, 1) ||
         ck->seed > 9007199254740991ULL || memchr(ck->dataset, 0, sizeof ck->dataset) == NULL ||
         !in_i(ck->timeline_every, 1, 1000000000)) {
         snprintf(err, errlen, "CONF: a setting is out of range");
@@ -447,7 +280,7 @@ void srv_ckpt_free(srv_ckpt *ck) {
 srv_ckpt_result srv_ckpt_parse(const uint8_t *buf, size_t len, unsigned flags, srv_ckpt *ck,
                                char *err, size_t errlen) {
     memset(ck, 0, sizeof *ck);
-    if (len < HEADER_BYTES + 4 || memcmp(buf, magic, 8) != 0) {
+    if (len < HEADER_BYTES + 4 || memcmp(buf, SRV_CKPT_MAGIC, 8) != 0) {
         snprintf(err, errlen, len < HEADER_BYTES + 4 ? "too short (%zu bytes)"
                                                       : "not a ganlive checkpoint (bad magic)", len);
         return SRV_CKPT_DAMAGED;
@@ -458,11 +291,12 @@ srv_ckpt_result srv_ckpt_parse(const uint8_t *buf, size_t len, unsigned flags, s
     uint64_t total = r_u64(&r);
     uint32_t crc = (uint32_t)crc32_z(0L, buf, len - 4);
     int crc_ok = (flags & SRV_CKPT_SKIP_CRC) || crc == ld_u32(buf + len - 4);
-    if (version != SRV_CKPT_VERSION) {
+    if (version < SRV_CKPT_VERSION_MIN || version > SRV_CKPT_VERSION) {
         /* a whole file of another version (its checksum holds) is refused;
          * a flipped version field in a damaged file is just damage */
-        snprintf(err, errlen, "checkpoint format version %u%s; this ganlive reads version %d",
-                 version, crc_ok ? "" : " and a checksum mismatch", SRV_CKPT_VERSION);
+        snprintf(err, errlen, "checkpoint format version %u%s; this ganlive reads versions %d to %d",
+                 version, crc_ok ? "" : " and a checksum mismatch", SRV_CKPT_VERSION_MIN,
+                 SRV_CKPT_VERSION);
         return crc_ok ? SRV_CKPT_VERSION_MISMATCH : SRV_CKPT_DAMAGED;
     }
     if (total != len) {
@@ -475,7 +309,7 @@ srv_ckpt_result srv_ckpt_parse(const uint8_t *buf, size_t len, unsigned flags, s
                  ld_u32(buf + len - 4));
         return SRV_CKPT_DAMAGED;
     }
-    if (parse_conf(&r, ck, err, errlen) < 0 || parse_stat(&r, ck, err, errlen) < 0 ||
+    if (parse_conf(&r, version, ck, err, errlen) < 0 || parse_stat(&r, ck, err, errlen) < 0 ||
         parse_order(&r, ck, err, errlen) < 0)
         goto damaged;
     const gan_config *c = &ck->model;
@@ -483,7 +317,7 @@ srv_ckpt_result srv_ckpt_parse(const uint8_t *buf, size_t len, unsigned flags, s
     ck->d_count = gan_dparam_count(c);
     ck->gbuf_count = gan_gbuffer_count(c);
     ck->dbuf_count = gan_dbuffer_count(c);
-    if (r_block(&r, TAG('F', 'I', 'X', 'N'), "FIXN", (size_t)SRV_FIXED_N * (size_t)c->nz,
+    if (r_block(&r, TAG('F', 'I', 'X', 'N'), "FIXN", (size_t)srv_fixed_n(c) * (size_t)c->nz,
                 &ck->fixed_noise, err, errlen) < 0 ||
         r_block(&r, TAG('G', 'P', 'R', 'M'), "GPRM", ck->g_count, &ck->g, err, errlen) < 0 ||
         r_block(&r, TAG('G', 'B', 'U', 'F'), "GBUF", ck->gbuf_count, &ck->g_buf, err, errlen) < 0 ||
@@ -505,37 +339,52 @@ damaged:
     return SRV_CKPT_DAMAGED;
 }
 
+srv_ckpt_result srv_ckpt_load_fd(int fd, srv_ckpt *ck, char *err, size_t errlen) {
+    memset(ck, 0, sizeof *ck);
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        snprintf(err, errlen, "cannot read: %s", strerror(errno));
+        return SRV_CKPT_DAMAGED;
+    }
+    if ((uint64_t)sb.st_size > SRV_CKPT_MAX_BYTES) {
+        snprintf(err, errlen, "larger than 16 GiB");
+        return SRV_CKPT_DAMAGED;
+    }
+    size_t size = (size_t)sb.st_size, got = 0;
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory (%zu bytes)", size);
+        return SRV_CKPT_NOMEM;
+    }
+    while (got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "cannot read: %s", n < 0 ? strerror(errno) : "short read");
+            free(buf);
+            return SRV_CKPT_DAMAGED;
+        }
+        got += (size_t)n;
+    }
+    srv_ckpt_result rc = srv_ckpt_parse(buf, size, 0, ck, err, errlen);
+    if (rc != SRV_CKPT_OK) {
+        free(buf);
+        return rc;
+    }
+    ck->owned = buf;
+    ck->owned_len = size;
+    return rc;
+}
+
 srv_ckpt_result srv_ckpt_load_file(const char *path, srv_ckpt *ck, char *err, size_t errlen) {
     memset(ck, 0, sizeof *ck);
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    srv_ckpt_result rc = SRV_CKPT_DAMAGED;
-    long size = -1;
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(err, errlen, "cannot open: %s", strerror(errno));
         return SRV_CKPT_DAMAGED;
     }
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0 || (unsigned long)size > SRV_CKPT_MAX_BYTES) {
-        snprintf(err, errlen, size < 0 ? "cannot read: %s" : "larger than 16 GiB",
-                 strerror(errno));
-        goto done;
-    }
-    buf = malloc(size ? (size_t)size : 1);
-    if (!buf) { snprintf(err, errlen, "out of memory (%ld bytes)", size); rc = SRV_CKPT_NOMEM; goto done; }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        snprintf(err, errlen, "cannot read: %s", ferror(f) ? strerror(errno) : "short read");
-        goto done;
-    }
-    rc = srv_ckpt_parse(buf, (size_t)size, 0, ck, err, errlen);
-    if (rc == SRV_CKPT_OK) {
-        ck->owned = buf;
-        ck->owned_len = (size_t)size;
-        buf = NULL;
-    }
-done:
-    free(buf);
-    fclose(f);
+    srv_ckpt_result rc = srv_ckpt_load_fd(fd, ck, err, errlen);
+    close(fd);
     return rc;
 }
 
@@ -544,13 +393,14 @@ done:
 srv_ckpt_result srv_ckpt_check(const srv_ckpt *ck, const srv_config *cfg, int data_n,
                                char *err, size_t errlen) {
     const gan_config *a = &ck->model, *b = &cfg->model;
-    static const char *outs[] = {"tanh", "relu"};
+    static const char *outs[] = {"tanh", "relu"}, *conds[] = {"unconditional", "conditional"};
     if (a->nz != b->nz || a->ngf != b->ngf || a->ndf != b->ndf || a->g_output != b->g_output ||
-        a->batch != b->batch) {
+        !a->conditional != !b->conditional || a->batch != b->batch) {
         snprintf(err, errlen, "checkpoint is of another architecture: nz %d ngf %d ndf %d "
-                 "g_output %s batch %d; this run has nz %d ngf %d ndf %d g_output %s batch %d",
-                 a->nz, a->ngf, a->ndf, outs[a->g_output == GAN_OUT_RELU], a->batch, b->nz,
-                 b->ngf, b->ndf, outs[b->g_output == GAN_OUT_RELU], b->batch);
+                 "g_output %s %s batch %d; this run has nz %d ngf %d ndf %d g_output %s %s "
+                 "batch %d", a->nz, a->ngf, a->ndf, outs[a->g_output == GAN_OUT_RELU],
+                 conds[a->conditional != 0], a->batch, b->nz, b->ngf, b->ndf,
+                 outs[b->g_output == GAN_OUT_RELU], conds[b->conditional != 0], b->batch);
         return SRV_CKPT_ARCH_MISMATCH;
     }
     if (strcmp(ck->dataset, cfg->dataset) != 0 || ck->data_n != data_n) {
@@ -579,7 +429,7 @@ void srv_ckpt_apply_trainer(const srv_ckpt *ck, srv_trainer *t, int keep_live) {
     ld_floats(m->d_buf_mem, ck->d_buf, ck->dbuf_count);
     ld_floats(m->d_m_mem, ck->d_m, ck->d_count);
     ld_floats(m->d_v_mem, ck->d_v, ck->d_count);
-    ld_floats(t->fixed_noise, ck->fixed_noise, (size_t)SRV_FIXED_N * (size_t)ck->model.nz);
+    ld_floats(t->fixed_noise, ck->fixed_noise, (size_t)srv_fixed_n(&ck->model) * (size_t)ck->model.nz);
     m->g_t = ck->g_t;
     m->d_t = ck->d_t;
     t->rng = ck->rng;

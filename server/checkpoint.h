@@ -1,5 +1,5 @@
-/* checkpoint.h - ganlive checkpoints: the file format (checkpoint.c) and
- * the run directory that holds them (ckptrun.c).
+/* checkpoint.h - ganlive checkpoints: the file format (checkpoint.c reads,
+ * ckpt_write.c writes) and the run directory that holds them (ckptrun.c).
  *
  * One file per checkpoint holds everything needed to continue a run bit for
  * bit: architecture and recipe, G and D weights, BatchNorm running
@@ -25,8 +25,18 @@
 #include "state.h"
 #include "trainer.h"
 
-#define SRV_CKPT_VERSION 1
+/* Version 2 added gan_config.conditional to CONF; version-1 files are still
+ * read (as unconditional models). */
+#define SRV_CKPT_VERSION 2
+#define SRV_CKPT_VERSION_MIN 1
 #define SRV_CKPT_MAX_BYTES ((size_t)1 << 34)   /* 16 GiB: larger files are refused */
+
+/* Format constants shared by the reader and the writer. */
+#define SRV_CKPT_TAG(a, b, c, d) \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define SRV_CKPT_MAGIC "GANLCKPT"             /* 8 bytes, no NUL in the file */
+#define SRV_CKPT_HEADER_BYTES 24              /* magic, u32 version, u32 0, u64 length */
+#define SRV_CKPT_POINT_BYTES 52               /* one history point on disk */
 
 /* Why a checkpoint cannot be used. DAMAGED: fall back to an older file;
  * VERSION and ARCH: refuse (never load into the wrong shapes). */
@@ -51,7 +61,7 @@ typedef struct {
     long batch_epoch;                 /* batcher: completed epochs */
     int data_n, data_pos;             /* batcher: dataset size, position */
     const uint8_t *order;             /* data_n uint32 */
-    const uint8_t *fixed_noise;       /* SRV_FIXED_N * nz floats */
+    const uint8_t *fixed_noise;       /* srv_fixed_n(&model) * nz floats */
     size_t g_count, d_count, gbuf_count, dbuf_count;
     const uint8_t *g, *g_buf, *g_m, *g_v, *d, *d_buf, *d_m, *d_v;
     srv_point *points;                /* owned */
@@ -77,9 +87,12 @@ void srv_ckpt_free(srv_ckpt *ck);
 /* Read and parse a file; *ck owns the bytes. Same results as parse (an
  * unreadable file is DAMAGED, with the errno text). */
 srv_ckpt_result srv_ckpt_load_file(const char *path, srv_ckpt *ck, char *err, size_t errlen);
+/* The same from an open file, read with pread from offset 0 (the fd's
+ * position is neither used nor moved); ck->owned_len is the file size. */
+srv_ckpt_result srv_ckpt_load_fd(int fd, srv_ckpt *ck, char *err, size_t errlen);
 
 /* Can ck continue this run? Compares architecture (nz, ngf, ndf, g_output,
- * batch), dataset name and size. SRV_CKPT_OK or SRV_CKPT_ARCH_MISMATCH with
+ * conditional, batch), dataset name and size. SRV_CKPT_OK or SRV_CKPT_ARCH_MISMATCH with
  * a message naming both values. */
 srv_ckpt_result srv_ckpt_check(const srv_ckpt *ck, const srv_config *cfg, int data_n,
                                char *err, size_t errlen);
@@ -101,10 +114,21 @@ typedef struct {
     const srv_snapshot *timeline;
     int ntimeline;
     long tl_mult;
+    int version;             /* format to write: 0 = SRV_CKPT_VERSION; 1 is for
+                                tests (old runs), and refuses conditional models */
 } srv_ckpt_src;
 
-/* Serialize into *buf (malloc'd, caller frees) of *len bytes. 0, or -1 with
- * err (no memory). */
+/* ---- writing (ckpt_write.c) ------------------------------------------------ */
+
+/* Stream the checkpoint into fd at its current position through a 64 KB
+ * buffer, CRC32 computed on the way (the model is never copied whole). 0
+ * with *len bytes written, or -1 with err naming `name` and the errno text
+ * ("cannot write NAME: No space left on device") or "out of memory"; the
+ * file then holds a partial checkpoint that the caller must remove. */
+int srv_ckpt_write_fd(const srv_ckpt_src *src, int fd, const char *name, size_t *len,
+                      char *err, size_t errlen);
+/* The same bytes into *buf (malloc'd, caller frees) of *len bytes: tests and
+ * tools. 0, or -1 with err (no memory). */
 int srv_ckpt_serialize(const srv_ckpt_src *src, uint8_t **buf, size_t *len,
                        char *err, size_t errlen);
 /* 1 when every weight, statistic and Adam value of the model is finite. */

@@ -3,10 +3,10 @@
  * command line use (save now, resume at start, restore after divergence,
  * `ganlive sample`).
  *
- * The design is simple: a save serializes the whole checkpoint in memory
- * (checkpoint.c), writes it to ".ckpt-<iteration>.bin.tmp" in the run
- * directory, fsyncs it, renames it over "ckpt-<iteration>.bin" and fsyncs the
- * directory, so after a crash at any moment the directory holds either the
+ * The design is simple: a save streams the checkpoint (ckpt_write.c, a
+ * 64 KB buffer, never the whole file in memory) into
+ * ".ckpt-<iteration>.bin.tmp" in the run directory, fsyncs it, renames it
+ * over "ckpt-<iteration>.bin" and fsyncs the directory, so after a crash at any moment the directory holds either the
  * old set of files or the old set plus the new one, never a torn file. Only
  * after that are files beyond the newest `keep` unlinked. Names carry the
  * iteration in 9+ digits and are ordered by its value, so "newest" is the
@@ -140,23 +140,20 @@ void srv_ckpt_clean_tmp(const char *dir) {
     closedir(d);
 }
 
-/* tmp -> fsync -> rename -> fsync(dir). -1 with err; tmp never left behind. */
-static int write_durable(const char *dir, const char *tmp, const char *path, const uint8_t *buf,
-                         size_t len, char *err, size_t errlen) {
+/* stream into tmp -> fsync -> rename -> fsync(dir). 0 with *len, or -1
+ * with err; tmp is never left behind (a failed write removes it whole). */
+static int write_durable(const char *dir, const char *tmp, const char *path,
+                         const srv_ckpt_src *src, size_t *len, char *err, size_t errlen) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
         return -1;
     }
-    const char *step = "write";
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, buf + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) { if (w == 0) errno = ENOSPC; goto fail; }
-        off += (size_t)w;
+    const char *step = "fsync";
+    if (srv_ckpt_write_fd(src, fd, tmp, len, err, errlen) < 0) {
+        step = NULL;                               /* err says why */
+        goto fail;
     }
-    step = "fsync";
     if (fsync(fd) < 0) goto fail;
     step = "close";
     int rc = close(fd);
@@ -170,7 +167,7 @@ static int write_durable(const char *dir, const char *tmp, const char *path, con
     }
     return 0;
 fail:
-    snprintf(err, errlen, "cannot %s %s: %s", step, tmp, strerror(errno));
+    if (step) snprintf(err, errlen, "cannot %s %s: %s", step, tmp, strerror(errno));
     if (fd >= 0) close(fd);
     unlink(tmp);
     return -1;
@@ -182,8 +179,6 @@ int srv_ckpt_save(const char *dir, int keep, const srv_trainer *t, srv_state *st
     srv_snapshot *tl = NULL;
     int npts = 0, ntl = 0, rc = -1;
     long mult = 1;
-    uint8_t *buf = NULL;
-    size_t len = 0;
     char tmp[1100];
     *bytes = 0;
     if (!dir[0]) { snprintf(err, errlen, "checkpoints are off (run.dir is empty)"); return -1; }
@@ -197,16 +192,14 @@ int srv_ckpt_save(const char *dir, int keep, const srv_trainer *t, srv_state *st
         snprintf(err, errlen, "out of memory copying history and timeline");
         goto done;
     }
-    srv_ckpt_src src = {t, pts, npts, tl, ntl, mult};
-    if (srv_ckpt_serialize(&src, &buf, &len, err, errlen) < 0) goto done;
+    srv_ckpt_src src = {t, pts, npts, tl, ntl, mult, 0};
     if (mkdir_p(dir) < 0) {
         snprintf(err, errlen, "cannot create run directory %s: %s", dir, strerror(errno));
         goto done;
     }
     snprintf(path, pathlen, "%s/ckpt-%09ld.bin", dir, t->iteration);
     snprintf(tmp, sizeof tmp, "%s/.ckpt-%09ld.bin.tmp", dir, t->iteration);
-    if (write_durable(dir, tmp, path, buf, len, err, errlen) < 0) goto done;
-    *bytes = len;
+    if (write_durable(dir, tmp, path, &src, bytes, err, errlen) < 0) goto done;
     rc = 0;
     char **names;                                  /* rotation: only after success */
     int n = srv_ckpt_list(dir, &names);
@@ -217,9 +210,9 @@ int srv_ckpt_save(const char *dir, int keep, const srv_trainer *t, srv_state *st
     }
     srv_ckpt_names_free(names, n > 0 ? n : 0);
 done:
+    if (rc < 0) *bytes = 0;
     free(pts);
     srv_snapshots_free(tl, ntl > 0 ? ntl : 0);
-    free(buf);
     return rc;
 }
 
@@ -371,7 +364,7 @@ int srv_ckpt_sample(const char *file, int n, uint64_t seed, const char *out,
     nn_rng_fill_normal(&rng, z, (size_t)n * (size_t)c->nz, 0.0f, 1.0f);
     for (int i = 0; i < n; i += chunk) {
         int k = n - i < chunk ? n - i : chunk;
-        gan_sampler_generate(s, gp, gb, z + (size_t)i * (size_t)c->nz, k, img + (size_t)i * GAN_PIX);
+        gan_sampler_generate(s, gp, gb, z + (size_t)i * (size_t)c->nz, NULL, k, img + (size_t)i * GAN_PIX);
     }
     int cols = 1;
     while (cols * cols < n) cols++;

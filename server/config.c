@@ -13,7 +13,7 @@
 #include <string.h>
 #include "config.h"
 
-typedef enum { T_INT, T_LONG, T_U64, T_FLOAT, T_STR, T_ENUM } setting_type;
+typedef enum { T_INT, T_LONG, T_U64, T_FLOAT, T_STR, T_ENUM, T_BOOL } setting_type;
 
 typedef struct {
     const char *section, *key, *flat;
@@ -41,6 +41,7 @@ static const setting settings[] = {
     {"model",    "ngf",                "ngf",                T_INT,   OFF(model.ngf), 1, 1024, 0, {0}},
     {"model",    "ndf",                "ndf",                T_INT,   OFF(model.ndf), 1, 1024, 0, {0}},
     {"model",    "g_output",           "g_output",           T_ENUM,  OFF(model.g_output), 0, 0, 0, {"tanh", "relu"}},
+    {"model",    "conditional",        "conditional",        T_BOOL,  OFF(model.conditional), 0, 1, 0, {0}},
     {"train",    "batch",              "batch",              T_INT,   OFF(model.batch), 1, 1024, 0, {0}},
     {"train",    "lr_d",               "lr_d",               T_FLOAT, OFF(model.lr_d), 0, 1, 1, {0}},
     {"train",    "lr_g",               "lr_g",               T_FLOAT, OFF(model.lr_g), 0, 1, 1, {0}},
@@ -53,6 +54,13 @@ static const setting settings[] = {
     {"train",    "threads",            "threads",            T_INT,   OFF(threads), 0, 256, 0, {0}},
     {"train",    "iters",              "iters",              T_LONG,  OFF(iters), 0, 1e12, 0, {0}},
     {"train",    "log_every_s",        "log_every_s",        T_INT,   OFF(log_every_s), 1, 3600, 0, {0}},
+    {"train",    "balance",            "balance",            T_ENUM,  OFF(balance), 0, 0, 1, {"off", "auto"}},
+    {"train",    "balance_hi",         "balance_hi",         T_FLOAT, OFF(balance_hi), 0.5, 1, 1, {0}},
+    {"train",    "balance_lo",         "balance_lo",         T_FLOAT, OFF(balance_lo), 0, 0.5, 1, {0}},
+    {"train",    "balance_window",     "balance_window",     T_INT,   OFF(balance_window), 1, 10000, 1, {0}},
+    {"quality",  "every",              "quality_every",      T_INT,   OFF(quality_every), 0, 1000000000, 1, {0}},
+    {"quality",  "samples",            "quality_samples",    T_INT,   OFF(quality_samples), 100, 10000, 0, {0}},
+    {"quality",  "classifier",         "classifier",         T_STR,   OFF(classifier), 0, 511, 0, {0}},
     {"history",  "max_points",         "max_points",         T_INT,   OFF(history_max_points), 100, 10000000, 0, {0}},
     {"timeline", "every",              "timeline_every",     T_INT,   OFF(timeline_every), 1, 1000000000, 1, {0}},
     {"timeline", "max",                "timeline_max",       T_INT,   OFF(timeline_max), 2, 10000, 0, {0}},
@@ -81,6 +89,44 @@ void srv_config_default(srv_config *c) {
     snprintf(c->run_dir, sizeof c->run_dir, "runs/default");
     c->checkpoint_every_s = 60;
     c->checkpoint_keep = 3;
+    c->balance = 0;
+    c->balance_hi = 0.95f;
+    c->balance_lo = 0.35f;
+    c->balance_window = 20;
+    c->quality_every = 500;
+    c->quality_samples = 1000;
+    c->classifier[0] = '\0';          /* "" = <data dir>/classifier.bin */
+    srv_config_preset(c, "classic");
+}
+
+const char *srv_class_name(const srv_config *c, int k) {
+    static const char *const digits[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    static const char *const fashion[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+    if (k < 0 || k > 9) return "?";
+    return strcmp(c->dataset, "fashion") == 0 && !c->data_dir[0] ? fashion[k] : digits[k];
+}
+
+/* Presets set the recipe as a whole; any of these settings can still be
+ * overridden one by one afterwards (config file, flags, PATCH). */
+int srv_config_preset(srv_config *c, const char *name) {
+    gan_config *m = &c->model;
+    if (strcmp(name, "classic") == 0) {      /* the DCGAN paper's recipe */
+        m->conditional = 0;
+        m->batch = 64;
+        m->lr_d = m->lr_g = 2e-4f;
+    } else if (strcmp(name, "fast") == 0) {  /* conditional, small batches, faster steps */
+        m->conditional = 1;
+        m->batch = 16;
+        m->lr_d = m->lr_g = 5e-4f;
+    } else {
+        return -1;
+    }
+    m->beta1 = 0.5f;
+    m->beta2 = 0.999f;
+    m->d_steps = m->g_steps = 1;
+    snprintf(c->preset, sizeof c->preset, "%s", name);
+    return 0;
 }
 
 static void describe_range(const setting *s, char *buf, size_t len) {
@@ -88,6 +134,7 @@ static void describe_range(const setting *s, char *buf, size_t len) {
     case T_FLOAT: snprintf(buf, len, "a number in [%g, %g]", s->min, s->max); break;
     case T_STR:   snprintf(buf, len, "a string of at most %.0f characters", s->max); break;
     case T_ENUM:  snprintf(buf, len, "one of \"%s\", \"%s\"", s->choices[0], s->choices[1]); break;
+    case T_BOOL:  snprintf(buf, len, "true or false"); break;
     default:      snprintf(buf, len, "an integer in [%.0f, %.0f]", s->min, s->max); break;
     }
 }
@@ -98,6 +145,11 @@ static int set_value(srv_config *c, const setting *s, const cJSON *v, const char
     char *field = (char *)c + s->offset;
     char want[96];
     describe_range(s, want, sizeof want);
+    if (s->type == T_BOOL) {
+        if (!cJSON_IsBool(v)) goto bad;
+        *(int *)field = cJSON_IsTrue(v) ? 1 : 0;
+        return 0;
+    }
     if (s->type == T_STR || s->type == T_ENUM) {
         if (!cJSON_IsString(v) || !v->valuestring) goto bad;
         const char *str = v->valuestring;
@@ -133,8 +185,16 @@ int srv_config_apply_file_json(srv_config *c, const cJSON *root, char *err, size
         return -1;
     }
     srv_config next = *c;
+    /* "preset" first, so the file's own settings override it one by one */
+    const cJSON *preset = cJSON_GetObjectItemCaseSensitive(root, "preset");
+    if (preset && (!cJSON_IsString(preset) || !preset->valuestring ||
+                   srv_config_preset(&next, preset->valuestring) < 0)) {
+        snprintf(err, errlen, "preset: must be \"classic\" or \"fast\"");
+        return -1;
+    }
     const cJSON *sec;
     cJSON_ArrayForEach(sec, root) {
+        if (sec == preset) continue;
         int known_section = 0;
         for (size_t i = 0; i < NSETTINGS; i++)
             if (strcmp(settings[i].section, sec->string) == 0) known_section = 1;
@@ -251,6 +311,7 @@ static cJSON *value_json(const srv_config *c, const setting *s) {
         return cJSON_CreateNumber(strtod(buf, NULL));
     case T_STR:   return cJSON_CreateString(field);
     case T_ENUM:  return cJSON_CreateString(s->choices[*(const int *)field]);
+    case T_BOOL:  return cJSON_CreateBool(*(const int *)field);
     }
     return cJSON_CreateNull();
 }
@@ -258,6 +319,10 @@ static cJSON *value_json(const srv_config *c, const setting *s) {
 cJSON *srv_config_to_json(const srv_config *c) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
+    if (!cJSON_AddStringToObject(root, "preset", c->preset)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
     for (size_t i = 0; i < NSETTINGS; i++) {
         if (settings[i].live == HIDDEN) continue;
         cJSON *sec = cJSON_GetObjectItemCaseSensitive(root, settings[i].section);

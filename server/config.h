@@ -43,9 +43,26 @@ typedef struct {
     char run_dir[512];           /* "runs/default"; "" = no checkpoints */
     int checkpoint_every_s;      /* live; 0 = only on request and at exit */
     int checkpoint_keep;         /* newest files kept */
+    /* recipe preset the run started from: "classic" | "fast" */
+    char preset[16];
+    /* balance (live): "auto" skips D's updates while its accuracy over the
+     * last balance_window iterations stays above balance_hi, G's while it
+     * stays under balance_lo */
+    int balance;                 /* 0 off, 1 auto */
+    float balance_hi, balance_lo;
+    int balance_window;
+    /* quality passes (see quality.h) */
+    int quality_every;           /* live; iterations between passes, 0 = off */
+    int quality_samples;         /* generated digits scored per pass */
+    char classifier[512];        /* model file; "" = <data dir>/classifier.bin */
 } srv_config;
 
 void srv_config_default(srv_config *c);
+/* Name of class k (0..9): "0".."9", or Fashion-MNIST's clothing names. */
+const char *srv_class_name(const srv_config *c, int k);
+/* Apply a named recipe preset ("classic" or "fast"): conditional, batch,
+ * lr_d, lr_g, beta1, beta2, d_steps, g_steps. 0, or -1 for another name. */
+int srv_config_preset(srv_config *c, const char *name);
 
 /* Apply a nested config object (the file format). On error returns -1, writes
  * a message naming the offending key to err, and leaves c unchanged. */

@@ -13,6 +13,9 @@
  *                    events_interval_ms (read live from the config), at most
  *                    1000 per event; "id:" is the last iteration sent, so a
  *                    reconnecting EventSource resumes through Last-Event-ID;
+ *   event: balance   each balance decision made since the stream opened
+ *                    ({"iteration", "action", "d_acc"}; GET /api/balance has
+ *                    the earlier ones);
  *   ": keepalive"    after 15 s without output, which also keeps the
  *                    connection's inactivity timeout (30 s) from firing.
  *
@@ -39,6 +42,7 @@ typedef struct {
     long state_seq_sent;     /* -1 until the first state event */
     long since;              /* last iteration streamed */
     long seen;               /* state seq at the last look */
+    long bal_seen;           /* balance decisions already streamed */
     int pending;             /* points wait for their interval */
     double next_metrics, next_keepalive;
     char *buf;
@@ -121,6 +125,10 @@ static int fill(sse_stream *e) {
     } else {
         e->pending = s.iteration > e->since;
     }
+    srv_balance_event ev[16];
+    int nb = srv_state_balance_since(st, e->bal_seen, ev, 16, &e->bal_seen);
+    for (int i = 0; i < nb; i++)
+        if (append_event(e, "balance", -1, srv_api_balance_event_json(&ev[i])) != 0) return -1;
     if (state_changed && !first && state_event(e, &s, &cfg) != 0) return -1;
     if (e->len == 0 && now >= e->next_keepalive && append(e, ": keepalive\n\n", 13) != 0)
         return -1;
@@ -193,6 +201,7 @@ enum MHD_Result srv_api_events(srv_call *c) {
     e->state_seq_sent = -1;
     e->since = since;
     e->seen = -1;
+    srv_state_balance_since(c->h->st, LONG_MAX, NULL, 0, &e->bal_seen);   /* from now on */
     e->next_metrics = 0;
     e->next_keepalive = now_s() + SRV_SSE_KEEPALIVE_S;
     struct MHD_Response *r =

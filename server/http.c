@@ -45,6 +45,7 @@
 #include <unistd.h>
 #include "api.h"
 #include "http.h"
+#include "trainer.h"
 
 #define CONN_TIMEOUT_S 30
 #define CONN_LIMIT 1000
@@ -152,6 +153,12 @@ static const route routes[] = {
     {"GET", "/api/metrics", 0, srv_api_metrics, 0},
     {"GET", "/api/samples.png", 0, srv_api_samples, 0},
     {"GET", "/api/samples/fixed.png", 0, srv_api_samples_fixed, 0},
+    {"GET", "/api/samples.json", 0, srv_api_samples_json, 0},
+    {"GET", "/api/quality", 0, srv_api_quality, 0},
+    {"GET", "/api/nearest", 0, srv_api_nearest, 0},
+    {"GET", "/api/nearest.png", 0, srv_api_nearest_png, 0},
+    {"GET", "/api/balance", 0, srv_api_balance, 0},
+    {"POST", "/api/run", 0, srv_api_run, 0},
     {"GET", "/api/timeline", 0, srv_api_timeline, 0},
     {"GET", "/api/timeline/", 1, srv_api_timeline_png, 0},
     {"POST", "/api/pause", 0, srv_api_pause, 0},
@@ -171,6 +178,8 @@ static const route routes[] = {
     {"GET", "/style.css", 0, serve_asset, 2},
     {"GET", "/uPlot.iife.min.js", 0, serve_asset, 3},
     {"GET", "/uPlot.min.css", 0, serve_asset, 4},
+    {"GET", "/i18n.js", 0, serve_asset, 5},
+    {"GET", "/insight.js", 0, serve_asset, 6},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -182,6 +191,8 @@ static const srv_asset asset_list[SRV_NASSETS] = {
      "text/javascript; charset=utf-8", NULL, 0},
     {"/uPlot.min.css", "../node_modules/uplot/dist/uPlot.min.css",
      "text/css; charset=utf-8", NULL, 0},
+    {"/i18n.js", "i18n.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/insight.js", "insight.js", "text/javascript; charset=utf-8", NULL, 0},
 };
 
 static int path_matches(const route *r, const char *url) {
@@ -495,9 +506,16 @@ srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_d
     h->sampler = gan_sampler_new(&cfg->model, GAN_SAMPLER_CHUNK);
     h->gparams = malloc(gan_gparam_count(&cfg->model) * sizeof(float));
     h->gbuf = malloc((gan_gbuffer_count(&cfg->model) + 1) * sizeof(float));
-    if (!h->sampler || !h->gparams || !h->gbuf) {
+    h->dparams = malloc(gan_dparam_count(&cfg->model) * sizeof(float));
+    h->dbuf = malloc((gan_dbuffer_count(&cfg->model) + 1) * sizeof(float));
+    if (!h->sampler || !h->gparams || !h->gbuf || !h->dparams || !h->dbuf) {
         snprintf(err, errlen, "out of memory for the sampler");
         goto fail;
+    }
+    {   /* optional: without it samples.json has no labels */
+        char why[700];
+        h->classifier = srv_classifier_load(cfg, GAN_SAMPLER_CHUNK, why, sizeof why);
+        if (!h->classifier) fprintf(stderr, "ganlive: samples get no class labels: %s\n", why);
     }
 
     struct sockaddr_storage ss;
@@ -572,6 +590,9 @@ void srv_http_stop(srv_http *h) {
     gan_sampler_free(h->sampler);
     free(h->gparams);
     free(h->gbuf);
+    free(h->dparams);
+    free(h->dbuf);
+    cls_model_free(h->classifier);
     pthread_mutex_destroy(&h->sampler_mu);
     free(h);
 }

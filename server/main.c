@@ -24,6 +24,7 @@
 #include "http.h"
 #include "png.h"
 #include "state.h"
+#include "quality_run.h"
 #include "trainer.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -55,6 +56,8 @@ static void usage(FILE *f) {
         "  --seed S            random seed (same seed and threads: identical run)\n"
         "  --threads T         BLAS threads (0 = all cores)\n"
         "  --iters N           train: iterations to run (default 2000); bench: timed iterations\n"
+        "  --preset NAME       classic (the DCGAN recipe, default) or fast (conditional,\n"
+        "                      batch 16, lr 5e-4): flags after it still override one by one\n"
         "  --batch B           images per batch (default 64)\n"
         "  --out FILE.png      train: where to write the final 8x8 grid (default samples.png)\n"
         "  --bind ADDR         serve: address to listen on (default 127.0.0.1)\n"
@@ -76,12 +79,39 @@ typedef struct {
     int fresh;               /* --fresh */
     const char *ckpt_file;   /* sample --checkpoint */
     int n_samples;           /* sample --n */
+    char **argv;             /* the whole command line (restarts) */
 } cli;
+
+/* POST /api/run: the run was saved and stopped; start this program again
+ * with the same flags but --preset NAME --fresh (the old checkpoints are
+ * moved aside, not deleted). Returns only if exec fails. */
+static void restart_with_preset(char **argv, const char *preset) {
+    int n = 0;
+    while (argv[n]) n++;
+    char **next = calloc((size_t)n + 4, sizeof *next);
+    if (!next) return;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(argv[i], "--fresh") == 0) continue;
+        if (strcmp(argv[i], "--preset") == 0) { i++; continue; }
+        if (strncmp(argv[i], "--preset=", 9) == 0) continue;
+        next[k++] = argv[i];
+    }
+    next[k++] = "--preset";
+    next[k++] = (char *)preset;
+    next[k++] = "--fresh";
+    next[k] = NULL;
+    printf("ganlive: starting a new run with preset %s (old checkpoints kept)\n", preset);
+    fflush(stdout);
+    execv("/proc/self/exe", next);
+    fprintf(stderr, "ganlive: cannot restart: %s\n", strerror(errno));
+    free(next);
+}
 
 /* Read --config first, then let every other flag override it. */
 static int parse_args(cli *c, int argc, char **argv) {
     enum { O_CONFIG = 1, O_DATA, O_DATASET, O_SEED, O_THREADS, O_ITERS, O_OUT, O_BIND, O_PORT, O_WEB, O_BATCH, O_TOKEN,
-           O_RUN_DIR, O_FRESH, O_CHECKPOINT, O_N };
+           O_RUN_DIR, O_FRESH, O_CHECKPOINT, O_N, O_PRESET };
     static const struct option opts[] = {
         {"config", required_argument, 0, O_CONFIG}, {"data", required_argument, 0, O_DATA},
         {"dataset", required_argument, 0, O_DATASET}, {"seed", required_argument, 0, O_SEED},
@@ -92,19 +122,23 @@ static int parse_args(cli *c, int argc, char **argv) {
         {"token", required_argument, 0, O_TOKEN},
         {"run-dir", required_argument, 0, O_RUN_DIR}, {"fresh", no_argument, 0, O_FRESH},
         {"checkpoint", required_argument, 0, O_CHECKPOINT}, {"n", required_argument, 0, O_N},
+        {"preset", required_argument, 0, O_PRESET},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
     char err[512];
     srv_config_default(&c->cfg);
     c->out_png = "samples.png";
-    for (int pass = 0; pass < 2; pass++) {
+    /* three passes: --config, then --preset (beats the file's recipe), then
+     * every other flag (beats both, one setting at a time) */
+    for (int pass = 0; pass < 3; pass++) {
         optind = 1;
         int o;
         while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
             double v;
             if (o == 'h') { usage(stdout); exit(0); }
             if (o == '?') return -1;
-            if ((pass == 0) != (o == O_CONFIG)) continue;
+            const int want = o == O_CONFIG ? 0 : o == O_PRESET ? 1 : 2;
+            if (pass != want) continue;
             switch (o) {
             case O_CONFIG:
                 if (srv_config_load_file(&c->cfg, optarg, err, sizeof err) < 0) {
@@ -156,6 +190,9 @@ static int parse_args(cli *c, int argc, char **argv) {
             case O_TOKEN:
                 if (strlen(optarg) >= sizeof c->cfg.token) goto bad;
                 snprintf(c->cfg.token, sizeof c->cfg.token, "%s", optarg);
+                break;
+            case O_PRESET:
+                if (srv_config_preset(&c->cfg, optarg) < 0) goto bad;
                 break;
             case O_BATCH:
                 if (srv_parse_whole(optarg, 1, 1024, &v) < 0) goto bad;
@@ -283,11 +320,12 @@ static int cmd_train(cli *c) {
     float lo, hi;
     srv_output_range(mc, &lo, &hi);
     srv_trainer_sample_grid(&t, 1);
-    if (srv_grid_png_write(c->out_png, t.grid, SRV_FIXED_N, 8, 1, lo, hi) < 0) {
+    if (srv_grid_png_write(c->out_png, t.grid, srv_fixed_n(&t.cfg.model), srv_fixed_cols(&t.cfg.model),
+                           1, lo, hi) < 0) {
         fprintf(stderr, "ganlive: cannot write %s: %s\n", c->out_png, strerror(errno));
         rc = 1;
     } else {
-        printf("wrote %s (%d samples after %ld iterations, %.1f s)\n", c->out_png, SRV_FIXED_N,
+        printf("wrote %s (%d samples after %ld iterations, %.1f s)\n", c->out_png, srv_fixed_n(&t.cfg.model),
                t.iteration, now_s() - start);
     }
     srv_state_free(st);
@@ -314,7 +352,9 @@ static int cmd_serve(cli *c) {
     }
     install_signals();
     srv_trainer_job job = {&t, st};
-    pthread_t trainer;
+    srv_quality_job qjob = {st, c->cfg};
+    pthread_t trainer, quality;
+    int have_quality = 0;
     if (pthread_create(&trainer, NULL, srv_trainer_thread, &job) != 0) {
         fprintf(stderr, "ganlive: cannot start the trainer thread\n");
         srv_http_stop(http);
@@ -322,6 +362,8 @@ static int cmd_serve(cli *c) {
         srv_trainer_free(&t);
         return 1;
     }
+    if (c->cfg.quality_every > 0)
+        have_quality = pthread_create(&quality, NULL, srv_quality_thread, &qjob) == 0;
     const char *host = strchr(c->cfg.bind, ':') ? "[::1]" :
                        strcmp(c->cfg.bind, "0.0.0.0") == 0 ? "127.0.0.1" : c->cfg.bind;
     printf("ganlive: training on %d images from %s; dashboard at http://%s:%d/\n",
@@ -331,13 +373,18 @@ static int cmd_serve(cli *c) {
                "http://%s:%d/#token=%s or send \"Authorization: Bearer %s\"\n", host,
                srv_http_port(http), srv_http_token(http), srv_http_token(http));
     fflush(stdout);
-    while (!stop_requested) pause();
+    char preset[16] = "";
+    long seen = 0;
+    while (!stop_requested && !srv_state_restart_wanted(st, preset, sizeof preset))
+        seen = srv_state_wait(st, seen, 250);
     srv_state_quit(st);
     pthread_join(trainer, NULL);
+    if (have_quality) pthread_join(quality, NULL);
     printf("ganlive: stopped at iteration %ld\n", t.iteration);
     srv_http_stop(http);
     srv_state_free(st);
     srv_trainer_free(&t);
+    if (preset[0] && !stop_requested) restart_with_preset(c->argv, preset);
     return 0;
 }
 
@@ -365,6 +412,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "classifier")) return srv_classifier_main(argc - 1, argv + 1);
     cli c;
     memset(&c, 0, sizeof c);
+    c.argv = argv;
     if (parse_args(&c, argc - 1, argv + 1) < 0) return 2;
     if (!strcmp(cmd, "train")) return cmd_train(&c);
     if (!strcmp(cmd, "serve")) return cmd_serve(&c);

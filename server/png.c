@@ -22,6 +22,7 @@
 
 #define CELL 28
 #define GUTTER_VALUE 48   /* grey of gutters and empty cells */
+#define FRAME_PX 2        /* verdict frame width, times the scale */
 
 void srv_grid_size(int n, int cols, int scale, int *width, int *height) {
     if (n <= 0 || cols <= 0 || scale <= 0) {
@@ -120,6 +121,52 @@ int srv_grid_png(const float *images, int n, int cols, int scale, float lo, floa
     int rc = srv_png_encode_gray(pixels, w, h, png, len);
     free(pixels);
     return rc;
+}
+
+void srv_verdict_colour(float p, uint8_t rgb[3]) {
+    static const float caught[3] = {220, 50, 47}, fooled[3] = {64, 192, 87};
+    if (!(p >= 0.0f)) p = 0.0f;           /* also NaN */
+    if (p > 1.0f) p = 1.0f;
+    for (int k = 0; k < 3; k++) rgb[k] = (uint8_t)lrintf(caught[k] + p * (fooled[k] - caught[k]));
+}
+
+int srv_grid_png_framed(const float *images, const float *verdict, int n, int cols, int scale,
+                        float lo, float hi, unsigned char **png, size_t *len) {
+    int w, h;
+    srv_grid_size(n, cols, scale, &w, &h);
+    *png = NULL;
+    *len = 0;
+    if (w == 0) return -1;
+    if (cols > n) cols = n;
+    uint8_t *grey = malloc((size_t)w * (size_t)h), *rgb = malloc((size_t)w * (size_t)h * 3);
+    membuf b = {0};
+    int ok = 0;
+    if (grey && rgb) {
+        srv_grid_render(grey, images, n, cols, scale, lo, hi);
+        for (size_t i = 0; i < (size_t)w * (size_t)h; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = grey[i];
+        const int pitch = CELL * scale + SRV_GRID_GUTTER, side = CELL * scale;
+        const int t = FRAME_PX * scale;   /* frame inside the cell: MNIST's empty margin */
+        for (int i = 0; i < n; i++) {
+            uint8_t c[3];
+            srv_verdict_colour(verdict[i], c);
+            const int x0 = (i % cols) * pitch, y0 = (i / cols) * pitch;
+            for (int y = 0; y < side; y++)
+                for (int x = 0; x < side; x++) {
+                    if (x >= t && x < side - t && y >= t && y < side - t) continue;
+                    memcpy(rgb + 3 * ((size_t)(y0 + y) * (size_t)w + (size_t)(x0 + x)), c, 3);
+                }
+        }
+        ok = stbi_write_png_to_func(membuf_write, &b, w, h, 3, rgb, w * 3) && !b.failed;
+    }
+    free(grey);
+    free(rgb);
+    if (!ok) {
+        free(b.data);
+        return -1;
+    }
+    *png = b.data;
+    *len = b.len;
+    return 0;
 }
 
 int srv_grid_png_write(const char *path, const float *images, int n, int cols, int scale,

@@ -25,6 +25,13 @@ int srv_grid_png(const float *images, int n, int cols, int scale, float lo, floa
 /* Encode 8-bit grey pixels as PNG in memory (same ownership as above). */
 int srv_png_encode_gray(const uint8_t *pixels, int width, int height,
                         unsigned char **png, size_t *len);
+/* The colour of D's verdict p = D(G(z)) in [0, 1]: red when D caught the
+ * fake (p near 0), green when it was fooled (p near 1), linear between. */
+void srv_verdict_colour(float p, uint8_t rgb[3]);
+/* The grid as an RGB PNG with each cell framed (2 px times scale, inside
+ * the cell) in the colour of verdict[i]. Same ownership as srv_grid_png. */
+int srv_grid_png_framed(const float *images, const float *verdict, int n, int cols, int scale,
+                        float lo, float hi, unsigned char **png, size_t *len);
 /* Write a grid PNG to a file; -1 on failure (errno set). */
 int srv_grid_png_write(const char *path, const float *images, int n, int cols, int scale,
                        float lo, float hi);

@@ -84,6 +84,13 @@ srv_state *srv_state_new(const srv_config *cfg) {
     s->gp_back = malloc(s->gp_count * sizeof(float));
     s->gb_front = malloc((s->gb_count ? s->gb_count : 1) * sizeof(float));
     s->gb_back = malloc((s->gb_count ? s->gb_count : 1) * sizeof(float));
+    s->dis_iteration = -1;
+    s->dp_count = gan_dparam_count(&cfg->model);
+    s->db_count = gan_dbuffer_count(&cfg->model);
+    s->dp_front = malloc(s->dp_count * sizeof(float));
+    s->dp_back = malloc(s->dp_count * sizeof(float));
+    s->db_front = malloc((s->db_count ? s->db_count : 1) * sizeof(float));
+    s->db_back = malloc((s->db_count ? s->db_count : 1) * sizeof(float));
     s->timeline = calloc((size_t)s->tl_cap, sizeof *s->timeline);
     int hist = srv_history_init(&s->history, cfg->history_max_points);
 
@@ -96,7 +103,8 @@ srv_state *srv_state_new(const srv_config *cfg) {
     pthread_cond_init(&s->seq_cv, &ca);
     pthread_condattr_destroy(&ca);
 
-    if (!s->gp_front || !s->gp_back || !s->gb_front || !s->gb_back || !s->timeline ||
+    if (!s->gp_front || !s->gp_back || !s->gb_front || !s->gb_back || !s->dp_front ||
+        !s->dp_back || !s->db_front || !s->db_back || !s->timeline ||
         hist != 0) {
         srv_state_free(s);
         return NULL;
@@ -115,6 +123,8 @@ void srv_state_free(srv_state *s) {
     free(s->gp_back);
     free(s->gb_front);
     free(s->gb_back);
+    free(s->dp_front); free(s->dp_back); free(s->db_front); free(s->db_back);
+    free(s->q_ring);
     free(s->fixed_z);
     for (int i = 0; i < s->tl_len; i++) free(s->timeline[i].pixels);
     free(s->timeline);
@@ -150,6 +160,13 @@ static double rate_get(const srv_state *s, double now) {
     return (s->images_total - oldest->images) / dt;
 }
 
+void srv_state_stage_discriminator(srv_state *s, const float *dparams, const float *dbuf) {
+    /* trainer only, like the back buffers it writes */
+    memcpy(s->dp_back, dparams, s->dp_count * sizeof(float));
+    memcpy(s->db_back, dbuf, s->db_count * sizeof(float));
+    s->dis_staged = 1;
+}
+
 void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_metrics *m,
                        const float *gparams, const float *gbuf) {
     /* Only the trainer touches the back buffers: copy without the lock. */
@@ -164,6 +181,12 @@ void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_met
         float *p = s->gp_front; s->gp_front = s->gp_back; s->gp_back = p;
         float *b = s->gb_front; s->gb_front = s->gb_back; s->gb_back = b;
         s->gen_iteration = iteration;
+    }
+    if (s->dis_staged) {
+        float *p = s->dp_front; s->dp_front = s->dp_back; s->dp_back = p;
+        float *b = s->db_front; s->db_front = s->db_back; s->db_back = b;
+        s->dis_iteration = iteration;
+        s->dis_staged = 0;
     }
     long done = s->published ? iteration - s->iteration : 0;
     if (done < 0) done = 0;
@@ -414,6 +437,17 @@ const gan_dataset *srv_state_dataset(srv_state *s) {
     const gan_dataset *d = s->dataset;
     pthread_mutex_unlock(&s->mu);
     return d;
+}
+
+long srv_state_copy_discriminator(srv_state *s, float *dparams, float *dbuf) {
+    pthread_mutex_lock(&s->mu);
+    long it = s->dis_iteration;
+    if (it >= 0) {
+        memcpy(dparams, s->dp_front, s->dp_count * sizeof(float));
+        memcpy(dbuf, s->db_front, s->db_count * sizeof(float));
+    }
+    pthread_mutex_unlock(&s->mu);
+    return it;
 }
 
 long srv_state_copy_generator(srv_state *s, float *gparams, float *gbuf) {

@@ -73,6 +73,10 @@ void srv_state_free(srv_state *s);
  * counters. gparams/gbuf as in gan_sampler_generate. */
 void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_metrics *m,
                        const float *gparams, const float *gbuf);
+/* Stage a copy of the discriminator (blocks of gan_dparam_count and
+ * gan_dbuffer_count floats) to be published with the next srv_state_publish,
+ * so G and D are always seen from the same iteration. Trainer only. */
+void srv_state_stage_discriminator(srv_state *s, const float *dparams, const float *dbuf);
 /* Store the fixed-noise grid of this iteration (grey pixels, width x height)
  * in the timeline if it is due; thins the timeline evenly when full. */
 void srv_state_add_timeline(srv_state *s, long iteration, const uint8_t *pixels,
@@ -110,6 +114,8 @@ int srv_state_metrics(srv_state *s, long since, int max, srv_point *out, long *c
  * gan_gbuffer_count floats). Returns the iteration it belongs to, or -1 if
  * nothing was published yet. Holds the mutex only for the copy. */
 long srv_state_copy_generator(srv_state *s, float *gparams, float *gbuf);
+/* The same for the discriminator published with it (-1 until one was). */
+long srv_state_copy_discriminator(srv_state *s, float *dparams, float *dbuf);
 /* The fixed noise of the run, [64][nz], set once by the trainer. */
 void srv_state_set_fixed_noise(srv_state *s, const float *z, int n);
 int srv_state_copy_fixed_noise(srv_state *s, float *z, int max);
@@ -166,6 +172,61 @@ int srv_state_restore(srv_state *s, long iteration, double epoch, const srv_poin
  * unix time. Shown as last_checkpoint. */
 void srv_state_set_last_checkpoint(srv_state *s, const char *path, long iteration,
                                    double unix_time);
+
+/* ---- quality passes (state_quality.c; written by the quality thread) ---- */
+
+#define SRV_QUALITY_MAX 1024         /* passes kept (the newest) */
+#define SRV_CLASS_MIN 0.02f          /* a class under this share: mode collapse */
+#define SRV_CLASS_MAX 0.30f          /* ... or over this one */
+#define SRV_NN_RATIO_MIN 0.6f        /* nearest-neighbour ratio under this: copying */
+
+/* One pass over freshly generated samples (see quality_run.c). */
+typedef struct {
+    long iteration;
+    double time_s;                   /* run time of the pass (like metrics points) */
+    float confidence, inception_score, frechet, nn_ratio;
+    float histogram[GAN_CLASSES];    /* share of samples per classified class */
+    int mode_collapse, copying;      /* the thresholds above were crossed */
+} srv_quality_pass;
+
+/* What the passes are measured against. */
+typedef struct {
+    int available;                   /* a classifier is loaded and passes run */
+    char reason[320];                /* why not, when !available */
+    int has_ceiling;                 /* real test digits scored */
+    float confidence, inception_score, frechet, nn_ratio;   /* of real test digits */
+    float test_median;               /* median NN distance test -> train */
+} srv_quality_info;
+
+void srv_state_set_quality_info(srv_state *s, const srv_quality_info *info);
+void srv_state_add_quality(srv_state *s, const srv_quality_pass *p);
+/* Copy the info and the newest passes (oldest first, at most max; out may
+ * be NULL with max 0). Returns how many passes were copied. */
+int srv_state_quality(srv_state *s, srv_quality_info *info, srv_quality_pass *out, int max);
+
+/* ---- balance (written by the trainer) ----------------------------------- */
+
+#define SRV_BALANCE_EVENTS 256       /* decisions kept (the newest) */
+typedef enum { SRV_BAL_RESUME = 0, SRV_BAL_SKIP_D = 1, SRV_BAL_SKIP_G = 2 } srv_balance_action;
+typedef struct {
+    long iteration;
+    srv_balance_action action;
+    float d_acc;                     /* windowed accuracy that triggered it */
+} srv_balance_event;
+const char *srv_balance_action_name(srv_balance_action a);
+/* Record a decision (wakes SSE streams); skipping: 0 none, 'd' or 'g'. */
+void srv_state_add_balance(srv_state *s, const srv_balance_event *e, int skipping);
+/* Copy the newest events (oldest first) and what is skipped now. */
+int srv_state_balance(srv_state *s, srv_balance_event *out, int max, int *skipping);
+/* Events with a sequence number > since (for SSE); *last gets the newest one. */
+int srv_state_balance_since(srv_state *s, long since, srv_balance_event *out, int max, long *last);
+
+/* ---- a new run (POST /api/run) ------------------------------------------ */
+
+/* HTTP side: ask the main thread to end this run and start a new one with
+ * the named preset. The main thread polls srv_state_restart_wanted. */
+void srv_state_request_restart(srv_state *s, const char *preset);
+int srv_state_restart_wanted(srv_state *s, char *preset, size_t len);
 
 /* Ask the trainer to end (wakes every waiter). */
 void srv_state_quit(srv_state *s);

@@ -66,11 +66,29 @@ struct srv_state {
     size_t gp_count, gb_count;
     float *gp_front, *gb_front, *gp_back, *gb_back;
     long gen_iteration;          /* -1 until the first publish */
+    /* discriminator snapshot, staged by the trainer and swapped with G's */
+    size_t dp_count, db_count;
+    float *dp_front, *db_front, *dp_back, *db_back;
+    int dis_staged;              /* trainer only: back holds a staged D */
+    long dis_iteration;          /* -1 until a D was published */
 
     float *fixed_z;              /* [fixed_n][nz] */
     int fixed_n;
 
     const gan_dataset *dataset;  /* training data, read-only; set once at start */
+
+    /* quality passes: a ring of the newest SRV_QUALITY_MAX */
+    srv_quality_info q_info;
+    srv_quality_pass *q_ring;    /* [SRV_QUALITY_MAX], allocated on first pass */
+    int q_head, q_len;           /* head = index of the oldest */
+
+    /* balance decisions: ring of the newest SRV_BALANCE_EVENTS */
+    srv_balance_event bal[SRV_BALANCE_EVENTS];
+    int bal_head, bal_len;
+    long bal_seq;                /* events recorded so far */
+    int bal_skipping;            /* 0, 'd' or 'g' */
+
+    char restart_preset[16];     /* "" unless POST /api/run asked for a new run */
 
     tl_snap *timeline;
     int tl_len, tl_cap;

@@ -24,6 +24,9 @@
 
 #define FIXED_NOISE_STREAM 0x5eed0f1eedULL
 
+int srv_fixed_n(const gan_config *c) { return c->conditional ? SRV_FIXED_MAX : SRV_FIXED_N; }
+int srv_fixed_cols(const gan_config *c) { return c->conditional ? GAN_CLASSES : 8; }
+
 void srv_output_range(const gan_config *c, float *lo, float *hi) {
     *lo = c->g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
     *hi = 1.0f;
@@ -33,6 +36,33 @@ void srv_data_dir(const srv_config *cfg, char *out, size_t len) {
     if (cfg->data_dir[0]) snprintf(out, len, "%s", cfg->data_dir);
     else if (strcmp(cfg->dataset, "fashion") == 0) snprintf(out, len, "/usr/share/datasets/fashion-mnist");
     else snprintf(out, len, "data/mnist");
+}
+
+void srv_classifier_path(const srv_config *cfg, char *out, size_t len) {
+    if (cfg->classifier[0]) snprintf(out, len, "%s", cfg->classifier);
+    else if (cfg->data_dir[0]) snprintf(out, len, "%s/classifier.bin", cfg->data_dir);
+    else if (strcmp(cfg->dataset, "fashion") == 0) snprintf(out, len, "data/fashion-mnist-classifier.bin");
+    else snprintf(out, len, "data/mnist/classifier.bin");
+}
+
+cls_model *srv_classifier_load(const srv_config *cfg, int batch, char *err, size_t errlen) {
+    char path[600];
+    srv_classifier_path(cfg, path, sizeof path);
+    if (access(path, F_OK) != 0) {
+        snprintf(err, errlen, "no classifier at %s (make run trains one; or: ganlive classifier "
+                 "--data DIR --out %s)", path, path);
+        return NULL;
+    }
+    cls_model *m = cls_model_new(batch, 0);
+    if (!m) {
+        snprintf(err, errlen, "out of memory for the classifier");
+        return NULL;
+    }
+    if (cls_load(m, path, NULL, err, errlen) < 0) {
+        cls_model_free(m);
+        return NULL;
+    }
+    return m;
 }
 
 /* Threads of the calling thread's layer work (nn/par.h). BLAS itself stays
@@ -63,9 +93,12 @@ int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t er
     t->sampler = gan_sampler_new(mc, GAN_SAMPLER_CHUNK);
     t->real = malloc((size_t)mc->batch * GAN_PIX * sizeof(float));
     t->noise = malloc((size_t)mc->batch * mc->nz * sizeof(float));
-    t->fixed_noise = malloc((size_t)SRV_FIXED_N * mc->nz * sizeof(float));
-    t->grid = malloc((size_t)SRV_FIXED_N * GAN_PIX * sizeof(float));
+    t->real_labels = calloc((size_t)mc->batch, 1);
+    t->fake_labels = calloc((size_t)mc->batch, 1);
+    t->fixed_noise = malloc((size_t)SRV_FIXED_MAX * mc->nz * sizeof(float));
+    t->grid = malloc((size_t)SRV_FIXED_MAX * GAN_PIX * sizeof(float));
     if (!t->model || !t->sampler || !t->real || !t->noise || !t->fixed_noise || !t->grid ||
+        !t->real_labels || !t->fake_labels ||
         gan_batcher_init(&t->batcher, &t->data, &t->rng) < 0) {
         snprintf(err, errlen, "out of memory building the model");
         srv_trainer_free(t);
@@ -77,7 +110,7 @@ int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t er
     if (poison && *poison) t->poison_at = strtol(poison, NULL, 10);
     nn_rng fixed;
     nn_rng_seed(&fixed, cfg->seed ^ FIXED_NOISE_STREAM);
-    nn_rng_fill_normal(&fixed, t->fixed_noise, (size_t)SRV_FIXED_N * mc->nz, 0.0f, 1.0f);
+    nn_rng_fill_normal(&fixed, t->fixed_noise, (size_t)srv_fixed_n(mc) * mc->nz, 0.0f, 1.0f);
     return 0;
 }
 
@@ -87,6 +120,7 @@ void srv_trainer_free(srv_trainer *t) {
     gan_model_free(t->model);
     gan_sampler_free(t->sampler);
     free(t->real); free(t->noise); free(t->fixed_noise); free(t->grid);
+    free(t->real_labels); free(t->fake_labels);
     memset(t, 0, sizeof *t);
 }
 
@@ -101,6 +135,50 @@ void srv_trainer_apply_live(srv_trainer *t, const srv_config *cfg) {
     t->cfg = *cfg;
 }
 
+/* Balance: the mean of d_acc over the last balance_window iterations
+ * decides. Above balance_hi, D's updates are skipped until it falls back
+ * under it; under balance_lo, G's are skipped until it rises over it. After
+ * each decision the window starts empty, so decisions are at least a window
+ * apart. Turning balance off resumes whatever was skipped. */
+static void balance_decide(srv_trainer *t, srv_balance_action a, float acc) {
+    t->skipping = a == SRV_BAL_SKIP_D ? 'd' : a == SRV_BAL_SKIP_G ? 'g' : 0;
+    t->model->freeze_d = t->skipping == 'd';
+    t->model->freeze_g = t->skipping == 'g';
+    t->bal_event = (srv_balance_event){t->iteration, a, acc};
+    t->bal_new = 1;
+    t->bal_len = t->bal_pos = 0;
+}
+
+static void balance_update(srv_trainer *t) {
+    const srv_config *c = &t->cfg;
+    if (!c->balance) {
+        if (t->skipping) balance_decide(t, SRV_BAL_RESUME, t->last.d_acc);
+        t->bal_len = t->bal_pos = 0;
+        return;
+    }
+    const int w = c->balance_window < SRV_BALANCE_WINDOW_MAX ? c->balance_window : SRV_BALANCE_WINDOW_MAX;
+    if (t->bal_pos >= w || t->bal_len > w) t->bal_len = t->bal_pos = 0;   /* window changed live */
+    t->bal_window[t->bal_pos] = t->last.d_acc;
+    t->bal_pos = (t->bal_pos + 1) % w;
+    if (t->bal_len < w) t->bal_len++;
+    if (t->bal_len < w) return;
+    double sum = 0.0;
+    for (int i = 0; i < w; i++) sum += t->bal_window[i];
+    const float acc = (float)(sum / w);
+    if (t->skipping == 'd' && acc < c->balance_hi) balance_decide(t, SRV_BAL_RESUME, acc);
+    else if (t->skipping == 'g' && acc > c->balance_lo) balance_decide(t, SRV_BAL_RESUME, acc);
+    else if (!t->skipping && acc > c->balance_hi) balance_decide(t, SRV_BAL_SKIP_D, acc);
+    else if (!t->skipping && acc < c->balance_lo) balance_decide(t, SRV_BAL_SKIP_G, acc);
+}
+
+/* Labels for the next fakes: uniform over the classes, drawn only by a
+ * conditional model (an unconditional run's random stream stays as before). */
+static void draw_labels(srv_trainer *t) {
+    if (!t->model->cfg.conditional) return;
+    for (int b = 0; b < t->model->cfg.batch; b++)
+        t->fake_labels[b] = (uint8_t)nn_rng_below(&t->rng, GAN_CLASSES);
+}
+
 int srv_trainer_iteration(srv_trainer *t) {
     gan_model *m = t->model;
     const gan_config *c = &m->cfg;
@@ -108,7 +186,7 @@ int srv_trainer_iteration(srv_trainer *t) {
     srv_output_range(c, &lo, &hi);
     const size_t nnoise = (size_t)c->batch * c->nz;
     for (int s = 0; s < c->d_steps; s++) {
-        gan_batcher_next(&t->batcher, &t->rng, c->batch, lo, hi, t->real, NULL);
+        gan_batcher_next(&t->batcher, &t->rng, c->batch, lo, hi, t->real, t->real_labels);
         if (t->poison_at > 0 && t->iteration + 1 == t->poison_at) {   /* TEST HOOK */
             t->poison_at = 0;
             t->real[0] = NAN;
@@ -116,25 +194,30 @@ int srv_trainer_iteration(srv_trainer *t) {
                     "iteration %ld\n", t->iteration + 1);
         }
         nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f);
-        if (gan_d_step(m, t->real, t->noise, &t->last) < 0) return -1;
+        draw_labels(t);
+        if (gan_d_step(m, t->real, t->real_labels, t->noise, t->fake_labels, &t->last) < 0)
+            return -1;
     }
     for (int s = 0; s < c->g_steps; s++) {
-        if (s > 0) nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f);
-        if (gan_g_step(m, s == 0 ? NULL : t->noise, &t->last) < 0) return -1;
+        if (s > 0) { nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f); draw_labels(t); }
+        if (gan_g_step(m, s == 0 ? NULL : t->noise, t->fake_labels, &t->last) < 0) return -1;
     }
     t->iteration++;
+    balance_update(t);
     return 0;
 }
 
 void srv_trainer_sample_grid(srv_trainer *t, int fresh) {
     const gan_config *c = &t->model->cfg;
     const float *z = t->fixed_noise;
+    const int n = srv_fixed_n(c);
     float *tmp = NULL;
     if (fresh) {
-        tmp = malloc((size_t)SRV_FIXED_N * c->nz * sizeof(float));
-        if (tmp) { nn_rng_fill_normal(&t->rng, tmp, (size_t)SRV_FIXED_N * c->nz, 0.0f, 1.0f); z = tmp; }
+        tmp = malloc((size_t)n * c->nz * sizeof(float));
+        if (tmp) { nn_rng_fill_normal(&t->rng, tmp, (size_t)n * c->nz, 0.0f, 1.0f); z = tmp; }
     }
-    gan_sampler_generate(t->sampler, t->model->g_mem, t->model->g_buf_mem, z, SRV_FIXED_N, t->grid);
+    /* labels NULL: i % 10, one column per class in a 10-column grid */
+    gan_sampler_generate(t->sampler, t->model->g_mem, t->model->g_buf_mem, z, NULL, n, t->grid);
     free(tmp);
 }
 
@@ -150,10 +233,11 @@ void srv_trainer_publish_timeline(srv_trainer *t, srv_state *st) {
     int w, h;
     srv_output_range(&t->model->cfg, &lo, &hi);
     srv_trainer_sample_grid(t, 0);
-    srv_grid_size(SRV_FIXED_N, 8, 1, &w, &h);
+    const int n = srv_fixed_n(&t->model->cfg), cols = srv_fixed_cols(&t->model->cfg);
+    srv_grid_size(n, cols, 1, &w, &h);
     uint8_t *pixels = malloc((size_t)w * h);
     if (!pixels) return;
-    srv_grid_render(pixels, t->grid, SRV_FIXED_N, 8, 1, lo, hi);
+    srv_grid_render(pixels, t->grid, n, cols, 1, lo, hi);
     srv_state_add_timeline(st, t->iteration, pixels, w, h);
     free(pixels);
 }
@@ -164,8 +248,9 @@ void *srv_trainer_thread(void *arg) {
     srv_state *st = job->state;
     gan_model *m = t->model;
     use_threads(&t->cfg);      /* this thread trains, not the one that built t */
-    srv_state_set_fixed_noise(st, t->fixed_noise, SRV_FIXED_N);
+    srv_state_set_fixed_noise(st, t->fixed_noise, srv_fixed_n(&m->cfg));
     srv_state_set_dataset(st, &t->data);   /* read-only for /api/real.png */
+    srv_state_stage_discriminator(st, m->d_mem, m->d_buf_mem);
     srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, m->g_mem, m->g_buf_mem);
     srv_trainer_publish_timeline(t, st);
     double last_save = mono_s();
@@ -196,8 +281,13 @@ void *srv_trainer_thread(void *arg) {
             srv_state_set_diverged(st, t->iteration, why);
             continue;
         }
+        srv_state_stage_discriminator(st, m->d_mem, m->d_buf_mem);
         srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), &t->last,
                           m->g_mem, m->g_buf_mem);
+        if (t->bal_new) {
+            srv_state_add_balance(st, &t->bal_event, t->skipping);
+            t->bal_new = 0;
+        }
         if (t->iteration % t->cfg.timeline_every == 0) srv_trainer_publish_timeline(t, st);
         if (t->cfg.checkpoint_every_s > 0 && t->cfg.run_dir[0] &&
             mono_s() - last_save >= t->cfg.checkpoint_every_s) {

@@ -8,8 +8,11 @@
 #include <signal.h>
 #include "config.h"
 #include "state.h"
+#include "../nn/classifier.h"
 #include "../nn/data.h"
 #include "../nn/gan.h"
+
+#define SRV_BALANCE_WINDOW_MAX 10000   /* config balance_window's upper bound */
 
 typedef struct {
     srv_config cfg;
@@ -20,17 +23,37 @@ typedef struct {
     nn_rng rng;              /* data order and training noise */
     float *real;             /* [B][784] */
     float *noise;            /* [B][nz] */
-    float *fixed_noise;      /* [64][nz], drawn once from its own seed */
-    float *grid;             /* [64][784] eval-mode images */
+    uint8_t *real_labels;    /* [B] dataset labels of the real batch */
+    uint8_t *fake_labels;    /* [B] labels asked of G (conditional: uniform draws) */
+    float *fixed_noise;      /* [SRV_FIXED_MAX][nz], drawn once from its own seed */
+    float *grid;             /* [SRV_FIXED_MAX][784] eval-mode images */
     long iteration;          /* completed iterations */
     gan_metrics last;
     char data_dir[512];      /* where the data came from */
+    /* balance (config balance "auto"): d_acc of the last iterations */
+    float bal_window[SRV_BALANCE_WINDOW_MAX];
+    int bal_len, bal_pos;
+    int skipping;            /* 0, 'd' (D frozen) or 'g' (G frozen) */
+    srv_balance_event bal_event;   /* the last decision, when bal_new */
+    int bal_new;
     long poison_at;          /* TEST HOOK (GANLIVE_TEST_POISON_AT): iteration that
                                 gets a NaN in its real batch, once; 0 = never */
 } srv_trainer;
 
 #define SRV_FIXED_N 64
+/* Progress grids: 8x8 digits, or for a conditional model 8 rows of one
+ * column per class (label = index % GAN_CLASSES). */
+#define SRV_FIXED_MAX (8 * GAN_CLASSES)
+int srv_fixed_n(const gan_config *c);
+int srv_fixed_cols(const gan_config *c);
 
+/* The classifier file of a run: quality.classifier, or next to the data
+ * (<dir>/classifier.bin for --data DIR, data/mnist/classifier.bin,
+ * data/fashion-mnist-classifier.bin). */
+void srv_classifier_path(const srv_config *cfg, char *out, size_t len);
+/* Load it into a new eval-only model of the given batch: the model, or NULL
+ * with the reason in err (missing, damaged, no memory). */
+cls_model *srv_classifier_load(const srv_config *cfg, int batch, char *err, size_t errlen);
 /* Resolve the data directory of cfg (dataset name or explicit dir). */
 void srv_data_dir(const srv_config *cfg, char *out, size_t len);
 

@@ -5,7 +5,9 @@
  * are refused; truncated and bit-flipped files are all refused and never
  * loaded; the newest damaged file falls back to an older one; keep-N
  * rotation; failed saves report an error and leave older files loadable;
- * the save/restore tickets of srv_state.
+ * version-1 files (before `conditional`) still resume; conditional models
+ * round-trip and are refused by unconditional runs; the save/restore
+ * tickets of srv_state. (The streaming writer: test_ckpt_stream.c.)
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -86,13 +88,13 @@ static int same_model(const srv_trainer *a, const srv_trainer *b) {
            same_floats(x->d_buf_mem, y->d_buf_mem, db) && x->g_t == y->g_t && x->d_t == y->d_t;
 }
 
-/* Checkpoint bytes of a run (caller frees). */
-static uint8_t *serialize_run(const srv_trainer *t, srv_state *st, size_t *len) {
+/* Checkpoint bytes of a run in format `version` (0: current; caller frees). */
+static uint8_t *serialize_run(const srv_trainer *t, srv_state *st, int version, size_t *len) {
     srv_point *pts = NULL;
     srv_snapshot *tl = NULL;
     long mult = 1;
     int np = srv_state_history_copy(st, &pts), nt = srv_state_timeline_copy(st, &tl, &mult);
-    srv_ckpt_src src = {t, pts, np, tl, nt, mult};
+    srv_ckpt_src src = {t, pts, np, tl, nt, mult, version};
     uint8_t *buf = NULL;
     char err[256];
     if (np < 0 || nt < 0 || srv_ckpt_serialize(&src, &buf, len, err, sizeof err) < 0) buf = NULL;
@@ -182,16 +184,26 @@ TEST(checkpoint_refuses_other_architecture_and_version) {
     CHECK(srv_ckpt_load_file(path, &ck, err, sizeof err) == SRV_CKPT_OK);
     CHECK(srv_ckpt_check(&ck, &a.cfg, a.data.n, err, sizeof err) == SRV_CKPT_OK);
     CHECK(srv_ckpt_check(&ck, &a.cfg, 1000, err, sizeof err) == SRV_CKPT_ARCH_MISMATCH);
+    srv_config cond = a.cfg;                             /* same shapes, but conditional */
+    cond.model.conditional = 1;
+    CHECK(srv_ckpt_check(&ck, &cond, a.data.n, err, sizeof err) == SRV_CKPT_ARCH_MISMATCH);
+    CHECKF(strstr(err, "g_output tanh unconditional batch 16; this run has") &&
+           strstr(err, "g_output tanh conditional batch 16"), "%s", err);
     srv_ckpt_free(&ck);
 
-    uint8_t *buf = serialize_run(&a, sa, &len);
+    uint8_t *buf = serialize_run(&a, sa, 0, &len);
     CHECK(buf != NULL);
     if (buf) {
-        buf[8] = 2;                                      /* version 2 with a valid CRC */
+        CHECK(buf[8] == SRV_CKPT_VERSION);
+        buf[8] = SRV_CKPT_VERSION + 1;                   /* a future version, valid CRC */
         uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
         for (int i = 0; i < 4; i++) buf[len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
         CHECK(srv_ckpt_parse(buf, len, 0, &ck, err, sizeof err) == SRV_CKPT_VERSION_MISMATCH);
-        CHECKF(strstr(err, "version 2") != NULL, "%s", err);
+        CHECKF(strstr(err, "version 3") && strstr(err, "reads versions 1 to 2"), "%s", err);
+        buf[8] = 0;                                      /* and one before version 1 */
+        crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
+        for (int i = 0; i < 4; i++) buf[len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+        CHECK(srv_ckpt_parse(buf, len, 0, &ck, err, sizeof err) == SRV_CKPT_VERSION_MISMATCH);
         buf[len - 1] ^= 1;                               /* and with a broken one: damage */
         CHECK(srv_ckpt_parse(buf, len, 0, &ck, err, sizeof err) == SRV_CKPT_DAMAGED);
     }
@@ -208,7 +220,7 @@ TEST(checkpoint_damaged_files_are_all_refused) {
     char err[512];
     if (make_run(&a, &sa, 5, 32) < 0) { CHECK(0); return; }
     run_iters(&a, sa, 4);
-    uint8_t *buf = serialize_run(&a, sa, &len);
+    uint8_t *buf = serialize_run(&a, sa, 0, &len);
     uint8_t *bad = buf ? malloc(len) : NULL;
     if (!bad) { CHECK(0); free(buf); free_run(&a, sa); return; }
     srv_ckpt ck;
@@ -326,6 +338,108 @@ TEST(checkpoint_failed_save_reports_and_keeps_older) {
     CHECK(n == 1 && !strcmp(names[0], "ckpt-000000002.bin"));
     srv_ckpt_names_free(names, n);
     free_run(&a, sa);
+    rm_rf(dir);
+}
+
+/* A version-1 file, as ganlive wrote them before `conditional` existed
+ * (the writer's test hook, and the fuzz seeds the old writer made), still
+ * resumes bit for bit as an unconditional run; the next save is version 2. */
+TEST(checkpoint_reads_version_1) {
+    srv_trainer a, b;
+    srv_state *sa, *sb;
+    char dir[256], path[1100], err[512], found[1024];
+    size_t len, bytes;
+    if (make_run(&a, &sa, 12, 32) < 0 || make_run(&b, &sb, 13, 32) < 0 || !make_tmpdir(dir, sizeof dir)) {
+        CHECK(0);
+        return;
+    }
+    run_iters(&a, sa, 7);
+    uint8_t *v1 = serialize_run(&a, sa, 1, &len);
+    CHECK(v1 != NULL && v1[8] == 1);
+    snprintf(path, sizeof path, "%s/ckpt-000000007.bin", dir);
+    FILE *f = fopen(path, "wb");
+    CHECK(f && v1 && fwrite(v1, 1, len, f) == len);
+    if (f) fclose(f);
+    free(v1);
+    srv_ckpt ck;
+    CHECKF(srv_ckpt_find(dir, &b.cfg, b.data.n, &ck, found, sizeof found, stderr, err, sizeof err) == 1,
+           "%s", err);
+    CHECK(ck.model.conditional == 0 && ck.iteration == 7);
+    srv_ckpt_apply_trainer(&ck, &b, 0);
+    CHECK(srv_ckpt_apply_state(&ck, sb) == 0);
+    srv_ckpt_free(&ck);
+    CHECK(same_model(&a, &b) && memcmp(&a.rng, &b.rng, sizeof a.rng) == 0);
+    CHECK(same_floats(a.fixed_noise, b.fixed_noise, (size_t)SRV_FIXED_N * 32));
+    run_iters(&a, sa, 3);                                /* and trains on identically */
+    run_iters(&b, sb, 3);
+    CHECK(same_model(&a, &b) && b.iteration == 10);
+    CHECK(srv_ckpt_save(dir, 3, &b, sb, path, sizeof path, &bytes, err, sizeof err) == 0);
+    CHECK(srv_ckpt_load_file(path, &ck, err, sizeof err) == SRV_CKPT_OK && ck.owned[8] == 2 &&
+          ck.model.conditional == 0 && ck.iteration == 10);
+    srv_ckpt_free(&ck);
+    /* the writer never writes a conditional model as version 1 */
+    a.model->cfg.conditional = 1;
+    CHECK(serialize_run(&a, sa, 1, &len) == NULL);
+    a.model->cfg.conditional = 0;
+    static const char *seeds[] = {"fuzz/corpus/ckpt/tiny-iter3.bin", "fuzz/corpus/ckpt/tiny-iter7.bin",
+                                  "fuzz/corpus/ckpt/tiny-timeline.bin"};
+    for (int i = 0; i < 3; i++) {
+        CHECKF(srv_ckpt_load_file(seeds[i], &ck, err, sizeof err) == SRV_CKPT_OK, "%s: %s", seeds[i], err);
+        CHECK(ck.owned && ck.owned[8] == 1 && ck.model.conditional == 0);
+        srv_ckpt_free(&ck);
+    }
+    free_run(&a, sa);
+    free_run(&b, sb);
+    rm_rf(dir);
+}
+
+/* Room for the conditional grid's SRV_FIXED_MAX rows of fixed noise (a no-op
+ * once srv_trainer_init allocates them itself). 0 or -1. */
+static int widen_fixed_noise(srv_trainer *t, float fill) {
+    const size_t nz = (size_t)t->cfg.model.nz;
+    float *p = realloc(t->fixed_noise, (size_t)SRV_FIXED_MAX * nz * sizeof *p);
+    if (!p) return -1;
+    t->fixed_noise = p;
+    for (size_t i = (size_t)SRV_FIXED_N * nz; i < (size_t)SRV_FIXED_MAX * nz; i++)
+        p[i] = fill + (float)i * 1e-3f;
+    return 0;
+}
+
+/* A conditional model: CONF carries the flag, FIXN its 80 rows, the blocks
+ * gan_gparam_count's sizes; an unconditional run refuses it. */
+TEST(checkpoint_conditional_round_trip) {
+    srv_config c;
+    srv_trainer a, b, plain;
+    srv_state *sp;
+    char dir[256], path[1024], err[512], found[1024];
+    size_t bytes;
+    small_config(&c, 31);
+    c.model.conditional = 1;
+    if (srv_trainer_init(&a, &c, err, sizeof err) < 0) { CHECKF(0, "%s", err); return; }
+    c.seed = 32;
+    if (srv_trainer_init(&b, &c, err, sizeof err) < 0) { CHECKF(0, "%s", err); srv_trainer_free(&a); return; }
+    if (widen_fixed_noise(&a, 1.0f) < 0 || widen_fixed_noise(&b, -1.0f) < 0 ||
+        make_run(&plain, &sp, 31, 32) < 0 || !make_tmpdir(dir, sizeof dir)) {
+        CHECK(0);
+        return;
+    }
+    CHECK(srv_ckpt_save(dir, 3, &a, NULL, path, sizeof path, &bytes, err, sizeof err) == 0);
+    srv_ckpt ck;
+    CHECKF(srv_ckpt_find(dir, &b.cfg, b.data.n, &ck, found, sizeof found, stderr, err, sizeof err) == 1,
+           "%s", err);
+    CHECK(ck.owned[8] == SRV_CKPT_VERSION && ck.model.conditional == 1);
+    CHECK(ck.g_count == a.model->g_count && ck.d_count == a.model->d_count);
+    srv_ckpt_apply_trainer(&ck, &b, 0);
+    srv_ckpt_free(&ck);
+    CHECK(same_model(&a, &b));
+    CHECK(same_floats(a.fixed_noise, b.fixed_noise, (size_t)SRV_FIXED_MAX * 32));
+    err[0] = '\0';
+    CHECK(srv_ckpt_find(dir, &plain.cfg, plain.data.n, &ck, found, sizeof found, NULL, err,
+                        sizeof err) == -1);
+    CHECKF(strstr(err, "tanh conditional") && strstr(err, "tanh unconditional"), "%s", err);
+    srv_trainer_free(&a);
+    srv_trainer_free(&b);
+    free_run(&plain, sp);
     rm_rf(dir);
 }
 

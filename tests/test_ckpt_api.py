@@ -97,7 +97,7 @@ def valid_checkpoint(data):
     if len(data) < 28 or data[:8] != b"GANLCKPT":
         return False, "bad magic or too short"
     version, _, total = struct.unpack("<IIQ", data[8:24])
-    if version != 1 or total != len(data):
+    if version not in (1, 2) or total != len(data):
         return False, "version %d, length %d of %d" % (version, total, len(data))
     if zlib.crc32(data[:-4]) & 0xffffffff != struct.unpack("<I", data[-4:])[0]:
         return False, "bad CRC"

@@ -88,3 +88,37 @@ TEST(config_live_updates) {
     CHECK(cJSON_GetObjectItemCaseSensitive(live, "batch") == NULL);
     cJSON_Delete(live);
 }
+
+TEST(config_presets) {
+    srv_config c;
+    char err[256];
+    srv_config_default(&c);
+    CHECK(strcmp(c.preset, "classic") == 0 && !c.model.conditional && c.model.batch == 64 &&
+          c.model.lr_d == 2e-4f && c.model.lr_g == 2e-4f && c.model.beta1 == 0.5f);
+    CHECK(srv_config_preset(&c, "fast") == 0);
+    CHECK(strcmp(c.preset, "fast") == 0 && c.model.conditional == 1 && c.model.batch == 16 &&
+          c.model.lr_d == 5e-4f && c.model.lr_g == 5e-4f && c.model.beta1 == 0.5f);
+    CHECK(srv_config_preset(&c, "turbo") == -1 && strcmp(c.preset, "fast") == 0);
+    /* a file's preset comes first, its own settings override it one by one */
+    srv_config_default(&c);
+    CHECK(apply_file(&c, "{\"preset\": \"fast\", \"train\": {\"batch\": 32}}", err, sizeof err) == 0);
+    CHECK(c.model.conditional == 1 && c.model.batch == 32 && c.model.lr_g == 5e-4f);
+    srv_config_default(&c);
+    CHECK(apply_file(&c, "{\"preset\": \"slow\"}", err, sizeof err) == -1 && strstr(err, "preset"));
+    CHECK(apply_file(&c, "{\"preset\": 1}", err, sizeof err) == -1 && strstr(err, "preset"));
+    CHECK(strcmp(c.preset, "classic") == 0 && c.model.batch == 64);   /* unchanged */
+    /* booleans */
+    CHECK(apply_file(&c, "{\"model\": {\"conditional\": true}}", err, sizeof err) == 0 && c.model.conditional == 1);
+    CHECK(apply_file(&c, "{\"model\": {\"conditional\": 1}}", err, sizeof err) == -1 &&
+          strstr(err, "model.conditional: must be true or false"));
+    /* live: balance and quality_every are, conditional and preset are not */
+    CHECK(apply_live(&c, "{\"balance\": \"auto\", \"balance_hi\": 0.9, \"quality_every\": 0}", err, sizeof err) == 0);
+    CHECK(c.balance == 1 && c.balance_hi == 0.9f && c.quality_every == 0);
+    CHECK(apply_live(&c, "{\"balance\": \"sometimes\"}", err, sizeof err) == -1 && strstr(err, "balance"));
+    CHECK(apply_live(&c, "{\"balance_lo\": 0.6}", err, sizeof err) == -1 && strstr(err, "balance_lo"));
+    CHECK(apply_live(&c, "{\"conditional\": false}", err, sizeof err) == -1 && strstr(err, "cannot change"));
+    CHECK(apply_live(&c, "{\"preset\": \"fast\"}", err, sizeof err) == -1 && strstr(err, "preset"));
+    CHECK(strcmp(srv_class_name(&c, 3), "3") == 0);
+    snprintf(c.dataset, sizeof c.dataset, "fashion");
+    CHECK(strcmp(srv_class_name(&c, 9), "Ankle boot") == 0 && strcmp(srv_class_name(&c, 10), "?") == 0);
+}

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <math.h>
+#include <stb_image.h>
 #include "../server/png.h"
 #include "testhelp.h"
 
@@ -113,4 +115,41 @@ TEST(png_encode_memory_and_file) {
     check_png_header(png, len, 3, 2);
     free(png);
     CHECK(srv_png_encode_gray(grey, 0, 2, &png, &len) == -1 && png == NULL);
+}
+
+/* annotate=1: each cell framed in the colour of D's verdict, inside the cell. */
+TEST(png_framed_grid) {
+    float img[3 * 784];
+    for (int i = 0; i < 3 * 784; i++) img[i] = -1.0f;   /* black */
+    img[784 + 14 * 28 + 14] = 1.0f;                     /* a white centre pixel in cell 1 */
+    const float verdict[3] = {0.0f, 1.0f, 0.5f};
+    unsigned char *png = NULL;
+    size_t len = 0;
+    CHECK(srv_grid_png_framed(img, verdict, 3, 3, 2, -1.0f, 1.0f, &png, &len) == 0);
+    int w, h, ch;
+    unsigned char *px = png ? stbi_load_from_memory(png, (int)len, &w, &h, &ch, 3) : NULL;
+    CHECK(px != NULL);
+    if (px) {
+        CHECK(w == 3 * 56 + 2 * SRV_GRID_GUTTER && h == 56);
+        uint8_t caught[3], fooled[3], mid[3];
+        srv_verdict_colour(0.0f, caught);
+        srv_verdict_colour(1.0f, fooled);
+        srv_verdict_colour(0.5f, mid);
+        CHECK(caught[0] > 200 && caught[1] < 80 && fooled[1] > 150 && fooled[0] < 100);
+        const int pitch = 56 + SRV_GRID_GUTTER;
+#define PX(x, y) (px + 3 * ((size_t)(y) * (size_t)w + (size_t)(x)))
+        CHECK(memcmp(PX(0, 0), caught, 3) == 0 && memcmp(PX(3, 30), caught, 3) == 0);   /* 4 px frame */
+        CHECK(PX(4, 30)[0] == 0 && PX(4, 30)[1] == 0);                                 /* inside: the digit */
+        CHECK(memcmp(PX(pitch + 55, 55), fooled, 3) == 0);
+        CHECK(memcmp(PX(pitch + 28, 28), "\xff\xff\xff", 3) == 0);                       /* white pixel kept */
+        CHECK(memcmp(PX(2 * pitch + 10, 1), mid, 3) == 0);
+        CHECK(PX(56, 10)[0] == PX(56, 10)[1]);                                           /* gutter stays grey */
+#undef PX
+        stbi_image_free(px);
+    }
+    free(png);
+    uint8_t c[3], c0[3];
+    srv_verdict_colour(NAN, c);                       /* NaN draws as caught */
+    srv_verdict_colour(0.0f, c0);
+    CHECK(memcmp(c, c0, 3) == 0);
 }

@@ -431,11 +431,14 @@ static void fill_param(float *p, size_t n, uint32_t stream, int kind) {
     else fx_fill_uniform(p, n, stream, BETA_SCALE, 0.0f);
 }
 
-TEST(torch_dcgan_iteration) {
-    fx_file *f = fx_open("gan_iter.bin");
-    CHECKF(f != NULL, "cannot read fixture gan_iter.bin");
+/* One whole training iteration (D step, G step, eval sampling) of the
+ * default model at batch 8 against PyTorch; conditional: with the label
+ * channels of G's input and D's label planes (fixture gan_cond.bin). */
+static void dcgan_iteration(const char *file, int conditional) {
+    fx_file *f = fx_open(file);
+    CHECKF(f != NULL, "cannot read fixture %s", file);
     if (!f) return;
-    const int32_t *fc = fx_i32(f, "config", 4);
+    const int32_t *fc = fx_i32(f, "config", 5);
     const int32_t *streams = fx_i32(f, "streams", 15);
     const float *scales = fx_f32(f, "scales", 4);
     const float *met_t = fx_f32(f, "metrics", 6);
@@ -457,7 +460,22 @@ TEST(torch_dcgan_iteration) {
     CHECK(cfg.d_steps == 1 && cfg.g_steps == 1);
     CHECK(cfg.bn_eps == 1e-5f && cfg.bn_momentum == 0.1f && cfg.lrelu_slope == 0.2f);
     cfg.batch = fc[3];
+    CHECK(fc[4] == conditional);
+    cfg.conditional = conditional;
     const int B = cfg.batch, NZ = cfg.nz;
+    uint8_t real_lab[64], fake_lab[64];
+    CHECK(B <= 64);
+    if (B > 64) { fx_close(f); return; }
+    if (conditional) {   /* the fixture's label patterns */
+        const int32_t *rl = fx_i32(f, "real_labels", (size_t)B), *fl = fx_i32(f, "fake_labels", (size_t)B);
+        CHECK(rl && fl);
+        if (!rl || !fl) { fx_close(f); return; }
+        for (int b = 0; b < B; b++) {
+            CHECK(rl[b] == (3 * b + 1) % GAN_CLASSES && fl[b] == (7 * b + 2) % GAN_CLASSES);
+            real_lab[b] = (uint8_t)rl[b];
+            fake_lab[b] = (uint8_t)fl[b];
+        }
+    }
 
     gan_model *m = gan_model_new(&cfg);
     CHECK(m != NULL);
@@ -535,7 +553,7 @@ TEST(torch_dcgan_iteration) {
     /* ---- D step ---- */
     gan_metrics met;
     memset(&met, 0, sizeof met);
-    gan_d_step(m, real, z, &met);
+    gan_d_step(m, real, conditional ? real_lab : NULL, z, conditional ? fake_lab : NULL, &met);
     CHECK_CLOSE(met.d_loss, met_t[0], 1e-5, 1e-4);
     CHECK_CLOSE(met.d_acc_real, met_t[2], 0, 0);   /* logits are >= 0.25 from 0 */
     CHECK_CLOSE(met.d_acc_fake, met_t[3], 0, 0);
@@ -569,7 +587,7 @@ TEST(torch_dcgan_iteration) {
     for (int i = 0; i < GAN_D_NTENSORS; i++) memcpy(d_after[i], dp[i], ds[i] * sizeof(float));
 
     /* ---- G step on the same fakes ---- */
-    gan_g_step(m, NULL, &met);
+    gan_g_step(m, NULL, NULL, &met);
     CHECK_CLOSE(met.g_loss, met_t[1], 1e-5, 1e-4);
     CHECK(m->g_t == 1 && m->d_t == 1);
     {
@@ -613,7 +631,7 @@ TEST(torch_dcgan_iteration) {
         if (s) {
             float *zs = tt_alloc((size_t)ns * NZ), *img = tt_alloc((size_t)ns * GAN_PIX);
             fx_fill_uniform(zs, (size_t)ns * NZ, S_ZSAMPLE, Z_SCALE, 0.0f);
-            gan_sampler_generate(s, m->g_mem, m->g_buf_mem, zs, ns, img);
+            gan_sampler_generate(s, m->g_mem, m->g_buf_mem, zs, NULL, ns, img);
             cmp_summary_f(f, "sampler_images", img, (size_t)ns * GAN_PIX);
             free(zs); free(img);
             gan_sampler_free(s);
@@ -626,3 +644,6 @@ TEST(torch_dcgan_iteration) {
     gan_model_free(m);
     fx_close(f);
 }
+
+TEST(torch_dcgan_iteration) { dcgan_iteration("gan_iter.bin", 0); }
+TEST(torch_conditional_iteration) { dcgan_iteration("gan_cond.bin", 1); }

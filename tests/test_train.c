@@ -73,7 +73,7 @@ TEST(train_eval_mode_samples_match_train_mode) {
     nn_rng_seed(&r, 99);
     nn_rng_fill_normal(&r, z, (size_t)B * nz, 0.0f, 1.0f);
     gan_sampler *s = gan_sampler_new(&m->cfg, 8);     /* two chunks of 8 */
-    gan_sampler_generate(s, m->g_mem, m->g_buf_mem, z, B, eval);
+    gan_sampler_generate(s, m->g_mem, m->g_buf_mem, z, NULL, B, eval);
     /* train-mode pass on the same noise (updates running stats; fine here) */
     for (int b = 0; b < B; b++)
         for (int i = 0; i < nz; i++) m->ga.z[(size_t)i * B + b] = z[(size_t)b * nz + i];
@@ -90,5 +90,88 @@ TEST(train_eval_mode_samples_match_train_mode) {
     gan_sampler_free(s);
     free(z);
     free(eval);
+    srv_trainer_free(&t);
+}
+
+/* A small conditional model after a few real iterations. */
+static int small_conditional(srv_trainer *t, int iters) {
+    srv_config c;
+    char err[512];
+    srv_config_default(&c);
+    srv_config_preset(&c, "fast");
+    snprintf(c.data_dir, sizeof c.data_dir, "data/mnist");
+    c.model.nz = 16; c.model.ngf = 16; c.model.ndf = 8;
+    c.threads = 1;
+    if (srv_trainer_init(t, &c, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    for (int i = 0; i < iters; i++)
+        if (srv_trainer_iteration(t) < 0) return -1;
+    return 0;
+}
+
+/* Balance freezes: the step measures, nothing of the frozen network moves. */
+TEST(train_freeze_skips_updates) {
+    srv_trainer t;
+    CHECK(small_conditional(&t, 3) == 0);
+    if (!t.model) return;
+    gan_model *m = t.model;
+    CHECK(m->cfg.conditional == 1 && m->cfg.batch == 16);
+    size_t dn = m->d_count, gn = m->g_count;
+    float *d0 = malloc(dn * sizeof(float)), *dm0 = malloc(dn * sizeof(float));
+    float *g0 = malloc(gn * sizeof(float)), *gv0 = malloc(gn * sizeof(float));
+    memcpy(d0, m->d_mem, dn * sizeof(float));
+    memcpy(dm0, m->d_m_mem, dn * sizeof(float));
+    memcpy(g0, m->g_mem, gn * sizeof(float));
+    long dt = m->d_t, gt = m->g_t;
+    m->freeze_d = 1;
+    t.last.d_loss = NAN;
+    CHECK(srv_trainer_iteration(&t) == 0);
+    CHECK(isfinite(t.last.d_loss) && isfinite(t.last.d_acc));     /* still measured */
+    CHECK(memcmp(d0, m->d_mem, dn * sizeof(float)) == 0 && memcmp(dm0, m->d_m_mem, dn * sizeof(float)) == 0);
+    CHECK(m->d_t == dt && m->g_t == gt + 1);
+    CHECK(memcmp(g0, m->g_mem, gn * sizeof(float)) != 0);         /* G trained */
+    m->freeze_d = 0;
+    m->freeze_g = 1;
+    memcpy(g0, m->g_mem, gn * sizeof(float));
+    memcpy(gv0, m->g_v_mem, gn * sizeof(float));
+    CHECK(srv_trainer_iteration(&t) == 0);
+    CHECK(memcmp(g0, m->g_mem, gn * sizeof(float)) == 0 && memcmp(gv0, m->g_v_mem, gn * sizeof(float)) == 0);
+    CHECK(m->g_t == gt + 1 && m->d_t == dt + 1);
+    free(d0); free(dm0); free(g0); free(gv0);
+    srv_trainer_free(&t);
+}
+
+/* D's eval-mode verdicts (samples.json, annotate=1) equal the train-mode
+ * pass when the running statistics are that batch's statistics: checks the
+ * eval path, label planes included. Tolerance 1e-4 on the probabilities
+ * (the running variance is set from the batch's 1/rstd^2 - eps in float). */
+TEST(train_sampler_judge_matches_train_mode) {
+    srv_trainer t;
+    CHECK(small_conditional(&t, 3) == 0);
+    if (!t.model) return;
+    gan_model *m = t.model;
+    const int B = m->cfg.batch, d2 = 2 * m->cfg.ndf;
+    uint8_t labels[16];
+    for (int b = 0; b < B; b++) labels[b] = (uint8_t)((5 * b + 3) % GAN_CLASSES);
+    gan_d_forward(m, t.real, labels, B);
+    float want[16], got[16];
+    for (int b = 0; b < B; b++) want[b] = 1.0f / (1.0f + expf(-m->da.logits[b]));
+    for (int k = 0; k < d2; k++) {
+        m->d_buf.bn2_mean[k] = m->da.bn2_mean[k];
+        float rs = m->da.bn2_rstd[k];
+        m->d_buf.bn2_var[k] = 1.0f / (rs * rs) - m->cfg.bn_eps;
+    }
+    gan_sampler *s = gan_sampler_new(&m->cfg, 5);     /* chunks of 5: 5 + 5 + 5 + 1 */
+    CHECK(s && gan_sampler_judge(s, m->d_mem, m->d_buf_mem, t.real, labels, B, got) == 0);
+    double worst = 0;
+    for (int b = 0; b < B; b++) worst = fmax(worst, fabs(got[b] - want[b]));
+    CHECKF(worst < 1e-4, "eval-mode verdicts differ from train mode by %g", worst);
+    /* another label changes the verdict (the planes are seen) */
+    labels[0] = (uint8_t)((labels[0] + 1) % GAN_CLASSES);
+    CHECK(gan_sampler_judge(s, m->d_mem, m->d_buf_mem, t.real, labels, B, got) == 0);
+    CHECK(got[0] != want[0] && fabs(got[1] - want[1]) < 1e-4);
+    gan_sampler_free(s);
     srv_trainer_free(&t);
 }

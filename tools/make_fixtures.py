@@ -323,7 +323,7 @@ def adam_fixture(path):
 
 
 # ---- one whole DCGAN iteration ----------------------------------------------
-NZ, NGF, NDF, BATCH = 100, 128, 64, 8
+NZ, NGF, NDF, BATCH, NCLASSES = 100, 128, 64, 8, 10
 # Streams of the hash generator (tests/fixture.h repeats these numbers).
 G_STREAMS = [1, 2, 3, 4, 5, 6, 7]      # w1 bn1_g bn1_b w2 bn2_g bn2_b w3
 D_STREAMS = [11, 12, 13, 14, 15]       # w1 w2 bn2_g bn2_b w3
@@ -335,13 +335,16 @@ Z_SCALE = 2.0            # noise U(-2,2)
 NSAMPLER = 4             # images generated in eval mode after the iteration
 
 
-def make_gan():
+def make_gan(conditional=False):
+    """The default DCGAN. Conditional: G's input has 10 one-hot channels after
+    the noise and D's input 10 label planes after the image (see label_input)."""
+    k = NCLASSES if conditional else 0
     G = nn.Sequential(
-        nn.ConvTranspose2d(NZ, 2 * NGF, 7, 1, 0, bias=False), nn.BatchNorm2d(2 * NGF), nn.ReLU(True),
+        nn.ConvTranspose2d(NZ + k, 2 * NGF, 7, 1, 0, bias=False), nn.BatchNorm2d(2 * NGF), nn.ReLU(True),
         nn.ConvTranspose2d(2 * NGF, NGF, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF), nn.ReLU(True),
         nn.ConvTranspose2d(NGF, 1, 4, 2, 1, bias=False), nn.Tanh())
     D = nn.Sequential(
-        nn.Conv2d(1, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(1 + k, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
         nn.Conv2d(NDF, 2 * NDF, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * NDF), nn.LeakyReLU(0.2, True),
         nn.Conv2d(2 * NDF, 1, 7, 1, 0, bias=False))
     return G, D
@@ -361,11 +364,35 @@ def init_params(net, streams):
             prm.copy_(torch.from_numpy(v).reshape(prm.shape))
 
 
-def gan_fixture(path):
+def with_labels(x, labels):
+    """Stack one-hot label planes of x's size after x's channels: for G's
+    1x1 noise image, that is the noise then the one-hot vector; for D's
+    28x28 image, ten constant planes."""
+    if labels is None:
+        return x
+    oh = F.one_hot(labels, NCLASSES).float()[:, :, None, None]
+    return torch.cat([x, oh.expand(-1, -1, x.shape[2], x.shape[3])], 1)
+
+
+def gan_fixture(path, conditional=False):
     torch.manual_seed(7)
-    G, D = make_gan()
-    init_params(G, G_STREAMS)
-    init_params(D, D_STREAMS)
+    G0, D0 = make_gan(conditional)
+    init_params(G0, G_STREAMS)
+    init_params(D0, D_STREAMS)
+    real_labels = fake_labels = sample_labels = None
+    if conditional:   # fixed label patterns (the C test repeats them)
+        real_labels = torch.tensor([(3 * b + 1) % NCLASSES for b in range(BATCH)])
+        fake_labels = torch.tensor([(7 * b + 2) % NCLASSES for b in range(BATCH)])
+        sample_labels = torch.tensor([b % NCLASSES for b in range(NSAMPLER)])
+
+    class Cond(nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x, labels):
+            return self.net(with_labels(x, labels))
+    G, D = Cond(G0), Cond(D0)
     G.train(), D.train()
     g_init = [p.detach().clone() for p in G.parameters()]
     d_init = [p.detach().clone() for p in D.parameters()]
@@ -378,11 +405,11 @@ def gan_fixture(path):
 
     # D step
     D.zero_grad()
-    out_real = D(real).view(-1)
+    out_real = D(real, real_labels).view(-1)
     errD_real = crit(out_real, ones)
     errD_real.backward()
-    fake = G(z)
-    out_fake = D(fake.detach()).view(-1)
+    fake = G(z, fake_labels)
+    out_fake = D(fake.detach(), fake_labels).view(-1)
     errD_fake = crit(out_fake, zeros)
     errD_fake.backward()
     d_grads = [p.grad.detach().clone() for p in D.parameters()]
@@ -390,7 +417,7 @@ def gan_fixture(path):
     optD.step()
     # G step: the same fake, the updated D
     G.zero_grad()
-    out_g = D(fake).view(-1)
+    out_g = D(fake, fake_labels).view(-1)
     errG = crit(out_g, ones)
     errG.backward()
     optG.step()
@@ -399,7 +426,10 @@ def gan_fixture(path):
     assert margin > 1e-3, f"a logit is too close to 0 for a stable accuracy: {margin}"
 
     w_ = Writer()
-    w_.add("config", np.array([NZ, NGF, NDF, BATCH], dtype=np.int32))
+    w_.add("config", np.array([NZ, NGF, NDF, BATCH, int(conditional)], dtype=np.int32))
+    if conditional:
+        w_.add("real_labels", real_labels.to(torch.int32))
+        w_.add("fake_labels", fake_labels.to(torch.int32))
     w_.add("streams", np.array(G_STREAMS + D_STREAMS + [S_REAL, S_Z, S_ZSAMPLE], dtype=np.int32))
     w_.add("scales", np.array([W_SCALE, GAMMA_SCALE, BETA_SCALE, Z_SCALE], dtype=np.float32))
     # Check of the generator itself: a few values of each initial tensor.
@@ -440,7 +470,7 @@ def gan_fixture(path):
     G.eval()
     zs = torch.from_numpy(hash_uniform(NSAMPLER * NZ, S_ZSAMPLE, Z_SCALE)).reshape(NSAMPLER, NZ, 1, 1)
     with torch.no_grad():
-        imgs = G(zs)
+        imgs = G(zs, sample_labels)
     w_.add("sampler_n", np.int32(NSAMPLER))
     w_.add_summary("sampler_images", imgs, 100)
     w_.write(path)
@@ -461,6 +491,7 @@ def main():
         "bce.bin": bce_fixture,
         "adam.bin": adam_fixture,
         "gan_iter.bin": gan_fixture,
+        "gan_cond.bin": lambda p: gan_fixture(p, conditional=True),
         "softmax.bin": softmax_fixture,
     }
     names = sys.argv[2:] or list(makers)

@@ -30,6 +30,10 @@
 //   into "Restore last checkpoint" (POST /api/resume restores the newest good
 //   checkpoint; its 409, e.g. no checkpoint yet, is shown inline). After a
 //   restore the iteration goes back, so the page reloads the run's metrics.
+// - Every string goes through t() from i18n.js (English / Spanish); texts
+//   the page writes are redrawn when the language changes.
+// - window.ganlive is the small interface insight.js builds on (status and
+//   reset hooks, SSE listeners, chart draw hooks, the live-samples query).
 'use strict';
 
 (() => {
@@ -40,9 +44,14 @@
   const SAMPLES_MS = 2000;        // live sample grid refresh
   const TIMELINE_MS = 3000;       // /api/timeline poll
   const $ = (id) => document.getElementById(id);
+  const I = window.i18n;
+  const t = I.t;
+  // Hooks for insight.js (see the end of the file).
+  const hooks = { status: [], reset: [], sse: {}, draw: [], lang: [] };
+  const runHooks = (list, ...a) => { for (const f of list) { try { f(...a); } catch (e) { console.error(e); } } };
 
   // ---- small helpers -------------------------------------------------------
-  const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+  const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString(I.locale()) : '–');
   function fmtUptime(s) {
     if (!Number.isFinite(s)) return '–';
     s = Math.floor(s);
@@ -72,23 +81,23 @@
   const randomSeed = () => Math.floor(Math.random() * 1e9);
 
   // ---- connection badge and banner ---------------------------------------------
-  function setConn(kind, text) {
+  let connText = () => '';
+  function setConn(kind, key, params) {
     // Values in the status bar are last known ones while not live.
     $('status-bar').classList.toggle('stale', kind !== 'live');
     const el = $('conn');
     el.dataset.conn = kind;
-    el.textContent = text || kind;
+    connText = () => t(key || `conn.${kind}`, params);
+    el.textContent = connText();
   }
   // The diverged banner: title, the server's reason, and what to do.
   let divergedReason = '';
   function updateBanner() {
     const on = state === 'diverged';
     $('banner').hidden = !on;
-    $('banner-title').textContent = on ? 'Training diverged.' : '';
-    $('banner-reason').textContent = on ? (divergedReason || 'non-finite loss or gradient; update not applied') : '';
-    $('banner-hint').textContent = on
-      ? 'Lower the learning rates below if needed, then press “Restore last checkpoint” to go back to the newest good checkpoint and run on.'
-      : '';
+    $('banner-title').textContent = on ? t('banner.title') : '';
+    $('banner-reason').textContent = on ? (divergedReason || t('banner.reason')) : '';
+    $('banner-hint').textContent = on ? t('banner.hint') : '';
   }
 
   // ---- training state (only from the server) -------------------------------
@@ -102,12 +111,13 @@
     state = s;
     stateSeq++;
     const el = $('state');
-    el.textContent = s;
+    el.textContent = stateLabel(s);
     el.dataset.state = s;
     if (s !== 'diverged') divergedReason = '';
     updateBanner();
     updateButtons();
   }
+  const stateLabel = (s) => { const k = `state.${s}`, v = t(k); return v === k ? s : v; };
   function setIteration(i, force = false) {
     if (!Number.isFinite(i)) return;
     if (!force && i <= shownIter) return;
@@ -124,17 +134,23 @@
     $('btn-checkpoint').disabled = ckptBusy || !(state === 'running' || state === 'paused');
     const rb = $('btn-resume');
     const restore = state === 'diverged';
-    rb.textContent = restore ? 'Restore last checkpoint' : 'Resume';
-    rb.title = restore ? 'POST /api/resume: restore the newest good checkpoint and run on' : 'continue training';
+    rb.textContent = t(restore ? 'btn.restore' : 'btn.resume');
+    rb.title = t(restore ? 'tip.restore' : 'tip.resume');
     rb.dataset.restore = String(restore);
   }
+  // Messages are kept as functions of the language, to redraw on a switch.
+  const msgFns = {};
+  function showMsg(id, text) {
+    msgFns[id] = typeof text === 'function' ? text : () => text || '';
+    $(id).textContent = msgFns[id]();
+  }
   function controlMsg(text, isError = false) {
-    const el = $('control-msg');
-    el.textContent = text || '';
-    el.classList.toggle('err', !!isError);
+    showMsg('control-msg', text);
+    $('control-msg').classList.toggle('err', !!isError);
   }
 
   let lastUptime = Infinity;
+  let lastStatus = null;
   function applyStatus(s, seqAtSend, ckptSeqAtSend) {
     if (seqAtSend === stateSeq) setState(s.state); // ignore a stale state
     setIteration(s.iteration);
@@ -159,8 +175,14 @@
   async function loadStatus(afterReconnect = false) {
     const seq = stateSeq, cseq = ckptSeq;
     const s = await api('/api/status');
-    if (afterReconnect && s.uptime_s < lastUptime) resetRun();
+    // Uptime going back means another run (server restarted, POST /api/run):
+    // always after a reconnect, and by more than a second on a plain poll.
+    const restarted = afterReconnect ? s.uptime_s < lastUptime : s.uptime_s + 1 < lastUptime;
+    if (restarted) resetRun();
     applyStatus(s, seq, cseq);
+    if (restarted && !afterReconnect) catchUp().catch(() => {});
+    lastStatus = s;
+    runHooks(hooks.status, s);
     return s;
   }
 
@@ -169,10 +191,10 @@
   let ckptOff = false;            // the server has no run directory
   let ckptSeq = 0;                // bumps when a save answers
   let ckptBusy = false;           // a save is in flight
-  function fmtAgo(t) {
-    if (!Number.isFinite(t)) return '';
-    const s = Math.max(0, Math.round(Date.now() / 1000 - t));
-    return s < 5 ? 'just now' : `${fmtUptime(s)} ago`;
+  function fmtAgo(when) {
+    if (!Number.isFinite(when)) return '';
+    const s = Math.max(0, Math.round(Date.now() / 1000 - when));
+    return s < 5 ? t('ckpt.justNow') : t('ckpt.ago', { t: fmtUptime(s) });
   }
   function renderLastCheckpoint() {
     const el = $('ckpt-last');
@@ -181,8 +203,8 @@
       el.title = lastCkpt.path || '';
       el.dataset.iteration = String(lastCkpt.iteration);
     } else {
-      el.textContent = ckptOff ? 'off' : 'none yet';
-      el.title = ckptOff ? 'checkpoints are off: no run directory (run.dir / --run-dir)' : '';
+      el.textContent = t(ckptOff ? 'ckpt.off' : 'ckpt.none');
+      el.title = ckptOff ? t('ckpt.offTip') : '';
       el.dataset.iteration = '';
     }
   }
@@ -190,32 +212,34 @@
     lastCkpt = c && typeof c === 'object' ? c : null;
     renderLastCheckpoint();
   }
+  let ckptErrText = '';
   function setCheckpointError(text) {
     const el = $('ckpt-error');
+    ckptErrText = text;
     el.hidden = !text;
-    el.textContent = text ? `Checkpoint failed: ${text}. Training goes on; older checkpoints stay usable.` : '';
+    el.textContent = text ? t('ckpt.failed', { e: text.replace(/\.$/, '') }) : '';
   }
   function ckptMsg(text, isError = false) {
+    showMsg('ckpt-msg', text);
     const el = $('ckpt-msg');
-    el.textContent = text || '';
     el.classList.toggle('err', !!isError);
     el.classList.toggle('good', !!text && !isError);
   }
   $('btn-checkpoint').addEventListener('click', async () => {
     ckptBusy = true;
     updateButtons();
-    ckptMsg('saving…');
+    ckptMsg(() => t('ckpt.saving'));
     try {
       const r = await api('/api/checkpoint', { method: 'POST', body: {}, signal: AbortSignal.timeout(60 * 1000) });
       ckptSeq++;
       setLastCheckpoint({ path: r.path, iteration: r.iteration, time: Date.now() / 1000 });
       setCheckpointError('');
       const file = typeof r.path === 'string' ? r.path.split('/').pop() : '';
-      ckptMsg(`saved iteration ${fmtInt(r.iteration)}${file ? ` · ${file}` : ''}`);
+      ckptMsg(() => `${t('ckpt.saved', { n: fmtInt(r.iteration) })}${file ? ` · ${file}` : ''}`);
       $('ckpt-msg').title = r.path || '';
     } catch (e) {
       ckptSeq++;
-      ckptMsg(`not saved: ${e.message}`, true);
+      ckptMsg(() => t('ckpt.notSaved', { e: e.message }), true);
       $('ckpt-msg').title = '';
       loadStatus().catch(() => {});
     } finally {
@@ -263,6 +287,7 @@
     shownIter = -1;
     lastUptime = Infinity;
     scheduleRender();
+    runHooks(hooks.reset);
   }
 
   // Catch up with /api/metrics while queueing live events, then replay them.
@@ -320,20 +345,20 @@
   let lossChart = null, accChart = null;
   function makeCharts() {
     if (typeof uPlot === 'undefined') {
-      $('chart-loss').textContent = 'uPlot failed to load (/uPlot.iife.min.js)';
+      $('chart-loss').textContent = t('chart.noUplot');
       return;
     }
     const common = { height: CHART_H, scales: { x: { time: false } }, cursor: { drag: { x: true, y: false } },
-      legend: { live: true } };
+      legend: { live: true }, plugins: [{ hooks: { draw: [(u) => runHooks(hooks.draw, u)] } }] };
     const lossEl = $('chart-loss'), accEl = $('chart-acc');
     lossChart = new uPlot({
       ...common, width: lossEl.clientWidth || 600,
       series: [
-        { label: 'iteration', value: (u, v) => (v == null ? '–' : fmtInt(v)) },
-        line('D raw', fade(C.d, 0.25), 1, { value: fmt(4) }),
-        line('G raw', fade(C.g, 0.25), 1, { value: fmt(4) }),
-        line('D loss', C.d, 2, { value: fmt(4) }),
-        line('G loss', C.g, 2, { value: fmt(4) }),
+        { label: t('s.iteration'), value: (u, v) => (v == null ? '–' : fmtInt(v)) },
+        line(t('s.draw'), fade(C.d, 0.25), 1, { value: fmt(4) }),
+        line(t('s.graw'), fade(C.g, 0.25), 1, { value: fmt(4) }),
+        line(t('s.dloss'), C.d, 2, { value: fmt(4) }),
+        line(t('s.gloss'), C.g, 2, { value: fmt(4) }),
       ],
       axes: axes((u, vals) => vals.map((v) => v.toFixed(2))),
     }, [[], [], [], [], []], lossEl);
@@ -341,11 +366,11 @@
       ...common, width: accEl.clientWidth || 600,
       scales: { x: { time: false }, y: { range: [0, 100] } },
       series: [
-        { label: 'iteration', value: (u, v) => (v == null ? '–' : fmtInt(v)) },
-        line('real', C.real, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
-        line('fake', C.fake, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
-        line('overall', C.all, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
-        line('50% equilibrium', C.eq, 1, { dash: [6, 5], value: () => '50%' }),
+        { label: t('s.iteration'), value: (u, v) => (v == null ? '–' : fmtInt(v)) },
+        line(t('s.real'), C.real, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
+        line(t('s.fake'), C.fake, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
+        line(t('s.overall'), C.all, 2, { value: (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`) }),
+        line(t('s.eq'), C.eq, 1, { dash: [6, 5], value: () => '50%' }),
       ],
       axes: axes((u, vals) => vals.map((v) => `${v}%`)),
     }, [[], [], [], [], []], accEl);
@@ -355,6 +380,14 @@
     });
     ro.observe(lossEl);
     ro.observe(accEl);
+  }
+  // Series names in the legends follow the language.
+  const SERIES_KEYS = [['s.iteration', 's.draw', 's.graw', 's.dloss', 's.gloss'],
+    ['s.iteration', 's.real', 's.fake', 's.overall', 's.eq']];
+  function relabelCharts(u, keys) {
+    if (!u) return;
+    const labels = u.root.querySelectorAll('.u-legend .u-series .u-label');
+    keys.forEach((k, i) => { u.series[i].label = t(k); if (labels[i]) labels[i].textContent = t(k); });
   }
 
   function ema(vals, alpha) {
@@ -399,7 +432,7 @@
   async function control(path, body, label) {
     busy = true;
     updateButtons();
-    controlMsg(label);
+    controlMsg(() => t(label[0], label[1]));
     try {
       const r = await api(path, { method: 'POST', body, signal: AbortSignal.timeout(10 * 60 * 1000) });
       stateSeq++;                 // anything in flight before this is stale
@@ -417,15 +450,15 @@
     }
   }
   $('btn-pause').addEventListener('click', async () => {
-    if (await control('/api/pause', {}, 'pausing…')) controlMsg('');
+    if (await control('/api/pause', {}, ['msg.pausing'])) controlMsg('');
   });
   $('btn-resume').addEventListener('click', async () => {
     const restoring = state === 'diverged';
-    const r = await control('/api/resume', {}, restoring ? 'restoring last checkpoint…' : 'resuming…');
+    const r = await control('/api/resume', {}, [restoring ? 'msg.restoring' : 'msg.resuming']);
     if (!r) return;              // the error (e.g. 409: no checkpoint yet) stays shown
     if (restoring) {
       // The run went back to the checkpoint: reload what it holds.
-      controlMsg(`restored the checkpoint at iteration ${fmtInt(r.iteration)}`);
+      controlMsg(() => t('msg.restored', { n: fmtInt(r.iteration) }));
       resetRun();
       setIteration(r.iteration, true);
       catchUp().catch(() => {});
@@ -438,12 +471,12 @@
   $('btn-step').addEventListener('click', async () => {
     const n = Number($('step-n').value);
     if (!Number.isInteger(n) || n < 1 || n > 1000) {
-      controlMsg('step: enter a whole number from 1 to 1000', true);
+      controlMsg(() => t('msg.stepBad'), true);
       return;
     }
     const before = shownIter;
-    const r = await control('/api/step', { n }, `stepping ${n}…`);
-    if (r) controlMsg(`stepped ${fmtInt(r.iteration - before)} → ${fmtInt(r.iteration)}`);
+    const r = await control('/api/step', { n }, ['msg.stepping', { n }]);
+    if (r) controlMsg(() => t('msg.stepped', { d: fmtInt(r.iteration - before), i: fmtInt(r.iteration) }));
   });
 
   // ---- images: live samples and fixed-noise timeline -------------------------
@@ -463,20 +496,28 @@
     return r.blob();
   }
 
+  // The live grid's query; insight.js adds annotate=1, digit=D or digits=all
+  // (and n=80 for all digits) through ganlive.samplesQuery.
   let noiseSeed = randomSeed();
+  let samplesExtra = () => ({});
+  const samplesQuery = () => new URLSearchParams({ n: '64', scale: '2', seed: String(noiseSeed), ...samplesExtra() });
   let samplesBusy = false, samplesKey = '', samplesAgain = false;
   async function refreshSamples(force = false) {
     if (samplesBusy) { if (force) samplesAgain = true; return; }
-    const key = `${noiseSeed}@${shownIter}`;
+    const q = samplesQuery().toString();
+    const key = `${q}@${shownIter}`;
     if (!force && (document.hidden || key === samplesKey)) return;
     samplesBusy = true;
     try {
-      const blob = await fetchPng(`/api/samples.png?n=64&scale=2&seed=${noiseSeed}`);
+      const url = `/api/samples.png?${q}`;
+      const blob = await fetchPng(url);
       setBlob($('samples'), blob);
+      $('samples').dataset.url = url;   // the API URL behind the blob (tests and hover read it)
       samplesKey = key;
-      $('samples-caption').textContent = `iteration ${fmtInt(shownIter)} · noise seed ${noiseSeed}`;
+      const it = shownIter, seed = noiseSeed;
+      showMsg('samples-caption', () => t('samples.caption', { i: fmtInt(it), s: seed }));
     } catch (e) {
-      $('samples-caption').textContent = `could not load samples (${e.message})`;
+      showMsg('samples-caption', () => t('samples.error', { e: e.message }));
     } finally {
       samplesBusy = false;
       if (samplesAgain) { samplesAgain = false; refreshSamples(true); }
@@ -509,8 +550,8 @@
     }
     const v = Number(sl.value);
     $('timeline-label').textContent = following
-      ? `live · ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'}`
-      : `iteration ${fmtInt(snapshots[v] && snapshots[v].iteration)} · ${v + 1}/${snapshots.length}`;
+      ? t(snapshots.length === 1 ? 'timeline.live1' : 'timeline.liveN', { n: snapshots.length })
+      : t('timeline.at', { i: fmtInt(snapshots[v] && snapshots[v].iteration), k: v + 1, n: snapshots.length });
     $('btn-live').disabled = following;
   }
   async function loadTimeline() {
@@ -537,46 +578,68 @@
   $('btn-live').addEventListener('click', follow);
 
   // ---- settings form ---------------------------------------------------------------
-  const META = {
-    lr_d: ['D learning rate', 'Adam step size of the discriminator'],
-    lr_g: ['G learning rate', 'Adam step size of the generator'],
-    beta1: ['Adam β1', 'momentum'],
-    beta2: ['Adam β2', 'second-moment decay'],
-    d_steps: ['D steps', 'discriminator updates per iteration'],
-    g_steps: ['G steps', 'generator updates per iteration'],
-    timeline_every: ['timeline every', 'iterations between snapshots'],
-    events_interval_ms: ['events interval (ms)', 'live update period'],
-    checkpoint_every_s: ['checkpoint every (s)', 'seconds between automatic checkpoints, 0 = off'],
-  };
+  // Numbers are text inputs (the server judges them), string settings with a
+  // known set of values are selects, and preset / conditional (or any
+  // boolean) are shown read-only and never sent.
+  const ENUMS = { balance: ['off', 'auto'] };
+  const READONLY = new Set(['preset', 'conditional']);
   let serverCfg = null;
   const fieldIn = (k) => $(`cfg-${k}`);
-  const same = (text, v) => text.trim() !== '' && Number(text) === v;
+  const isRo = (k, v) => READONLY.has(k) || typeof v === 'boolean';
+  const same = (text, v) => (typeof v === 'number' ? text.trim() !== '' && Number(text) === v : text === String(v));
+  const label = (k, kind) => { const key = `${kind}.${k}`, s = t(key); return s === key ? (kind === 'cfg' ? k : '') : s; };
+  const optText = (v) => { const s = t(`opt.${v}`); return s === `opt.${v}` ? String(v) : s; };
+  function roText(k, v) {
+    if (typeof v === 'boolean') return optText(v);
+    return k === 'preset' ? label(v, 'preset') || String(v) : String(v);
+  }
 
   function buildForm(cfg) {
     const box = $('config-fields');
     box.textContent = '';
     for (const k of Object.keys(cfg)) {
-      const [label, hint] = META[k] || [k, ''];
       const row = document.createElement('label');
       row.className = 'field';
       row.htmlFor = `cfg-${k}`;
       const name = document.createElement('span');
       name.className = 'fname';
-      name.textContent = label;
-      name.title = hint;
+      name.dataset.key = k;
       const key = document.createElement('code');
       key.textContent = k;
-      const input = document.createElement('input');
+      let input;
+      if (ENUMS[k] && !isRo(k, cfg[k])) {
+        input = document.createElement('select');
+        for (const v of ENUMS[k]) input.append(new Option(optText(v), v));
+        if (!ENUMS[k].includes(cfg[k])) input.append(new Option(String(cfg[k]), String(cfg[k])));
+        input.addEventListener('change', () => { input.classList.toggle('dirty', !same(input.value, serverCfg[k])); });
+      } else {
+        input = document.createElement('input');
+        input.type = 'text';
+        input.inputMode = 'decimal';
+        input.autocomplete = 'off';
+        input.spellcheck = false;
+        input.addEventListener('input', () => { input.classList.toggle('dirty', !same(input.value, serverCfg[k])); });
+      }
       input.id = `cfg-${k}`;
       input.name = k;
-      input.type = 'text';
-      input.inputMode = 'decimal';
-      input.autocomplete = 'off';
-      input.spellcheck = false;
-      input.value = String(cfg[k]);
-      input.addEventListener('input', () => { input.classList.toggle('dirty', !same(input.value, serverCfg[k])); });
+      if (isRo(k, cfg[k])) { input.readOnly = true; input.dataset.readonly = 'true'; }
+      setField(input, k, cfg[k]);
       row.append(name, key, input);
       box.append(row);
+    }
+    labelForm();
+  }
+  function setField(input, k, v) {
+    if (input.dataset.readonly) { input.value = roText(k, v); input.dataset.value = String(v); } else input.value = String(v);
+  }
+  function labelForm() {
+    for (const name of $('config-fields').querySelectorAll('.fname')) {
+      const k = name.dataset.key, input = fieldIn(k);
+      name.textContent = label(k, 'cfg');
+      name.title = label(k, 'cfgh');
+      if (!input) continue;
+      if (input.dataset.readonly) { input.title = t('config.readonly'); if (serverCfg) setField(input, k, serverCfg[k]); }
+      if (input.tagName === 'SELECT') for (const o of input.options) o.textContent = optText(o.value);
     }
   }
   function applyConfig(cfg, overwriteDirty) {
@@ -587,14 +650,15 @@
     for (const k of Object.keys(cfg)) {
       const input = fieldIn(k);
       if (!input) continue;
+      if (input.dataset.readonly) { setField(input, k, cfg[k]); continue; }
       const clean = same(input.value, old[k]) && document.activeElement !== input;
-      if (overwriteDirty || clean) { input.value = String(cfg[k]); input.classList.remove('dirty'); }
+      if (overwriteDirty || clean) { setField(input, k, cfg[k]); input.classList.remove('dirty'); }
       else input.classList.toggle('dirty', !same(input.value, cfg[k]));
     }
   }
   function configError(msg) {
     const el = $('config-error');
-    for (const i of $('config-fields').querySelectorAll('input')) i.removeAttribute('aria-invalid');
+    for (const i of $('config-fields').querySelectorAll('input, select')) i.removeAttribute('aria-invalid');
     el.hidden = !msg;
     el.textContent = msg || '';
     if (!msg) return;
@@ -619,20 +683,22 @@
     const patch = {};
     for (const k of Object.keys(serverCfg)) {
       const input = fieldIn(k);
-      const t = input.value.trim();
-      if (t === '') { configError(`${k}: enter a value`); return; }
-      const n = Number(t);
+      if (!input || input.dataset.readonly) continue;
+      const text = input.value.trim();
+      if (text === '') { configError(t('config.empty', { k })); return; }
+      if (typeof serverCfg[k] !== 'number') { if (text !== String(serverCfg[k])) patch[k] = text; continue; }
+      const n = Number(text);
       if (Number.isFinite(n) && n === serverCfg[k]) continue;
-      patch[k] = Number.isFinite(n) ? n : t; // let the server judge and explain
+      patch[k] = Number.isFinite(n) ? n : text; // let the server judge and explain
     }
-    if (!Object.keys(patch).length) { configError(''); configOk('no changes'); return; }
+    if (!Object.keys(patch).length) { configError(''); configOk(t('config.noChanges')); return; }
     const btn = $('config-submit');
     btn.disabled = true;
     try {
       const r = await api('/api/config', { method: 'PATCH', body: patch });
       configError('');
       applyConfig(r, true);
-      configOk(`saved ${Object.keys(patch).join(', ')}`);
+      configOk(t('config.savedKeys', { keys: Object.keys(patch).join(', ') }));
     } catch (e) {
       $('config-ok').hidden = true;
       configError(e.message);
@@ -674,11 +740,18 @@
       if (es.readyState === EventSource.CLOSED) {
         // The browser gave up (e.g. an HTTP error answer): retry ourselves.
         es.close();
-        setConn('disconnected', `disconnected · retry in ${Math.round(backoff / 1000)} s`);
+        setConn('disconnected', 'conn.retry', { s: Math.round(backoff / 1000) });
         retryTimer = setTimeout(connect, backoff);
         backoff = Math.min(backoff * 2, 15000);
-      } else setConn('reconnecting', everOpen ? 'reconnecting…' : 'connecting…');
+      } else setConn('reconnecting', everOpen ? 'conn.reconnecting…' : 'conn.connecting…');
     });
+    for (const [name, fns] of Object.entries(hooks.sse)) {
+      es.addEventListener(name, (e) => {
+        let d;
+        try { d = JSON.parse(e.data); } catch { return; }
+        runHooks(fns, d);
+      });
+    }
     es.addEventListener('metrics', (e) => {
       try { onMetrics(JSON.parse(e.data)); } catch { /* ignore a bad event */ }
     });
@@ -702,9 +775,45 @@
       // Without the event stream, keep the charts going by polling.
       if (!es || es.readyState !== EventSource.OPEN) await catchUp();
     } catch {
-      if (!es || es.readyState !== EventSource.OPEN) setConn('disconnected', 'disconnected');
+      if (!es || es.readyState !== EventSource.OPEN) setConn('disconnected');
     }
   }
+
+  // ---- language switch: redraw every text the page wrote -------------------------
+  I.onChange(() => {
+    $('conn').textContent = connText();
+    if (state !== 'unknown') $('state').textContent = stateLabel(state);
+    updateBanner();
+    updateButtons();
+    for (const [id, fn] of Object.entries(msgFns)) $(id).textContent = fn();
+    renderLastCheckpoint();
+    setCheckpointError(ckptErrText);
+    timelineUi();
+    labelForm();
+    relabelCharts(lossChart, SERIES_KEYS[0]);
+    relabelCharts(accChart, SERIES_KEYS[1]);
+    $('iteration').textContent = fmtInt(shownIter >= 0 ? shownIter : NaN);
+    runHooks(hooks.lang);
+  });
+
+  // ---- the interface insight.js builds on ----------------------------------------------
+  window.ganlive = {
+    api, fetchPng, setBlob, dropBlob, randomSeed, fmtInt,
+    iteration: () => shownIter,
+    status: () => lastStatus,
+    onStatus: (fn) => { hooks.status.push(fn); if (lastStatus) fn(lastStatus); },
+    onReset: (fn) => hooks.reset.push(fn),
+    onLanguage: (fn) => hooks.lang.push(fn),
+    // SSE events by name (register before the stream opens: at script load).
+    onEvent: (name, fn) => { (hooks.sse[name] = hooks.sse[name] || []).push(fn); },
+    // draw(u) runs after each draw of the loss and accuracy charts.
+    onChartDraw: (fn) => hooks.draw.push(fn),
+    charts: () => [lossChart, accChart].filter(Boolean),
+    redrawCharts: () => { for (const u of [lossChart, accChart]) if (u) u.redraw(false, false); },
+    setSamplesQuery: (fn) => { samplesExtra = fn; refreshSamples(true); },
+    samplesQuery: () => samplesQuery(),
+    refreshSamples,
+  };
 
   async function start() {
     updateButtons();

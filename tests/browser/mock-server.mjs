@@ -21,7 +21,22 @@
 // Extra mock-only endpoints: POST /__mock/drop-events closes every SSE stream
 // (to exercise the page's reconnect path); POST /__mock/diverge {"reason"}
 // makes the run diverge (with "forget_checkpoints": true, as if none existed); POST /__mock/checkpoint-error {"error"} sets (or,
-// with null, clears) checkpoint_error.
+// with null, clears) checkpoint_error; POST /__mock/warnings
+// {"mode_collapse": bool, "copying": bool} switches the quality warnings (and
+// the flags of later quality passes); POST /__mock/balance {"action"} emits a
+// balance event now.
+//
+// The insight API of /tmp/ganlive-contract.md is mocked too: quality passes
+// every quality_every iterations (inception score rising toward the ceiling,
+// Frechet distance falling, a class histogram), /api/quality, /api/nearest and
+// nearest.png, samples.json, annotate=1 (RGB frames red = caught to green =
+// fooled), digit=D / digits=all (startMock({conditional: true}); 400 otherwise),
+// real.png, interpolate.png, balance (config "balance": "auto" makes skip/resume
+// events, SSE "balance", GET /api/balance), and POST /api/run {"preset"}, which
+// restarts the fake run from iteration 0 (uptime too) and drops the SSE streams.
+// startMock({classifier: false}) answers quality "available": false with a reason.
+// Grids follow the C server's layout: 28*scale cells, 2-px gutters between
+// cells only (not scaled), ceil(sqrt(n)) columns.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -38,6 +53,8 @@ const STATIC = {
   '/index.html': ['web/index.html', 'text/html; charset=utf-8'],
   '/app.js': ['web/app.js', 'text/javascript; charset=utf-8'],
   '/style.css': ['web/style.css', 'text/css; charset=utf-8'],
+  '/i18n.js': ['web/i18n.js', 'text/javascript; charset=utf-8'],
+  '/insight.js': ['web/insight.js', 'text/javascript; charset=utf-8'],
   '/uPlot.iife.min.js': ['node_modules/uplot/dist/uPlot.iife.min.js', 'text/javascript; charset=utf-8'],
   '/uPlot.min.css': ['node_modules/uplot/dist/uPlot.min.css', 'text/css; charset=utf-8'],
 };
@@ -63,15 +80,16 @@ function chunk(type, data) {
   const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
   return Buffer.concat([len, td, crc]);
 }
-function encodePng(w, h, gray) {
-  const raw = Buffer.alloc((w + 1) * h);
+function encodePng(w, h, pix, ch = 1) {
+  const stride = w * ch;
+  const raw = Buffer.alloc((stride + 1) * h);
   for (let y = 0; y < h; y++) {
-    raw[y * (w + 1)] = 0;
-    gray.copy(raw, y * (w + 1) + 1, y * w, y * w + w);
+    raw[y * (stride + 1)] = 0;
+    pix.copy(raw, y * (stride + 1) + 1, y * stride, y * stride + stride);
   }
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8; ihdr[9] = 0; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+  ihdr[8] = 8; ihdr[9] = ch === 3 ? 2 : 0; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0)),
@@ -91,8 +109,8 @@ function rng(seed) {
 }
 
 // A "digit": a few thick strokes, blended with noise that fades as training
-// goes on (quality q in [0,1]).
-function drawCell(out, W, ox, oy, seed, q) {
+// goes on (quality q in [0,1]). Returns 28*28 values in [0,1].
+function digitCell(seed, q) {
   const r = rng(seed);
   const cell = new Float32Array(28 * 28);
   const strokes = 1 + Math.floor(r() * 3);
@@ -111,27 +129,34 @@ function drawCell(out, W, ox, oy, seed, q) {
     }
   }
   const nr = rng(seed ^ 0x9e3779b9);
-  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
-    const v = q * cell[y * 28 + x] + (1 - q) * nr();
-    out[(oy + y) * W + ox + x] = Math.max(0, Math.min(255, Math.round(v * 255)));
-  }
+  for (let i = 0; i < 28 * 28; i++) cell[i] = q * cell[i] + (1 - q) * nr();
+  return cell;
 }
+const quality = (iteration) => Math.min(0.97, 0.25 + iteration / 1500);
+const gridCols = (n) => Math.ceil(Math.sqrt(n));
 
-function gridPng(n, seed, scale, iteration) {
-  const cols = Math.ceil(Math.sqrt(n)), rows = Math.ceil(n / cols), g = 2;
-  const W = cols * 28 + (cols + 1) * g, H = rows * 28 + (rows + 1) * g;
-  const img = Buffer.alloc(W * H, 40);
-  const q = Math.min(0.97, 0.25 + iteration / 1500);
+// The C server's layout: cell i at ((i % cols) * pitch, floor(i / cols) * pitch),
+// pitch = 28*scale + 2; gutters between cells only, grey 48. frames: optional
+// [r, g, b] per cell, drawn as a 2-px border inside the cell (RGB PNG then).
+function renderGrid(cells, cols, scale, frames = null) {
+  const n = cells.length, G = 2;
+  if (cols > n) cols = n;
+  const rows = Math.ceil(n / cols), pitch = 28 * scale + G;
+  const W = cols * 28 * scale + (cols - 1) * G, H = rows * 28 * scale + (rows - 1) * G;
+  const ch = frames ? 3 : 1;
+  const img = Buffer.alloc(W * H * ch, 48);
   for (let i = 0; i < n; i++) {
-    const cx = i % cols, cy = Math.floor(i / cols);
-    drawCell(img, W, g + cx * (28 + g), g + cy * (28 + g), (seed * 7919 + i * 104729) >>> 0, q);
+    const x0 = (i % cols) * pitch, y0 = Math.floor(i / cols) * pitch, c = cells[i];
+    for (let y = 0; y < 28 * scale; y++) for (let x = 0; x < 28 * scale; x++) {
+      const v = Math.max(0, Math.min(255, Math.round(c[Math.floor(y / scale) * 28 + Math.floor(x / scale)] * 255)));
+      const o = ((y0 + y) * W + x0 + x) * ch;
+      const edge = frames && (x < 2 || y < 2 || x >= 28 * scale - 2 || y >= 28 * scale - 2);
+      for (let k = 0; k < ch; k++) img[o + k] = edge ? frames[i][k] : v;
+    }
   }
-  if (scale === 1) return encodePng(W, H, img);
-  const SW = W * scale, SH = H * scale, big = Buffer.alloc(SW * SH);
-  for (let y = 0; y < SH; y++) for (let x = 0; x < SW; x++)
-    big[y * SW + x] = img[Math.floor(y / scale) * W + Math.floor(x / scale)];
-  return encodePng(SW, SH, big);
+  return encodePng(W, H, img, ch);
 }
+const sampleSeed = (seed, i, digit) => (seed * 7919 + i * 104729 + (digit === null ? 0 : (digit + 1) * 15485863)) >>> 0;
 
 // ---- fake trainer ------------------------------------------------------------
 const LIVE_RULES = {
@@ -139,13 +164,27 @@ const LIVE_RULES = {
   beta1: ['number', 0, 0.9999], beta2: ['number', 0, 0.9999],
   d_steps: ['int', 1, 10], g_steps: ['int', 1, 10],
   timeline_every: ['int', 1, 1000000], events_interval_ms: ['int', 50, 10000],
+  balance: ['enum', ['off', 'auto']], balance_hi: ['number', 0, 1], balance_lo: ['number', 0, 1],
+  balance_window: ['int', 1, 1000], quality_every: ['int', 0, 1000000],
 };
+const PRESETS = {
+  classic: { lr_d: 0.0002, lr_g: 0.0002, beta1: 0.5, beta2: 0.999, d_steps: 1, g_steps: 1 },
+  fast: { lr_d: 0.0005, lr_g: 0.0005, beta1: 0.5, beta2: 0.999, d_steps: 1, g_steps: 2 },
+};
+const CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+const CEILING = { confidence: 0.99, inception_score: 9.8, frechet: 0.9, nn_ratio: 1.0 };
+const THRESHOLDS = { class_min: 0.02, class_max: 0.30, nn_ratio_min: 0.6 };
 
-export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet = false, runDir = 'runs/mock' } = {}) {
-  const t0 = Date.now();
+export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet = false, runDir = 'runs/mock',
+  conditional = false, classifier = true, qualityEvery = 100, preset = 'classic' } = {}) {
+  let t0 = Date.now();
   let boundPort = port;
   const live = { lr_d: 0.0002, lr_g: 0.0002, beta1: 0.5, beta2: 0.999, d_steps: 1, g_steps: 1,
-                 timeline_every: 100, events_interval_ms: 250 };
+                 timeline_every: 100, events_interval_ms: 250, ...PRESETS[preset],
+                 balance: 'off', balance_hi: 0.95, balance_lo: 0.35, balance_window: 20, quality_every: qualityEvery };
+  const RUN = { preset, restarts: 0 };
+  const Q = { passes: [], modeCollapse: false, copying: false };
+  const BAL = { skipping: null, events: [] };
   const S = { state: 'running', iteration: 0, stepTarget: null, stepWaiters: [], divergedReason: '' };
   const CK = { last: null, error: null, saved: [] };   // saved: [{iteration, path, time}]
   const history = [];            // point objects, oldest first
@@ -181,10 +220,60 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
     }
     history.splice(0, half, ...merged);
   }
+  // ---- quality passes and balance events (fake) ----
+  function makePass(it) {
+    const e = Math.exp(-it / 1500), w = () => (noise() - 0.5);
+    const hist = CLASSES.map(() => 1 + 0.25 * w());
+    if (Q.modeCollapse) hist[3] = 0.08;
+    const sum = hist.reduce((a, b) => a + b, 0);
+    const histogram = hist.map((h) => +(h / sum).toFixed(4));
+    const nn = Q.copying ? 0.41 + 0.03 * w() : 0.95 + 0.06 * w();
+    return { iteration: it, time: +((Date.now() - t0) / 1000).toFixed(1),
+      confidence: +(CEILING.confidence - 0.6 * e + 0.01 * w()).toFixed(4),
+      inception_score: +Math.min(9.6, CEILING.inception_score - 8.2 * e + 0.2 * w()).toFixed(3),
+      frechet: +(CEILING.frechet + 80 * Math.exp(-it / 1200) + 0.3 * Math.abs(w())).toFixed(3),
+      nn_ratio: +nn.toFixed(3), histogram,
+      mode_collapse: histogram.some((h) => h < THRESHOLDS.class_min || h > THRESHOLDS.class_max),
+      copying: nn < THRESHOLDS.nn_ratio_min };
+  }
+  function warnings() {
+    const w = [];
+    if (!classifier) return w;
+    const last = Q.passes[Q.passes.length - 1];
+    if (Q.modeCollapse) {
+      const share = last && last.mode_collapse ? last.histogram[3] : 0.008;
+      w.push({ kind: 'mode_collapse', message: `digit 3 is ${(share * 100).toFixed(1)}% of samples (under 2%)` });
+    }
+    if (Q.copying) {
+      const r = last && last.copying ? last.nn_ratio : 0.41;
+      w.push({ kind: 'copying', message: `samples sit ${r.toFixed(2)}x as close to training digits as test digits do (under 0.6)` });
+    }
+    return w;
+  }
+  function balanceEvent(action) {
+    const last = history[history.length - 1];
+    const acc = action === 'skip_d' ? 0.97 : action === 'skip_g' ? 0.31 : (last ? last.d_acc : 0.6);
+    const ev = { iteration: S.iteration, action, d_acc: +acc.toFixed(4) };
+    BAL.events.push(ev);
+    if (BAL.events.length > 256) BAL.events.shift();
+    BAL.skipping = action === 'skip_d' ? 'd' : action === 'skip_g' ? 'g' : null;
+    for (const c of sse) sendEvent(c.res, 'balance', ev);
+    return ev;
+  }
   function advance(k) {
     for (let i = 0; i < k; i++) {
       S.iteration++;
       history.push(makePoint(S.iteration));
+      if (classifier && live.quality_every > 0 && S.iteration % live.quality_every === 0) {
+        Q.passes.push(makePass(S.iteration));
+        if (Q.passes.length > 1000) Q.passes.shift();
+      }
+      if (live.balance === 'auto') {   // a skip/resume cycle every 160 iterations
+        const ph = S.iteration % 160;
+        if (ph === 0) balanceEvent('skip_d');
+        else if (ph === 40 || ph === 120) balanceEvent('resume');
+        else if (ph === 80) balanceEvent('skip_g');
+      }
       if (S.iteration % live.timeline_every === 0) {
         timeline.push(S.iteration);
         if (timeline.length > TIMELINE_MAX) timeline.splice(1, 1);
@@ -238,9 +327,14 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
       last_checkpoint: CK.last ? { path: CK.last.path, iteration: CK.last.iteration, time: CK.last.time } : null,
       checkpoint_error: CK.error,
       dataset: 'mnist',
+      conditional, classes: CLASSES, preset: RUN.preset,
+      quality: Q.passes.length ? (({ iteration, confidence, inception_score, frechet, nn_ratio, histogram }) =>
+        ({ iteration, confidence, inception_score, frechet, nn_ratio, histogram }))(Q.passes[Q.passes.length - 1]) : null,
+      warnings: warnings(),
+      balance: { mode: live.balance, skipping: live.balance === 'auto' ? BAL.skipping : null },
       config: { server: { bind: host, port: boundPort, events_interval_ms: live.events_interval_ms },
         data: { dataset: 'mnist', data_dir: 'data/mnist' },
-        model: { z_dim: 100, g_features: 32, d_features: 32, batch: 64 },
+        model: { z_dim: 100, g_features: 32, d_features: 32, batch: 64, conditional },
         train: { lr_d: live.lr_d, lr_g: live.lr_g, beta1: live.beta1, beta2: live.beta2,
           d_steps: live.d_steps, g_steps: live.g_steps, seed: 1, threads: 0, iters: 0 },
         history: { max_points: MAX_HISTORY }, timeline: { every: live.timeline_every, max: TIMELINE_MAX },
@@ -282,6 +376,57 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
     return n;
   }
 
+  // samples.png / samples.json query: n, seed, scale, digit=D | digits=all.
+  function sampleQuery(u) {
+    let n = intParam(u, 'n', null, 1, 256);
+    const scale = intParam(u, 'scale', 1, 1, 8);
+    const seed = intParam(u, 'seed', Math.floor(Math.random() * 1e9), 0, Number.MAX_SAFE_INTEGER);
+    const digit = u.searchParams.has('digit') ? intParam(u, 'digit', 0, 0, 9) : null;
+    const all = u.searchParams.get('digits') === 'all';
+    if (u.searchParams.has('digits') && !all) throw new Error('digits: must be "all"');
+    if ((digit !== null || all) && !conditional) {
+      throw new Error(`${all ? 'digits' : 'digit'}: the model is not conditional (it was trained without labels)`);
+    }
+    if (all) n = Math.min(260, Math.ceil((n === null ? 80 : n) / 10) * 10);
+    if (n === null) n = 64;
+    const labels = Array.from({ length: n }, (_, i) => (all ? i % 10 : digit));
+    return { n, seed, scale, labels, requested: all || digit !== null, cols: all ? 10 : gridCols(n) };
+  }
+  function sampleInfo(q, i) {
+    const d = q.labels[i];
+    const r = rng(sampleSeed(q.seed, i, d) ^ (S.iteration * 2654435761));
+    const r2 = rng(sampleSeed(q.seed, i, d));
+    const label = d !== null ? (r2() < 0.9 ? d : Math.floor(r2() * 10)) : Math.floor(r2() * 10);
+    return { index: i, d_fake: +Math.min(1, Math.max(0, 0.15 + 0.6 * r())).toFixed(4),
+      label: classifier ? label : null, confidence: classifier ? +(0.55 + 0.44 * r2()).toFixed(4) : null,
+      requested: d };
+  }
+  function nearestItem(seed, i) {
+    const r = rng(sampleSeed(seed, i, null) ^ 0x51ed27);
+    const train_index = Math.floor(r() * 60000);
+    const base = Q.copying ? 2.6 : 6.2;
+    return { index: i, train_index, distance: +(base + (r() - 0.5) * 1.5).toFixed(3), train_label: Math.floor(r() * 10) };
+  }
+  function fixedPng(it) {
+    const n = conditional ? 80 : 64;
+    const cells = Array.from({ length: n }, (_, i) => digitCell(sampleSeed(1234, i, conditional ? i % 10 : null), quality(it)));
+    return renderGrid(cells, conditional ? 10 : 8, 1);
+  }
+  // POST /api/run: the real server restarts itself; here the run starts over.
+  function restartRun(p) {
+    RUN.preset = p;
+    RUN.restarts++;
+    Object.assign(live, PRESETS[p], { balance: 'off' });
+    t0 = Date.now();
+    S.state = 'running'; S.iteration = 0; S.stepTarget = null; S.divergedReason = '';
+    for (const w of S.stepWaiters.splice(0)) w();
+    history.length = 0; timeline.length = 0; Q.passes.length = 0; BAL.events.length = 0; BAL.skipping = null;
+    CK.last = null; CK.saved = []; CK.error = null;
+    lastImgsIter = 0;
+    for (const c of sse) c.res.destroy();
+    sse.clear();
+  }
+
   const server = http.createServer(async (req, res) => {
     const u = new URL(req.url, 'http://x');
     const p = u.pathname;
@@ -300,19 +445,70 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         const pts = history.filter((q) => q.iteration > since).slice(0, limit);
         return json(res, 200, { iteration: S.iteration, points: pts });
       }
-      if (p === '/api/samples.png' && req.method === 'GET') {
+      if ((p === '/api/samples.png' || p === '/api/samples.json') && req.method === 'GET') {
+        const q = sampleQuery(u);
+        if (p === '/api/samples.json') {
+          return json(res, 200, { iteration: S.iteration, seed: q.seed, n: q.n, conditional,
+            samples: q.labels.map((req1, i) => sampleInfo(q, i)) });
+        }
+        const cells = q.labels.map((d, i) => digitCell(sampleSeed(q.seed, i, d), quality(S.iteration)));
+        const frames = u.searchParams.get('annotate') === '1'
+          ? q.labels.map((d, i) => { const f = sampleInfo(q, i).d_fake; return [Math.round(230 * (1 - f)), Math.round(200 * f), 40]; })
+          : null;
+        return png(res, renderGrid(cells, q.cols, q.scale, frames));
+      }
+      if (p === '/api/real.png' && req.method === 'GET') {
         const n = intParam(u, 'n', 64, 1, 256), scale = intParam(u, 'scale', 1, 1, 8);
         const seed = intParam(u, 'seed', Math.floor(Math.random() * 1e9), 0, Number.MAX_SAFE_INTEGER);
-        return png(res, gridPng(n, seed, scale, S.iteration));
+        const cells = Array.from({ length: n }, (_, i) => digitCell((seed * 31337 + i * 7 + 3) >>> 0, 1));
+        return png(res, renderGrid(cells, gridCols(n), scale));
       }
-      if (p === '/api/samples/fixed.png' && req.method === 'GET') return png(res, gridPng(64, 1234, 1, S.iteration));
+      if (p === '/api/interpolate.png' && req.method === 'GET') {
+        if (!u.searchParams.has('from') || !u.searchParams.has('to')) return json(res, 400, { error: 'from, to: both are required' });
+        const from = intParam(u, 'from', 0, 0, Number.MAX_SAFE_INTEGER), to = intParam(u, 'to', 0, 0, Number.MAX_SAFE_INTEGER);
+        const steps = intParam(u, 'steps', 10, 2, 32), scale = intParam(u, 'scale', 1, 1, 8);
+        const a = digitCell(sampleSeed(from, 0, null), quality(S.iteration));
+        const b = digitCell(sampleSeed(to, 0, null), quality(S.iteration));
+        const cells = Array.from({ length: steps }, (_, k) => a.map((v, j) => v + (b[j] - v) * (k / (steps - 1))));
+        return png(res, renderGrid(cells, steps, scale));
+      }
+      if ((p === '/api/nearest' || p === '/api/nearest.png') && req.method === 'GET') {
+        const n = intParam(u, 'n', 8, 1, 64), seed = intParam(u, 'seed', 1, 0, Number.MAX_SAFE_INTEGER);
+        const items = Array.from({ length: n }, (_, i) => nearestItem(seed, i));
+        if (p === '/api/nearest') {
+          return json(res, 200, { iteration: S.iteration, seed, n, items, test_median: 6.5 });
+        }
+        const scale = intParam(u, 'scale', 1, 1, 8), cells = [];
+        for (const it of items) {
+          cells.push(digitCell(sampleSeed(seed, it.index, null), quality(S.iteration)));
+          cells.push(digitCell((it.train_index * 31337 + 3) >>> 0, 1));
+        }
+        return png(res, renderGrid(cells, 2, scale));
+      }
+      if (p === '/api/quality' && req.method === 'GET') {
+        return json(res, 200, { every: live.quality_every, samples: 1000, available: classifier,
+          reason: classifier ? null : 'no classifier at data/mnist/classifier.bin (run: make classifier)',
+          ceiling: classifier ? CEILING : null, thresholds: THRESHOLDS, passes: classifier ? Q.passes : [] });
+      }
+      if (p === '/api/balance' && req.method === 'GET') {
+        return json(res, 200, { mode: live.balance, skipping: live.balance === 'auto' ? BAL.skipping : null, events: BAL.events });
+      }
+      if (p === '/api/run') {
+        if (req.method !== 'POST') return json(res, 405, { error: 'method not allowed' });
+        const body = await jsonBody(req, res); if (!body) return;
+        if (!PRESETS[body.preset]) return json(res, 400, { error: 'preset: must be "classic" or "fast"' });
+        json(res, 202, { preset: body.preset, restarting: true });
+        setTimeout(() => restartRun(body.preset), 100);
+        return;
+      }
+      if (p === '/api/samples/fixed.png' && req.method === 'GET') return png(res, fixedPng(S.iteration));
       if (p === '/api/timeline' && req.method === 'GET')
         return json(res, 200, { snapshots: timeline.map((it) => ({ iteration: it, url: `/api/timeline/${it}.png` })) });
       const m = /^\/api\/timeline\/(\d+)\.png$/.exec(p);
       if (m && req.method === 'GET') {
         const it = Number(m[1]);
         if (!timeline.includes(it)) return json(res, 404, { error: 'no such snapshot' });
-        return png(res, gridPng(64, 1234, 1, it), 'public, max-age=3600');
+        return png(res, fixedPng(it), 'public, max-age=3600');
       }
       if (p === '/api/pause' || p === '/api/resume' || p === '/api/step') {
         if (req.method !== 'POST') return json(res, 405, { error: 'method not allowed' });
@@ -348,19 +544,27 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         return json(res, 200, { state: S.state, iteration: S.iteration });
       }
       if (p === '/api/config') {
-        if (req.method === 'GET') return json(res, 200, live);
+        if (req.method === 'GET') return json(res, 200, { preset: RUN.preset, conditional, ...live });
         if (req.method !== 'PATCH') return json(res, 405, { error: 'method not allowed' });
         const body = await jsonBody(req, res); if (!body) return;
         for (const [k, v] of Object.entries(body)) {
+          if (k === 'preset' || k === 'conditional') {
+            return json(res, 400, { error: `${k}: read-only (POST /api/run {"preset": ...} starts a new run)` });
+          }
           const rule = LIVE_RULES[k];
           if (!rule) return json(res, 400, { error: `${k}: unknown or not live-tunable setting` });
           const [type, lo, hi] = rule;
+          if (type === 'enum') {
+            if (!lo.includes(v)) return json(res, 400, { error: `${k}: must be one of ${lo.map((x) => `"${x}"`).join(', ')}` });
+            continue;
+          }
           const ok = typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi && (type !== 'int' || Number.isInteger(v));
           if (!ok) return json(res, 400, { error: `${k}: must be ${type === 'int' ? 'an integer' : 'a number'} in [${lo}, ${hi}]` });
         }
         Object.assign(live, body);
-        broadcastState({ config: { ...live } });
-        return json(res, 200, live);
+        if (live.balance !== 'auto') BAL.skipping = null;
+        broadcastState({ config: { preset: RUN.preset, conditional, ...live } });
+        return json(res, 200, { preset: RUN.preset, conditional, ...live });
       }
       if (p === '/api/events' && req.method === 'GET') {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
@@ -402,6 +606,17 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         CK.error = typeof body.error === 'string' && body.error ? body.error : null;
         return json(res, 200, { checkpoint_error: CK.error });
       }
+      if (p === '/__mock/warnings' && req.method === 'POST') {
+        const body = await jsonBody(req, res); if (!body) return;
+        Q.modeCollapse = !!body.mode_collapse;
+        Q.copying = !!body.copying;
+        return json(res, 200, { warnings: warnings() });
+      }
+      if (p === '/__mock/balance' && req.method === 'POST') {
+        const body = await jsonBody(req, res); if (!body) return;
+        const action = ['skip_d', 'skip_g', 'resume'].includes(body.action) ? body.action : 'skip_d';
+        return json(res, 200, balanceEvent(action));
+      }
       if (p === '/__mock/drop-events' && req.method === 'POST') {
         const n = sse.size;
         for (const c of sse) c.res.destroy();
@@ -420,6 +635,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
   if (!quiet) console.log(`mock listening on ${url}`);
   return {
     url,
+    run: RUN,
     close: () => new Promise((resolve) => {
       clearInterval(tick); clearTimeout(evTimer);
       for (const c of sse) c.res.destroy();

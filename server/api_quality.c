@@ -1,0 +1,304 @@
+/* api_quality.c - what the insight panels read, and the new-run switch.
+ *
+ *   GET  /api/quality         quality passes (quality_run.c) and their ceiling
+ *   GET  /api/nearest         nearest training digit of generated samples
+ *   GET  /api/nearest.png     the same as image pairs: sample | nearest real
+ *   GET  /api/balance         balance decisions (trainer.c) and current skip
+ *   POST /api/run             start a new run with a preset (main.c restarts)
+ * and the quality, warning and balance fields of /api/status.
+ *
+ * The nearest-neighbour search runs in the requesting HTTP thread over the
+ * training set the trainer loaded (srv_state_dataset: immutable, shared by
+ * const pointer), one thread, BLAS inside nn_nearest: about 94 MFLOP per
+ * sample, so the default n = 8 answers in tens of milliseconds.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../nn/quality.h"
+#include "api.h"
+#include "png.h"
+
+#define NEAREST_MAX 64
+
+static cJSON *pass_json(const srv_quality_pass *p) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "iteration", (double)p->iteration);
+    srv_json_number(o, "time", p->time_s);
+    srv_json_float(o, "confidence", p->confidence);
+    srv_json_float(o, "inception_score", p->inception_score);
+    srv_json_float(o, "frechet", p->frechet);
+    srv_json_float(o, "nn_ratio", p->nn_ratio);
+    cJSON *h = cJSON_AddArrayToObject(o, "histogram");
+    for (int k = 0; h && k < GAN_CLASSES; k++) {
+        char v[16];
+        snprintf(v, sizeof v, "%.4f", (double)p->histogram[k]);
+        cJSON_AddItemToArray(h, cJSON_CreateNumber(strtod(v, NULL)));
+    }
+    cJSON_AddBoolToObject(o, "mode_collapse", p->mode_collapse);
+    cJSON_AddBoolToObject(o, "copying", p->copying);
+    return o;
+}
+
+/* The warnings of a pass, as {"kind", "message"} objects added to arr. */
+static void add_warnings(cJSON *arr, const srv_quality_pass *p, const srv_config *cfg) {
+    char msg[200];
+    if (p->mode_collapse) {
+        int worst = 0;
+        float dev = -1.0f;
+        for (int k = 0; k < GAN_CLASSES; k++) {
+            float d = p->histogram[k] < SRV_CLASS_MIN ? SRV_CLASS_MIN - p->histogram[k]
+                    : p->histogram[k] > SRV_CLASS_MAX ? p->histogram[k] - SRV_CLASS_MAX : 0.0f;
+            if (d > dev) { dev = d; worst = k; }
+        }
+        const int low = p->histogram[worst] < SRV_CLASS_MIN;
+        snprintf(msg, sizeof msg, "mode collapse? class %s is %.1f%% of samples (%s %.0f%%) at iteration %ld",
+                 srv_class_name(cfg, worst), 100.0 * p->histogram[worst], low ? "under" : "over",
+                 100.0 * (low ? SRV_CLASS_MIN : SRV_CLASS_MAX), p->iteration);
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddStringToObject(w, "kind", "mode_collapse");
+        cJSON_AddStringToObject(w, "message", msg);
+        cJSON_AddItemToArray(arr, w);
+    }
+    if (p->copying) {
+        snprintf(msg, sizeof msg, "copying? samples sit %.2fx as far from their nearest training digit "
+                 "as test digits do (under %.2f) at iteration %ld", (double)p->nn_ratio,
+                 (double)SRV_NN_RATIO_MIN, p->iteration);
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddStringToObject(w, "kind", "copying");
+        cJSON_AddStringToObject(w, "message", msg);
+        cJSON_AddItemToArray(arr, w);
+    }
+}
+
+int srv_api_status_insight(srv_http *h, cJSON *o) {
+    const srv_config *cfg = &h->cfg;
+    cJSON_AddBoolToObject(o, "conditional", cfg->model.conditional);
+    cJSON *cl = cJSON_AddArrayToObject(o, "classes");
+    for (int k = 0; cl && k < GAN_CLASSES; k++)
+        cJSON_AddItemToArray(cl, cJSON_CreateString(srv_class_name(cfg, k)));
+    cJSON_AddStringToObject(o, "preset", cfg->preset);
+    srv_quality_pass p;
+    int have = srv_state_quality(h->st, NULL, &p, 1);
+    if (have) cJSON_AddItemToObject(o, "quality", pass_json(&p));
+    else cJSON_AddNullToObject(o, "quality");
+    cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+    if (w && have) add_warnings(w, &p, cfg);
+    srv_config live;
+    srv_state_config(h->st, &live);
+    int skipping = 0;
+    srv_state_balance(h->st, NULL, 0, &skipping);
+    cJSON *b = cJSON_AddObjectToObject(o, "balance");
+    if (b) {
+        cJSON_AddStringToObject(b, "mode", live.balance ? "auto" : "off");
+        if (skipping) cJSON_AddStringToObject(b, "skipping", skipping == 'd' ? "d" : "g");
+        else cJSON_AddNullToObject(b, "skipping");
+    }
+    return cl && w && b ? 0 : -1;
+}
+
+enum MHD_Result srv_api_quality(srv_call *c) {
+    static const char *const allowed[] = {NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown query parameter: %.64s", bad);
+    srv_quality_pass *passes = malloc(SRV_QUALITY_MAX * sizeof *passes);
+    if (!passes) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    srv_quality_info info;
+    int n = srv_state_quality(c->h->st, &info, passes, SRV_QUALITY_MAX);
+    srv_config live;
+    srv_state_config(c->h->st, &live);
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddNumberToObject(o, "every", live.quality_every);
+        cJSON_AddNumberToObject(o, "samples", live.quality_samples);
+        cJSON_AddBoolToObject(o, "available", info.available);
+        if (!info.reason[0]) cJSON_AddNullToObject(o, "reason");
+        else cJSON_AddStringToObject(o, "reason", info.reason);
+        if (info.has_ceiling) {
+            cJSON *ce = cJSON_AddObjectToObject(o, "ceiling");
+            srv_json_float(ce, "confidence", info.confidence);
+            srv_json_float(ce, "inception_score", info.inception_score);
+            srv_json_float(ce, "frechet", info.frechet);
+            srv_json_float(ce, "nn_ratio", info.nn_ratio);
+            srv_json_float(ce, "test_median", info.test_median);
+        } else {
+            cJSON_AddNullToObject(o, "ceiling");
+        }
+        cJSON *th = cJSON_AddObjectToObject(o, "thresholds");
+        srv_json_float(th, "class_min", SRV_CLASS_MIN);
+        srv_json_float(th, "class_max", SRV_CLASS_MAX);
+        srv_json_float(th, "nn_ratio_min", SRV_NN_RATIO_MIN);
+        cJSON *arr = cJSON_AddArrayToObject(o, "passes");
+        for (int i = 0; arr && i < n; i++) {
+            cJSON *p = pass_json(&passes[i]);
+            if (!p || !cJSON_AddItemToArray(arr, p)) { cJSON_Delete(p); cJSON_Delete(o); o = NULL; break; }
+        }
+    }
+    free(passes);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+/* ---- nearest neighbours ------------------------------------------------- */
+
+typedef struct {
+    srv_sample_query q;
+    long iteration;
+    const gan_dataset *train;
+    float images[NEAREST_MAX * GAN_PIX];   /* generated, model range */
+    float unit[NEAREST_MAX * GAN_PIX];     /* the same in [0, 1] */
+    int32_t idx[NEAREST_MAX];
+    float dist[NEAREST_MAX];
+} nearest_job;
+
+/* Parse, generate and search. 0, or -1 with the reply queued. */
+static int nearest_run(srv_call *c, nearest_job *j, const char *const *allowed, enum MHD_Result *reply) {
+    if (srv_api_sample_query(c, allowed, &j->q, reply) < 0) return -1;
+    if (j->q.n > NEAREST_MAX) {
+        if (MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "n")) {
+            *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..%d", NEAREST_MAX);
+            return -1;
+        }
+        j->q.n = 8;                               /* the default of this endpoint */
+    }
+    j->train = srv_state_dataset(c->h->st);
+    const gan_config *mc = &c->h->cfg.model;
+    float *z = malloc((size_t)j->q.n * (size_t)mc->nz * sizeof(float));
+    uint8_t labels[NEAREST_MAX];
+    if (!z) {
+        *reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return -1;
+    }
+    srv_api_draw(c->h, &j->q, z, labels);
+    j->iteration = j->train ? srv_api_generate(c->h, z, labels, (int)j->q.n, j->images, NULL) : -1;
+    free(z);
+    if (j->iteration < 0) {
+        *reply = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
+        return -1;
+    }
+    const float lo = mc->g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
+    for (size_t i = 0; i < (size_t)j->q.n * GAN_PIX; i++) {
+        float v = (j->images[i] - lo) / (1.0f - lo);
+        j->unit[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
+    if (nn_nearest(j->train->images, j->train->n, GAN_PIX, j->unit, (int)j->q.n, j->idx, j->dist) < 0) {
+        *reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+enum MHD_Result srv_api_nearest(srv_call *c) {
+    static const char *const allowed[] = {"n", "seed", "digit", "digits", NULL};
+    nearest_job *j = malloc(sizeof *j);
+    enum MHD_Result reply;
+    if (!j) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    if (nearest_run(c, j, allowed, &reply) == 0) {
+        srv_quality_info info;
+        srv_state_quality(c->h->st, &info, NULL, 0);
+        cJSON *o = cJSON_CreateObject();
+        cJSON *items = o ? cJSON_AddArrayToObject(o, "items") : NULL;
+        if (items) {
+            cJSON_AddNumberToObject(o, "iteration", (double)j->iteration);
+            cJSON_AddNumberToObject(o, "seed", (double)j->q.seed);
+            cJSON_AddNumberToObject(o, "n", (double)j->q.n);
+            if (info.has_ceiling) srv_json_float(o, "test_median", info.test_median);
+            else cJSON_AddNullToObject(o, "test_median");
+            for (int i = 0; i < (int)j->q.n; i++) {
+                cJSON *it = cJSON_CreateObject();
+                if (!it || !cJSON_AddItemToArray(items, it)) { cJSON_Delete(it); cJSON_Delete(o); o = NULL; break; }
+                cJSON_AddNumberToObject(it, "index", i);
+                cJSON_AddNumberToObject(it, "train_index", j->idx[i]);
+                srv_json_float(it, "distance", j->dist[i]);
+                cJSON_AddNumberToObject(it, "train_label", j->train->labels[j->idx[i]]);
+            }
+        }
+        reply = srv_reply_json(c->conn, MHD_HTTP_OK, o);
+    }
+    free(j);
+    return reply;
+}
+
+enum MHD_Result srv_api_nearest_png(srv_call *c) {
+    static const char *const allowed[] = {"n", "seed", "scale", "digit", "digits", NULL};
+    nearest_job *j = malloc(sizeof *j);
+    float *pairs = NULL;
+    enum MHD_Result reply;
+    if (!j) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    if (nearest_run(c, j, allowed, &reply) != 0) goto done;
+    const int n = (int)j->q.n;
+    pairs = malloc((size_t)2 * n * GAN_PIX * sizeof(float));   /* rows: sample, nearest */
+    unsigned char *png = NULL;
+    size_t len = 0;
+    if (!pairs) { reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory"); goto done; }
+    for (int i = 0; i < n; i++) {
+        memcpy(pairs + (size_t)(2 * i) * GAN_PIX, j->unit + (size_t)i * GAN_PIX, GAN_PIX * sizeof(float));
+        const uint8_t *r = j->train->images + (size_t)j->idx[i] * GAN_PIX;
+        for (int p = 0; p < GAN_PIX; p++) pairs[(size_t)(2 * i + 1) * GAN_PIX + p] = r[p] / 255.0f;
+    }
+    if (srv_grid_png(pairs, 2 * n, 2, (int)j->q.scale, 0.0f, 1.0f, &png, &len) != 0)
+        reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    else
+        reply = srv_reply_png(c->conn, png, len);
+done:
+    free(pairs);
+    free(j);
+    return reply;
+}
+
+/* ---- balance and new runs ------------------------------------------------ */
+
+cJSON *srv_api_balance_event_json(const srv_balance_event *e) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "iteration", (double)e->iteration);
+    cJSON_AddStringToObject(o, "action", srv_balance_action_name(e->action));
+    srv_json_float(o, "d_acc", e->d_acc);
+    return o;
+}
+
+enum MHD_Result srv_api_balance(srv_call *c) {
+    static const char *const allowed[] = {NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown query parameter: %.64s", bad);
+    srv_balance_event ev[SRV_BALANCE_EVENTS];
+    int skipping = 0;
+    int n = srv_state_balance(c->h->st, ev, SRV_BALANCE_EVENTS, &skipping);
+    srv_config live;
+    srv_state_config(c->h->st, &live);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = o ? cJSON_AddArrayToObject(o, "events") : NULL;
+    if (arr) {
+        cJSON_AddStringToObject(o, "mode", live.balance ? "auto" : "off");
+        if (skipping) cJSON_AddStringToObject(o, "skipping", skipping == 'd' ? "d" : "g");
+        else cJSON_AddNullToObject(o, "skipping");
+        for (int i = 0; i < n; i++) {
+            cJSON *e = srv_api_balance_event_json(&ev[i]);
+            if (!e || !cJSON_AddItemToArray(arr, e)) { cJSON_Delete(e); cJSON_Delete(o); o = NULL; break; }
+        }
+    }
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result srv_api_run(srv_call *c) {
+    const cJSON *p = c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "preset") : NULL;
+    if (!cJSON_IsString(p) || !p->valuestring ||
+        (strcmp(p->valuestring, "classic") != 0 && strcmp(p->valuestring, "fast") != 0))
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "preset: must be \"classic\" or \"fast\"");
+    for (const cJSON *it = c->body->child; it; it = it->next)
+        if (!it->string || strcmp(it->string, "preset") != 0)
+            return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown field: %.64s",
+                                   it->string ? it->string : "?");
+    if (!c->h->cfg.run_dir[0])
+        return srv_reply_error(c->conn, MHD_HTTP_CONFLICT,
+                               "this server keeps no checkpoints (run.dir is empty), so a new run "
+                               "would lose the current one; restart it with --preset instead");
+    srv_state_request_restart(c->h->st, p->valuestring);
+    cJSON *o = cJSON_CreateObject();
+    if (o) {
+        cJSON_AddStringToObject(o, "preset", p->valuestring);
+        cJSON_AddBoolToObject(o, "restarting", 1);
+    }
+    return srv_reply_json(c->conn, MHD_HTTP_ACCEPTED, o);
+}

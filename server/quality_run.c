@@ -1,0 +1,250 @@
+/* quality_run.c - the quality thread of `ganlive serve`: scores the
+ * generator every quality_every iterations, at low priority.
+ *
+ * Start: load the classifier (srv_classifier_load) and the test set, score
+ * the real test digits once (the ceiling the dashboard draws: confidence,
+ * Inception-style score, the Frechet distance between the two halves of the
+ * test set, and the median distance from test digits to their nearest
+ * training digit), keep the test set's feature mean and covariance, and
+ * free the test images. Without a classifier or test set the thread
+ * publishes why and ends; training is not affected.
+ *
+ * A pass: copy the latest generator out of srv_state, generate
+ * quality_samples digits from noise of a fixed stream (labels i % 10 for a
+ * conditional model, so every class is asked for equally), classify them,
+ * and compute mean confidence, Inception-style score, class histogram and
+ * Frechet distance to the test set; then the nearest training digit of the
+ * first QR_NN_SUBSET samples (BLAS over all training images, nn_nearest)
+ * and the ratio of their median distance to the test digits' median. Each
+ * pass goes into srv_state (srv_state_add_quality) with its mode-collapse
+ * and copying flags.
+ *
+ * Cost and priority: the thread runs one OpenMP thread at nice +10, so the
+ * trainer keeps the cores; a pass of 1,000 samples costs about 75 GFLOP,
+ * a few seconds every few minutes at the defaults.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "../nn/quality.h"
+#include "quality_run.h"
+#include "trainer.h"
+
+#define QR_NN_SUBSET 200          /* samples (and test digits) searched for neighbours */
+#define QR_CLS_BATCH 25           /* classifier batch: small buffers, same results */
+#define QR_SAMPLER_BATCH 8
+#define QR_NOISE_STREAM 0x9a11e7ULL
+
+typedef struct {
+    srv_state *st;
+    srv_config cfg;
+    cls_model *cls;
+    gan_sampler *sampler;
+    int n;                        /* samples per pass */
+    float *gp, *gb;               /* generator copy */
+    float *z;                     /* [n][nz] */
+    uint8_t *labels;              /* [n] */
+    float *images;                /* [n][784] */
+    float *probs;                 /* [n][10] */
+    float *feats;                 /* [n][CLS_FEAT] */
+    double *mean, *cov;           /* generated: [CLS_FEAT], [CLS_FEAT][CLS_FEAT] */
+    double *test_mean, *test_cov; /* test set */
+    float nn_q[QR_NN_SUBSET * GAN_PIX];
+    float nn_dist[QR_NN_SUBSET];
+    int32_t nn_idx[QR_NN_SUBSET];
+    float test_median;
+} scorer;
+
+static void scorer_free(scorer *q) {
+    cls_model_free(q->cls);
+    gan_sampler_free(q->sampler);
+    free(q->gp); free(q->gb); free(q->z); free(q->labels); free(q->images);
+    free(q->probs); free(q->feats); free(q->mean); free(q->cov);
+    free(q->test_mean); free(q->test_cov);
+}
+
+/* Median distance from the first m images x [m][784] (pixel scale [0, 1])
+ * to their nearest training digits; -1 on no memory. */
+static float nn_median_of(scorer *q, const gan_dataset *train, const float *x, int m) {
+    if (nn_nearest(train->images, train->n, GAN_PIX, x, m, q->nn_idx, q->nn_dist) < 0) return -1.0f;
+    return nn_median(q->nn_dist, m);
+}
+
+/* Score the real test digits: the ceiling. Also keeps the test features'
+ * statistics. 0, or -1 with a reason. */
+static int score_test_set(scorer *q, const gan_dataset *test, const gan_dataset *train,
+                          srv_quality_info *info, char *err, size_t errlen) {
+    const int n = test->n, chunk = 500;       /* images converted at a time */
+    float *x = malloc((size_t)chunk * GAN_PIX * sizeof(float));
+    float *probs = malloc((size_t)n * GAN_CLASSES * sizeof(float));
+    float *feats = malloc((size_t)n * CLS_FEAT * sizeof(float));
+    double *m2 = malloc(CLS_FEAT * sizeof(double)), *c2 = malloc(CLS_FEAT * CLS_FEAT * sizeof(double));
+    int rc = -1;
+    if (!x || !probs || !feats || !m2 || !c2) { snprintf(err, errlen, "out of memory"); goto done; }
+    for (int i0 = 0; i0 < n; i0 += chunk) {
+        const int m = n - i0 < chunk ? n - i0 : chunk;
+        const uint8_t *src = test->images + (size_t)i0 * GAN_PIX;
+        for (size_t i = 0; i < (size_t)m * GAN_PIX; i++) x[i] = src[i] / 127.5f - 1.0f;
+        cls_classify(q->cls, x, m, probs + (size_t)i0 * GAN_CLASSES, feats + (size_t)i0 * CLS_FEAT);
+    }
+    const int half = n / 2;
+    if (nn_feature_stats(feats, n, CLS_FEAT, q->test_mean, q->test_cov) < 0 ||
+        nn_feature_stats(feats, half, CLS_FEAT, q->mean, q->cov) < 0 ||
+        nn_feature_stats(feats + (size_t)half * CLS_FEAT, n - half, CLS_FEAT, m2, c2) < 0) {
+        snprintf(err, errlen, "test set too small (%d images)", n);
+        goto done;
+    }
+    info->confidence = (float)nn_mean_confidence(probs, n, GAN_CLASSES);
+    info->inception_score = (float)nn_inception_score(probs, n, GAN_CLASSES);
+    info->frechet = (float)nn_frechet(q->mean, q->cov, m2, c2, CLS_FEAT);
+    /* held-out digits to the training set, in [0, 1] pixels */
+    const int m = n < QR_NN_SUBSET ? n : QR_NN_SUBSET;
+    for (size_t i = 0; i < (size_t)m * GAN_PIX; i++) q->nn_q[i] = test->images[i] / 255.0f;
+    q->test_median = nn_median_of(q, train, q->nn_q, m);
+    if (q->test_median < 0) { snprintf(err, errlen, "out of memory"); goto done; }
+    info->test_median = q->test_median;
+    info->nn_ratio = 1.0f;
+    info->has_ceiling = 1;
+    rc = 0;
+done:
+    free(x); free(probs); free(feats); free(m2); free(c2);
+    return rc;
+}
+
+/* One pass over the generator of iteration `it` (already in q->gp/gb). */
+static int run_pass(scorer *q, const gan_dataset *train, long it, srv_quality_pass *p) {
+    const gan_config *mc = &q->cfg.model;
+    const int n = q->n;
+    nn_rng rng;
+    nn_rng_seed(&rng, q->cfg.seed ^ QR_NOISE_STREAM);   /* same noise every pass */
+    nn_rng_fill_normal(&rng, q->z, (size_t)n * (size_t)mc->nz, 0.0f, 1.0f);
+    for (int i = 0; i < n; i++) q->labels[i] = (uint8_t)(i % GAN_CLASSES);
+    gan_sampler_generate(q->sampler, q->gp, q->gb, q->z, q->labels, n, q->images);
+    float lo, hi;
+    srv_output_range(mc, &lo, &hi);
+    const int m = n < QR_NN_SUBSET ? n : QR_NN_SUBSET;
+    for (size_t i = 0; i < (size_t)m * GAN_PIX; i++) {    /* [0, 1] pixels for the search */
+        float v = (q->images[i] - lo) / (hi - lo);
+        q->nn_q[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
+    if (lo == 0.0f)                                      /* classifier reads [-1, 1] */
+        for (size_t i = 0; i < (size_t)n * GAN_PIX; i++) q->images[i] = 2.0f * q->images[i] - 1.0f;
+    cls_classify(q->cls, q->images, n, q->probs, q->feats);
+    memset(p, 0, sizeof *p);
+    p->iteration = it;
+    p->confidence = (float)nn_mean_confidence(q->probs, n, GAN_CLASSES);
+    p->inception_score = (float)nn_inception_score(q->probs, n, GAN_CLASSES);
+    double share[GAN_CLASSES];
+    nn_class_histogram(q->probs, n, GAN_CLASSES, share);
+    for (int k = 0; k < GAN_CLASSES; k++) {
+        p->histogram[k] = (float)share[k];
+        if (share[k] < SRV_CLASS_MIN || share[k] > SRV_CLASS_MAX) p->mode_collapse = 1;
+    }
+    if (nn_feature_stats(q->feats, n, CLS_FEAT, q->mean, q->cov) < 0) return -1;
+    p->frechet = (float)nn_frechet(q->mean, q->cov, q->test_mean, q->test_cov, CLS_FEAT);
+    float med = nn_median_of(q, train, q->nn_q, m);
+    if (med < 0 || p->frechet < 0) return -1;
+    p->nn_ratio = q->test_median > 0 ? med / q->test_median : NAN;
+    p->copying = p->nn_ratio < SRV_NN_RATIO_MIN;
+    return 0;
+}
+
+static int scorer_init(scorer *q, srv_quality_info *info, const gan_dataset *train) {
+    char err[sizeof info->reason];
+    const gan_config *mc = &q->cfg.model;
+    q->cls = srv_classifier_load(&q->cfg, QR_CLS_BATCH, err, sizeof err);
+    if (!q->cls) {
+        memcpy(info->reason, err, sizeof err);
+        return -1;
+    }
+    q->n = q->cfg.quality_samples;
+    q->sampler = gan_sampler_new(mc, QR_SAMPLER_BATCH);
+    q->gp = malloc(gan_gparam_count(mc) * sizeof(float));
+    q->gb = malloc((gan_gbuffer_count(mc) + 1) * sizeof(float));
+    q->z = malloc((size_t)q->n * (size_t)mc->nz * sizeof(float));
+    q->labels = malloc((size_t)q->n);
+    q->images = malloc((size_t)q->n * GAN_PIX * sizeof(float));
+    q->probs = malloc((size_t)q->n * GAN_CLASSES * sizeof(float));
+    q->feats = malloc((size_t)q->n * CLS_FEAT * sizeof(float));
+    q->mean = malloc(CLS_FEAT * sizeof(double));
+    q->cov = malloc(CLS_FEAT * CLS_FEAT * sizeof(double));
+    q->test_mean = malloc(CLS_FEAT * sizeof(double));
+    q->test_cov = malloc(CLS_FEAT * CLS_FEAT * sizeof(double));
+    if (!q->sampler || !q->gp || !q->gb || !q->z || !q->labels || !q->images || !q->probs ||
+        !q->feats || !q->mean || !q->cov || !q->test_mean || !q->test_cov) {
+        snprintf(info->reason, sizeof info->reason, "out of memory for quality passes");
+        return -1;
+    }
+    char dir[512];
+    gan_dataset test;
+    srv_data_dir(&q->cfg, dir, sizeof dir);
+    if (gan_dataset_load(&test, dir, "t10k", err, sizeof err) < 0) {
+        snprintf(info->reason, sizeof info->reason, "no test set: %.280s", err);
+        return -1;
+    }
+    int rc = score_test_set(q, &test, train, info, err, sizeof err);
+    gan_dataset_free(&test);                 /* only its statistics are kept */
+    if (rc < 0) snprintf(info->reason, sizeof info->reason, "scoring the test set: %.280s", err);
+    return rc;
+}
+
+void *srv_quality_thread(void *arg) {
+    srv_quality_job *job = arg;
+    scorer q;
+    memset(&q, 0, sizeof q);
+    q.st = job->state;
+    q.cfg = job->cfg;
+    srv_quality_info info;
+    memset(&info, 0, sizeof info);
+    /* low priority: the trainer and the HTTP threads come first */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+#ifdef _OPENMP
+    omp_set_num_threads(1);
+#endif
+    const gan_dataset *train = NULL;
+    long seen = 0;
+    snprintf(info.reason, sizeof info.reason, "starting: scoring the real test digits first");
+    srv_state_set_quality_info(q.st, &info);
+    while (!(train = srv_state_dataset(q.st)) && !srv_state_quitting(q.st))
+        seen = srv_state_wait(q.st, seen, 200);
+    if (!train || scorer_init(&q, &info, train) < 0) {
+        if (train) fprintf(stderr, "ganlive: no quality passes: %s\n", info.reason);
+        srv_state_set_quality_info(q.st, &info);
+        scorer_free(&q);
+        return NULL;
+    }
+    info.available = 1;
+    info.reason[0] = '\0';
+    srv_state_set_quality_info(q.st, &info);
+    long last = -1;
+    while (!srv_state_quitting(q.st)) {
+        seen = srv_state_wait(q.st, seen, 1000);
+        srv_config cfg;
+        srv_state_config(q.st, &cfg);                 /* quality_every is live */
+        if (cfg.quality_every <= 0) continue;
+        srv_status s;
+        srv_state_status(q.st, &s);
+        const long due = last < 0 ? cfg.quality_every : (last / cfg.quality_every + 1) * cfg.quality_every;
+        if (s.iteration < due) continue;
+        long it = srv_state_copy_generator(q.st, q.gp, q.gb);
+        if (it < 0) continue;
+        srv_quality_pass p;
+        if (run_pass(&q, train, it, &p) < 0) {
+            fprintf(stderr, "ganlive: quality pass at iteration %ld: out of memory\n", it);
+            break;
+        }
+        srv_state_status(q.st, &s);
+        p.time_s = s.uptime_s;
+        srv_state_add_quality(q.st, &p);
+        last = it;
+    }
+    scorer_free(&q);
+    return NULL;
+}

@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""test_quality_api.py - HTTP checks of the insight and conditional features
+against the real binary.
+
+    python3 tests/test_quality_api.py ./ganlive data/mnist
+
+Part 1, an unconditional run (tests/config-test.json with quality passes
+every 40 iterations over 200 samples and a fresh run directory):
+/api/status's conditional, classes, preset, quality, warnings and balance;
+GET /api/quality (ceiling of the real test digits, passes, flags consistent
+with the thresholds and the histogram); GET /api/nearest and nearest.png
+(the right-hand digit is the training image it names, byte for byte, read
+from the IDX file; the left one is the sample; distances agree with NumPy
+over all 60,000 training digits); GET /api/samples.json and
+samples.png?annotate=1 (each frame has the colour of the D verdict that
+samples.json reports for the same seed); balance auto/off over PATCH, with
+the SSE "balance" events and GET /api/balance; the 400s of each.
+Part 2: POST /api/run {"preset": "fast"} restarts the same process as a
+conditional run (old checkpoints kept aside); then digit=, digits=all,
+samples.json's requested labels, fixed.png's ten columns, and the 400s.
+One line per check, then "N passed, N failed". Needs python3-numpy.
+"""
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import test_http as th  # noqa: E402
+from test_insight import png_pixels  # noqa: E402
+from testlib import check, main as testlib_main  # noqa: E402
+
+
+def png_rgb(data):
+    """Decode an 8-bit RGB PNG (stb's output: filters 0-4): (w, h, rows)."""
+    import struct
+    import zlib
+    pos, idat, w, h = 8, b"", None, None
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and ctype == 2, "not 8-bit RGB"
+        elif kind == b"IDAT":
+            idat += chunk
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride, bpp, rows, prev = 3 * w + 1, 3, [], bytearray(3 * w)
+    for y in range(h):
+        f, line = raw[y * stride], bytearray(raw[y * stride + 1:(y + 1) * stride])
+        for x in range(3 * w):
+            a = line[x - bpp] if x >= bpp else 0
+            b = prev[x]
+            c = prev[x - bpp] if x >= bpp else 0
+            if f == 1:
+                line[x] = (line[x] + a) & 255
+            elif f == 2:
+                line[x] = (line[x] + b) & 255
+            elif f == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else (b if pb <= pc else c))) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, rows
+
+
+def verdict_colour(p):
+    """server/png.c srv_verdict_colour."""
+    caught, fooled = (220, 50, 47), (64, 192, 87)
+    p = 0.0 if not (p >= 0.0) else min(p, 1.0)
+    return tuple(int(np.rint(np.float32(c) + np.float32(p) * (np.float32(f) - np.float32(c))))
+                 for c, f in zip(caught, fooled))
+
+
+def load_train(data_dir):
+    for name in ("train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"):
+        path = os.path.join(data_dir, name)
+        if os.path.exists(path):
+            raw = (gzip.open if name.endswith(".gz") else open)(path, "rb").read()
+            return np.frombuffer(raw[16:], dtype=np.uint8).reshape(-1, 784)
+    raise FileNotFoundError(data_dir)
+
+
+def wait_for(pred, timeout, step=0.3):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def bad_params(c, path, cases, label):
+    for q, name in cases:
+        st, _, js = c.json("GET", path + "?" + q)
+        check("%s 400 for %s" % (label, q), st == 400 and js and name in js.get("error", ""), (st, js))
+
+
+# ---- part 1: unconditional ---------------------------------------------------
+
+def test_status_fields(c):
+    s = th.status(c)
+    check("status conditional false", s.get("conditional") is False, s.get("conditional"))
+    check("status classes 0..9", s.get("classes") == [str(k) for k in range(10)], s.get("classes"))
+    check("status preset classic", s.get("preset") == "classic", s.get("preset"))
+    check("status warnings is a list", isinstance(s.get("warnings"), list), s.get("warnings"))
+    check("status balance off", s.get("balance") == {"mode": "off", "skipping": None}, s.get("balance"))
+
+
+def test_quality(c):
+    q = wait_for(lambda: (lambda js: js if js["available"] and len(js["passes"]) >= 2 else None)(
+        c.json("GET", "/api/quality")[2]), 150)
+    check("quality: available, two passes within 150 s", q is not None)
+    if not q:
+        print(c.json("GET", "/api/quality")[2])
+        return
+    check("quality every/samples from the config", q["every"] == 40 and q["samples"] == 200, q)
+    ce = q["ceiling"]
+    check("ceiling: real test digits score like real digits",
+          ce and ce["inception_score"] > 9.0 and ce["confidence"] > 0.95 and ce["nn_ratio"] == 1
+          and 0 <= ce["frechet"] < 1.0 and 2.0 < ce["test_median"] < 8.0, ce)
+    check("thresholds", q["thresholds"] == {"class_min": 0.02, "class_max": 0.3, "nn_ratio_min": 0.6},
+          q["thresholds"])
+    ps = q["passes"]
+    its = [p["iteration"] for p in ps]
+    check("passes in iteration order", its == sorted(its) and len(set(its)) == len(its), its)
+    bad = []
+    for p in ps:
+        h = p["histogram"]
+        if len(h) != 10 or abs(sum(h) - 1) > 2e-3 or min(h) < 0:
+            bad.append(("histogram", p))
+        if p["mode_collapse"] != any(x < 0.02 or x > 0.3 for x in h):
+            bad.append(("mode_collapse flag", p))
+        if p["copying"] != (p["nn_ratio"] < 0.6):
+            bad.append(("copying flag", p))
+        if not (1 <= p["inception_score"] <= 10 and 0.1 <= p["confidence"] <= 1 and p["frechet"] >= 0
+                and p["nn_ratio"] > 0):
+            bad.append(("ranges", p))
+    check("every pass: figures in range, flags = thresholds", not bad, bad[:2])
+    s = th.status(c)
+    latest = c.json("GET", "/api/quality")[2]["passes"][-1]
+    check("status.quality is the newest pass", s["quality"] and s["quality"]["iteration"] >= latest["iteration"],
+          (s["quality"], latest["iteration"]))
+    kinds = sorted(w["kind"] for w in s["warnings"])
+    want = sorted(([] if not s["quality"]["mode_collapse"] else ["mode_collapse"]) +
+                  ([] if not s["quality"]["copying"] else ["copying"]))
+    check("status warnings follow the newest pass's flags", kinds == want, (kinds, s["quality"]))
+    bad_params(c, "/api/quality", [("n=1", "n")], "quality")
+
+
+def test_nearest(c, train):
+    st, _, js = c.json("GET", "/api/nearest?seed=7&n=4")
+    check("nearest 200", st == 200 and len(js["items"]) == 4, (st, js))
+    if st != 200:
+        return
+    _, _, js2 = c.json("GET", "/api/nearest?seed=7&n=4")
+    check("nearest: same seed and weights, same answer (paused)", js["items"] == js2["items"])
+    st, _, png = c.req("GET", "/api/nearest.png?seed=7&n=4")
+    w, h, rows = png_pixels(png)
+    check("nearest.png: 2 columns x 4 rows", (w, h) == th.grid_size(8, 1) or (w, h) == (58, 4 * 28 + 6),
+          (w, h))
+    grid = np.array([list(r) for r in rows], dtype=np.uint8)
+    bad = []
+    for it in js["items"]:
+        i, k = it["index"], it["train_index"]
+        y0 = i * 30
+        sample = grid[y0:y0 + 28, 0:28].reshape(-1).astype(np.float64) / 255.0
+        real = grid[y0:y0 + 28, 30:58].reshape(-1)
+        if not np.array_equal(real, train[k]):
+            bad.append(("right image is not training digit %d" % k, i))
+        if it["train_label"] not in range(10):
+            bad.append(("label", it))
+        d = np.sqrt(((sample - train[k] / 255.0) ** 2).sum())
+        if abs(d - it["distance"]) > 0.06:        # 8-bit PNG rounding: < sqrt(784) * 0.5/255
+            bad.append(("distance", d, it["distance"]))
+        best = np.sqrt(((train / 255.0 - sample) ** 2).sum(axis=1)).min()
+        if best < it["distance"] - 0.06:
+            bad.append(("a closer training digit exists", best, it["distance"]))
+    check("nearest: the named training digit, its distance, none closer (NumPy over 60000)", not bad, bad[:3])
+    check("nearest: test_median from the ceiling", js["test_median"] is None or js["test_median"] > 0,
+          js["test_median"])
+    bad_params(c, "/api/nearest", [("n=0", "n"), ("n=65", "n"), ("digit=3", "digit"),
+                                   ("seed=-1", "seed"), ("k=1", "k")], "nearest")
+    bad_params(c, "/api/nearest.png", [("scale=9", "scale"), ("digits=all", "digits")], "nearest.png")
+
+
+def test_samples_json_annotate(c):
+    st, _, js = c.json("GET", "/api/samples.json?n=6&seed=9")
+    check("samples.json 200, 6 samples", st == 200 and len(js["samples"]) == 6 and js["seed"] == 9, (st, js))
+    if st != 200:
+        return
+    ok = all(0 <= s["d_fake"] <= 1 and s["label"] in range(10) and 0 < s["confidence"] <= 1 and
+             s["requested"] is None for s in js["samples"])
+    check("samples.json fields (classifier loaded)", ok and js["classifier"] is True and
+          js["conditional"] is False, js)
+    st, hd, png = c.req("GET", "/api/samples.png?n=6&seed=9&annotate=1")
+    check("annotate=1: RGB PNG", st == 200 and png[25] == 2, (st, png[24:26]))
+    w, h, rows = png_rgb(png)
+    check("annotate=1: same grid size", (w, h) == th.grid_size(6, 1), (w, h))
+    bad = []
+    for s in js["samples"]:
+        i = s["index"]
+        x0, y0 = (i % 3) * 30, (i // 3) * 30
+        px = tuple(rows[y0][3 * x0:3 * x0 + 3])
+        want = verdict_colour(s["d_fake"])
+        if max(abs(a - b) for a, b in zip(px, want)) > 1:
+            bad.append((i, px, want, s["d_fake"]))
+    check("annotate=1: each frame has the colour of samples.json's d_fake", not bad, bad)
+    bad_params(c, "/api/samples.json", [("n=0", "n"), ("scale=2", "scale"), ("digit=1", "digit"),
+                                        ("annotate=1", "annotate")], "samples.json")
+    bad_params(c, "/api/samples.png", [("annotate=2", "annotate"), ("digits=all", "digits"),
+                                       ("digit=1", "not conditional")], "samples.png")
+
+
+def test_balance(c, port):
+    sse = th.SSE(port)
+    sse.next(3)
+    st, _, js = c.patch("/api/config", {"balance": "auto", "balance_hi": 0.5, "balance_window": 3})
+    check("PATCH balance auto", st == 200 and js["balance"] == "auto", (st, js))
+    ev = sse.wait_for(lambda e: e["event"] == "balance", 30)
+    check("SSE balance event", ev is not None)
+    if ev:
+        d = ev["data"]
+        check("balance event fields", d["action"] in ("skip_d", "skip_g", "resume") and
+              isinstance(d["iteration"], int) and 0 <= d["d_acc"] <= 1, d)
+    _, _, b = c.json("GET", "/api/balance")
+    check("GET /api/balance lists the decisions", b["mode"] == "auto" and len(b["events"]) >= 1 and
+          b["events"][0]["action"] == "skip_d" and b["events"][0]["d_acc"] > 0.5, b)
+    st, _, js = c.patch("/api/config", {"balance": "off"})
+    s = wait_for(lambda: (lambda s: s if s["balance"]["skipping"] is None else None)(th.status(c)), 10)
+    check("balance off resumes: skipping null", s is not None and s["balance"]["mode"] == "off")
+    sse.close()
+    st, _, js = c.patch("/api/config", {"balance": "maybe"})
+    check("PATCH balance maybe 400", st == 400 and "balance" in js["error"], js)
+    st, _, js = c.patch("/api/config", {"balance_hi": 0.2})
+    check("PATCH balance_hi under 0.5 400", st == 400 and "balance_hi" in js["error"], js)
+    bad_params(c, "/api/balance", [("x=1", "x")], "balance")
+
+
+# ---- part 2: POST /api/run and the conditional model ---------------------------
+
+def test_run_and_conditional(c, run_dir, proc):
+    for body, what in (({"preset": "slow"}, "preset"), ({}, "preset"), ({"preset": "fast", "x": 1}, "x")):
+        st, _, js = c.post("/api/run", body)
+        check("POST /api/run %s 400" % json.dumps(body), st == 400 and what in js["error"], (st, js))
+    before = th.status(c)["iteration"]
+    st, _, js = c.post("/api/run", {"preset": "fast"})
+    check("POST /api/run fast 202", st == 202 and js == {"preset": "fast", "restarting": True}, (st, js))
+    s = wait_for(lambda: (lambda s: s if s and s.get("preset") == "fast" else None)(
+        _try_status(c)), 60)
+    check("the server comes back with preset fast", s is not None)
+    if not s:
+        return
+    check("same process (exec), still running", proc.poll() is None)
+    check("conditional run from iteration 0", s["conditional"] is True and
+          s["iteration"] < before + 1000 and s["config"]["model"]["conditional"] is True, s["iteration"])
+    old = [d for d in os.listdir(run_dir) if d.startswith("old-")]
+    kept = sum(len(os.listdir(os.path.join(run_dir, d))) for d in old)
+    check("the old run's checkpoints are kept aside", len(old) == 1 and kept >= 1, os.listdir(run_dir))
+    c.post("/api/pause")
+    st, _, png = c.req("GET", "/api/samples.png?digits=all&seed=4")
+    check("digits=all: 10 columns x 8 rows", st == 200 and th.png_info(png) == (10 * 28 + 18, 8 * 28 + 14),
+          th.png_info(png) if st == 200 else st)
+    st, _, png = c.req("GET", "/api/samples.png?digits=all&n=15")
+    check("digits=all n=15 -> 20 (whole rows)", st == 200 and th.png_info(png) == (10 * 28 + 18, 2 * 28 + 2),
+          th.png_info(png) if st == 200 else st)
+    st, _, png = c.req("GET", "/api/samples.png?digit=7&n=16&seed=4")
+    check("digit=7: 16 samples", st == 200 and th.png_info(png) == th.grid_size(16, 1), st)
+    st, _, js = c.json("GET", "/api/samples.json?digit=7&n=20&seed=4")
+    check("samples.json digit=7: every sample asked for 7", st == 200 and
+          all(x["requested"] == 7 for x in js["samples"]) and js["conditional"] is True, js)
+    st, _, js = c.json("GET", "/api/samples.json?digits=all&n=20&seed=4")
+    check("samples.json digits=all: requested = index % 10", st == 200 and
+          [x["requested"] for x in js["samples"]] == [i % 10 for i in range(20)], js)
+    st, _, js = c.json("GET", "/api/samples.json?n=30&seed=4")
+    check("samples.json without digit: drawn labels 0..9", st == 200 and
+          all(x["requested"] in range(10) for x in js["samples"]) and
+          len(set(x["requested"] for x in js["samples"])) > 3, js)
+    st, _, png = c.req("GET", "/api/samples/fixed.png")
+    check("fixed.png of a conditional run: 10 columns x 8 rows", st == 200 and
+          th.png_info(png) == (10 * 28 + 18, 8 * 28 + 14), th.png_info(png) if st == 200 else st)
+    bad_params(c, "/api/samples.png", [("digit=10", "digit"), ("digit=-1", "digit"), ("digits=some", "digits"),
+                                       ("digit=1&digits=all", "digit and digits")], "conditional samples.png")
+
+
+def _try_status(c):
+    try:
+        st, _, js = c.json("GET", "/api/status", timeout=2)
+        return js if st == 200 else None
+    except OSError:
+        return None
+
+
+def run(binary, data_dir):
+    port = th.free_port()
+    tmp = tempfile.mkdtemp(prefix="ganlive-quality-")
+    run_dir = os.path.join(tmp, "run")
+    cfg = json.load(open(os.path.join(HERE, "config-test.json")))
+    cfg["quality"] = {"every": 40, "samples": 200}
+    cfg_path = os.path.join(tmp, "config.json")
+    json.dump(cfg, open(cfg_path, "w"))
+    cmd = [binary, "serve", "--port", str(port), "--data", data_dir, "--config", cfg_path,
+           "--run-dir", run_dir]
+    log = open(os.path.join(tmp, "serve.log"), "w+")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    c = th.Client(port)
+    try:
+        if not check("server answers /api/status", th.wait_ready(c, proc, 30)):
+            return
+        train = load_train(data_dir)
+        test_status_fields(c)
+        test_quality(c)
+        test_balance(c, port)
+        c.post("/api/pause")
+        test_nearest(c, train)
+        test_samples_json_annotate(c)
+        c.post("/api/resume")
+        test_run_and_conditional(c, run_dir, proc)
+    except Exception as e:  # report, then clean up below
+        import traceback
+        traceback.print_exc()
+        check("no exception", False, repr(e))
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.seek(0)
+        text = log.read()
+        if "ERROR" in text or "Sanitizer" in text:
+            print(text)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(testlib_main(run, "test_quality_api.py"))
