@@ -168,6 +168,7 @@ bench: deps-bench data
 
 fixtures:
 	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
+	/usr/bin/python3 tools/make_quality_fixture.py tests/fixtures
 
 clean:
 	rm -rf build build-* ganlive ganlive-*

@@ -79,9 +79,9 @@ float nn_median(float *v, int n);
  * reference whose estimate could still be the smallest is a candidate and
  * its distance is recomputed exactly, so near-equal references cannot fool
  * the float arithmetic. idx [n], dist [n]. Queries must be finite.
- * Scratch: NN_NEAREST_CHUNK x (pix + n) floats (14 MB for pix 784, n 1000).
+ * Scratch: NN_NEAREST_CHUNK x (pix + n) floats (7 MB for pix 784, n 1000).
  * Returns 0, or -1 on no memory or bad sizes (N < 1, pix < 1, n < 0). */
-#define NN_NEAREST_CHUNK 2048
+#define NN_NEAREST_CHUNK 1024
 int nn_nearest(const uint8_t *ref, int N, int pix, const float *q, int n, int32_t *idx, float *dist);
 
 #endif

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -404,8 +405,21 @@ static void prefer_passive_openmp(char **argv) {
     /* exec failed: carry on with the default policy */
 }
 
+/* glibc's malloc, tuned for a long-running server with many short-lived
+ * request threads: at most two arenas (by default each thread that
+ * allocates may get its own, up to 8 per core, and memory freed into one is
+ * not reused by the others), and a fixed mmap threshold, so the megabyte
+ * buffers of a request (images, PNGs, JSON) are mapped and given back to the
+ * system when freed (by default the threshold grows to the largest block
+ * ever freed, and later blocks of that size stay in the heap). */
+static void tune_malloc(void) {
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+}
+
 int main(int argc, char **argv) {
     prefer_passive_openmp(argv);
+    tune_malloc();
     if (argc < 2) { usage(stderr); return 2; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }

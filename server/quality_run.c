@@ -38,8 +38,7 @@
 #include "trainer.h"
 
 #define QR_NN_SUBSET 200          /* samples (and test digits) searched for neighbours */
-#define QR_CLS_BATCH 25           /* classifier batch: small buffers, same results */
-#define QR_SAMPLER_BATCH 8
+#define QR_CHUNK 10               /* samples generated and classified at a time */
 #define QR_NOISE_STREAM 0x9a11e7ULL
 
 typedef struct {
@@ -51,7 +50,7 @@ typedef struct {
     float *gp, *gb;               /* generator copy */
     float *z;                     /* [n][nz] */
     uint8_t *labels;              /* [n] */
-    float *images;                /* [n][784] */
+    float *images;                /* [QR_CHUNK][784], one chunk at a time */
     float *probs;                 /* [n][10] */
     float *feats;                 /* [n][CLS_FEAT] */
     double *mean, *cov;           /* generated: [CLS_FEAT], [CLS_FEAT][CLS_FEAT] */
@@ -126,17 +125,23 @@ static int run_pass(scorer *q, const gan_dataset *train, long it, srv_quality_pa
     nn_rng_seed(&rng, q->cfg.seed ^ QR_NOISE_STREAM);   /* same noise every pass */
     nn_rng_fill_normal(&rng, q->z, (size_t)n * (size_t)mc->nz, 0.0f, 1.0f);
     for (int i = 0; i < n; i++) q->labels[i] = (uint8_t)(i % GAN_CLASSES);
-    gan_sampler_generate(q->sampler, q->gp, q->gb, q->z, q->labels, n, q->images);
     float lo, hi;
     srv_output_range(mc, &lo, &hi);
     const int m = n < QR_NN_SUBSET ? n : QR_NN_SUBSET;
-    for (size_t i = 0; i < (size_t)m * GAN_PIX; i++) {    /* [0, 1] pixels for the search */
-        float v = (q->images[i] - lo) / (hi - lo);
-        q->nn_q[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    for (int i0 = 0; i0 < n; i0 += QR_CHUNK) {   /* chunks: only probs and features stay */
+        const int k = n - i0 < QR_CHUNK ? n - i0 : QR_CHUNK;
+        gan_sampler_generate(q->sampler, q->gp, q->gb, q->z + (size_t)i0 * (size_t)mc->nz,
+                             q->labels + i0, k, q->images);
+        for (int i = i0; i < i0 + k && i < m; i++)       /* [0, 1] pixels for the search */
+            for (int px = 0; px < GAN_PIX; px++) {
+                float v = (q->images[(size_t)(i - i0) * GAN_PIX + px] - lo) / (hi - lo);
+                q->nn_q[(size_t)i * GAN_PIX + px] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+            }
+        if (lo == 0.0f)                                  /* classifier reads [-1, 1] */
+            for (size_t i = 0; i < (size_t)k * GAN_PIX; i++) q->images[i] = 2.0f * q->images[i] - 1.0f;
+        cls_classify(q->cls, q->images, k, q->probs + (size_t)i0 * GAN_CLASSES,
+                     q->feats + (size_t)i0 * CLS_FEAT);
     }
-    if (lo == 0.0f)                                      /* classifier reads [-1, 1] */
-        for (size_t i = 0; i < (size_t)n * GAN_PIX; i++) q->images[i] = 2.0f * q->images[i] - 1.0f;
-    cls_classify(q->cls, q->images, n, q->probs, q->feats);
     memset(p, 0, sizeof *p);
     p->iteration = it;
     p->confidence = (float)nn_mean_confidence(q->probs, n, GAN_CLASSES);
@@ -159,18 +164,18 @@ static int run_pass(scorer *q, const gan_dataset *train, long it, srv_quality_pa
 static int scorer_init(scorer *q, srv_quality_info *info, const gan_dataset *train) {
     char err[sizeof info->reason];
     const gan_config *mc = &q->cfg.model;
-    q->cls = srv_classifier_load(&q->cfg, QR_CLS_BATCH, err, sizeof err);
+    q->cls = srv_classifier_load(&q->cfg, QR_CHUNK, err, sizeof err);
     if (!q->cls) {
         memcpy(info->reason, err, sizeof err);
         return -1;
     }
     q->n = q->cfg.quality_samples;
-    q->sampler = gan_sampler_new(mc, QR_SAMPLER_BATCH);
+    q->sampler = gan_sampler_new(mc, QR_CHUNK);
     q->gp = malloc(gan_gparam_count(mc) * sizeof(float));
     q->gb = malloc((gan_gbuffer_count(mc) + 1) * sizeof(float));
     q->z = malloc((size_t)q->n * (size_t)mc->nz * sizeof(float));
     q->labels = malloc((size_t)q->n);
-    q->images = malloc((size_t)q->n * GAN_PIX * sizeof(float));
+    q->images = malloc((size_t)QR_CHUNK * GAN_PIX * sizeof(float));
     q->probs = malloc((size_t)q->n * GAN_CLASSES * sizeof(float));
     q->feats = malloc((size_t)q->n * CLS_FEAT * sizeof(float));
     q->mean = malloc(CLS_FEAT * sizeof(double));

@@ -21,10 +21,11 @@
  * which becomes the effective config at once (what GET /api/config shows)
  * and is handed to the trainer at its next boundary (`cfg_dirty`).
  *
- * The generator is double-buffered: the trainer copies its parameters into
- * the back buffer without the lock (only it touches the back buffer) and
- * swaps the pointers under the lock, so a publish holds the mutex for
- * microseconds; readers copy the front buffer under the lock.
+ * The generator and discriminator have one published copy each, written by
+ * the trainer and read by the others under the lock. A publish holds the
+ * mutex for the copy, about a millisecond for the default model's 7.7 MB
+ * (0.4% of an iteration); a second, double buffer would make that
+ * microseconds but costs 7.7 MB of the 250 MB a server may use.
  *
  * Checkpoints are tickets too: POST /api/checkpoint adds one to
  * `ckpt_requested` and waits on done_cv; the boundary hands the trainer
@@ -81,16 +82,12 @@ srv_state *srv_state_new(const srv_config *cfg) {
     s->gp_count = gan_gparam_count(&cfg->model);
     s->gb_count = gan_gbuffer_count(&cfg->model);
     s->gp_front = malloc(s->gp_count * sizeof(float));
-    s->gp_back = malloc(s->gp_count * sizeof(float));
     s->gb_front = malloc((s->gb_count ? s->gb_count : 1) * sizeof(float));
-    s->gb_back = malloc((s->gb_count ? s->gb_count : 1) * sizeof(float));
     s->dis_iteration = -1;
     s->dp_count = gan_dparam_count(&cfg->model);
     s->db_count = gan_dbuffer_count(&cfg->model);
     s->dp_front = malloc(s->dp_count * sizeof(float));
-    s->dp_back = malloc(s->dp_count * sizeof(float));
     s->db_front = malloc((s->db_count ? s->db_count : 1) * sizeof(float));
-    s->db_back = malloc((s->db_count ? s->db_count : 1) * sizeof(float));
     s->timeline = calloc((size_t)s->tl_cap, sizeof *s->timeline);
     int hist = srv_history_init(&s->history, cfg->history_max_points);
 
@@ -103,8 +100,7 @@ srv_state *srv_state_new(const srv_config *cfg) {
     pthread_cond_init(&s->seq_cv, &ca);
     pthread_condattr_destroy(&ca);
 
-    if (!s->gp_front || !s->gp_back || !s->gb_front || !s->gb_back || !s->dp_front ||
-        !s->dp_back || !s->db_front || !s->db_back || !s->timeline ||
+    if (!s->gp_front || !s->gb_front || !s->dp_front || !s->db_front || !s->timeline ||
         hist != 0) {
         srv_state_free(s);
         return NULL;
@@ -120,10 +116,8 @@ void srv_state_free(srv_state *s) {
     pthread_cond_destroy(&s->seq_cv);
     srv_history_free(&s->history);
     free(s->gp_front);
-    free(s->gp_back);
     free(s->gb_front);
-    free(s->gb_back);
-    free(s->dp_front); free(s->dp_back); free(s->db_front); free(s->db_back);
+    free(s->dp_front); free(s->db_front);
     free(s->q_ring);
     free(s->fixed_z);
     for (int i = 0; i < s->tl_len; i++) free(s->timeline[i].pixels);
@@ -161,32 +155,27 @@ static double rate_get(const srv_state *s, double now) {
 }
 
 void srv_state_stage_discriminator(srv_state *s, const float *dparams, const float *dbuf) {
-    /* trainer only, like the back buffers it writes */
-    memcpy(s->dp_back, dparams, s->dp_count * sizeof(float));
-    memcpy(s->db_back, dbuf, s->db_count * sizeof(float));
-    s->dis_staged = 1;
+    /* trainer only: the blocks are the trainer's own and stay as they are
+     * until the srv_state_publish that follows, which copies them */
+    s->dis_stage_p = dparams;
+    s->dis_stage_b = dbuf;
 }
 
 void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_metrics *m,
                        const float *gparams, const float *gbuf) {
-    /* Only the trainer touches the back buffers: copy without the lock. */
     int have_gen = gparams && gbuf;
-    if (have_gen) {
-        memcpy(s->gp_back, gparams, s->gp_count * sizeof(float));
-        memcpy(s->gb_back, gbuf, s->gb_count * sizeof(float));
-    }
     double t = srv_state_now();
     pthread_mutex_lock(&s->mu);
     if (have_gen) {
-        float *p = s->gp_front; s->gp_front = s->gp_back; s->gp_back = p;
-        float *b = s->gb_front; s->gb_front = s->gb_back; s->gb_back = b;
+        memcpy(s->gp_front, gparams, s->gp_count * sizeof(float));
+        memcpy(s->gb_front, gbuf, s->gb_count * sizeof(float));
         s->gen_iteration = iteration;
     }
-    if (s->dis_staged) {
-        float *p = s->dp_front; s->dp_front = s->dp_back; s->dp_back = p;
-        float *b = s->db_front; s->db_front = s->db_back; s->db_back = b;
+    if (s->dis_stage_p) {
+        memcpy(s->dp_front, s->dis_stage_p, s->dp_count * sizeof(float));
+        memcpy(s->db_front, s->dis_stage_b, s->db_count * sizeof(float));
         s->dis_iteration = iteration;
-        s->dis_staged = 0;
+        s->dis_stage_p = s->dis_stage_b = NULL;
     }
     long done = s->published ? iteration - s->iteration : 0;
     if (done < 0) done = 0;

@@ -62,14 +62,14 @@ struct srv_state {
     double images_total, last_publish_t;
     long published;              /* publishes so far */
 
-    /* generator snapshot (front = published, back = being written) */
+    /* the published generator */
     size_t gp_count, gb_count;
-    float *gp_front, *gb_front, *gp_back, *gb_back;
+    float *gp_front, *gb_front;
     long gen_iteration;          /* -1 until the first publish */
-    /* discriminator snapshot, staged by the trainer and swapped with G's */
+    /* the published discriminator, copied in with the next G publish */
     size_t dp_count, db_count;
-    float *dp_front, *db_front, *dp_back, *db_back;
-    int dis_staged;              /* trainer only: back holds a staged D */
+    float *dp_front, *db_front;
+    const float *dis_stage_p, *dis_stage_b;   /* trainer only: D to copy next */
     long dis_iteration;          /* -1 until a D was published */
 
     float *fixed_z;              /* [fixed_n][nz] */

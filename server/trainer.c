@@ -90,7 +90,7 @@ int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t er
     const gan_config *mc = &cfg->model;
     nn_rng_seed(&t->rng, cfg->seed);
     t->model = gan_model_new(mc);
-    t->sampler = gan_sampler_new(mc, GAN_SAMPLER_CHUNK);
+    t->sampler = gan_sampler_new(mc, 8);   /* the progress grid, now and then: small buffers */
     t->real = malloc((size_t)mc->batch * GAN_PIX * sizeof(float));
     t->noise = malloc((size_t)mc->batch * mc->nz * sizeof(float));
     t->real_labels = calloc((size_t)mc->batch, 1);

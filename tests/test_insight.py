@@ -31,28 +31,31 @@ from testlib import check, main as testlib_main  # noqa: E402
 
 
 def png_pixels(data):
-    """Decode an 8-bit greyscale PNG: (width, height, rows as bytes)."""
+    """Decode an 8-bit PNG, grey or RGB (stb's output: filters 0-4, no
+    interlace): (width, height, rows as bytes, channels interleaved)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "bad signature"
-    pos, idat, w, h = 8, b"", None, None
+    pos, idat, w, h, bpp = 8, b"", None, None, 1
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos:pos + 8])
         chunk = data[pos + 8:pos + 8 + length]
         if kind == b"IHDR":
             w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", chunk[:13])
-            assert depth == 8 and ctype == 0 and interlace == 0, "not plain 8-bit grey"
+            assert depth == 8 and ctype in (0, 2) and interlace == 0, "not plain 8-bit grey or RGB"
+            bpp = 1 if ctype == 0 else 3
         elif kind == b"IDAT":
             idat += chunk
         elif kind == b"IEND":
             break
         pos += 12 + length
     raw = zlib.decompress(idat)
-    rows, prev, stride = [], bytearray(w), w + 1
+    width = w * bpp
+    rows, prev, stride = [], bytearray(width), width + 1
     for y in range(h):
         f, line = raw[y * stride], bytearray(raw[y * stride + 1:(y + 1) * stride])
-        for x in range(w):
-            a = line[x - 1] if x else 0
+        for x in range(width):
+            a = line[x - bpp] if x >= bpp else 0
             b = prev[x]
-            c = prev[x - 1] if x else 0
+            c = prev[x - bpp] if x >= bpp else 0
             if f == 1:
                 line[x] = (line[x] + a) & 255
             elif f == 2:

@@ -38,45 +38,6 @@ from test_insight import png_pixels  # noqa: E402
 from testlib import check, main as testlib_main  # noqa: E402
 
 
-def png_rgb(data):
-    """Decode an 8-bit RGB PNG (stb's output: filters 0-4): (w, h, rows)."""
-    import struct
-    import zlib
-    pos, idat, w, h = 8, b"", None, None
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            w, h, depth, ctype = struct.unpack(">IIBB", chunk[:10])
-            assert depth == 8 and ctype == 2, "not 8-bit RGB"
-        elif kind == b"IDAT":
-            idat += chunk
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    raw = zlib.decompress(idat)
-    stride, bpp, rows, prev = 3 * w + 1, 3, [], bytearray(3 * w)
-    for y in range(h):
-        f, line = raw[y * stride], bytearray(raw[y * stride + 1:(y + 1) * stride])
-        for x in range(3 * w):
-            a = line[x - bpp] if x >= bpp else 0
-            b = prev[x]
-            c = prev[x - bpp] if x >= bpp else 0
-            if f == 1:
-                line[x] = (line[x] + a) & 255
-            elif f == 2:
-                line[x] = (line[x] + b) & 255
-            elif f == 3:
-                line[x] = (line[x] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else (b if pb <= pc else c))) & 255
-        rows.append(bytes(line))
-        prev = line
-    return w, h, rows
-
-
 def verdict_colour(p):
     """server/png.c srv_verdict_colour."""
     caught, fooled = (220, 50, 47), (64, 192, 87)
@@ -209,7 +170,7 @@ def test_samples_json_annotate(c):
           js["conditional"] is False, js)
     st, hd, png = c.req("GET", "/api/samples.png?n=6&seed=9&annotate=1")
     check("annotate=1: RGB PNG", st == 200 and png[25] == 2, (st, png[24:26]))
-    w, h, rows = png_rgb(png)
+    w, h, rows = png_pixels(png)
     check("annotate=1: same grid size", (w, h) == th.grid_size(6, 1), (w, h))
     bad = []
     for s in js["samples"]:

@@ -9,21 +9,26 @@
 #include "testhelp.h"
 #include "../server/trainer.h"
 
-static int small_run(srv_trainer *t, uint64_t seed, int iters) {
-    srv_config c;
+/* Build a trainer on data/mnist with c (one thread) and run iters iterations. */
+static int run_config(srv_trainer *t, srv_config *c, int iters) {
     char err[512];
-    srv_config_default(&c);
-    snprintf(c.data_dir, sizeof c.data_dir, "data/mnist");
-    c.model.batch = 16;
-    c.seed = seed;
-    c.threads = 1;
-    if (srv_trainer_init(t, &c, err, sizeof err) < 0) {
+    snprintf(c->data_dir, sizeof c->data_dir, "data/mnist");
+    c->threads = 1;
+    if (srv_trainer_init(t, c, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
     for (int i = 0; i < iters; i++)
         if (srv_trainer_iteration(t) < 0) return -1;
     return 0;
+}
+
+static int small_run(srv_trainer *t, uint64_t seed, int iters) {
+    srv_config c;
+    srv_config_default(&c);
+    c.model.batch = 16;
+    c.seed = seed;
+    return run_config(t, &c, iters);
 }
 
 TEST(train_same_seed_is_bit_identical) {
@@ -96,19 +101,10 @@ TEST(train_eval_mode_samples_match_train_mode) {
 /* A small conditional model after a few real iterations. */
 static int small_conditional(srv_trainer *t, int iters) {
     srv_config c;
-    char err[512];
     srv_config_default(&c);
     srv_config_preset(&c, "fast");
-    snprintf(c.data_dir, sizeof c.data_dir, "data/mnist");
     c.model.nz = 16; c.model.ngf = 16; c.model.ndf = 8;
-    c.threads = 1;
-    if (srv_trainer_init(t, &c, err, sizeof err) < 0) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    for (int i = 0; i < iters; i++)
-        if (srv_trainer_iteration(t) < 0) return -1;
-    return 0;
+    return run_config(t, &c, iters);
 }
 
 /* Balance freezes: the step measures, nothing of the frozen network moves. */

@@ -32,46 +32,14 @@ Contents:
     hist [10] f64  share of argmax classes
 """
 import os
-import struct
 import sys
 
 import numpy as np
 
-DT_F32, DT_I32, DT_F64 = 0, 1, 2
+from glfx import Writer, hash_u32  # noqa: E402
+
 N, D = 300, 64
 TAPS = 3             # z(i, t) for t in [0, D + TAPS)
-M32 = 0xFFFFFFFF
-
-
-def write_glfx(path, items):
-    with open(path, "wb") as f:
-        f.write(b"GLFX")
-        f.write(struct.pack("<II", 1, len(items)))
-        for name, arr in items:
-            arr = np.asarray(arr)
-            dtype, npdt = {np.dtype(np.float32): (DT_F32, "<f4"), np.dtype(np.int32): (DT_I32, "<i4"),
-                           np.dtype(np.float64): (DT_F64, "<f8")}[arr.dtype]
-            nb = name.encode("ascii")
-            f.write(struct.pack("<I", len(nb)))
-            f.write(nb)
-            f.write(struct.pack("<II", dtype, arr.ndim))
-            for d in arr.shape:
-                f.write(struct.pack("<I", d))
-            f.write(np.ascontiguousarray(arr, dtype=npdt).tobytes())
-        f.write(b"END!")
-    print(f"{path}: {len(items)} tensors, {os.path.getsize(path)} bytes")
-
-
-def hash_u32(idx, stream):
-    """The counter-based hash of make_fixtures.py / fx_hash in tests/fixture.c."""
-    x = (np.asarray(idx, dtype=np.uint64) * np.uint64(0x9E3779B9)
-         + np.uint64(((stream + 1) * 0x85EBCA6B) & M32)) & np.uint64(M32)
-    x ^= x >> np.uint64(16)
-    x = (x * np.uint64(0x7feb352d)) & np.uint64(M32)
-    x ^= x >> np.uint64(15)
-    x = (x * np.uint64(0x846ca68b)) & np.uint64(M32)
-    x ^= x >> np.uint64(16)
-    return x
 
 
 def features(stream, w1, w3, scale, mu):
@@ -133,12 +101,12 @@ def main():
     hist = np.bincount(p.argmax(axis=1), minlength=10).astype(np.float64) / len(p)
     print(f"is = {inception:.15g}, conf = {conf:.15g}, hist = {hist}")
 
-    write_glfx(os.path.join(out, "quality_stats.bin"), [
-        ("mean1", m1), ("cov1", c1), ("mean2", m2), ("cov2", c2),
-        ("frechet12", np.float64(fd)),
-        ("probs", probs), ("is", np.float64(inception)), ("conf", np.float64(conf)),
-        ("hist", hist),
-    ])
+    w = Writer()
+    for name, arr in (("mean1", m1), ("cov1", c1), ("mean2", m2), ("cov2", c2),
+                      ("frechet12", np.float64(fd)), ("probs", probs), ("is", np.float64(inception)),
+                      ("conf", np.float64(conf)), ("hist", hist)):
+        w.add(name, arr)
+    w.write(os.path.join(out, "quality_stats.bin"))
 
 
 if __name__ == "__main__":

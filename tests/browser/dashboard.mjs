@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { check, fail, finish, sleep } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const useMock = args.includes('--mock');
@@ -30,22 +31,6 @@ let base = args.find((a) => !a.startsWith('--')) || process.env.GANLIVE_URL || '
 const shot = process.env.GANLIVE_SCREENSHOT || 'build/dashboard.png';
 const exe = process.env.CHROMIUM || '/usr/bin/chromium';
 const STEP_N = Number(process.env.GANLIVE_STEP_N || 3);
-
-let passed = 0, failed = 0;
-function ok(name) { passed++; console.log(`ok - ${name}`); }
-function fail(name, why) { failed++; console.log(`FAIL - ${name}${why ? `: ${String(why).split('\n')[0]}` : ''}`); }
-async function check(name, fn) {
-  try {
-    const r = await fn();
-    if (r === false) fail(name); else ok(typeof r === 'string' ? `${name} (${r})` : name);
-    return r !== false;
-  } catch (e) { fail(name, e && e.message); return false; }
-}
-function finish() {
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed || !passed ? 1 : 0);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const watchdog = setTimeout(() => { fail('whole test within 80 s', 'watchdog fired'); finish(); }, 80000);
 watchdog.unref();

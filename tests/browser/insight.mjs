@@ -26,25 +26,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { check, fail, finish, sleep } from './lib.mjs';
 import { startMock } from './mock-server.mjs';
 
 const exe = process.env.CHROMIUM || '/usr/bin/chromium';
 const shot = process.env.GANLIVE_SCREENSHOT || 'build/insight.png';
-let passed = 0, failed = 0;
-function ok(name) { passed++; console.log(`ok - ${name}`); }
-function fail(name, why) { failed++; console.log(`FAIL - ${name}${why ? `: ${String(why).split('\n')[0]}` : ''}`); }
-async function check(name, fn) {
-  try {
-    const r = await fn();
-    if (r === false) fail(name); else ok(typeof r === 'string' ? `${name} (${r})` : name);
-    return r !== false;
-  } catch (e) { fail(name, e && e.message); return false; }
-}
-function finish() {
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed || !passed ? 1 : 0);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const watchdog = setTimeout(() => { fail('whole test within 150 s', 'watchdog fired'); finish(); }, 150000);
 watchdog.unref();
 
