@@ -801,7 +801,8 @@
     api, fetchPng, setBlob, dropBlob, randomSeed, fmtInt,
     iteration: () => shownIter,
     status: () => lastStatus,
-    onStatus: (fn) => { hooks.status.push(fn); if (lastStatus) fn(lastStatus); },
+    // a status already known is handed over after the calling script has run
+    onStatus: (fn) => { hooks.status.push(fn); if (lastStatus) queueMicrotask(() => fn(lastStatus)); },
     onReset: (fn) => hooks.reset.push(fn),
     onLanguage: (fn) => hooks.lang.push(fn),
     // SSE events by name (register before the stream opens: at script load).
@@ -830,5 +831,8 @@
       if (!document.hidden) { refreshSamples(); refreshFixed(); scheduleRender(); }
     });
   }
-  start();
+  // After every deferred script (insight.js too) has run and registered its
+  // hooks: a status or an SSE event must not arrive before its listeners.
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
 })();
