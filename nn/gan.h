@@ -235,10 +235,9 @@ void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbu
                           const float *z, const uint8_t *labels, int n, float *images);
 /* D's verdict in eval mode (running statistics): prob[i] = sigmoid(D(x_i, y_i))
  * for images [n][784] in the model's range, labels as above. dparams / dbuf
- * are blocks of gan_dparam_count / gan_dbuffer_count floats. D's buffers are
- * allocated on the first call (about 6 MB at max_batch 16); 0, or -1 on no
- * memory. */
-int gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
-                      const float *images, const uint8_t *labels, int n, float *prob);
+ * are blocks of gan_dparam_count / gan_dbuffer_count floats. D's passes
+ * reuse the generator's buffers, so judging costs no memory of its own. */
+void gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
+                       const float *images, const uint8_t *labels, int n, float *prob);
 
 #endif

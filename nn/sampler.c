@@ -16,19 +16,16 @@ struct gan_sampler {
     int max_batch;
     float *mem;     /* one block for everything below */
     float *z;       /* [g_in][B] noise rows, then one-hot label rows */
-    float *h1;      /* [2ngf][B][7][7] */
-    float *h2;      /* [ngf][B][14][14] */
+    float *h1;      /* [2ngf][B][7][7]   (D: [2ndf][B][7][7]) */
+    float *h2;      /* [ngf][B][14][14]  (D: [ndf][B][14][14]) */
     float *h3;      /* [1][B][28][28] */
-    float *col;     /* largest im2col scratch */
+    float *col;     /* largest im2col scratch of G or D */
+    float *dx;      /* [d_in][B][28][28] D's input */
+    float *dlogits; /* [B] */
     uint8_t *labels;  /* [B] default labels of a chunk */
-    /* discriminator, allocated by the first gan_sampler_judge */
-    float *dmem;      /* one block for everything below */
-    float *dx;        /* [d_in][B][28][28] */
-    float *d1;        /* [ndf][B][14][14] */
-    float *d2;        /* [2ndf][B][7][7] */
-    float *dlogits;   /* [B] */
-    float *dcol;      /* largest im2col scratch of D */
 };
+
+static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
 
 gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
     if (max_batch < 1) return NULL;
@@ -36,12 +33,14 @@ gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
     if (!s) return NULL;
     s->cfg = *c;
     s->max_batch = max_batch;
+    /* D's passes (gan_sampler_judge) reuse G's buffers, each sized for both */
     const size_t B = (size_t)max_batch, g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
-    const size_t nz = (size_t)gan_g_in(c) * B, n1 = g2 * B * 49, n2 = g1 * B * 196, n3 = B * GAN_PIX;
-    size_t ncol = g2 * 49 * B;
-    if (g1 * 16 * B * 49 > ncol) ncol = g1 * 16 * B * 49;
-    if (16 * B * 196 > ncol) ncol = 16 * B * 196;
-    s->mem = malloc((nz + n1 + n2 + n3 + ncol) * sizeof(float));
+    const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf, din = (size_t)gan_d_in(c);
+    const size_t nz = (size_t)gan_g_in(c) * B, n3 = B * GAN_PIX, nx = din * B * GAN_PIX;
+    const size_t n1 = max2(g2 * B * 49, d2 * B * 49), n2 = max2(g1 * B * 196, d1 * B * 196);
+    size_t ncol = max2(max2(g2 * 49 * B, g1 * 16 * B * 49), 16 * B * 196);   /* ConvT 1, 2, 3 */
+    ncol = max2(ncol, max2(max2(din * 16 * B * 196, d1 * 16 * B * 49), d2 * 49 * B));   /* Conv 1, 2, 3 */
+    s->mem = malloc((nz + n1 + n2 + n3 + ncol + nx + B) * sizeof(float));
     s->labels = malloc(B);
     if (!s->mem || !s->labels) { gan_sampler_free(s); return NULL; }
     s->z = s->mem;
@@ -49,6 +48,8 @@ gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
     s->h2 = s->h1 + n1;
     s->h3 = s->h2 + n2;
     s->col = s->h3 + n3;
+    s->dx = s->col + ncol;
+    s->dlogits = s->dx + nx;
     return s;
 }
 
@@ -56,7 +57,6 @@ void gan_sampler_free(gan_sampler *s) {
     if (!s) return;
     free(s->mem);
     free(s->labels);
-    free(s->dmem);
     free(s);
 }
 
@@ -97,27 +97,8 @@ void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbu
 
 /* ---- discriminator verdicts ------------------------------------------------ */
 
-static int judge_alloc(gan_sampler *s) {
-    const gan_config *c = &s->cfg;
-    const size_t B = (size_t)s->max_batch, din = (size_t)gan_d_in(c);
-    const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf;
-    const size_t nx = din * B * GAN_PIX, n1 = d1 * B * 196, n2 = d2 * B * 49;
-    size_t ncol = din * 16 * B * 196;
-    if (d1 * 16 * B * 49 > ncol) ncol = d1 * 16 * B * 49;
-    if (d2 * 49 * B > ncol) ncol = d2 * 49 * B;
-    s->dmem = malloc((nx + n1 + n2 + B + ncol) * sizeof(float));
-    if (!s->dmem) return -1;
-    s->dx = s->dmem;
-    s->d1 = s->dx + nx;
-    s->d2 = s->d1 + n1;
-    s->dlogits = s->d2 + n2;
-    s->dcol = s->dlogits + B;
-    return 0;
-}
-
-int gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
-                      const float *images, const uint8_t *labels, int n, float *prob) {
-    if (!s->dmem && judge_alloc(s) < 0) return -1;
+void gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
+                       const float *images, const uint8_t *labels, int n, float *prob) {
     const gan_config *c = &s->cfg;
     const int d1 = c->ndf, d2 = 2 * c->ndf;
     gan_dparams p;
@@ -130,13 +111,13 @@ int gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
         if (!labels)
             for (int i = 0; i < B; i++) s->labels[i] = (uint8_t)((done + i) % GAN_CLASSES);
         gan_d_input(s->dx, images + (size_t)done * GAN_PIX, lab, c, B);
-        nn_conv2d_forward(s->d1, s->dcol, s->dx, p.w1, B, gan_d_in(c), 28, 28, d1, 4, 2, 1);
-        nn_leaky_relu_forward(s->d1, s->d1, c->lrelu_slope, (size_t)d1 * B * 196);
-        nn_conv2d_forward(s->d2, s->dcol, s->d1, p.w2, B, d1, 14, 14, d2, 4, 2, 1);
-        nn_batchnorm_act_forward_eval(s->d2, s->d2, p.bn2_g, p.bn2_b, b.bn2_mean, b.bn2_var,
+        float *a1 = s->h2, *a2 = s->h1;   /* [ndf][B][14][14], [2ndf][B][7][7] */
+        nn_conv2d_forward(a1, s->col, s->dx, p.w1, B, gan_d_in(c), 28, 28, d1, 4, 2, 1);
+        nn_leaky_relu_forward(a1, a1, c->lrelu_slope, (size_t)d1 * B * 196);
+        nn_conv2d_forward(a2, s->col, a1, p.w2, B, d1, 14, 14, d2, 4, 2, 1);
+        nn_batchnorm_act_forward_eval(a2, a2, p.bn2_g, p.bn2_b, b.bn2_mean, b.bn2_var,
                                       c->bn_eps, c->lrelu_slope, d2, B * 49);
-        nn_conv2d_forward(s->dlogits, s->dcol, s->d2, p.w3, B, d2, 7, 7, 1, 7, 1, 0);
+        nn_conv2d_forward(s->dlogits, s->col, a2, p.w3, B, d2, 7, 7, 1, 7, 1, 0);
         for (int i = 0; i < B; i++) prob[done + i] = 1.0f / (1.0f + expf(-s->dlogits[i]));
     }
-    return 0;
 }

@@ -140,8 +140,9 @@ long srv_api_generate(srv_http *h, const float *z, const uint8_t *labels, int n,
     long it = srv_state_copy_generator(h->st, h->gparams, h->gbuf);
     if (it >= 0) gan_sampler_generate(h->sampler, h->gparams, h->gbuf, z, labels, n, images);
     if (it >= 0 && verdict) {
-        if (srv_state_copy_discriminator(h->st, h->dparams, h->dbuf) < 0 ||
-            gan_sampler_judge(h->sampler, h->dparams, h->dbuf, images, labels, n, verdict) < 0)
+        if (srv_state_copy_discriminator(h->st, h->dparams, h->dbuf) >= 0)
+            gan_sampler_judge(h->sampler, h->dparams, h->dbuf, images, labels, n, verdict);
+        else
             for (int i = 0; i < n; i++) verdict[i] = NAN;
     }
     pthread_mutex_unlock(&h->sampler_mu);

@@ -85,7 +85,7 @@ void srv_config_default(srv_config *c) {
     c->log_every_s = 2;
     c->history_max_points = 20000;
     c->timeline_every = 100;
-    c->timeline_max = 200;
+    c->timeline_max = 100;
     snprintf(c->run_dir, sizeof c->run_dir, "runs/default");
     c->checkpoint_every_s = 60;
     c->checkpoint_keep = 3;

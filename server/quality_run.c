@@ -38,7 +38,7 @@
 #include "trainer.h"
 
 #define QR_NN_SUBSET 200          /* samples (and test digits) searched for neighbours */
-#define QR_CHUNK 10               /* samples generated and classified at a time */
+#define QR_CHUNK 4                /* samples generated and classified at a time */
 #define QR_NOISE_STREAM 0x9a11e7ULL
 
 typedef struct {

@@ -160,13 +160,15 @@ TEST(train_sampler_judge_matches_train_mode) {
         m->d_buf.bn2_var[k] = 1.0f / (rs * rs) - m->cfg.bn_eps;
     }
     gan_sampler *s = gan_sampler_new(&m->cfg, 5);     /* chunks of 5: 5 + 5 + 5 + 1 */
-    CHECK(s && gan_sampler_judge(s, m->d_mem, m->d_buf_mem, t.real, labels, B, got) == 0);
+    CHECK(s != NULL);
+    if (!s) { srv_trainer_free(&t); return; }
+    gan_sampler_judge(s, m->d_mem, m->d_buf_mem, t.real, labels, B, got);
     double worst = 0;
     for (int b = 0; b < B; b++) worst = fmax(worst, fabs(got[b] - want[b]));
     CHECKF(worst < 1e-4, "eval-mode verdicts differ from train mode by %g", worst);
     /* another label changes the verdict (the planes are seen) */
     labels[0] = (uint8_t)((labels[0] + 1) % GAN_CLASSES);
-    CHECK(gan_sampler_judge(s, m->d_mem, m->d_buf_mem, t.real, labels, B, got) == 0);
+    gan_sampler_judge(s, m->d_mem, m->d_buf_mem, t.real, labels, B, got);
     CHECK(got[0] != want[0] && fabs(got[1] - want[1]) < 1e-4);
     gan_sampler_free(s);
     srv_trainer_free(&t);
