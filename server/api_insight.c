@@ -138,6 +138,21 @@ enum MHD_Result srv_api_prometheus(srv_call *c) {
         prom_gauge(t, "d_fake", "Mean D(G(z)) on generated images of the latest iteration.",
                    p.m.d_fake, 7);
     }
+    srv_quality_pass q;
+    if (srv_state_quality(c->h->st, NULL, &q, 1) == 1) {    /* the newest quality pass */
+        prom_gauge(t, "quality_iteration", "Iteration of the newest quality pass.", (double)q.iteration, 17);
+        prom_gauge(t, "quality_inception_score", "Inception-style score of the newest quality pass.",
+                   q.inception_score, 7);
+        prom_gauge(t, "quality_frechet", "Frechet distance to the test digits' classifier features.",
+                   q.frechet, 7);
+        prom_gauge(t, "quality_confidence", "Mean classifier confidence on generated digits.",
+                   q.confidence, 7);
+        prom_gauge(t, "quality_nn_ratio", "Median nearest-training-digit distance, samples over test digits.",
+                   q.nn_ratio, 7);
+        prom_gauge(t, "quality_mode_collapse", "1 when a class is under 2% or over 30% of samples.",
+                   q.mode_collapse, 1);
+        prom_gauge(t, "quality_copying", "1 when the nearest-neighbour ratio is under 0.6.", q.copying, 1);
+    }
     tb_printf(t, "# HELP ganlive_state Run state: 1 for the current one, 0 for the others.\n"
                  "# TYPE ganlive_state gauge\n");
     static const srv_run_state states[] = {SRV_RUNNING, SRV_PAUSED, SRV_DIVERGED};

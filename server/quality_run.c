@@ -88,6 +88,7 @@ static int score_test_set(scorer *q, const gan_dataset *test, const gan_dataset 
     int rc = -1;
     if (!x || !probs || !feats || !m2 || !c2) { snprintf(err, errlen, "out of memory"); goto done; }
     for (int i0 = 0; i0 < n; i0 += chunk) {
+        if (srv_state_quitting(q->st)) { snprintf(err, errlen, "stopped"); goto done; }
         const int m = n - i0 < chunk ? n - i0 : chunk;
         const uint8_t *src = test->images + (size_t)i0 * GAN_PIX;
         for (size_t i = 0; i < (size_t)m * GAN_PIX; i++) x[i] = src[i] / 127.5f - 1.0f;
@@ -117,7 +118,9 @@ done:
     return rc;
 }
 
-/* One pass over the generator of iteration `it` (already in q->gp/gb). */
+/* One pass over the generator of iteration `it` (already in q->gp/gb).
+ * 0, -1 on no memory, -2 when the server is stopping (checked between
+ * chunks, so a stop never waits for a whole pass). */
 static int run_pass(scorer *q, const gan_dataset *train, long it, srv_quality_pass *p) {
     const gan_config *mc = &q->cfg.model;
     const int n = q->n;
@@ -129,6 +132,7 @@ static int run_pass(scorer *q, const gan_dataset *train, long it, srv_quality_pa
     srv_output_range(mc, &lo, &hi);
     const int m = n < QR_NN_SUBSET ? n : QR_NN_SUBSET;
     for (int i0 = 0; i0 < n; i0 += QR_CHUNK) {   /* chunks: only probs and features stay */
+        if (srv_state_quitting(q->st)) return -2;
         const int k = n - i0 < QR_CHUNK ? n - i0 : QR_CHUNK;
         gan_sampler_generate(q->sampler, q->gp, q->gb, q->z + (size_t)i0 * (size_t)mc->nz,
                              q->labels + i0, k, q->images);
@@ -220,7 +224,8 @@ void *srv_quality_thread(void *arg) {
     while (!(train = srv_state_dataset(q.st)) && !srv_state_quitting(q.st))
         seen = srv_state_wait(q.st, seen, 200);
     if (!train || scorer_init(&q, &info, train) < 0) {
-        if (train) fprintf(stderr, "ganlive: no quality passes: %s\n", info.reason);
+        if (train && !srv_state_quitting(q.st))
+            fprintf(stderr, "ganlive: no quality passes: %s\n", info.reason);
         srv_state_set_quality_info(q.st, &info);
         scorer_free(&q);
         return NULL;
@@ -241,7 +246,9 @@ void *srv_quality_thread(void *arg) {
         long it = srv_state_copy_generator(q.st, q.gp, q.gb);
         if (it < 0) continue;
         srv_quality_pass p;
-        if (run_pass(&q, train, it, &p) < 0) {
+        int rc = run_pass(&q, train, it, &p);
+        if (rc == -2) break;
+        if (rc < 0) {
             fprintf(stderr, "ganlive: quality pass at iteration %ld: out of memory\n", it);
             break;
         }

@@ -121,6 +121,15 @@ def test_quality(c):
                   ([] if not s["quality"]["copying"] else ["copying"]))
     check("status warnings follow the newest pass's flags", kinds == want, (kinds, s["quality"]))
     bad_params(c, "/api/quality", [("n=1", "n")], "quality")
+    # Prometheus: the newest pass as gauges
+    text = c.req("GET", "/metrics")[2].decode()
+    q = c.json("GET", "/api/quality")[2]["passes"][-1]
+    vals = dict(l.split(" ", 1) for l in text.splitlines() if l.startswith("ganlive_quality_"))
+    check("/metrics carries the newest quality pass",
+          int(float(vals.get("ganlive_quality_iteration", -1))) >= q["iteration"] and
+          all("ganlive_quality_" + k in vals for k in ("inception_score", "frechet", "confidence",
+                                                         "nn_ratio", "mode_collapse", "copying")) and
+          "# TYPE ganlive_quality_frechet gauge" in text, vals)
 
 
 def test_nearest(c, train):
