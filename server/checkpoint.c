@@ -396,11 +396,15 @@ srv_ckpt_result srv_ckpt_check(const srv_ckpt *ck, const srv_config *cfg, int da
     static const char *outs[] = {"tanh", "relu"}, *conds[] = {"unconditional", "conditional"};
     if (a->nz != b->nz || a->ngf != b->ngf || a->ndf != b->ndf || a->g_output != b->g_output ||
         !a->conditional != !b->conditional || a->batch != b->batch) {
+        /* a run started by a preset (POST /api/run) is resumed with that preset */
+        const char *hint = a->conditional && a->batch == 16 ? "; to resume it, start with --preset fast"
+                         : !a->conditional && a->batch == 64 ? "; to resume it, start with --preset classic"
+                         : "";
         snprintf(err, errlen, "checkpoint is of another architecture: nz %d ngf %d ndf %d "
                  "g_output %s %s batch %d; this run has nz %d ngf %d ndf %d g_output %s %s "
-                 "batch %d", a->nz, a->ngf, a->ndf, outs[a->g_output == GAN_OUT_RELU],
+                 "batch %d%s", a->nz, a->ngf, a->ndf, outs[a->g_output == GAN_OUT_RELU],
                  conds[a->conditional != 0], a->batch, b->nz, b->ngf, b->ndf,
-                 outs[b->g_output == GAN_OUT_RELU], conds[b->conditional != 0], b->batch);
+                 outs[b->g_output == GAN_OUT_RELU], conds[b->conditional != 0], b->batch, hint);
         return SRV_CKPT_ARCH_MISMATCH;
     }
     if (strcmp(ck->dataset, cfg->dataset) != 0 || ck->data_n != data_n) {
