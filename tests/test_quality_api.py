@@ -18,6 +18,9 @@ the SSE "balance" events and GET /api/balance; the 400s of each.
 Part 2: POST /api/run {"preset": "fast"} restarts the same process as a
 conditional run (old checkpoints kept aside); then digit=, digits=all,
 samples.json's requested labels, fixed.png's ten columns, and the 400s.
+Part 3: servers whose classifier file is missing or damaged (one flipped
+bit): training runs, /api/quality says why naming the file, samples.json
+has null labels.
 One line per check, then "N passed, N failed". Needs python3-numpy.
 """
 import gzip
@@ -267,6 +270,46 @@ def test_run_and_conditional(c, run_dir, proc):
                                        ("digit=1&digits=all", "digit and digits")], "conditional samples.png")
 
 
+def test_without_classifier(binary, data_dir, tmp):
+    """A missing or damaged classifier file: training runs, quality says why,
+    samples.json has no labels."""
+    bad = os.path.join(tmp, "damaged.bin")
+    with open(os.path.join(data_dir, "classifier.bin"), "rb") as f:
+        blob = bytearray(f.read())
+    blob[100] ^= 0x40                                  # one flipped bit: the CRC catches it
+    with open(bad, "wb") as f:
+        f.write(blob)
+    for path, why in ((os.path.join(tmp, "missing.bin"), "no classifier at"), (bad, "checksum mismatch")):
+        port = th.free_port()
+        cfg = json.load(open(os.path.join(HERE, "config-test.json")))
+        cfg["quality"] = {"every": 40, "samples": 200, "classifier": path}
+        cfg_path = os.path.join(tmp, "config-nocls.json")
+        json.dump(cfg, open(cfg_path, "w"))
+        proc = subprocess.Popen([binary, "serve", "--port", str(port), "--data", data_dir, "--config",
+                                 cfg_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        c = th.Client(port)
+        try:
+            if not check("server without a usable classifier starts (%s)" % why, th.wait_ready(c, proc, 30)):
+                continue
+            q = wait_for(lambda: (lambda js: js if js["reason"] and not js["reason"].startswith("starting")
+                                  else None)(c.json("GET", "/api/quality")[2]), 20)
+            check("quality unavailable, the reason names the file (%s)" % why,
+                  q and q["available"] is False and path in q["reason"] and why in q["reason"] and
+                  q["passes"] == [] and q["ceiling"] is None, q)
+            th.wait_iteration_above(c, 60, 20)
+            st, _, js = c.json("GET", "/api/samples.json?n=3&seed=1")
+            check("samples.json without a classifier: labels null, D's verdict still there (%s)" % why,
+                  st == 200 and js["classifier"] is False and
+                  all(x["label"] is None and x["confidence"] is None and 0 <= x["d_fake"] <= 1
+                      for x in js["samples"]), js)
+            s = th.status(c)
+            check("status: no quality, no warnings, training goes on (%s)" % why,
+                  s["quality"] is None and s["warnings"] == [] and s["iteration"] > 60, s["iteration"])
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
 def _try_status(c):
     try:
         st, _, js = c.json("GET", "/api/status", timeout=2)
@@ -300,6 +343,7 @@ def run(binary, data_dir):
         test_samples_json_annotate(c)
         c.post("/api/resume")
         test_run_and_conditional(c, run_dir, proc)
+        test_without_classifier(binary, data_dir, tmp)
     except Exception as e:  # report, then clean up below
         import traceback
         traceback.print_exc()
