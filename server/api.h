@@ -35,7 +35,7 @@ typedef struct {
     size_t len;
 } srv_asset;
 
-#define SRV_NASSETS 7
+#define SRV_NASSETS 8
 
 struct srv_http {
     struct MHD_Daemon *daemon;

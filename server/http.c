@@ -180,6 +180,7 @@ static const route routes[] = {
     {"GET", "/uPlot.min.css", 0, serve_asset, 4},
     {"GET", "/i18n.js", 0, serve_asset, 5},
     {"GET", "/insight.js", 0, serve_asset, 6},
+    {"GET", "/settings.js", 0, serve_asset, 7},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -193,6 +194,7 @@ static const srv_asset asset_list[SRV_NASSETS] = {
      "text/css; charset=utf-8", NULL, 0},
     {"/i18n.js", "i18n.js", "text/javascript; charset=utf-8", NULL, 0},
     {"/insight.js", "insight.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/settings.js", "settings.js", "text/javascript; charset=utf-8", NULL, 0},
 };
 
 static int path_matches(const route *r, const char *url) {

@@ -437,6 +437,8 @@ def test_static(c):
           "default-src 'self'" in csp and "img-src 'self' data: blob:" in csp, (st, hd))
     check("GET / nosniff", hd.get("x-content-type-options") == "nosniff")
     for path, ctype in [("/app.js", "javascript"), ("/style.css", "text/css"),
+                        ("/i18n.js", "javascript"), ("/insight.js", "javascript"),
+                        ("/settings.js", "javascript"),
                         ("/uPlot.iife.min.js", "javascript"), ("/uPlot.min.css", "text/css")]:
         st, hd, data = c.req("GET", path)
         check("GET %s" % path, st == 200 and ctype in hd.get("content-type", "") and len(data) > 0, st)

@@ -55,6 +55,7 @@ const STATIC = {
   '/style.css': ['web/style.css', 'text/css; charset=utf-8'],
   '/i18n.js': ['web/i18n.js', 'text/javascript; charset=utf-8'],
   '/insight.js': ['web/insight.js', 'text/javascript; charset=utf-8'],
+  '/settings.js': ['web/settings.js', 'text/javascript; charset=utf-8'],
   '/uPlot.iife.min.js': ['node_modules/uplot/dist/uPlot.iife.min.js', 'text/javascript; charset=utf-8'],
   '/uPlot.min.css': ['node_modules/uplot/dist/uPlot.min.css', 'text/css; charset=utf-8'],
 };
