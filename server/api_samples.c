@@ -204,6 +204,43 @@ enum MHD_Result srv_api_samples(srv_call *c) {
     return reply;
 }
 
+/* The samples.json object, or NULL on no memory. probs is read only when a
+ * classifier is loaded. */
+static cJSON *samples_json(const srv_http *h, const srv_sample_query *q, long it,
+                           const uint8_t *labels, const float *verdict, const float *probs) {
+    const int n = (int)q->n, conditional = h->cfg.model.conditional;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = o ? cJSON_AddArrayToObject(o, "samples") : NULL;
+    if (!arr) goto fail;
+    cJSON_AddNumberToObject(o, "iteration", (double)it);
+    cJSON_AddNumberToObject(o, "seed", (double)q->seed);
+    cJSON_AddNumberToObject(o, "n", n);
+    cJSON_AddBoolToObject(o, "conditional", conditional);
+    cJSON_AddBoolToObject(o, "classifier", h->classifier != NULL);
+    for (int i = 0; i < n; i++) {
+        cJSON *s = cJSON_CreateObject();
+        if (!s) goto fail;
+        cJSON_AddItemToArray(arr, s);
+        cJSON_AddNumberToObject(s, "index", i);
+        srv_json_float(s, "d_fake", verdict[i]);
+        if (h->classifier) {
+            int label;
+            cls_argmax(probs + (size_t)i * GAN_CLASSES, 1, &label);
+            cJSON_AddNumberToObject(s, "label", label);
+            srv_json_float(s, "confidence", probs[(size_t)i * GAN_CLASSES + label]);
+        } else {
+            cJSON_AddNullToObject(s, "label");
+            cJSON_AddNullToObject(s, "confidence");
+        }
+        if (conditional) cJSON_AddNumberToObject(s, "requested", labels[i]);
+        else cJSON_AddNullToObject(s, "requested");
+    }
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
 enum MHD_Result srv_api_samples_json(srv_call *c) {
     static const char *const allowed[] = {"n", "seed", "digit", "digits", NULL};
     srv_sample_query q;
@@ -216,7 +253,6 @@ enum MHD_Result srv_api_samples_json(srv_call *c) {
     float *images = malloc((size_t)n * GAN_PIX * sizeof(float));
     float *verdict = malloc((size_t)n * sizeof(float));
     float *probs = malloc((size_t)n * GAN_CLASSES * sizeof(float));
-    cJSON *o = NULL;
     if (!z || !labels || !images || !verdict || !probs) {
         reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         goto done;
@@ -233,35 +269,9 @@ enum MHD_Result srv_api_samples_json(srv_call *c) {
         cls_classify(c->h->classifier, images, n, probs, NULL);
         pthread_mutex_unlock(&c->h->sampler_mu);
     }
-    o = cJSON_CreateObject();
-    cJSON *arr = o ? cJSON_AddArrayToObject(o, "samples") : NULL;
-    if (!arr) goto done;
-    cJSON_AddNumberToObject(o, "iteration", (double)it);
-    cJSON_AddNumberToObject(o, "seed", (double)q.seed);
-    cJSON_AddNumberToObject(o, "n", n);
-    cJSON_AddBoolToObject(o, "conditional", mc->conditional);
-    cJSON_AddBoolToObject(o, "classifier", c->h->classifier != NULL);
-    for (int i = 0; i < n; i++) {
-        cJSON *s = cJSON_CreateObject();
-        if (!s || !cJSON_AddItemToArray(arr, s)) { cJSON_Delete(s); cJSON_Delete(o); o = NULL; goto done; }
-        cJSON_AddNumberToObject(s, "index", i);
-        srv_json_float(s, "d_fake", verdict[i]);
-        if (c->h->classifier) {
-            int label;
-            cls_argmax(probs + (size_t)i * GAN_CLASSES, 1, &label);
-            cJSON_AddNumberToObject(s, "label", label);
-            srv_json_float(s, "confidence", probs[(size_t)i * GAN_CLASSES + label]);
-        } else {
-            cJSON_AddNullToObject(s, "label");
-            cJSON_AddNullToObject(s, "confidence");
-        }
-        if (mc->conditional) cJSON_AddNumberToObject(s, "requested", labels[i]);
-        else cJSON_AddNullToObject(s, "requested");
-    }
-    reply = srv_reply_json(c->conn, MHD_HTTP_OK, o);
-    o = NULL;
+    reply = srv_reply_json(c->conn, MHD_HTTP_OK,   /* NULL (no memory): 500 */
+                           samples_json(c->h, &q, it, labels, verdict, probs));
 done:
-    if (o) reply = srv_reply_json(c->conn, MHD_HTTP_OK, NULL);   /* 500 out of memory */
     free(z); free(labels); free(images); free(verdict); free(probs);
     return reply;
 }
