@@ -155,12 +155,11 @@ typedef struct {
 /* Parse, generate and search. 0, or -1 with the reply queued. */
 static int nearest_run(srv_call *c, nearest_job *j, const char *const *allowed, enum MHD_Result *reply) {
     if (srv_api_sample_query(c, allowed, &j->q, reply) < 0) return -1;
-    if (j->q.n > NEAREST_MAX) {
-        if (MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "n")) {
-            *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..%d", NEAREST_MAX);
-            return -1;
-        }
+    if (!MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "n")) {
         j->q.n = 8;                               /* the default of this endpoint */
+    } else if (j->q.n > NEAREST_MAX) {
+        *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "n: must be an integer in 1..%d", NEAREST_MAX);
+        return -1;
     }
     j->train = srv_state_dataset(c->h->st);
     const gan_config *mc = &c->h->cfg.model;

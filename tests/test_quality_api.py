@@ -164,6 +164,8 @@ def test_nearest(c, train):
         if best < it["distance"] - 0.06:
             bad.append(("a closer training digit exists", best, it["distance"]))
     check("nearest: the named training digit, its distance, none closer (NumPy over 60000)", not bad, bad[:3])
+    st, _, js3 = c.json("GET", "/api/nearest?seed=7")
+    check("nearest: n defaults to 8", st == 200 and js3["n"] == 8 and len(js3["items"]) == 8, (st, js3))
     check("nearest: test_median from the ceiling", js["test_median"] is None or js["test_median"] > 0,
           js["test_median"])
     bad_params(c, "/api/nearest", [("n=0", "n"), ("n=65", "n"), ("digit=3", "digit"),
