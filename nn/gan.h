@@ -167,7 +167,7 @@ typedef struct {
     long g_t, d_t;                    /* Adam step counts */
     /* activations and their gradients: one block each */
     float *act_mem, *dact_mem;
-    gan_gacts ga, dga;                /* dga.* = dL/d(ga.*) */
+    gan_gacts ga, dga;                /* dga.* = dL/d(ga.*); dga.a1, c1 reuse dga.a2, c2 */
     gan_dacts da, dda;
     float *scratch;                   /* shared col / dcol scratch */
     uint8_t *fake_labels;             /* [B] labels of the fakes in ga.out */
