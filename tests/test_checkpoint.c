@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "ckpt_test.h"
 #include "testhelp.h"
 #include "../server/checkpoint.h"
 
@@ -88,8 +89,7 @@ static int same_model(const srv_trainer *a, const srv_trainer *b) {
            same_floats(x->d_buf_mem, y->d_buf_mem, db) && x->g_t == y->g_t && x->d_t == y->d_t;
 }
 
-/* Checkpoint bytes of a run in format `version` (0: current; caller frees). */
-static uint8_t *serialize_run(const srv_trainer *t, srv_state *st, int version, size_t *len) {
+uint8_t *ckpt_test_serialize(const srv_trainer *t, srv_state *st, int version, size_t *len) {
     srv_point *pts = NULL;
     srv_snapshot *tl = NULL;
     long mult = 1;
@@ -191,7 +191,7 @@ TEST(checkpoint_refuses_other_architecture_and_version) {
            strstr(err, "g_output tanh conditional batch 16"), "%s", err);
     srv_ckpt_free(&ck);
 
-    uint8_t *buf = serialize_run(&a, sa, 0, &len);
+    uint8_t *buf = ckpt_test_serialize(&a, sa, 0, &len);
     CHECK(buf != NULL);
     if (buf) {
         CHECK(buf[8] == SRV_CKPT_VERSION);
@@ -220,7 +220,7 @@ TEST(checkpoint_damaged_files_are_all_refused) {
     char err[512];
     if (make_run(&a, &sa, 5, 32) < 0) { CHECK(0); return; }
     run_iters(&a, sa, 4);
-    uint8_t *buf = serialize_run(&a, sa, 0, &len);
+    uint8_t *buf = ckpt_test_serialize(&a, sa, 0, &len);
     uint8_t *bad = buf ? malloc(len) : NULL;
     if (!bad) { CHECK(0); free(buf); free_run(&a, sa); return; }
     srv_ckpt ck;
@@ -354,7 +354,7 @@ TEST(checkpoint_reads_version_1) {
         return;
     }
     run_iters(&a, sa, 7);
-    uint8_t *v1 = serialize_run(&a, sa, 1, &len);
+    uint8_t *v1 = ckpt_test_serialize(&a, sa, 1, &len);
     CHECK(v1 != NULL && v1[8] == 1);
     snprintf(path, sizeof path, "%s/ckpt-000000007.bin", dir);
     FILE *f = fopen(path, "wb");
@@ -379,7 +379,7 @@ TEST(checkpoint_reads_version_1) {
     srv_ckpt_free(&ck);
     /* the writer never writes a conditional model as version 1 */
     a.model->cfg.conditional = 1;
-    CHECK(serialize_run(&a, sa, 1, &len) == NULL);
+    CHECK(ckpt_test_serialize(&a, sa, 1, &len) == NULL);
     a.model->cfg.conditional = 0;
     static const char *seeds[] = {"fuzz/corpus/ckpt/tiny-iter3.bin", "fuzz/corpus/ckpt/tiny-iter7.bin",
                                   "fuzz/corpus/ckpt/tiny-timeline.bin"};

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "ckpt_test.h"
 #include "testhelp.h"
 #include "../server/checkpoint.h"
 
@@ -39,21 +40,6 @@ static int stream_run(srv_trainer *t, srv_state **st, uint64_t seed, int iters) 
         if (t->iteration % t->cfg.timeline_every == 0) srv_trainer_publish_timeline(t, *st);
     }
     return 0;
-}
-
-/* In-memory bytes of format `version` (0: current); caller frees. */
-static uint8_t *stream_bytes(const srv_trainer *t, srv_state *st, int version, size_t *len) {
-    srv_point *pts = NULL;
-    srv_snapshot *tl = NULL;
-    long mult = 1;
-    int np = srv_state_history_copy(st, &pts), nt = srv_state_timeline_copy(st, &tl, &mult);
-    srv_ckpt_src src = {t, pts, np, tl, nt, mult, version};
-    uint8_t *buf = NULL;
-    char err[256];
-    if (np < 0 || nt < 0 || srv_ckpt_serialize(&src, &buf, len, err, sizeof err) < 0) buf = NULL;
-    free(pts);
-    srv_snapshots_free(tl, nt);
-    return buf;
 }
 
 static uint8_t *read_all(const char *path, size_t *len) {
@@ -94,7 +80,7 @@ TEST(ckpt_stream_file_equals_memory) {
     snprintf(dir, sizeof dir, "%s/ganlive-stream-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (stream_run(&t, &st, 41, 9) < 0 || !mkdtemp(dir)) { CHECK(0); return; }
     CHECKF(srv_ckpt_save(dir, 3, &t, st, path, sizeof path, &bytes, err, sizeof err) == 0, "%s", err);
-    uint8_t *mem = stream_bytes(&t, st, 0, &mlen), *file = read_all(path, &flen);
+    uint8_t *mem = ckpt_test_serialize(&t, st, 0, &mlen), *file = read_all(path, &flen);
     /* > 64 KB: the stream went through many buffer flushes */
     CHECKF(mem && file && mlen == flen && bytes == flen && flen > ((size_t)4 << 16),
            "memory %zu, file %zu, reported %zu", mlen, flen, bytes);
@@ -164,7 +150,7 @@ TEST(ckpt_stream_version_2_is_version_1_plus_conditional) {
     srv_state *st;
     size_t l1, l2;
     if (stream_run(&t, &st, 43, 5) < 0) { CHECK(0); return; }
-    uint8_t *v1 = stream_bytes(&t, st, 1, &l1), *v2 = stream_bytes(&t, st, 2, &l2);
+    uint8_t *v1 = ckpt_test_serialize(&t, st, 1, &l1), *v2 = ckpt_test_serialize(&t, st, 2, &l2);
     uint8_t *want = v1 ? malloc(l1 + 4) : NULL;
     CHECK(v1 && v2 && want && l2 == l1 + 4);
     if (v1 && v2 && want && l2 == l1 + 4) {
