@@ -166,8 +166,6 @@ void srv_api_draw(const srv_http *h, const srv_sample_query *q, float *z, uint8_
  * iteration, or -1 when nothing was published yet. */
 long srv_api_generate(srv_http *h, const float *z, const uint8_t *labels, int n, float *images,
                       float *verdict);
-/* Generated images to the classifier's [-1, 1] range, in place. */
-void srv_api_to_classifier_range(const gan_config *c, float *images, size_t n);
 /* JSON of the status figures (without config); caller owns the result. */
 cJSON *srv_api_status_json(const srv_status *s);
 

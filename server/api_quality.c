@@ -19,6 +19,7 @@
 #include "../nn/quality.h"
 #include "api.h"
 #include "png.h"
+#include "trainer.h"
 
 #define NEAREST_MAX 64
 
@@ -176,11 +177,7 @@ static int nearest_run(srv_call *c, nearest_job *j, const char *const *allowed, 
         *reply = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
         return -1;
     }
-    const float lo = mc->g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
-    for (size_t i = 0; i < (size_t)j->q.n * GAN_PIX; i++) {
-        float v = (j->images[i] - lo) / (1.0f - lo);
-        j->unit[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
-    }
+    srv_images_to_unit(mc, j->images, j->unit, (size_t)j->q.n * GAN_PIX);
     if (nn_nearest(j->train->images, j->train->n, GAN_PIX, j->unit, (int)j->q.n, j->idx, j->dist) < 0) {
         *reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return -1;

@@ -149,13 +149,6 @@ long srv_api_generate(srv_http *h, const float *z, const uint8_t *labels, int n,
     return it;
 }
 
-/* Map generated images to the classifier's input range [-1, 1] in place
- * (a ReLU generator draws in [0, 1]). */
-void srv_api_to_classifier_range(const gan_config *c, float *images, size_t n) {
-    if (c->g_output == GAN_OUT_TANH) return;
-    for (size_t i = 0; i < n; i++) images[i] = 2.0f * images[i] - 1.0f;
-}
-
 /* Generate from z and labels and answer with a PNG grid in `cols` columns;
  * annotate: each cell framed by D's verdict. */
 static enum MHD_Result reply_grid(srv_call *c, const float *z, const uint8_t *labels, int n,
@@ -264,7 +257,7 @@ enum MHD_Result srv_api_samples_json(srv_call *c) {
         goto done;
     }
     if (c->h->classifier) {   /* the classifier reads [-1, 1] */
-        srv_api_to_classifier_range(mc, images, (size_t)n * GAN_PIX);
+        srv_images_to_classifier(mc, images, (size_t)n * GAN_PIX);
         pthread_mutex_lock(&c->h->sampler_mu);
         cls_classify(c->h->classifier, images, n, probs, NULL);
         pthread_mutex_unlock(&c->h->sampler_mu);

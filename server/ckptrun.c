@@ -308,7 +308,7 @@ int srv_ckpt_restore_run(srv_trainer *t, srv_state *st) {
     srv_ckpt_apply_trainer(&ck, t, 1);
     srv_ckpt_free(&ck);
     srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, t->model->g_mem,
-                      t->model->g_buf_mem);
+                      t->model->g_buf_mem, t->model->d_mem, t->model->d_buf_mem);
     printf("ganlive: restored %s at iteration %ld after divergence\n", path, t->iteration);
     fflush(stdout);
     srv_state_restore_done(st, 0, NULL);

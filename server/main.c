@@ -292,7 +292,7 @@ static int cmd_train(cli *c) {
             rc = 1;
             break;
         }
-        srv_state_publish(st, t.iteration, gan_batcher_epoch(&t.batcher), &t.last, NULL, NULL);
+        srv_state_publish(st, t.iteration, gan_batcher_epoch(&t.batcher), &t.last, NULL, NULL, NULL, NULL);
         if (t.iteration % t.cfg.timeline_every == 0) srv_trainer_publish_timeline(&t, st);
         const double now = now_s();
         if (t.cfg.run_dir[0] && t.cfg.checkpoint_every_s > 0 &&

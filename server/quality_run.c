@@ -128,21 +128,16 @@ static int run_pass(scorer *q, const gan_dataset *train, long it, srv_quality_pa
     nn_rng_seed(&rng, q->cfg.seed ^ QR_NOISE_STREAM);   /* same noise every pass */
     nn_rng_fill_normal(&rng, q->z, (size_t)n * (size_t)mc->nz, 0.0f, 1.0f);
     for (int i = 0; i < n; i++) q->labels[i] = (uint8_t)(i % GAN_CLASSES);
-    float lo, hi;
-    srv_output_range(mc, &lo, &hi);
     const int m = n < QR_NN_SUBSET ? n : QR_NN_SUBSET;
     for (int i0 = 0; i0 < n; i0 += QR_CHUNK) {   /* chunks: only probs and features stay */
         if (srv_state_quitting(q->st)) return -2;
         const int k = n - i0 < QR_CHUNK ? n - i0 : QR_CHUNK;
         gan_sampler_generate(q->sampler, q->gp, q->gb, q->z + (size_t)i0 * (size_t)mc->nz,
                              q->labels + i0, k, q->images);
-        for (int i = i0; i < i0 + k && i < m; i++)       /* [0, 1] pixels for the search */
-            for (int px = 0; px < GAN_PIX; px++) {
-                float v = (q->images[(size_t)(i - i0) * GAN_PIX + px] - lo) / (hi - lo);
-                q->nn_q[(size_t)i * GAN_PIX + px] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
-            }
-        if (lo == 0.0f)                                  /* classifier reads [-1, 1] */
-            for (size_t i = 0; i < (size_t)k * GAN_PIX; i++) q->images[i] = 2.0f * q->images[i] - 1.0f;
+        if (i0 < m)                                      /* [0, 1] pixels for the search */
+            srv_images_to_unit(mc, q->images, q->nn_q + (size_t)i0 * GAN_PIX,
+                               (size_t)((m - i0 < k ? m - i0 : k)) * GAN_PIX);
+        srv_images_to_classifier(mc, q->images, (size_t)k * GAN_PIX);
         cls_classify(q->cls, q->images, k, q->probs + (size_t)i0 * GAN_CLASSES,
                      q->feats + (size_t)i0 * CLS_FEAT);
     }

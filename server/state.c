@@ -154,15 +154,9 @@ static double rate_get(const srv_state *s, double now) {
     return (s->images_total - oldest->images) / dt;
 }
 
-void srv_state_stage_discriminator(srv_state *s, const float *dparams, const float *dbuf) {
-    /* trainer only: the blocks are the trainer's own and stay as they are
-     * until the srv_state_publish that follows, which copies them */
-    s->dis_stage_p = dparams;
-    s->dis_stage_b = dbuf;
-}
-
 void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_metrics *m,
-                       const float *gparams, const float *gbuf) {
+                       const float *gparams, const float *gbuf,
+                       const float *dparams, const float *dbuf) {
     int have_gen = gparams && gbuf;
     double t = srv_state_now();
     pthread_mutex_lock(&s->mu);
@@ -171,11 +165,10 @@ void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_met
         memcpy(s->gb_front, gbuf, s->gb_count * sizeof(float));
         s->gen_iteration = iteration;
     }
-    if (s->dis_stage_p) {
-        memcpy(s->dp_front, s->dis_stage_p, s->dp_count * sizeof(float));
-        memcpy(s->db_front, s->dis_stage_b, s->db_count * sizeof(float));
+    if (dparams && dbuf) {
+        memcpy(s->dp_front, dparams, s->dp_count * sizeof(float));
+        memcpy(s->db_front, dbuf, s->db_count * sizeof(float));
         s->dis_iteration = iteration;
-        s->dis_stage_p = s->dis_stage_b = NULL;
     }
     long done = s->published ? iteration - s->iteration : 0;
     if (done < 0) done = 0;

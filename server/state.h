@@ -69,14 +69,14 @@ void srv_state_free(srv_state *s);
 
 /* ---- trainer side -------------------------------------------------------- */
 
-/* Publish the iteration just finished: metrics point, generator copy,
- * counters. gparams/gbuf as in gan_sampler_generate. */
+/* Publish the iteration just finished: metrics point, copies of the
+ * generator and discriminator (so both are always seen from the same
+ * iteration), counters. gparams/gbuf as in gan_sampler_generate, dparams/
+ * dbuf blocks of gan_dparam_count / gan_dbuffer_count floats; NULL pairs
+ * leave the published copy as it was. */
 void srv_state_publish(srv_state *s, long iteration, double epoch, const gan_metrics *m,
-                       const float *gparams, const float *gbuf);
-/* Stage a copy of the discriminator (blocks of gan_dparam_count and
- * gan_dbuffer_count floats) to be published with the next srv_state_publish,
- * so G and D are always seen from the same iteration. Trainer only. */
-void srv_state_stage_discriminator(srv_state *s, const float *dparams, const float *dbuf);
+                       const float *gparams, const float *gbuf,
+                       const float *dparams, const float *dbuf);
 /* Store the fixed-noise grid of this iteration (grey pixels, width x height)
  * in the timeline if it is due; thins the timeline evenly when full. */
 void srv_state_add_timeline(srv_state *s, long iteration, const uint8_t *pixels,

@@ -66,10 +66,9 @@ struct srv_state {
     size_t gp_count, gb_count;
     float *gp_front, *gb_front;
     long gen_iteration;          /* -1 until the first publish */
-    /* the published discriminator, copied in with the next G publish */
+    /* the published discriminator, copied in with the generator */
     size_t dp_count, db_count;
     float *dp_front, *db_front;
-    const float *dis_stage_p, *dis_stage_b;   /* trainer only: D to copy next */
     long dis_iteration;          /* -1 until a D was published */
 
     float *fixed_z;              /* [fixed_n][nz] */

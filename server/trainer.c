@@ -32,6 +32,20 @@ void srv_output_range(const gan_config *c, float *lo, float *hi) {
     *hi = 1.0f;
 }
 
+void srv_images_to_unit(const gan_config *c, const float *images, float *out, size_t n) {
+    float lo, hi;
+    srv_output_range(c, &lo, &hi);
+    for (size_t i = 0; i < n; i++) {
+        const float v = (images[i] - lo) / (hi - lo);
+        out[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
+}
+
+void srv_images_to_classifier(const gan_config *c, float *images, size_t n) {
+    if (c->g_output == GAN_OUT_TANH) return;          /* already [-1, 1] */
+    for (size_t i = 0; i < n; i++) images[i] = 2.0f * images[i] - 1.0f;
+}
+
 void srv_data_dir(const srv_config *cfg, char *out, size_t len) {
     if (cfg->data_dir[0]) snprintf(out, len, "%s", cfg->data_dir);
     else if (strcmp(cfg->dataset, "fashion") == 0) snprintf(out, len, "/usr/share/datasets/fashion-mnist");
@@ -250,8 +264,8 @@ void *srv_trainer_thread(void *arg) {
     use_threads(&t->cfg);      /* this thread trains, not the one that built t */
     srv_state_set_fixed_noise(st, t->fixed_noise, srv_fixed_n(&m->cfg));
     srv_state_set_dataset(st, &t->data);   /* read-only for /api/real.png */
-    srv_state_stage_discriminator(st, m->d_mem, m->d_buf_mem);
-    srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, m->g_mem, m->g_buf_mem);
+    srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, m->g_mem, m->g_buf_mem,
+                      m->d_mem, m->d_buf_mem);
     srv_trainer_publish_timeline(t, st);
     double last_save = mono_s();
     long saved_at = t->iteration;          /* resumed from (or fresh at) this one */
@@ -281,9 +295,8 @@ void *srv_trainer_thread(void *arg) {
             srv_state_set_diverged(st, t->iteration, why);
             continue;
         }
-        srv_state_stage_discriminator(st, m->d_mem, m->d_buf_mem);
         srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), &t->last,
-                          m->g_mem, m->g_buf_mem);
+                          m->g_mem, m->g_buf_mem, m->d_mem, m->d_buf_mem);
         if (t->bal_new) {
             srv_state_add_balance(st, &t->bal_event, t->skipping);
             t->bal_new = 0;

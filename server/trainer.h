@@ -73,6 +73,11 @@ void srv_trainer_sample_grid(srv_trainer *t, int fresh);
 void srv_trainer_publish_timeline(srv_trainer *t, srv_state *st);
 /* Data range of the model's output: [-1, 1] (tanh) or [0, 1] (relu). */
 void srv_output_range(const gan_config *c, float *lo, float *hi);
+/* Generated images from the model's range to [0, 1] pixels (clamped) into
+ * out (the nearest-neighbour search's scale), and in place to the
+ * classifier's [-1, 1]. n values. */
+void srv_images_to_unit(const gan_config *c, const float *images, float *out, size_t n);
+void srv_images_to_classifier(const gan_config *c, float *images, size_t n);
 
 /* The serve loop: runs until srv_state_quit. arg is {srv_trainer*, srv_state*}.
  * Writes checkpoints every cfg.checkpoint_every_s, on SRV_SAVE and on the

@@ -43,12 +43,14 @@ TEST(train_step_allocates_nothing) {
     /* what the serve loop does every iteration: train, then publish */
     for (int i = 0; i < 3; i++) {
         srv_trainer_iteration(&t);
-        srv_state_publish(st, t.iteration, 0.0, &t.last, t.model->g_mem, t.model->g_buf_mem);
+        srv_state_publish(st, t.iteration, 0.0, &t.last, t.model->g_mem, t.model->g_buf_mem,
+                          t.model->d_mem, t.model->d_buf_mem);
     }
     const long before = allocations;
     for (int i = 0; i < 10; i++) {
         CHECK(srv_trainer_iteration(&t) == 0);
-        srv_state_publish(st, t.iteration, 0.0, &t.last, t.model->g_mem, t.model->g_buf_mem);
+        srv_state_publish(st, t.iteration, 0.0, &t.last, t.model->g_mem, t.model->g_buf_mem,
+                          t.model->d_mem, t.model->d_buf_mem);
     }
     CHECKF(allocations == before, "%ld allocations in 10 iterations", allocations - before);
     srv_state_free(st);

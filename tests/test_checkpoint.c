@@ -51,7 +51,7 @@ static void run_iters(srv_trainer *t, srv_state *st, int n) {
     for (int i = 0; i < n; i++) {
         if (srv_trainer_iteration(t) < 0) return;
         srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), &t->last,
-                          t->model->g_mem, t->model->g_buf_mem);
+                          t->model->g_mem, t->model->g_buf_mem, t->model->d_mem, t->model->d_buf_mem);
         if (t->iteration % t->cfg.timeline_every == 0) srv_trainer_publish_timeline(t, st);
     }
 }
@@ -466,7 +466,7 @@ static void *fake_loop(void *arg) {
             continue;
         }
         it++;
-        srv_state_publish(f->s, it, 0.0, NULL, NULL, NULL);
+        srv_state_publish(f->s, it, 0.0, NULL, NULL, NULL, NULL, NULL);
         if (it == 50) srv_state_set_diverged(f->s, it, "test");
         usleep(200);
     }

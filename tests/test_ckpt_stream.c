@@ -36,7 +36,7 @@ static int stream_run(srv_trainer *t, srv_state **st, uint64_t seed, int iters) 
     if (!(*st = srv_state_new(&t->cfg))) return -1;
     for (int i = 0; i < iters && srv_trainer_iteration(t) == 0; i++) {
         srv_state_publish(*st, t->iteration, gan_batcher_epoch(&t->batcher), &t->last,
-                          t->model->g_mem, t->model->g_buf_mem);
+                          t->model->g_mem, t->model->g_buf_mem, t->model->d_mem, t->model->d_buf_mem);
         if (t->iteration % t->cfg.timeline_every == 0) srv_trainer_publish_timeline(t, *st);
     }
     return 0;

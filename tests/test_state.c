@@ -47,7 +47,7 @@ static void *fake_run(void *arg) {
             srv_state_set_diverged(f->s, it, "test divergence");
             continue;
         }
-        srv_state_publish(f->s, it, (double)it / 100.0, &m, f->gp, f->gb);
+        srv_state_publish(f->s, it, (double)it / 100.0, &m, f->gp, f->gb, NULL, NULL);
         if (it % 5 == 0) {
             memset(pixels, (int)(it & 0xff), sizeof pixels);
             srv_state_add_timeline(f->s, it, pixels, 4, 4);
