@@ -6,13 +6,10 @@
  * work (JSON building, sampling, PNG encoding) outside it, and queue one
  * reply. cJSON objects are built with single-exit cleanup.
  *
- * Sampling: one gan_sampler and one set of parameter buffers serve every
- * request, guarded by h->sampler_mu (never the state mutex), so concurrent
- * requests queue instead of each allocating tens of MB. The generator copy
- * and the forward passes happen under that mutex; the PNG is encoded after.
- * Noise for a given seed comes from nn_rng seeded with it and is drawn for
- * all n images before the sampler generates them in chunks, so the same
- * seed and weights always give the same bytes.
+ * Sampling happens on the render worker (render.h, api_samples.c), never
+ * in a connection thread. Noise for a given seed comes from nn_rng seeded
+ * with it and is drawn for all n images before the sampler generates them
+ * in chunks, so the same seed and weights always give the same bytes.
  */
 #include <limits.h>
 #ifdef _OPENMP
@@ -179,9 +176,22 @@ enum MHD_Result srv_api_step(srv_call *c) {
             return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown field: %.64s",
                                    it->string ? it->string : "?");
     long iteration = 0;
-    if (srv_state_step(c->h->st, (int)n->valuedouble, &iteration) != 0)
-        return srv_reply_error(c->conn, MHD_HTTP_CONFLICT, "not paused: pause before stepping");
     srv_status s;
+    switch (srv_state_step(c->h->st, (int)n->valuedouble, &iteration)) {
+    case 0: break;
+    case SRV_STEP_BUSY:
+        return srv_reply_error(c->conn, MHD_HTTP_CONFLICT,
+                               "busy: another step is still running; try again when it is done");
+    case SRV_STEP_DIVERGED:
+        srv_state_status(c->h->st, &s);
+        return srv_reply_error(c->conn, MHD_HTTP_CONFLICT,
+                               "the run is diverged (%.200s); POST /api/resume restores the last "
+                               "good checkpoint", s.diverged_reason);
+    case SRV_STEP_QUITTING:
+        return srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is stopping");
+    default:
+        return srv_reply_error(c->conn, MHD_HTTP_CONFLICT, "not paused: pause before stepping");
+    }
     srv_state_status(c->h->st, &s);
     return reply_run_state(c, s.state, iteration);
 }
@@ -198,9 +208,7 @@ static uint64_t mix64(uint64_t x) {          /* splitmix64 finaliser */
 uint64_t srv_api_fresh_seed(srv_http *h) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    pthread_mutex_lock(&h->sampler_mu);
-    uint64_t k = ++h->seed_counter;
-    pthread_mutex_unlock(&h->sampler_mu);
+    uint64_t k = atomic_fetch_add(&h->seed_counter, 1) + 1;
     return mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^ mix64(k);
 }
 

@@ -16,9 +16,11 @@
 #include <microhttpd.h>
 #include <cJSON.h>
 #include "config.h"
+#include "events.h"
 #include "guard.h"
 #include "http.h"
 #include "query.h"
+#include "render.h"
 #include "state.h"
 #include "../nn/classifier.h"
 
@@ -45,13 +47,9 @@ struct srv_http {
     srv_guard guard;                      /* Host, Origin and token policy */
     atomic_int stopping;                  /* set by srv_http_stop; SSE streams end */
     srv_asset assets[SRV_NASSETS];
-    /* one sampler for all /api/samples*.png requests, with its own mutex */
-    pthread_mutex_t sampler_mu;
-    gan_sampler *sampler;
-    float *gparams, *gbuf;
-    float *dparams, *dbuf;                /* D's copy, for verdicts */
-    cls_model *classifier;                /* labels of samples; NULL when none */
-    uint64_t seed_counter;                /* under sampler_mu */
+    srv_events *events;                   /* the SSE hub (events.c) */
+    srv_render *render;                   /* all generator/classifier work (render.c) */
+    atomic_ullong seed_counter;           /* fresh seeds */
 };
 
 /* What a sample request asks for (see api_samples.c). */
@@ -160,12 +158,25 @@ int srv_api_sample_query(srv_call *c, const char *const *allowed, srv_sample_que
 /* Columns of a query's grid: 10 for digits=all, else near-square. */
 int srv_api_sample_cols(const srv_sample_query *q);
 /* The noise z [n][nz] and labels [n] a query stands for. */
-void srv_api_draw(const srv_http *h, const srv_sample_query *q, float *z, uint8_t *labels);
-/* Generate n images [n][784] with the latest generator (and D's verdicts
- * sigmoid(D(x)) into verdict [n] unless NULL). Returns the generator's
- * iteration, or -1 when nothing was published yet. */
-long srv_api_generate(srv_http *h, const float *z, const uint8_t *labels, int n, float *images,
-                      float *verdict);
+void srv_api_draw(const gan_config *mc, const srv_sample_query *q, float *z, uint8_t *labels);
+/* Generate n images [n][784] on the render worker (and D's verdicts
+ * sigmoid(D(x)) into verdict [n] unless NULL); one_by_one: batches of one.
+ * Returns the snapshot's iteration, or -1 with the reply (503, 429, ...)
+ * already queued in *reply. */
+long srv_api_generate(srv_call *c, const float *z, const uint8_t *labels, int n, float *images,
+                      float *verdict, int one_by_one, enum MHD_Result *reply);
+/* Answer with the render cache's bytes for key, rendering them with fn(arg)
+ * on the render worker when they are not there yet (render.h): 200 with an
+ * ETag, 304 for a matching If-None-Match, 429/503 with Retry-After. */
+enum MHD_Result srv_reply_rendered(srv_call *c, const char *key, srv_render_fn fn, void *arg);
+/* The reply to a render request that did not run: 429/503 with
+ * Retry-After, else status with err. */
+enum MHD_Result srv_reply_render_error(srv_call *c, int status, int retry_s, const char *err);
+/* The client's address as text (fairness of the render queue). */
+void srv_client_addr(struct MHD_Connection *conn, char *out, size_t len);
+/* The live grid's renderer (api_samples.c), handed to the render worker. */
+int srv_api_live_grid(srv_render_ctx *x, uint64_t seed, char *key, size_t keylen,
+                      srv_render_out *out, char *err, size_t errlen);
 /* JSON of the status figures (without config); caller owns the result. */
 cJSON *srv_api_status_json(const srv_status *s);
 

@@ -254,16 +254,8 @@ enum MHD_Result srv_api_interpolate_png(srv_call *c) {
         srv_slerp(ends, ends + nz, nz, (double)i / (k - 1), z + (size_t)i * nz);
 
     srv_http *h = c->h;
-    pthread_mutex_lock(&h->sampler_mu);
-    long it = srv_state_copy_generator(h->st, h->gparams, h->gbuf);
-    for (int i = 0; it >= 0 && i < k; i++)   /* batches of one, like samples.png?n=1 */
-        gan_sampler_generate(h->sampler, h->gparams, h->gbuf, z + (size_t)i * nz, NULL, 1,
-                             images + (size_t)i * GAN_PIX);
-    pthread_mutex_unlock(&h->sampler_mu);
-    if (it < 0) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
-        goto done;
-    }
+    /* batches of one, like samples.png?n=1 */
+    if (srv_api_generate(c, z, NULL, k, images, NULL, 1, &ret) < 0) goto done;
     float lo = h->cfg.model.g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
     if (srv_grid_png(images, k, k, (int)scale, lo, 1.0f, &png, &len) != 0) {
         ret = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");

@@ -18,6 +18,7 @@
 #include <string.h>
 #include "../nn/quality.h"
 #include "api.h"
+#include "json_strict.h"
 #include "png.h"
 #include "trainer.h"
 
@@ -170,13 +171,15 @@ static int nearest_run(srv_call *c, nearest_job *j, const char *const *allowed, 
         *reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return -1;
     }
-    srv_api_draw(c->h, &j->q, z, labels);
-    j->iteration = j->train ? srv_api_generate(c->h, z, labels, (int)j->q.n, j->images, NULL) : -1;
-    free(z);
-    if (j->iteration < 0) {
+    srv_api_draw(mc, &j->q, z, labels);
+    if (!j->train) {
+        free(z);
         *reply = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
         return -1;
     }
+    j->iteration = srv_api_generate(c, z, labels, (int)j->q.n, j->images, NULL, 0, reply);
+    free(z);
+    if (j->iteration < 0) return -1;
     srv_images_to_unit(mc, j->images, j->unit, (size_t)j->q.n * GAN_PIX);
     if (nn_nearest(j->train->images, j->train->n, GAN_PIX, j->unit, (int)j->q.n, j->idx, j->dist) < 0) {
         *reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -197,7 +200,7 @@ enum MHD_Result srv_api_nearest(srv_call *c) {
         cJSON *items = o ? cJSON_AddArrayToObject(o, "items") : NULL;
         if (items) {
             cJSON_AddNumberToObject(o, "iteration", (double)j->iteration);
-            cJSON_AddNumberToObject(o, "seed", (double)j->q.seed);
+            srv_json_seed(o, "seed", j->q.seed);   /* exact: a string past 2^53 */
             cJSON_AddNumberToObject(o, "n", (double)j->q.n);
             if (info.has_ceiling) srv_json_float(o, "test_median", info.test_median);
             else cJSON_AddNullToObject(o, "test_median");

@@ -13,10 +13,13 @@
  * class), and otherwise labels are drawn uniformly from the same stream. An
  * unconditional model refuses digit and digits with 400.
  *
- * One gan_sampler, one classifier and one set of parameter buffers serve
- * every request, guarded by h->sampler_mu (never the state mutex): the
- * generator and discriminator are copied out of srv_state under it, the
- * forward passes run, and the PNG or JSON is built after it is released.
+ * Every answer here is a pure function of the render worker's snapshot and
+ * the canonical query, so it goes through the render cache (render.h):
+ * rendered once per snapshot, shared by every viewer who asks, with an ETag
+ * that answers If-None-Match with 304. A request without a seed gets a
+ * fresh one and renders on its own (still through the worker's budget).
+ * The worker also renders the shared live grid with srv_api_live_grid, the
+ * same function a request for its URL would run.
  */
 #ifdef _OPENMP
 #include <omp.h>
@@ -26,7 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api.h"
+#include "json_strict.h"
 #include "png.h"
+#include "render.h"
 #include "trainer.h"
 
 /* ---- the query ----------------------------------------------------------- */
@@ -114,8 +119,7 @@ int srv_api_sample_cols(const srv_sample_query *q) {
     return q->all_digits ? GAN_CLASSES : srv_api_grid_cols((int)q->n);
 }
 
-void srv_api_draw(const srv_http *h, const srv_sample_query *q, float *z, uint8_t *labels) {
-    const gan_config *mc = &h->cfg.model;
+void srv_api_draw(const gan_config *mc, const srv_sample_query *q, float *z, uint8_t *labels) {
     nn_rng rng;
     nn_rng_seed(&rng, q->seed);
     nn_rng_fill_normal(&rng, z, (size_t)q->n * (size_t)mc->nz, 0.0f, 1.0f);
@@ -127,96 +131,93 @@ void srv_api_draw(const srv_http *h, const srv_sample_query *q, float *z, uint8_
     }
 }
 
-/* ---- generation ------------------------------------------------------------ */
+/* ---- rendering (on the render worker) ------------------------------------------ */
 
-long srv_api_generate(srv_http *h, const float *z, const uint8_t *labels, int n, float *images,
-                      float *verdict) {
-#ifdef _OPENMP
-    /* One thread per request: the trainer's two-thread team keeps both cores,
-     * and a viewer costs it about one core's share only while sampling. */
-    omp_set_num_threads(1);
-#endif
-    pthread_mutex_lock(&h->sampler_mu);
-    long it = srv_state_copy_generator(h->st, h->gparams, h->gbuf);
-    if (it >= 0) gan_sampler_generate(h->sampler, h->gparams, h->gbuf, z, labels, n, images);
-    if (it >= 0 && verdict) {
-        if (srv_state_copy_discriminator(h->st, h->dparams, h->dbuf) >= 0)
-            gan_sampler_judge(h->sampler, h->dparams, h->dbuf, images, labels, n, verdict);
-        else
-            for (int i = 0; i < n; i++) verdict[i] = NAN;
-    }
-    pthread_mutex_unlock(&h->sampler_mu);
-    return it;
-}
-
-/* Generate from z and labels and answer with a PNG grid in `cols` columns;
- * annotate: each cell framed by D's verdict. */
-static enum MHD_Result reply_grid(srv_call *c, const float *z, const uint8_t *labels, int n,
-                                  int cols, int scale, int annotate) {
-    enum MHD_Result ret;
-    float *images = malloc((size_t)n * GAN_PIX * sizeof(float));
-    float *verdict = annotate ? malloc((size_t)n * sizeof(float)) : NULL;
-    unsigned char *png = NULL;
-    size_t len = 0;
-    if (!images || (annotate && !verdict)) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        goto done;
-    }
-    if (srv_api_generate(c->h, z, labels, n, images, verdict) < 0) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
-        goto done;
-    }
-    float lo = c->h->cfg.model.g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
-    int rc = annotate ? srv_grid_png_framed(images, verdict, n, cols, scale, lo, 1.0f, &png, &len)
-                      : srv_grid_png(images, n, cols, scale, lo, 1.0f, &png, &len);
-    if (rc != 0) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        goto done;
-    }
-    ret = srv_reply_png(c->conn, png, len);
-done:
-    free(images);
-    free(verdict);
-    return ret;
-}
-
-enum MHD_Result srv_api_samples(srv_call *c) {
-    static const char *const allowed[] = {"n", "seed", "scale", "digit", "digits", "annotate", NULL};
+/* What a samples job needs: the query, and the fixed noise for fixed.png. */
+typedef struct {
     srv_sample_query q;
-    enum MHD_Result reply;
-    if (srv_api_sample_query(c, allowed, &q, &reply) < 0) return reply;
-    float *z = malloc((size_t)q.n * (size_t)c->h->cfg.model.nz * sizeof(float));
-    uint8_t *labels = malloc((size_t)q.n);
-    if (!z || !labels) reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    else {
-        srv_api_draw(c->h, &q, z, labels);
-        reply = reply_grid(c, z, labels, (int)q.n, srv_api_sample_cols(&q), (int)q.scale, q.annotate);
+    const float *fixed;              /* fixed.png: [n][nz] noise, labels i % 10 */
+    int fixed_n;
+} samples_job;
+
+/* Noise, labels and images of a job: 0, or 500 with err. */
+static int generate(srv_render_ctx *x, const samples_job *j, float **images, uint8_t **labels,
+                    float **verdict, char *err, size_t errlen) {
+    const gan_config *mc = &x->cfg->model;
+    const int n = j->fixed ? j->fixed_n : (int)j->q.n;
+    float *z = j->fixed ? NULL : malloc((size_t)n * (size_t)mc->nz * sizeof(float));
+    *images = malloc((size_t)n * GAN_PIX * sizeof(float));
+    *labels = malloc((size_t)n);
+    if (verdict) *verdict = malloc((size_t)n * sizeof(float));
+    if ((!j->fixed && !z) || !*images || !*labels || (verdict && !*verdict)) {
+        free(z);
+        snprintf(err, errlen, "out of memory");
+        return 500;
     }
+    if (j->fixed) {
+        for (int i = 0; i < n; i++) (*labels)[i] = mc->conditional ? (uint8_t)(i % GAN_CLASSES) : 0;
+    } else {
+        srv_api_draw(mc, &j->q, z, *labels);
+    }
+    srv_render_generate(x, j->fixed ? j->fixed : z, *labels, n, *images, verdict ? *verdict : NULL, 0);
     free(z);
+    return 0;
+}
+
+/* samples.png and fixed.png: a PNG grid (framed by D's verdict with annotate). */
+static int render_grid(srv_render_ctx *x, void *arg, srv_render_out *out, char *err, size_t errlen) {
+    const samples_job *j = arg;
+    float *images = NULL, *verdict = NULL;
+    uint8_t *labels = NULL;
+    const int annotate = !j->fixed && j->q.annotate;
+    int rc = generate(x, j, &images, &labels, annotate ? &verdict : NULL, err, errlen);
+    if (rc == 0) {
+        const int n = j->fixed ? j->fixed_n : (int)j->q.n;
+        const int cols = j->fixed ? srv_fixed_cols(&x->cfg->model) : srv_api_sample_cols(&j->q);
+        const int scale = j->fixed ? 1 : (int)j->q.scale;
+        float lo, hi;
+        srv_output_range(&x->cfg->model, &lo, &hi);
+        rc = annotate ? srv_grid_png_framed(images, verdict, n, cols, scale, lo, hi, &out->data, &out->len)
+                      : srv_grid_png(images, n, cols, scale, lo, hi, &out->data, &out->len);
+        if (rc != 0) {
+            rc = 500;
+            snprintf(err, errlen, "out of memory");
+        }
+        out->type = "image/png";
+    }
+    free(images);
     free(labels);
-    return reply;
+    free(verdict);
+    return rc;
+}
+
+int srv_api_live_grid(srv_render_ctx *x, uint64_t seed, char *key, size_t keylen,
+                      srv_render_out *out, char *err, size_t errlen) {
+    samples_job j = {.q = {.n = SRV_LIVE_N, .scale = SRV_LIVE_SCALE, .seed = seed, .digit = -1}};
+    srv_render_samples_key(key, keylen, "samples.png", j.q.n, j.q.scale, seed, -1, 0, 0);
+    return render_grid(x, &j, out, err, errlen);
 }
 
 /* The samples.json object, or NULL on no memory. probs is read only when a
  * classifier is loaded. */
-static cJSON *samples_json(const srv_http *h, const srv_sample_query *q, long it,
+static cJSON *samples_json(const srv_render_ctx *x, const srv_sample_query *q,
                            const uint8_t *labels, const float *verdict, const float *probs) {
-    const int n = (int)q->n, conditional = h->cfg.model.conditional;
+    const int n = (int)q->n, conditional = x->cfg->model.conditional;
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = o ? cJSON_AddArrayToObject(o, "samples") : NULL;
     if (!arr) goto fail;
-    cJSON_AddNumberToObject(o, "iteration", (double)it);
-    cJSON_AddNumberToObject(o, "seed", (double)q->seed);
+    cJSON_AddNumberToObject(o, "iteration", (double)x->iteration);
+    srv_json_seed(o, "seed", q->seed);
     cJSON_AddNumberToObject(o, "n", n);
     cJSON_AddBoolToObject(o, "conditional", conditional);
-    cJSON_AddBoolToObject(o, "classifier", h->classifier != NULL);
+    cJSON_AddBoolToObject(o, "classifier", x->classifier != NULL);
     for (int i = 0; i < n; i++) {
         cJSON *s = cJSON_CreateObject();
         if (!s) goto fail;
         cJSON_AddItemToArray(arr, s);
         cJSON_AddNumberToObject(s, "index", i);
         srv_json_float(s, "d_fake", verdict[i]);
-        if (h->classifier) {
+        if (x->classifier) {
             int label;
             cls_argmax(probs + (size_t)i * GAN_CLASSES, 1, &label);
             cJSON_AddNumberToObject(s, "label", label);
@@ -234,51 +235,100 @@ fail:
     return NULL;
 }
 
+static int render_json(srv_render_ctx *x, void *arg, srv_render_out *out, char *err, size_t errlen) {
+    const samples_job *j = arg;
+    const int n = (int)j->q.n;
+    float *images = NULL, *verdict = NULL;
+    uint8_t *labels = NULL;
+    float *probs = malloc((size_t)n * GAN_CLASSES * sizeof(float));
+    int rc = probs ? generate(x, j, &images, &labels, &verdict, err, errlen) : 500;
+    if (rc == 0 && x->classifier) {   /* the classifier reads [-1, 1] */
+        srv_images_to_classifier(&x->cfg->model, images, (size_t)n * GAN_PIX);
+        cls_classify(x->classifier, images, n, probs, NULL);
+    }
+    cJSON *o = rc == 0 ? samples_json(x, &j->q, labels, verdict, probs) : NULL;
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (rc == 0 && !text) rc = 500;
+    if (rc == 500) snprintf(err, errlen, "out of memory");
+    out->data = (unsigned char *)text;
+    out->len = text ? strlen(text) : 0;
+    out->type = "application/json";
+    free(probs);
+    free(images);
+    free(labels);
+    free(verdict);
+    return rc;
+}
+
+/* A direct job: generate for one caller (nearest, interpolate). */
+typedef struct {
+    const float *z;
+    const uint8_t *labels;
+    int n, one_by_one;
+    float *images, *verdict;
+    long iteration;
+} generate_job;
+
+static int run_generate(srv_render_ctx *x, void *arg, srv_render_out *out, char *err, size_t errlen) {
+    generate_job *j = arg;
+    (void)out;
+    (void)err;
+    (void)errlen;
+    srv_render_generate(x, j->z, j->labels, j->n, j->images, j->verdict, j->one_by_one);
+    j->iteration = x->iteration;
+    return 0;
+}
+
+long srv_api_generate(srv_call *c, const float *z, const uint8_t *labels, int n, float *images,
+                      float *verdict, int one_by_one, enum MHD_Result *reply) {
+    generate_job j = {z, labels, n, one_by_one, images, verdict, -1};
+    char client[48], err[200];
+    int retry_s = 1;
+    srv_client_addr(c->conn, client, sizeof client);
+    int rc = srv_render_direct(c->h->render, client, run_generate, &j, &retry_s, err, sizeof err);
+    if (rc == 0) return j.iteration;
+    *reply = srv_reply_render_error(c, rc, retry_s, err);
+    return -1;
+}
+
+/* ---- the endpoints ------------------------------------------------------------ */
+
+enum MHD_Result srv_api_samples(srv_call *c) {
+    static const char *const allowed[] = {"n", "seed", "scale", "digit", "digits", "annotate", NULL};
+    samples_job j = {0};
+    enum MHD_Result reply;
+    if (srv_api_sample_query(c, allowed, &j.q, &reply) < 0) return reply;
+    char key[SRV_RENDER_KEY_MAX];
+    srv_render_samples_key(key, sizeof key, "samples.png", j.q.n, j.q.scale, j.q.seed, j.q.digit,
+                           j.q.all_digits, j.q.annotate);
+    return srv_reply_rendered(c, key, render_grid, &j);
+}
+
 enum MHD_Result srv_api_samples_json(srv_call *c) {
     static const char *const allowed[] = {"n", "seed", "digit", "digits", NULL};
-    srv_sample_query q;
+    samples_job j = {0};
     enum MHD_Result reply;
-    if (srv_api_sample_query(c, allowed, &q, &reply) < 0) return reply;
-    const gan_config *mc = &c->h->cfg.model;
-    const int n = (int)q.n;
-    float *z = malloc((size_t)n * (size_t)mc->nz * sizeof(float));
-    uint8_t *labels = malloc((size_t)n);
-    float *images = malloc((size_t)n * GAN_PIX * sizeof(float));
-    float *verdict = malloc((size_t)n * sizeof(float));
-    float *probs = malloc((size_t)n * GAN_CLASSES * sizeof(float));
-    if (!z || !labels || !images || !verdict || !probs) {
-        reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        goto done;
-    }
-    srv_api_draw(c->h, &q, z, labels);
-    long it = srv_api_generate(c->h, z, labels, n, images, verdict);
-    if (it < 0) {
-        reply = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
-        goto done;
-    }
-    if (c->h->classifier) {   /* the classifier reads [-1, 1] */
-        srv_images_to_classifier(mc, images, (size_t)n * GAN_PIX);
-        pthread_mutex_lock(&c->h->sampler_mu);
-        cls_classify(c->h->classifier, images, n, probs, NULL);
-        pthread_mutex_unlock(&c->h->sampler_mu);
-    }
-    reply = srv_reply_json(c->conn, MHD_HTTP_OK,   /* NULL (no memory): 500 */
-                           samples_json(c->h, &q, it, labels, verdict, probs));
-done:
-    free(z); free(labels); free(images); free(verdict); free(probs);
-    return reply;
+    if (srv_api_sample_query(c, allowed, &j.q, &reply) < 0) return reply;
+    char key[SRV_RENDER_KEY_MAX];
+    srv_render_samples_key(key, sizeof key, "samples.json", j.q.n, 1, j.q.seed, j.q.digit,
+                           j.q.all_digits, 0);
+    return srv_reply_rendered(c, key, render_json, &j);
 }
 
 enum MHD_Result srv_api_samples_fixed(srv_call *c) {
-    const gan_config *mc = &c->h->cfg.model;
-    const size_t nz = (size_t)mc->nz;
+    static const char *const allowed[] = {NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                               "unknown or repeated query parameter: %.64s", bad);
+    const size_t nz = (size_t)c->h->cfg.model.nz;
     float *z = malloc((size_t)SRV_FIXED_MAX * nz * sizeof(float));
     if (!z) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     enum MHD_Result ret;
-    int n = srv_state_copy_fixed_noise(c->h->st, z, SRV_FIXED_MAX);
-    /* labels NULL: i % 10, the trainer's timeline layout (one column per class) */
-    if (n <= 0) ret = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no fixed noise yet");
-    else ret = reply_grid(c, z, NULL, n, srv_fixed_cols(mc), 1, 0);
+    samples_job j = {.fixed = z, .fixed_n = srv_state_copy_fixed_noise(c->h->st, z, SRV_FIXED_MAX)};
+    if (j.fixed_n <= 0) ret = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no fixed noise yet");
+    else ret = srv_reply_rendered(c, "samples/fixed.png", render_grid, &j);
     free(z);
     return ret;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "json_strict.h"
 
 typedef enum { T_INT, T_LONG, T_U64, T_FLOAT, T_STR, T_ENUM, T_BOOL } setting_type;
 
@@ -35,6 +36,10 @@ static const setting settings[] = {
     {"server",   "allowed_hosts",      "allowed_hosts",      T_STR,   OFF(allowed_hosts), 0, 255, 0, {0}},
     {"server",   "max_body",           "max_body",           T_INT,   OFF(max_body), 1024, 1048576, 0, {0}},
     {"server",   "events_interval_ms", "events_interval_ms", T_INT,   OFF(events_interval_ms), 50, 10000, 1, {0}},
+    {"server",   "live_every_ms",      "live_every_ms",      T_INT,   OFF(live_every_ms), 100, 60000, 1, {0}},
+    {"server",   "render_share",       "render_share",       T_FLOAT, OFF(render_share), 0.01, 1, 1, {0}},
+    {"server",   "render_queue",       "render_queue",       T_INT,   OFF(render_queue), 1, 1024, 0, {0}},
+    {"server",   "cache_mb",           "cache_mb",           T_INT,   OFF(cache_mb), 1, 4096, 0, {0}},
     {"data",     "dataset",            "dataset",            T_STR,   OFF(dataset), 0, 15, 0, {0}},
     {"data",     "dir",                "dir",                T_STR,   OFF(data_dir), 0, 511, 0, {0}},
     {"model",    "nz",                 "nz",                 T_INT,   OFF(model.nz), 1, 1024, 0, {0}},
@@ -76,6 +81,10 @@ void srv_config_default(srv_config *c) {
     c->port = 8080;
     c->max_body = 16 * 1024;
     c->events_interval_ms = 250;
+    c->live_every_ms = 1000;
+    c->render_share = 0.1f;
+    c->render_queue = 32;
+    c->cache_mb = 32;
     snprintf(c->dataset, sizeof c->dataset, "mnist");
     c->data_dir[0] = '\0';            /* "" = the dataset's usual place */
     gan_config_default(&c->model);
@@ -162,6 +171,12 @@ static int set_value(srv_config *c, const setting *s, const cJSON *v, const char
         memcpy(field, str, strlen(str) + 1);
         return 0;
     }
+    if (s->type == T_U64) {               /* a seed: a number or its decimal string */
+        uint64_t u;
+        if (srv_json_seed_get(v, &u) < 0 || (double)u > s->max) goto bad;
+        *(uint64_t *)field = u;
+        return 0;
+    }
     if (!cJSON_IsNumber(v)) goto bad;
     const double d = v->valuedouble;
     if (!isfinite(d) || d < s->min || d > s->max) goto bad;
@@ -169,7 +184,6 @@ static int set_value(srv_config *c, const setting *s, const cJSON *v, const char
     switch (s->type) {
     case T_INT:   *(int *)field = (int)d; break;
     case T_LONG:  *(long *)field = (long)d; break;
-    case T_U64:   *(uint64_t *)field = (uint64_t)d; break;
     case T_FLOAT: *(float *)field = (float)d; break;
     default: break;
     }
@@ -259,6 +273,8 @@ int srv_config_load_file(srv_config *c, const char *path, char *err, size_t errl
     if (ferror(f)) { snprintf(err, errlen, "%s: read error", path); goto done; }
     root = cJSON_ParseWithLength(text, len);
     if (!root) { snprintf(err, errlen, "%s: not valid JSON", path); goto done; }
+    const char *dup = srv_json_duplicate_key(root);
+    if (dup) { snprintf(err, errlen, "%s: duplicate key: %.64s", path, dup); goto done; }
     char inner[400];
     if (srv_config_apply_file_json(c, root, inner, sizeof inner) < 0) {
         snprintf(err, errlen, "%s: %s", path, inner);

@@ -25,6 +25,11 @@ typedef struct {
     char allowed_hosts[256];     /* extra Host names, comma-separated; "*" = any */
     int max_body;                /* request bodies above this many bytes get 413 */
     int events_interval_ms;      /* SSE metrics at most this often (live) */
+    /* the render worker (render.h): shared live grid, budget, cache */
+    int live_every_ms;           /* live grid and model snapshot at most this often (live) */
+    float render_share;          /* CPU share of the machine for renders while training (live) */
+    int render_queue;            /* render jobs waiting at most (503 above) */
+    int cache_mb;                /* rendered answers kept, in MiB */
     /* data */
     char dataset[16];            /* "mnist" | "fashion" | "custom" */
     char data_dir[512];

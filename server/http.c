@@ -45,6 +45,7 @@
 #include <unistd.h>
 #include "api.h"
 #include "http.h"
+#include "json_strict.h"
 #include "trainer.h"
 
 #define CONN_TIMEOUT_S 30
@@ -119,6 +120,74 @@ enum MHD_Result srv_reply_png(struct MHD_Connection *conn, unsigned char *png, s
     MHD_add_response_header(r, "Content-Type", "image/png");
     MHD_add_response_header(r, "Cache-Control", "no-store");
     return srv_reply(conn, MHD_HTTP_OK, r);
+}
+
+void srv_client_addr(struct MHD_Connection *conn, char *out, size_t len) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    snprintf(out, len, "?");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+enum MHD_Result srv_reply_render_error(srv_call *c, int status, int retry_s, const char *err) {
+    if (status != SRV_RENDER_BUSY && status != SRV_RENDER_UNFAIR)
+        return srv_reply_error(c->conn, (unsigned)status, "%s", err);
+    cJSON *o = cJSON_CreateObject();
+    char *text = o && cJSON_AddStringToObject(o, "error", err) &&
+                 cJSON_AddNumberToObject(o, "retry_after_s", retry_s)
+                     ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    struct MHD_Response *r =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    char secs[16];
+    snprintf(secs, sizeof secs, "%d", retry_s);
+    MHD_add_response_header(r, "Retry-After", secs);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    return srv_reply(c->conn, (unsigned)status, r);
+}
+
+/* Generated answers may be kept by the browser but are checked each time
+ * (no-cache): the ETag names the run, the model snapshot and the query. */
+enum MHD_Result srv_reply_rendered(srv_call *c, const char *key, srv_render_fn fn, void *arg) {
+    char client[48], etag[64] = "", err[200] = "";
+    int retry_s = 1;
+    srv_rendered *e = NULL;
+    srv_client_addr(c->conn, client, sizeof client);
+    const char *inm = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "If-None-Match");
+    int rc = srv_render_cached(c->h->render, client, key, inm, fn, arg, &e, etag, sizeof etag,
+                               &retry_s, err, sizeof err);
+    struct MHD_Response *r = NULL;
+    if (rc == SRV_RENDER_NOT_MODIFIED) {
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!r) return MHD_NO;
+        MHD_add_response_header(r, "ETag", etag);
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        return srv_reply(c->conn, MHD_HTTP_NOT_MODIFIED, r);
+    }
+    if (rc != 0) return srv_reply_render_error(c, rc, retry_s, err);
+    size_t len;
+    const char *type;
+    const unsigned char *data = srv_rendered_data(e, &len, &type);
+    r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (r) {
+        char it[24];
+        snprintf(it, sizeof it, "%ld", srv_rendered_iteration(e));
+        MHD_add_response_header(r, "Content-Type", type);
+        MHD_add_response_header(r, "ETag", srv_rendered_etag(e));
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        MHD_add_response_header(r, "X-Ganlive-Iteration", it);
+    }
+    srv_rendered_release(c->h->render, e);
+    return r ? srv_reply(c->conn, MHD_HTTP_OK, r) : MHD_NO;
 }
 
 /* Numbers go out rounded to the digits they carry (a float's 7, a double's
@@ -358,6 +427,13 @@ static enum MHD_Result dispatch(srv_http *h, struct MHD_Connection *conn, const 
                 return srv_reply_error(conn, MHD_HTTP_BAD_REQUEST,
                                        "body: must be a JSON object");
             }
+            const char *dup = srv_json_duplicate_key(body);   /* json_strict.c */
+            if (dup) {
+                enum MHD_Result r = srv_reply_error(conn, MHD_HTTP_BAD_REQUEST,
+                                                    "body: duplicate key: %.64s", dup);
+                cJSON_Delete(body);
+                return r;
+            }
         }
     }
     srv_call call = {h, conn, url, body, hit->arg};
@@ -500,25 +576,15 @@ srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_d
     if (h->cfg.max_body <= 0) h->cfg.max_body = SRV_BODY_MAX;
     if (srv_guard_init(&h->guard, cfg, err, errlen) != 0) goto fail;
     atomic_init(&h->stopping, 0);
-    pthread_mutex_init(&h->sampler_mu, NULL);
+    atomic_init(&h->seed_counter, 0);
     memcpy(h->assets, asset_list, sizeof asset_list);
     for (int i = 0; i < SRV_NASSETS; i++)
         if (load_asset(&h->assets[i], web_dir, err, errlen) != 0) goto fail;
 
-    h->sampler = gan_sampler_new(&cfg->model, GAN_SAMPLER_CHUNK);
-    h->gparams = malloc(gan_gparam_count(&cfg->model) * sizeof(float));
-    h->gbuf = malloc((gan_gbuffer_count(&cfg->model) + 1) * sizeof(float));
-    h->dparams = malloc(gan_dparam_count(&cfg->model) * sizeof(float));
-    h->dbuf = malloc((gan_dbuffer_count(&cfg->model) + 1) * sizeof(float));
-    if (!h->sampler || !h->gparams || !h->gbuf || !h->dparams || !h->dbuf) {
-        snprintf(err, errlen, "out of memory for the sampler");
-        goto fail;
-    }
-    {   /* optional: without it samples.json has no labels */
-        char why[700];
-        h->classifier = srv_classifier_load(cfg, GAN_SAMPLER_CHUNK, why, sizeof why);
-        if (!h->classifier) fprintf(stderr, "ganlive: samples get no class labels: %s\n", why);
-    }
+    h->events = srv_events_start(st, err, errlen);
+    if (!h->events) goto fail;
+    h->render = srv_render_start(st, cfg, h->events, srv_api_live_grid, err, errlen);
+    if (!h->render) goto fail;
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -587,14 +653,9 @@ const char *srv_http_token(const srv_http *h) {
 void srv_http_stop(srv_http *h) {
     if (!h) return;
     atomic_store(&h->stopping, 1);        /* SSE streams notice within a second */
-    if (h->daemon) MHD_stop_daemon(h->daemon);
+    if (h->daemon) MHD_stop_daemon(h->daemon);   /* every connection thread is gone */
     for (int i = 0; i < SRV_NASSETS; i++) free(h->assets[i].data);
-    gan_sampler_free(h->sampler);
-    free(h->gparams);
-    free(h->gbuf);
-    free(h->dparams);
-    free(h->dbuf);
-    cls_model_free(h->classifier);
-    pthread_mutex_destroy(&h->sampler_mu);
+    srv_render_stop(h->render);
+    srv_events_free(h->events);
     free(h);
 }
