@@ -15,10 +15,10 @@
 #   make fixtures   regenerate the PyTorch reference tensors (needs python3-torch)
 #   make SANITIZER=address|undefined|thread   instrumented build (redis style)
 
-PKGS      := libmicrohttpd libcjson stb openblas zlib
+PKGS      := libmicrohttpd libcjson stb openblas zlib libqrencode
 DEB_BUILD := build-essential pkg-config libmicrohttpd-dev libcjson-dev libstb-dev \
-             libopenblas-dev zlib1g-dev python3 nodejs npm ca-certificates curl
-DEB_TEST  := chromium python3-numpy clang-14 libclang-rt-14-dev dataset-fashion-mnist
+             libopenblas-dev zlib1g-dev libqrencode-dev python3 nodejs npm ca-certificates curl
+DEB_TEST  := chromium python3-numpy clang-14 libclang-rt-14-dev dataset-fashion-mnist zbar-tools
 
 CC       ?= cc
 OPT      ?= -O3 -march=native
@@ -135,7 +135,7 @@ test-builds:
 # with each harness. New inputs go to build-fuzz/work/, never to the seeds.
 FUZZ_CC      := clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_NAMES   := config query idx ckpt
+FUZZ_NAMES   := config query idx ckpt ckpt_apply classifier idx_gz http
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_OBJ     := $(patsubst %.c,build-fuzz/%.o,$(NN_SRC) $(SRV_SRC))

@@ -17,8 +17,9 @@ for name in "$@"; do
     log=build-fuzz/logs/$name.log
     mkdir -p "$work"
     case $name in
-        ckpt) maxlen=1048576 ;;
-        idx) maxlen=8192 ;;
+        ckpt|ckpt_apply) maxlen=1048576 ;;
+        classifier) maxlen=262144 ;;      # one classifier file is 259,624 bytes
+        idx|idx_gz) maxlen=8192 ;;
         *) maxlen=4096 ;;
     esac
     "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -max_len=$maxlen \

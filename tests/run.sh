@@ -75,7 +75,7 @@ if [ "$all" = 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_suite asan tests/run.sh --sanitizer address
     run_suite tsan-stress /usr/bin/python3 tests/test_stress.py ./ganlive-thread "$data" 25
-    run_suite fuzz fuzz/run.sh "${FUZZ_TEST_SECONDS:-5}" config query idx ckpt
+    run_suite fuzz fuzz/run.sh "${FUZZ_TEST_SECONDS:-5}" config query idx ckpt ckpt_apply classifier idx_gz http
 fi
 
 echo
