@@ -47,6 +47,43 @@ cJSON *srv_api_status_json(const srv_status *s) {
     return o;
 }
 
+int srv_api_classroom_figures(srv_http *h, srv_figure out[SRV_CLASSROOM_FIGURES]) {
+    srv_render_stats r;
+    srv_render_get_stats(h->render, &r);
+    const srv_figure f[SRV_CLASSROOM_FIGURES] = {
+        {"viewers", "Event streams (dashboards) connected now.", 0, srv_events_viewers(h->events)},
+        {"viewers_dropped", "Event streams ended because they fell too far behind.", 1,
+         (double)srv_events_dropped(h->events)},
+        {"renders", "Generator or classifier jobs the render worker ran.", 1, (double)r.renders},
+        {"render_cache_hits", "Answers served from the render cache.", 1, (double)r.cache_hits},
+        {"render_coalesced", "Requests that waited for an identical render in flight.", 1,
+         (double)r.coalesced},
+        {"render_not_modified", "304 answers to If-None-Match.", 1, (double)r.not_modified},
+        {"render_rejected_busy", "503 answers: the render queue was full.", 1, (double)r.rejected_busy},
+        {"render_rejected_unfair", "429 answers: one address asked more than its share.", 1,
+         (double)r.rejected_unfair},
+        {"render_queue", "Render jobs waiting now.", 0, r.queue_len},
+        {"render_cache_bytes", "Bytes held by the render cache.", 0, (double)r.cache_bytes},
+        {"render_cpu_seconds", "CPU time the render worker spent on jobs.", 1, r.cpu_s},
+        {"render_snapshot_iteration", "Training iteration of the weights renders use.", 0,
+         (double)r.iteration},
+    };
+    memcpy(out, f, sizeof f);
+    return SRV_CLASSROOM_FIGURES;
+}
+
+static cJSON *classroom_json(srv_http *h) {
+    srv_figure f[SRV_CLASSROOM_FIGURES];
+    int n = srv_api_classroom_figures(h, f);
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; o && i < n; i++)
+        if (!cJSON_AddNumberToObject(o, f[i].name, f[i].value)) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    return o;
+}
+
 enum MHD_Result srv_api_status(srv_call *c) {
     srv_status s;
     srv_config cfg;
@@ -60,7 +97,9 @@ enum MHD_Result srv_api_status(srv_call *c) {
             cJSON_Delete(cj);
             cJSON_Delete(o);
             o = NULL;
-        } else if (srv_api_status_insight(c->h, o) < 0) {
+        } else if (srv_api_status_insight(c->h, o) < 0 ||
+                   !cJSON_AddItemToObject(o, "classroom", classroom_json(c->h)) ||
+                   !cJSON_AddItemToObject(o, "access", srv_api_access_json(c->h, c->conn))) {
             cJSON_Delete(o);
             o = NULL;
         }

@@ -136,6 +136,10 @@ enum MHD_Result srv_api_checkpoint_latest(srv_call *c);
 enum MHD_Result srv_api_metrics_csv(srv_call *c);          /* api_insight.c */
 enum MHD_Result srv_api_prometheus(srv_call *c);
 enum MHD_Result srv_api_real_png(srv_call *c);
+enum MHD_Result srv_api_invite(srv_call *c);               /* api_invite.c */
+enum MHD_Result srv_api_invite_png(srv_call *c);
+/* {"lan", "token_required", "role": "presenter" | "viewer"} of a request. */
+cJSON *srv_api_access_json(srv_http *h, struct MHD_Connection *conn);
 enum MHD_Result srv_api_interpolate_png(srv_call *c);
 
 /* {"iteration": current, "points": [...]}, caller owns the result (NULL on
@@ -177,6 +181,15 @@ void srv_client_addr(struct MHD_Connection *conn, char *out, size_t len);
 /* The live grid's renderer (api_samples.c), handed to the render worker. */
 int srv_api_live_grid(srv_render_ctx *x, uint64_t seed, char *key, size_t keylen,
                       srv_render_out *out, char *err, size_t errlen);
+/* The classroom figures (viewers, renders, cache), described once for
+ * /api/status ("classroom") and /metrics (ganlive_<name>). */
+typedef struct {
+    const char *name, *help;
+    int counter;                          /* 1 a running total, 0 a gauge */
+    double value;
+} srv_figure;
+#define SRV_CLASSROOM_FIGURES 12
+int srv_api_classroom_figures(srv_http *h, srv_figure out[SRV_CLASSROOM_FIGURES]);
 /* JSON of the status figures (without config); caller owns the result. */
 cJSON *srv_api_status_json(const srv_status *s);
 

@@ -153,6 +153,14 @@ enum MHD_Result srv_api_prometheus(srv_call *c) {
                    q.mode_collapse, 1);
         prom_gauge(t, "quality_copying", "1 when the nearest-neighbour ratio is under 0.6.", q.copying, 1);
     }
+    srv_figure fig[SRV_CLASSROOM_FIGURES];
+    int nf = srv_api_classroom_figures(c->h, fig);
+    for (int i = 0; i < nf; i++) {               /* counters end in _total */
+        const char *sfx = fig[i].counter ? "_total" : "";
+        tb_printf(t, "# HELP ganlive_%s%s %s\n# TYPE ganlive_%s%s %s\nganlive_%s%s %.17g\n",
+                  fig[i].name, sfx, fig[i].help, fig[i].name, sfx,
+                  fig[i].counter ? "counter" : "gauge", fig[i].name, sfx, fig[i].value);
+    }
     tb_printf(t, "# HELP ganlive_state Run state: 1 for the current one, 0 for the others.\n"
                  "# TYPE ganlive_state gauge\n");
     static const srv_run_state states[] = {SRV_RUNNING, SRV_PAUSED, SRV_DIVERGED};

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "guard.h"
+#include "netif.h"
 
 int srv_guard_is_loopback(const char *addr) {
     unsigned char a[16];
@@ -81,8 +82,21 @@ int srv_guard_init(srv_guard *g, const srv_config *cfg, char *err, size_t errlen
         if (random_token(g->token, sizeof g->token, err, errlen) != 0) return -1;
         g->token_generated = 1;
     }
+    g->bind_is_loopback = srv_guard_is_loopback(bind);
     if (!is_wildcard(bind))
         snprintf(g->bind_host, sizeof g->bind_host, strchr(bind, ':') ? "[%s]" : "%s", bind);
+    if (!srv_guard_is_loopback(bind)) {   /* LAN bind: the machine's own names */
+        srv_netif_list ifs;
+        int n = srv_netif_addresses(&ifs);
+        for (int i = 0; i < n && g->nlocal < SRV_GUARD_LOCAL_MAX; i++)
+            snprintf(g->local[g->nlocal++], sizeof g->local[0], "%s", ifs.host[i]);
+        char name[64];
+        srv_netif_hostname(name, sizeof name);
+        if (name[0] && g->nlocal + 2 <= SRV_GUARD_LOCAL_MAX) {
+            snprintf(g->local[g->nlocal++], sizeof g->local[0], "%s", name);
+            snprintf(g->local[g->nlocal++], sizeof g->local[0], "%s.local", name);
+        }
+    }
     snprintf(g->hosts, sizeof g->hosts, "%s", cfg->allowed_hosts);
     g->any_host = strcmp(cfg->allowed_hosts, "*") == 0;
     g->port = cfg->port;
@@ -98,6 +112,8 @@ static int name_allowed(const srv_guard *g, const char *name, size_t len) {
     if (name_eq(name, len, "localhost") || name_eq(name, len, "127.0.0.1") ||
         name_eq(name, len, "[::1]") || name_eq(name, len, g->bind_host))
         return 1;
+    for (int i = 0; i < g->nlocal; i++)
+        if (name_eq(name, len, g->local[i])) return 1;
     const char *p = g->hosts;
     while (*p) {                          /* comma-separated, spaces ignored */
         while (*p == ' ' || *p == ',') p++;
@@ -169,6 +185,12 @@ int srv_guard_token_ok(const srv_guard *g, const char *authorization) {
     for (size_t i = 0; i < tlen; i++)
         diff |= (unsigned)(unsigned char)g->token[i] ^ (unsigned)(i < plen ? (unsigned char)p[i] : 0u);
     return diff == 0;
+}
+
+int srv_guard_is_lan(const srv_guard *g) { return !g->bind_is_loopback; }
+
+int srv_guard_is_presenter(const srv_guard *g, const char *authorization) {
+    return srv_guard_token_ok(g, authorization);
 }
 
 int srv_guard_is_mutating(const char *method) {

@@ -7,6 +7,9 @@
  *   Host     every request must name this server: localhost, 127.0.0.1,
  *            [::1], the bound address, or a name of server.allowed_hosts
  *            ("*" turns the check off), with no port or the bound port.
+ *            On a LAN bind (any address that is not loopback) also the
+ *            machine's own interface addresses and its host name (NAME and
+ *            NAME.local), so students can type what the teacher shows.
  *            Else 403 (DNS rebinding).
  *   Token    when a token is set (server.token, --token, or generated at
  *            start because the bind address is not loopback), requests with
@@ -25,6 +28,7 @@
 
 #define SRV_TOKEN_MIN 16
 #define SRV_TOKEN_MAX 128
+#define SRV_GUARD_LOCAL_MAX 20
 
 typedef struct {
     char token[SRV_TOKEN_MAX + 1];   /* "" = no token */
@@ -33,6 +37,9 @@ typedef struct {
     char hosts[256];                 /* server.allowed_hosts, as configured */
     int any_host;                    /* allowed_hosts "*" */
     int port;                        /* the bound port, set after binding */
+    int bind_is_loopback;
+    int nlocal;                      /* LAN bind: the machine's own names */
+    char local[SRV_GUARD_LOCAL_MAX][72];
 } srv_guard;
 
 /* 1 when addr is a numeric loopback address (127.0.0.0/8, ::1). */
@@ -41,6 +48,11 @@ int srv_guard_is_loopback(const char *addr);
 /* Fill g from the config: check the token's form, generate one when the bind
  * address is not loopback and none was given. -1 with a message on error. */
 int srv_guard_init(srv_guard *g, const srv_config *cfg, char *err, size_t errlen);
+
+/* 1 when the bind address is not loopback (students may connect). */
+int srv_guard_is_lan(const srv_guard *g);
+/* 1 when the request carries the token (the presenter) or none is needed. */
+int srv_guard_is_presenter(const srv_guard *g, const char *authorization);
 
 /* 1 when the Host header value names this server. */
 int srv_guard_host_ok(const srv_guard *g, const char *host);

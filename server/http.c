@@ -242,6 +242,8 @@ static const route routes[] = {
     {"GET", "/metrics", 0, srv_api_prometheus, 0},
     {"GET", "/api/real.png", 0, srv_api_real_png, 0},
     {"GET", "/api/interpolate.png", 0, srv_api_interpolate_png, 0},
+    {"GET", "/api/invite", 0, srv_api_invite, 0},
+    {"GET", "/api/invite.png", 0, srv_api_invite_png, 0},
     {"GET", "/", 0, serve_asset, 0},
     {"GET", "/app.js", 0, serve_asset, 1},
     {"GET", "/style.css", 0, serve_asset, 2},
