@@ -7,10 +7,11 @@
  *   POST /api/run             start a new run with a preset (main.c restarts)
  * and the quality, warning and balance fields of /api/status.
  *
- * The nearest-neighbour search runs in the requesting HTTP thread over the
+ * The nearest-neighbour search runs on the render worker (render.h) over the
  * training set the trainer loaded (srv_state_dataset: immutable, shared by
  * const pointer), one thread, BLAS inside nn_nearest: about 94 MFLOP per
- * sample, so the default n = 8 answers in tens of milliseconds.
+ * sample, so the default n = 8 answers in tens of milliseconds. Answers are
+ * cached per model snapshot and query like the sample grids.
  */
 #include <math.h>
 #include <stdio.h>
@@ -144,18 +145,103 @@ enum MHD_Result srv_api_quality(srv_call *c) {
 
 /* ---- nearest neighbours ------------------------------------------------- */
 
+/* A nearest query (JSON and PNG): rendered on the worker, cached by key. */
 typedef struct {
     srv_sample_query q;
-    long iteration;
     const gan_dataset *train;
+    float test_median;                     /* NaN when the ceiling is not known yet */
+} nearest_job;
+
+typedef struct {
     float images[NEAREST_MAX * GAN_PIX];   /* generated, model range */
     float unit[NEAREST_MAX * GAN_PIX];     /* the same in [0, 1] */
     int32_t idx[NEAREST_MAX];
     float dist[NEAREST_MAX];
-} nearest_job;
+} nearest_found;
 
-/* Parse, generate and search. 0, or -1 with the reply queued. */
-static int nearest_run(srv_call *c, nearest_job *j, const char *const *allowed, enum MHD_Result *reply) {
+/* Generate and search (on the render worker, one thread). NULL with err on
+ * no memory. */
+static nearest_found *nearest_search(srv_render_ctx *x, const nearest_job *j, char *err,
+                                     size_t errlen) {
+    const gan_config *mc = &x->cfg->model;
+    const int n = (int)j->q.n;
+    nearest_found *f = malloc(sizeof *f);
+    float *z = malloc((size_t)n * (size_t)mc->nz * sizeof(float));
+    uint8_t labels[NEAREST_MAX];
+    if (!f || !z) goto oom;
+    srv_api_draw(mc, &j->q, z, labels);
+    srv_render_generate(x, z, labels, n, f->images, NULL, 0);
+    srv_images_to_unit(mc, f->images, f->unit, (size_t)n * GAN_PIX);
+    if (nn_nearest(j->train->images, j->train->n, GAN_PIX, f->unit, n, f->idx, f->dist) < 0) goto oom;
+    free(z);
+    return f;
+oom:
+    free(f);
+    free(z);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+}
+
+static int render_nearest_json(srv_render_ctx *x, void *arg, srv_render_out *out, char *err,
+                               size_t errlen) {
+    const nearest_job *j = arg;
+    nearest_found *f = nearest_search(x, j, err, errlen);
+    if (!f) return 500;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *items = o ? cJSON_AddArrayToObject(o, "items") : NULL;
+    if (items) {
+        cJSON_AddNumberToObject(o, "iteration", (double)x->iteration);
+        srv_json_seed(o, "seed", j->q.seed);   /* exact: a string past 2^53 */
+        cJSON_AddNumberToObject(o, "n", (double)j->q.n);
+        if (isfinite(j->test_median)) srv_json_float(o, "test_median", j->test_median);
+        else cJSON_AddNullToObject(o, "test_median");
+        for (int i = 0; i < (int)j->q.n; i++) {
+            cJSON *it = cJSON_CreateObject();
+            if (!it || !cJSON_AddItemToArray(items, it)) { cJSON_Delete(it); cJSON_Delete(o); o = NULL; break; }
+            cJSON_AddNumberToObject(it, "index", i);
+            cJSON_AddNumberToObject(it, "train_index", f->idx[i]);
+            srv_json_float(it, "distance", f->dist[i]);
+            cJSON_AddNumberToObject(it, "train_label", j->train->labels[f->idx[i]]);
+        }
+    }
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    free(f);
+    if (!text) {
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    out->data = (unsigned char *)text;
+    out->len = strlen(text);
+    out->type = "application/json";
+    return 0;
+}
+
+static int render_nearest_png(srv_render_ctx *x, void *arg, srv_render_out *out, char *err,
+                              size_t errlen) {
+    const nearest_job *j = arg;
+    const int n = (int)j->q.n;
+    nearest_found *f = nearest_search(x, j, err, errlen);
+    float *pairs = f ? malloc((size_t)2 * n * GAN_PIX * sizeof(float)) : NULL;  /* rows: sample, nearest */
+    int rc = 500;
+    if (pairs) {
+        for (int i = 0; i < n; i++) {
+            memcpy(pairs + (size_t)(2 * i) * GAN_PIX, f->unit + (size_t)i * GAN_PIX, GAN_PIX * sizeof(float));
+            const uint8_t *r = j->train->images + (size_t)f->idx[i] * GAN_PIX;
+            for (int p = 0; p < GAN_PIX; p++) pairs[(size_t)(2 * i + 1) * GAN_PIX + p] = r[p] / 255.0f;
+        }
+        if (srv_grid_png(pairs, 2 * n, 2, (int)j->q.scale, 0.0f, 1.0f, &out->data, &out->len) == 0) rc = 0;
+        out->type = "image/png";
+    }
+    if (rc != 0) snprintf(err, errlen, "out of memory");
+    free(pairs);
+    free(f);
+    return rc;
+}
+
+/* Parse the query; 0, or -1 with the reply queued. */
+static int nearest_query(srv_call *c, nearest_job *j, const char *const *allowed,
+                         enum MHD_Result *reply) {
     if (srv_api_sample_query(c, allowed, &j->q, reply) < 0) return -1;
     if (!MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "n")) {
         j->q.n = 8;                               /* the default of this endpoint */
@@ -164,86 +250,39 @@ static int nearest_run(srv_call *c, nearest_job *j, const char *const *allowed, 
         return -1;
     }
     j->train = srv_state_dataset(c->h->st);
-    const gan_config *mc = &c->h->cfg.model;
-    float *z = malloc((size_t)j->q.n * (size_t)mc->nz * sizeof(float));
-    uint8_t labels[NEAREST_MAX];
-    if (!z) {
-        *reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        return -1;
-    }
-    srv_api_draw(mc, &j->q, z, labels);
     if (!j->train) {
-        free(z);
         *reply = srv_reply_error(c->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no generator published yet");
         return -1;
     }
-    j->iteration = srv_api_generate(c, z, labels, (int)j->q.n, j->images, NULL, 0, reply);
-    free(z);
-    if (j->iteration < 0) return -1;
-    srv_images_to_unit(mc, j->images, j->unit, (size_t)j->q.n * GAN_PIX);
-    if (nn_nearest(j->train->images, j->train->n, GAN_PIX, j->unit, (int)j->q.n, j->idx, j->dist) < 0) {
-        *reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        return -1;
-    }
+    srv_quality_info info;
+    srv_state_quality(c->h->st, &info, NULL, 0);
+    j->test_median = info.has_ceiling ? info.test_median : NAN;
     return 0;
 }
 
 enum MHD_Result srv_api_nearest(srv_call *c) {
     static const char *const allowed[] = {"n", "seed", "digit", "digits", NULL};
-    nearest_job *j = malloc(sizeof *j);
+    nearest_job j;
     enum MHD_Result reply;
-    if (!j) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    if (nearest_run(c, j, allowed, &reply) == 0) {
-        srv_quality_info info;
-        srv_state_quality(c->h->st, &info, NULL, 0);
-        cJSON *o = cJSON_CreateObject();
-        cJSON *items = o ? cJSON_AddArrayToObject(o, "items") : NULL;
-        if (items) {
-            cJSON_AddNumberToObject(o, "iteration", (double)j->iteration);
-            srv_json_seed(o, "seed", j->q.seed);   /* exact: a string past 2^53 */
-            cJSON_AddNumberToObject(o, "n", (double)j->q.n);
-            if (info.has_ceiling) srv_json_float(o, "test_median", info.test_median);
-            else cJSON_AddNullToObject(o, "test_median");
-            for (int i = 0; i < (int)j->q.n; i++) {
-                cJSON *it = cJSON_CreateObject();
-                if (!it || !cJSON_AddItemToArray(items, it)) { cJSON_Delete(it); cJSON_Delete(o); o = NULL; break; }
-                cJSON_AddNumberToObject(it, "index", i);
-                cJSON_AddNumberToObject(it, "train_index", j->idx[i]);
-                srv_json_float(it, "distance", j->dist[i]);
-                cJSON_AddNumberToObject(it, "train_label", j->train->labels[j->idx[i]]);
-            }
-        }
-        reply = srv_reply_json(c->conn, MHD_HTTP_OK, o);
+    if (nearest_query(c, &j, allowed, &reply) != 0) return reply;
+    char key[SRV_RENDER_KEY_MAX];
+    srv_render_samples_key(key, sizeof key, "nearest", j.q.n, 1, j.q.seed, j.q.digit, j.q.all_digits, 0);
+    if (isfinite(j.test_median)) {             /* the ceiling arrives once, after the first pass */
+        size_t k = strlen(key);
+        snprintf(key + k, sizeof key - k, "&median=1");
     }
-    free(j);
-    return reply;
+    return srv_reply_rendered(c, key, render_nearest_json, &j);
 }
 
 enum MHD_Result srv_api_nearest_png(srv_call *c) {
     static const char *const allowed[] = {"n", "seed", "scale", "digit", "digits", NULL};
-    nearest_job *j = malloc(sizeof *j);
-    float *pairs = NULL;
+    nearest_job j;
     enum MHD_Result reply;
-    if (!j) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    if (nearest_run(c, j, allowed, &reply) != 0) goto done;
-    const int n = (int)j->q.n;
-    pairs = malloc((size_t)2 * n * GAN_PIX * sizeof(float));   /* rows: sample, nearest */
-    unsigned char *png = NULL;
-    size_t len = 0;
-    if (!pairs) { reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory"); goto done; }
-    for (int i = 0; i < n; i++) {
-        memcpy(pairs + (size_t)(2 * i) * GAN_PIX, j->unit + (size_t)i * GAN_PIX, GAN_PIX * sizeof(float));
-        const uint8_t *r = j->train->images + (size_t)j->idx[i] * GAN_PIX;
-        for (int p = 0; p < GAN_PIX; p++) pairs[(size_t)(2 * i + 1) * GAN_PIX + p] = r[p] / 255.0f;
-    }
-    if (srv_grid_png(pairs, 2 * n, 2, (int)j->q.scale, 0.0f, 1.0f, &png, &len) != 0)
-        reply = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    else
-        reply = srv_reply_png(c->conn, png, len);
-done:
-    free(pairs);
-    free(j);
-    return reply;
+    if (nearest_query(c, &j, allowed, &reply) != 0) return reply;
+    char key[SRV_RENDER_KEY_MAX];
+    srv_render_samples_key(key, sizeof key, "nearest.png", j.q.n, j.q.scale, j.q.seed, j.q.digit,
+                           j.q.all_digits, 0);
+    return srv_reply_rendered(c, key, render_nearest_png, &j);
 }
 
 /* ---- balance and new runs ------------------------------------------------ */

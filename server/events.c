@@ -29,8 +29,9 @@
  *
  * Pending metrics are flushed before a state frame, so a client sees the
  * points up to a pause before the pause itself. A new stream first gets its
- * own state event and the points from ?since=I (else Last-Event-ID, else
- * now) up to where the hub stands, then the shared frames from there on.
+ * own state event, the points from ?since=I (else Last-Event-ID, else now)
+ * up to where the hub stands and the newest samples event, then the shared
+ * frames from there on.
  */
 #include <limits.h>
 #include <math.h>
@@ -64,6 +65,7 @@ struct srv_events {
     frame ring[RING];
     long next_seq;               /* seq of the next frame */
     long last_iter;              /* newest point in a metrics frame */
+    char *last_samples;          /* the newest samples frame, for new streams */
     atomic_int viewers;
     atomic_long dropped;
 };
@@ -166,15 +168,6 @@ static void publish(srv_events *ev, char *s, size_t len) {
     pthread_cond_broadcast(&ev->cv);
 }
 
-static void publish_text(srv_events *ev, text *t) {
-    if (t->len == 0) return;
-    pthread_mutex_lock(&ev->mu);
-    publish(ev, t->buf, t->len);
-    pthread_mutex_unlock(&ev->mu);
-    t->buf = NULL;
-    t->len = t->cap = 0;
-}
-
 static void *hub(void *arg) {
     srv_events *ev = arg;
     srv_state *st = ev->st;
@@ -250,8 +243,18 @@ void srv_events_samples(srv_events *ev, long version, long iteration, uint64_t s
         cJSON_AddStringToObject(o, "url", url);
     }
     text t = {0};
-    if (append_event(&t, "samples", -1, o) == 0) publish_text(ev, &t);
-    else free(t.buf);
+    if (append_event(&t, "samples", -1, o) != 0) {
+        free(t.buf);
+        return;
+    }
+    char *copy = strdup(t.buf);
+    pthread_mutex_lock(&ev->mu);
+    if (copy) {
+        free(ev->last_samples);
+        ev->last_samples = copy;
+    }
+    publish(ev, t.buf, t.len);
+    pthread_mutex_unlock(&ev->mu);
 }
 
 int srv_events_viewers(srv_events *ev) { return atomic_load(&ev->viewers); }
@@ -291,6 +294,7 @@ void srv_events_free(srv_events *ev) {
     if (!ev) return;
     srv_events_stop(ev);
     for (int i = 0; i < RING; i++) free(ev->ring[i].text);
+    free(ev->last_samples);
     pthread_cond_destroy(&ev->cv);
     pthread_mutex_destroy(&ev->mu);
     free(ev);
@@ -380,14 +384,17 @@ enum MHD_Result srv_api_events(srv_call *c) {
     e->ev = ev;
     e->h = c->h;
     /* Where the hub stands: shared frames from here on, our own before. */
+    text t = {0};
     pthread_mutex_lock(&ev->mu);
     e->next_seq = ev->next_seq;
     long upto = ev->last_iter;
+    char *live = ev->last_samples ? strdup(ev->last_samples) : NULL;
     pthread_mutex_unlock(&ev->mu);
     if (since == -2 || since > upto) since = upto;
-    text t = {0};
     int rc = append_event(&t, "state", -1, state_json(c->h->st));
     if (rc == 0) metrics_events(c->h->st, &t, since, upto, pts);
+    if (rc == 0 && live) rc = append(&t, live, strlen(live));
+    free(live);
     free(pts);
     e->buf = t.buf;
     e->len = t.len;
