@@ -90,6 +90,15 @@ static void use_threads(const srv_config *cfg) {
 #endif
 }
 
+/* TEST HOOK: take the next iteration of a GANLIVE_TEST_POISON_AT list
+ * ("130,101": first 130, then, after that one, 101: a run restored to 100
+ * diverges again at once); 0 when the list is used up. */
+static void next_poison(srv_trainer *t, const char *list) {
+    char *end = NULL;
+    t->poison_at = list && *list ? strtol(list, &end, 10) : 0;
+    t->poison_rest = end && *end == ',' ? end + 1 : NULL;
+}
+
 int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
@@ -120,8 +129,8 @@ int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t er
     }
     gan_model_init(t->model, &t->rng);
     /* TEST HOOK, for the divergence tests only: poison one iteration's data */
-    const char *poison = getenv("GANLIVE_TEST_POISON_AT");
-    if (poison && *poison) t->poison_at = strtol(poison, NULL, 10);
+    const char *poison = getenv("GANLIVE_TEST_POISON_AT");   /* "N" or "N,M,...": in turn */
+    if (poison && *poison) next_poison(t, poison);
     nn_rng fixed;
     nn_rng_seed(&fixed, cfg->seed ^ FIXED_NOISE_STREAM);
     nn_rng_fill_normal(&fixed, t->fixed_noise, (size_t)srv_fixed_n(mc) * mc->nz, 0.0f, 1.0f);
@@ -202,7 +211,7 @@ int srv_trainer_iteration(srv_trainer *t) {
     for (int s = 0; s < c->d_steps; s++) {
         gan_batcher_next(&t->batcher, &t->rng, c->batch, lo, hi, t->real, t->real_labels);
         if (t->poison_at > 0 && t->iteration + 1 == t->poison_at) {   /* TEST HOOK */
-            t->poison_at = 0;
+            next_poison(t, t->poison_rest);
             t->real[0] = NAN;
             fprintf(stderr, "ganlive: test hook GANLIVE_TEST_POISON_AT: NaN in the data of "
                     "iteration %ld\n", t->iteration + 1);

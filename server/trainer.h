@@ -38,6 +38,7 @@ typedef struct {
     int bal_new;
     long poison_at;          /* TEST HOOK (GANLIVE_TEST_POISON_AT): iteration that
                                 gets a NaN in its real batch, once; 0 = never */
+    const char *poison_rest; /* TEST HOOK: the rest of the list, or NULL */
 } srv_trainer;
 
 #define SRV_FIXED_N 64

@@ -32,35 +32,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_http import Client, free_port, wait_ready, loads  # noqa: E402
 
+import testlib  # noqa: E402
 from testlib import check, main as testlib_main  # noqa: E402
 
 
-class Server:
+class Server(testlib.Server):
+    """testlib.Server with this suite's command line (tests/config-test.json,
+    seed 1, a run directory) and waits on iteration and state."""
+
     def __init__(self, binary, data_dir, run_dir, extra=(), env=None, cfg=None):
-        self.port = free_port()
-        self.log_path = os.path.join(run_dir + ".logs", "serve-%d.log" % self.port)
-        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        cmd = [binary, "serve", "--port", str(self.port), "--data", data_dir, "--seed", "1",
-               "--config", cfg or os.path.join(HERE, "config-test.json"),
-               "--run-dir", run_dir] + list(extra)
-        self.log = open(self.log_path, "w+")
-        e = dict(os.environ)
-        e.update(env or {})
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=e)
-        self.c = Client(self.port)
+        super().__init__(binary, ["--data", data_dir, "--seed", "1",
+                                  "--config", cfg or os.path.join(HERE, "config-test.json"),
+                                  "--run-dir", run_dir] + list(extra), env=env)
 
-    def ready(self):
-        return wait_ready(self.c, self.proc, 30)
-
-    def text(self):
-        if not self.log.closed:
-            self.log.flush()
-        with open(self.log_path) as f:
-            return f.read()
-
-    def status(self):
-        st, _, js = self.c.json("GET", "/api/status")
-        return js if st == 200 else None
+    def ready(self, timeout=30):
+        return super().ready(timeout)
 
     def wait_iteration(self, above, timeout=20):
         deadline = time.time() + timeout
@@ -79,17 +65,6 @@ class Server:
                 return js
             time.sleep(0.05)
         return None
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
 
 
 def valid_checkpoint(data):
@@ -191,7 +166,7 @@ def run(binary, data_dir):
             return
         test_endpoints(s, run_dir)
         other = start(run_dir)
-        rc = other.proc.wait(30)
+        rc = other.wait(30, expect=(2,))
         check("a second server on the same run directory exits 2", rc == 2 and "in use" in other.text(),
               (rc, other.text()[-300:]))
         rc = s.stop()
@@ -217,7 +192,7 @@ def run(binary, data_dir):
         st, _, tl = s.c.json("GET", "/api/timeline")
         check("timeline came back with the checkpoint",
               tl and len(tl["snapshots"]) >= 2 and tl["snapshots"][0]["iteration"] == 0, tl)
-        s.stop()
+        check("restart: SIGTERM exits 0", s.stop() == 0, s.rc)
 
         # damaged newest: named with its reason, an older one is used
         names = sorted(n for n in os.listdir(run_dir) if n.startswith("ckpt-"))
@@ -233,7 +208,7 @@ def run(binary, data_dir):
         check("names the damaged file and why", "%s is damaged (checksum mismatch" % newest in text, text[:500])
         path, it = resumed_at(text)
         check("resumes from the next older one", path == os.path.join(run_dir, names[-2]), (path, names))
-        s.stop(signal.SIGKILL)
+        check("kill -9 of a live server", s.kill(), s.rc)
         os.remove(newest)
 
         # another architecture: refused, exit 2
@@ -242,7 +217,7 @@ def run(binary, data_dir):
         other_cfg = os.path.join(tmp, "ngf16.json")
         json.dump(cfg, open(other_cfg, "w"))
         o = start(run_dir, cfg=other_cfg)
-        rc = o.proc.wait(30)
+        rc = o.wait(30, expect=(2,))
         check("another architecture: exit 2 with a clear message",
               rc == 2 and "another architecture" in o.text() and "ngf 16" in o.text(), (rc, o.text()[-400:]))
 
@@ -252,19 +227,22 @@ def run(binary, data_dir):
         traceback.print_exc()
         check("no exception", False, repr(e))
     finally:
-        for s in servers:
-            if s.proc.poll() is None:
-                s.proc.kill()
-                s.proc.wait()
+        testlib.reap_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_divergence(binary, data_dir, run_dir, tmp, start):
-    # resume from the run directory, then poison 30 iterations later
+    """Poison iteration base+30 and, after that, base+1: the run diverges at
+    base+29; POST /api/resume restores the newest checkpoint (base) and its
+    next iteration diverges again at once, so the restored server stands
+    still at exactly the state it restored, to be compared with the file
+    (ganlive sample) and with a server that resumed from the same file and
+    diverged at base+1 (its published G and D are the file's)."""
     names = sorted(n for n in os.listdir(run_dir) if n.startswith("ckpt-"))
     base = int(names[-1][5:14])
+    ckpt = os.path.join(run_dir, names[-1])
     at = base + 30
-    s = start(run_dir, env={"GANLIVE_TEST_POISON_AT": str(at)})
+    s = start(run_dir, env={"GANLIVE_TEST_POISON_AT": "%d,%d" % (at, base + 1)})
     check("poisoned server answers", s.ready())
     st_ = s.wait_state("diverged")
     check("state becomes diverged", st_ is not None, s.status())
@@ -285,14 +263,46 @@ def test_divergence(binary, data_dir, run_dir, tmp, start):
     st, _, e = s.c.post("/api/checkpoint")
     check("diverged: POST /api/checkpoint 409", st == 409 and "diverged" in e.get("error", ""), (st, e))
     st, _, r = s.c.post("/api/resume")
-    check("resume restores the last checkpoint", st == 200 and r["state"] == "running" and r["iteration"] >= base,
-          (st, r))
-    check("the log names the restored file", "ganlive: restored %s" % os.path.join(run_dir, names[-1]) in s.text(),
-          s.text()[-400:])
+    check("resume restores the newest checkpoint: its very iteration",
+          st == 200 and r["iteration"] == base, (st, r, base))
+    again = s.wait_state("diverged")
+    check("restored run stands at the checkpoint's iteration (diverged again at once)",
+          again is not None and again["iteration"] == base, again)
+    _, _, m = s.c.json("GET", "/api/metrics?since=-1&limit=10000")
+    its = [p["iteration"] for p in m["points"]]
+    check("restored history is the checkpoint's: nothing past it",
+          its and its[-1] == base and its == sorted(set(its)), its[-5:])
+    st, _, sj = s.c.json("GET", "/api/samples.json?n=8&seed=11")
+    check("restored: samples.json drawn at the checkpoint's iteration",
+          st == 200 and sj["iteration"] == base, (st, sj and sj.get("iteration"), base))
+    ok, why = testlib.samples_match_checkpoint(binary, s, ckpt, seed=11, n=16, tmp_dir=tmp)
+    check("restored G is the file's: samples.png = ganlive sample --checkpoint, byte for byte", ok, why)
+    st, _, ann = s.c.req("GET", "/api/samples.png?n=8&seed=11&annotate=1")
+    # the same file, resumed by a fresh server that diverges at its first iteration
+    cmp_dir = os.path.join(tmp, "cmp-run")
+    os.makedirs(cmp_dir)
+    shutil.copy(ckpt, cmp_dir)
+    c = start(cmp_dir, env={"GANLIVE_TEST_POISON_AT": str(base + 1)})
+    check("comparison server answers", c.ready())
+    cst = c.wait_state("diverged")
+    check("comparison server resumed the same file and stands at its iteration",
+          cst is not None and cst["iteration"] == base, cst)
+    _, _, cj = c.c.json("GET", "/api/samples.json?n=8&seed=11")
+    _, _, cann = c.c.req("GET", "/api/samples.png?n=8&seed=11&annotate=1")
+    check("restored D: samples.json verdicts = a server resumed from the same checkpoint",
+          sj and cj and sj["samples"] == cj["samples"],
+          [(a["d_fake"], b["d_fake"]) for a, b in zip(sj["samples"], cj["samples"])] if sj and cj else (sj, cj))
+    check("restored D: annotate=1 PNG = a server resumed from the same checkpoint, byte for byte",
+          st == 200 and ann == cann, (st, len(ann), len(cann)))
+    check("comparison server: SIGTERM while diverged exits 0", c.stop() == 0, c.rc)
+    st, _, r = s.c.post("/api/resume")
+    check("second resume restores again and runs", st == 200 and r["state"] == "running" and
+          r["iteration"] == base, (st, r))
+    check("the log names the restored file", "ganlive: restored %s" % ckpt in s.text(), s.text()[-400:])
     check("iteration continues past the poisoned one", s.wait_iteration(at + 5) is not None, s.status())
     js = s.status()
     check("status: running, no reason left", js["state"] == "running" and "diverged_reason" not in js, js)
-    s.stop()
+    check("restored run: SIGTERM exits 0", s.stop() == 0, s.rc)
 
     # diverged with nothing to restore: 409, still diverged
     fresh = os.path.join(tmp, "fresh")
