@@ -101,7 +101,7 @@ struct srv_render {
     /* live grid */
     char live_key[SRV_RENDER_KEY_MAX];
     uint64_t live_seed;
-    long live_iteration;
+    long live_iteration, live_version;
     /* budget */
     double tokens, last_fill;
     int ncpu;
@@ -470,6 +470,7 @@ static void render_live(srv_render *r) {
     srv_rendered *e = rc == 0 ? calloc(1, sizeof *e) : NULL;
     if (!e) {
         free(out.data);
+        r->live_version = r->version;     /* no retry loop; the next snapshot tries again */
         pthread_mutex_unlock(&r->mu);
         return;
     }
@@ -491,6 +492,7 @@ static void render_live(srv_render *r) {
     snprintf(r->live_key, sizeof r->live_key, "%s", key);
     r->live_seed = seed;
     r->live_iteration = r->iteration;
+    r->live_version = r->version;
     long version = r->version, iteration = r->iteration;
     evict(r);
     pthread_mutex_unlock(&r->mu);
@@ -529,10 +531,13 @@ static void *worker(void *arg) {
                     r->last_refresh = now;
                     evict(r);
                     pthread_mutex_unlock(&r->mu);
-                    if (r->events && srv_events_viewers(r->events) > 0) render_live(r);
                 }
             }
         }
+        /* the shared live grid of this snapshot, while anyone watches */
+        if (r->version > 0 && r->live_version != r->version && r->events &&
+            srv_events_viewers(r->events) > 0)
+            render_live(r);
         pthread_mutex_lock(&r->mu);
         /* budget: fill, and wait while spent (only while training runs) */
         now = now_s();

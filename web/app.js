@@ -13,14 +13,25 @@
 // - Charts (uPlot) are redrawn at most every RENDER_MS, with an EMA smoothing
 //   slider. The state badge and buttons only ever show what the server said
 //   (status polls every 2 s, "state" events, and the replies to our POSTs).
-// - Sample grids are fetched as blobs (no flicker, object URLs revoked), the
-//   live grid every 2 s with a per-page noise seed ("New noise" changes it);
-//   the fixed-noise grid follows the latest unless the timeline slider moved.
+// - Sample grids are fetched as blobs (no flicker, object URLs revoked) and
+//   revalidated by ETag (cache: 'no-cache'). The live grid is shared: the
+//   server renders one grid of rotating noise per model snapshot and names
+//   it in a "samples" event, so a whole class loads the same cached picture.
+//   "New noise" switches this page to its own seed (refreshed every 2 s
+//   while training moves), "Shared noise" back. The fixed-noise grid follows
+//   every third snapshot unless the timeline slider moved.
+// - 429 and 503 answers (the server's render budget) are retried after the
+//   Retry-After they name, quietly.
 // - The live-settings form is settings.js (built from /api/config, PATCHes
 //   only changed fields, shows the server's 400 inline).
 // - A server bound beyond loopback wants a token on POST/PATCH: open the page
 //   as http://host:port/#token=T (the fragment never leaves the browser) and
-//   api() sends it as "Authorization: Bearer T".
+//   api() sends it as "Authorization: Bearer T". The token moves to session
+//   storage and out of the address bar at once, so a URL copied from the
+//   presenter's page never carries it. /api/status "access" says whether
+//   this page holds it: the presenter's page has every control and the
+//   Invite panel (join URLs and QR codes); a viewer's page is read-only and
+//   makes no request that would be refused.
 // - Checkpoints: the status bar shows the last one (iteration, age, path in
 //   the tooltip) from /api/status "last_checkpoint", and a banner shows
 //   "checkpoint_error" while the server reports one. "Save checkpoint" POSTs
@@ -46,7 +57,7 @@
   const I = window.i18n;
   const t = I.t;
   // Hooks for insight.js (see the end of the file).
-  const hooks = { status: [], reset: [], sse: {}, draw: [], lang: [] };
+  const hooks = { status: [], reset: [], sse: {}, draw: [], lang: [], access: [] };
   const runHooks = (list, ...a) => { for (const f of list) { try { f(...a); } catch (e) { console.error(e); } } };
 
   // ---- small helpers -------------------------------------------------------
@@ -59,7 +70,30 @@
     if (m) return `${m}m ${String(sec).padStart(2, '0')}s`;
     return `${sec}s`;
   }
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  const token = (() => {
+    const KEY = 'ganlive.token';
+    const fromUrl = new URLSearchParams(location.hash.slice(1)).get('token');
+    try {
+      if (fromUrl) {
+        sessionStorage.setItem(KEY, fromUrl);
+        history.replaceState(null, '', location.pathname + location.search);
+        return fromUrl;
+      }
+      return sessionStorage.getItem(KEY);
+    } catch { return fromUrl; }
+  })();
+  // A GET the server's render budget turned away (429, 503 + Retry-After)
+  // is asked again after the pause it names, a few times, quietly.
+  const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+  async function fetchRetry(path, init) {
+    for (let tries = 0; ; tries++) {
+      const r = await fetch(path, init);
+      if ((r.status !== 429 && r.status !== 503) || tries >= 5 || (init.method && init.method !== 'GET')) return r;
+      const after = Number(r.headers.get('Retry-After'));
+      if (!Number.isFinite(after)) return r;   // a 503 that is not the budget's (e.g. no generator yet)
+      await sleep(Math.min(after, 10) * 1000 * (0.5 + Math.random()));
+    }
+  }
   async function api(path, opts = {}) {
     const init = { cache: 'no-store', ...opts };
     if (opts.body !== undefined) {
@@ -67,7 +101,7 @@
       init.body = JSON.stringify(opts.body);
     }
     if (token) init.headers = { ...(init.headers || {}), Authorization: `Bearer ${token}` };
-    const r = await fetch(path, init);
+    const r = await fetchRetry(path, init);
     let j = null;
     try { j = await r.json(); } catch { /* not JSON */ }
     if (!r.ok) {
@@ -78,6 +112,22 @@
     return j;
   }
   const randomSeed = () => Math.floor(Math.random() * 1e9);
+
+  // ---- presenter or viewer (/api/status "access") ------------------------------------
+  let viewer = false;             // a read-only page: the token is needed and we lack it
+  function applyAccess(a) {
+    const v = !!(a && a.token_required && a.role === 'viewer');
+    const lan = !!(a && a.lan);
+    if (v !== viewer) {
+      viewer = v;
+      document.body.classList.toggle('viewer', v);
+      $('viewer-note').hidden = !v;
+      for (const el of document.querySelectorAll('.presenter-only')) el.hidden = v;
+      $('config-fieldset').disabled = v;      // the live settings stay readable
+      updateButtons();
+    }
+    runHooks(hooks.access, { viewer: v, lan, presenter: !v });
+  }
 
   // ---- connection badge and banner ---------------------------------------------
   let connText = () => '';
@@ -126,11 +176,11 @@
     el.dataset.value = String(i);
   }
   function updateButtons() {
-    $('btn-pause').disabled = busy || state !== 'running';
-    $('btn-resume').disabled = busy || !(state === 'paused' || state === 'diverged');
-    $('btn-step').disabled = busy || state !== 'paused';
+    $('btn-pause').disabled = viewer || busy || state !== 'running';
+    $('btn-resume').disabled = viewer || busy || !(state === 'paused' || state === 'diverged');
+    $('btn-step').disabled = viewer || busy || state !== 'paused';
     // A diverged run is never saved; "resume" then means "restore".
-    $('btn-checkpoint').disabled = ckptBusy || !(state === 'running' || state === 'paused');
+    $('btn-checkpoint').disabled = viewer || ckptBusy || !(state === 'running' || state === 'paused');
     const rb = $('btn-resume');
     const restore = state === 'diverged';
     rb.textContent = t(restore ? 'btn.restore' : 'btn.resume');
@@ -180,6 +230,7 @@
     if (restarted) resetRun();
     applyStatus(s, seq, cseq);
     if (restarted && !afterReconnect) catchUp().catch(() => {});
+    applyAccess(s.access);
     lastStatus = s;
     runHooks(hooks.status, s);
     return s;
@@ -490,21 +541,25 @@
     if (img.dataset.blob) { URL.revokeObjectURL(img.dataset.blob); delete img.dataset.blob; }
   }
   async function fetchPng(url) {
-    const r = await fetch(url, { cache: 'no-store' });
+    const r = await fetchRetry(url, { cache: 'no-cache' });   // revalidated by ETag
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
     return r.blob();
   }
 
   // The live grid's query; insight.js adds annotate=1, digit=D or digits=all
-  // (and n=80 for all digits) through ganlive.samplesQuery.
-  let noiseSeed = randomSeed();
+  // (and n=80 for all digits) through ganlive.samplesQuery. Shared noise
+  // (ownSeed null) follows the server's "samples" events; the grid for that
+  // seed is the one the server rendered for everybody.
+  let ownSeed = null, liveSeed = null, liveVersion = 0;
   let samplesExtra = () => ({});
-  const samplesQuery = () => new URLSearchParams({ n: '64', scale: '2', seed: String(noiseSeed), ...samplesExtra() });
+  const noiseSeed = () => (ownSeed !== null ? ownSeed : liveSeed);
+  const samplesQuery = () => new URLSearchParams({ n: '64', scale: '2', seed: String(noiseSeed()), ...samplesExtra() });
   let samplesBusy = false, samplesKey = '', samplesAgain = false;
   async function refreshSamples(force = false) {
     if (samplesBusy) { if (force) samplesAgain = true; return; }
+    if (noiseSeed() === null) return;          // the first shared grid is on its way
     const q = samplesQuery().toString();
-    const key = `${q}@${shownIter}`;
+    const key = `${q}@${ownSeed === null ? `v${liveVersion}` : shownIter}`;
     if (!force && (document.hidden || key === samplesKey)) return;
     samplesBusy = true;
     try {
@@ -513,8 +568,8 @@
       setBlob($('samples'), blob);
       $('samples').dataset.url = url;   // the API URL behind the blob (tests and hover read it)
       samplesKey = key;
-      const it = shownIter, seed = noiseSeed;
-      showMsg('samples-caption', () => t('samples.caption', { i: fmtInt(it), s: seed }));
+      const it = shownIter, seed = noiseSeed(), own = ownSeed !== null;
+      showMsg('samples-caption', () => t(own ? 'samples.caption' : 'samples.shared', { i: fmtInt(it), s: seed }));
     } catch (e) {
       showMsg('samples-caption', () => t('samples.error', { e: e.message }));
     } finally {
@@ -522,7 +577,22 @@
       if (samplesAgain) { samplesAgain = false; refreshSamples(true); }
     }
   }
-  $('btn-noise').addEventListener('click', () => { noiseSeed = randomSeed(); refreshSamples(true); });
+  $('btn-noise').addEventListener('click', () => { ownSeed = randomSeed(); $('btn-shared').hidden = false; refreshSamples(true); });
+  $('btn-shared').addEventListener('click', () => { ownSeed = null; $('btn-shared').hidden = true; refreshSamples(true); });
+  // A new shared grid: show it (unless this page chose its own noise), and
+  // every FIXED_EVERY-th snapshot the fixed-noise grid, so that all pages
+  // ask for the same snapshots and the server renders each once.
+  const FIXED_EVERY = 3;
+  let lastSamplesEvent = 0;
+  function onSamples(d) {
+    if (!d || !Number.isFinite(d.seed)) return;
+    lastSamplesEvent = Date.now();
+    liveSeed = d.seed;
+    liveVersion = d.version;
+    if (document.hidden) return;              // caught up when the tab shows again
+    if (ownSeed === null) refreshSamples(true);
+    if (d.version % FIXED_EVERY === 0 || fixedKey === -2) refreshFixed(true);
+  }
 
   let snapshots = [];             // [{iteration, url}]
   let following = true;           // fixed grid follows the latest
@@ -620,6 +690,9 @@
         runHooks(fns, d);
       });
     }
+    es.addEventListener('samples', (e) => {
+      try { onSamples(JSON.parse(e.data)); } catch { /* ignore a bad event */ }
+    });
     es.addEventListener('metrics', (e) => {
       try { onMetrics(JSON.parse(e.data)); } catch { /* ignore a bad event */ }
     });
@@ -680,6 +753,8 @@
     charts: () => [lossChart, accChart].filter(Boolean),
     redrawCharts: () => { for (const u of [lossChart, accChart]) if (u) u.redraw(false, false); },
     setSamplesQuery: (fn) => { samplesExtra = fn; refreshSamples(true); },
+    onAccess: (fn) => hooks.access.push(fn),
+    isViewer: () => viewer,
     samplesQuery: () => samplesQuery(),
     refreshSamples,
   };
@@ -693,10 +768,15 @@
     refreshFixed(true);
     setInterval(tickStatus, STATUS_MS);
     setInterval(renderLastCheckpoint, 1000);   // keep "… ago" current
-    setInterval(() => { refreshSamples(); refreshFixed(); }, SAMPLES_MS);
+    // Own noise, or no "samples" events (stream down): refresh by polling.
+    setInterval(() => {
+      const quiet = Date.now() - lastSamplesEvent > 3 * SAMPLES_MS;
+      if (ownSeed !== null || quiet) refreshSamples();
+      if (quiet) refreshFixed();
+    }, SAMPLES_MS);
     setInterval(() => { loadTimeline().catch(() => {}); }, TIMELINE_MS);
     document.addEventListener('visibilitychange', () => {
-      if (!document.hidden) { refreshSamples(); refreshFixed(); scheduleRender(); }
+      if (!document.hidden) { refreshSamples(true); refreshFixed(); scheduleRender(); }
     });
   }
   // After every deferred script (insight.js too) has run and registered its

@@ -17,6 +17,12 @@
 // - Balance: /api/balance and SSE "balance" events as vertical markers on the
 //   loss and accuracy charts. Preset: confirm, POST /api/run; the reconnect
 //   path in app.js then resets the page for the new run.
+// - Shared by default: the candidates (seeds 1..10), the fake grid and the
+//   copying check use the same seeds on every page and refresh on the same
+//   "samples" events, so the server renders each once for a whole class;
+//   "New seeds", "New digits" and "New samples" switch one page to its own.
+// - Invite (the presenter's page on a LAN bind): /api/invite's join URLs
+//   with their QR codes.
 // window.__ganlive exposes a little state for tests (markers drawn, hover).
 'use strict';
 
@@ -28,6 +34,8 @@
   const pct = (v) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
   const DEFAULT_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
   const REFRESH_MS = 15000;    // latent-walk candidates and the fake grid
+  const REFRESH_EVERY = 15;    // ... on every 15th shared snapshot while the stream is up
+  const SHARED_SEED = 1;       // the seed every page starts from
   const css = getComputedStyle(document.documentElement);
   const color = (name, fb) => (css.getPropertyValue(name).trim() || fb);
   const C = { is: color('--c-d', '#5b9dff'), fd: color('--c-g', '#ff8a4c'), conf: color('--c-real', '#3ecf8e'),
@@ -180,7 +188,7 @@
   }
 
   // ---- copying: nn ratio, nearest pairs and table ---------------------------------------
-  let nnRatio = null, nearestSeed = G.randomSeed(), nearestMedian = null;
+  let nnRatio = null, nearestSeed = SHARED_SEED, nearestMedian = null;
   const NEAREST_N = 8;
   function renderRatio(r) {
     nnRatio = Number.isFinite(r) ? r : null;
@@ -308,8 +316,8 @@
 
   // ---- latent walk -----------------------------------------------------------------------------
   let seeds = [], from = null, to = null, walkAt = -1;
-  function newSeeds() {
-    seeds = Array.from({ length: 10 }, () => G.randomSeed());
+  function newSeeds(shared = false) {
+    seeds = Array.from({ length: 10 }, (_, i) => (shared ? i + 1 : G.randomSeed()));
     from = to = null;
     const box = $('walk-candidates');
     box.textContent = '';
@@ -362,10 +370,10 @@
       loadImg(b.firstChild, `/api/samples.png?n=1&seed=${b.dataset.seed}&scale=2`)));
     await loadWalk();
   }
-  $('btn-seeds').addEventListener('click', newSeeds);
+  $('btn-seeds').addEventListener('click', () => newSeeds());
 
   // ---- real beside fake ------------------------------------------------------------------------
-  let realSeed = G.randomSeed(), fakeSeed = G.randomSeed();
+  let realSeed = SHARED_SEED, fakeSeed = SHARED_SEED;
   function loadReal() {
     loadImg($('real-img'), `/api/real.png?n=16&seed=${realSeed}&scale=2`).catch(() => {});
     loadImg($('fake-img'), `/api/samples.png?n=16&seed=${fakeSeed}&scale=2`).catch(() => {});
@@ -442,6 +450,7 @@
   }
   $('preset').addEventListener('change', () => { presetTouched = true; });
   $('btn-run').addEventListener('click', async () => {
+    if (G.isViewer()) return;
     const p = $('preset').value;
     if (!window.confirm(t('preset.confirm', { p: t(`preset.${p}`) }))) return;
     $('btn-run').disabled = true;
@@ -488,10 +497,52 @@
   labelDigits();
   renderHistogram(null);
   renderRatio(null);
-  newSeeds();
+  newSeeds(true);
   loadReal();
-  setInterval(() => {
+  function refreshPanels() {
     refreshWalk();
     if (!document.hidden) loadImg($('fake-img'), `/api/samples.png?n=16&seed=${fakeSeed}&scale=2`).catch(() => {});
-  }, REFRESH_MS);
+  }
+  let lastTick = Date.now();
+  G.onEvent('samples', (d) => {
+    if (!d || !Number.isFinite(d.version) || d.version % REFRESH_EVERY !== 0) return;
+    lastTick = Date.now();
+    refreshPanels();
+  });
+  setInterval(() => {            // without the stream: every REFRESH_MS
+    if (Date.now() - lastTick >= REFRESH_MS) { lastTick = Date.now(); refreshPanels(); }
+  }, REFRESH_MS / 3);
+
+  // ---- invite: join URLs and QR codes (the presenter, on a LAN bind) --------------------------------
+  let inviteShown = null;
+  G.onAccess((a) => {
+    const show = a.presenter && a.lan;
+    if (show === inviteShown) return;
+    inviteShown = show;
+    $('invite-card').hidden = !show;
+    if (show) loadInvite();
+  });
+  async function loadInvite() {
+    try {
+      const r = await G.api('/api/invite');
+      const list = $('invite-list');
+      list.textContent = '';
+      const invites = Array.isArray(r.invites) ? r.invites : [];
+      $('invite-msg').textContent = r.lan === false ? t('invite.loopback') : invites.length ? '' : t('invite.none');
+      for (const it of invites) {
+        const fig = document.createElement('figure');
+        fig.className = 'invite';
+        const im = document.createElement('img');
+        im.src = it.qr;
+        im.alt = t('invite.qrAlt', { u: it.url });
+        const a = document.createElement('a');
+        a.href = it.url;
+        a.textContent = it.url;
+        fig.append(im, a);
+        list.append(fig);
+      }
+    } catch (e) {
+      $('invite-msg').textContent = e.message;
+    }
+  }
 })();

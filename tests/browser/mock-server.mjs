@@ -320,6 +320,20 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
     }, live.events_interval_ms);
   }
   scheduleEvents();
+  // The shared live grid (render.c): a new snapshot about every second while
+  // the iteration moves, announced as a "samples" event.
+  const LIVE = { version: 0, iteration: -1, seed: null };
+  function liveEvent() {
+    return { iteration: LIVE.iteration, version: LIVE.version, seed: LIVE.seed,
+      url: `/api/samples.png?n=64&scale=2&seed=${LIVE.seed}` };
+  }
+  setInterval(() => {
+    if (S.iteration === LIVE.iteration) return;
+    LIVE.version++;
+    LIVE.iteration = S.iteration;
+    LIVE.seed = (LIVE.version * 2654435761) % 9007199254740991;
+    for (const c of sse) sendEvent(c.res, 'samples', liveEvent());
+  }, 1000).unref();
 
   function status() {
     return { state: S.state, iteration: S.iteration, epoch: +(S.iteration * 64 / 60000).toFixed(4),
@@ -573,6 +587,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         const c = { res, last: S.iteration };
         sse.add(c);
         sendEvent(res, 'state', { state: S.state, iteration: S.iteration });
+        if (LIVE.seed !== null) sendEvent(res, 'samples', liveEvent());
         req.on('close', () => sse.delete(c));
         return;
       }
