@@ -295,86 +295,6 @@ static void set_g_input(gan_model *m, const float *z, const uint8_t *labels, int
     for (int b = 0; b < B; b++) m->fake_labels[b] = (uint8_t)label_of(labels, b);
 }
 
-void gan_g_forward(gan_model *m, int B) {
-    const gan_config *c = &m->cfg;
-    const int g2 = 2 * c->ngf, g1 = c->ngf;
-    gan_gacts *a = &m->ga;
-    float *col = m->scratch;
-    nn_convt2d_forward(a->c1, col, a->z, m->g.w1, B, gan_g_in(c), 1, 1, g2, 7, 1, 0);
-    nn_batchnorm_act_forward(a->a1, a->bn1_mean, a->bn1_rstd, a->c1, m->g.bn1_g, m->g.bn1_b,
-                             m->g_buf.bn1_mean, m->g_buf.bn1_var, c->bn_momentum, c->bn_eps,
-                             0.0f, g2, B * 49);
-    nn_convt2d_forward(a->c2, col, a->a1, m->g.w2, B, g2, 7, 7, g1, 4, 2, 1);
-    nn_batchnorm_act_forward(a->a2, a->bn2_mean, a->bn2_rstd, a->c2, m->g.bn2_g, m->g.bn2_b,
-                             m->g_buf.bn2_mean, m->g_buf.bn2_var, c->bn_momentum, c->bn_eps,
-                             0.0f, g1, B * 196);
-    nn_convt2d_forward(a->c3, col, a->a2, m->g.w3, B, g1, 14, 14, 1, 4, 2, 1);
-    if (c->g_output == GAN_OUT_TANH) nn_tanh_forward(a->out, a->c3, (size_t)B * GAN_PIX);
-    else nn_relu_forward(a->out, a->c3, (size_t)B * GAN_PIX);
-}
-
-void gan_d_forward(gan_model *m, const float *x, const uint8_t *labels, int B) {
-    const gan_config *c = &m->cfg;
-    const int d1 = c->ndf, d2 = 2 * c->ndf;
-    gan_dacts *a = &m->da;
-    gan_d_input(a->x, x, labels, c, B);
-    nn_conv2d_forward(a->c1, a->col1, a->x, m->d.w1, B, gan_d_in(c), 28, 28, d1, 4, 2, 1);
-    nn_leaky_relu_forward(a->a1, a->c1, c->lrelu_slope, (size_t)d1 * B * 196);
-    nn_conv2d_forward(a->c2, a->col2, a->a1, m->d.w2, B, d1, 14, 14, d2, 4, 2, 1);
-    nn_batchnorm_act_forward(a->a2, a->bn2_mean, a->bn2_rstd, a->c2, m->d.bn2_g, m->d.bn2_b,
-                             m->d_buf.bn2_mean, m->d_buf.bn2_var, c->bn_momentum, c->bn_eps,
-                             c->lrelu_slope, d2, B * 49);
-    nn_conv2d_forward(a->logits, a->col3, a->a2, m->d.w3, B, d2, 7, 7, 1, 7, 1, 0);
-}
-
-void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dparams, int B) {
-    const gan_config *c = &m->cfg;
-    const int d1 = c->ndf, d2 = 2 * c->ndf;
-    const gan_dacts *a = &m->da;
-    gan_dacts *g = &m->dda;
-    gan_dparams *dp = want_dparams ? &m->d_grad : NULL;
-    float *dcol = m->scratch;
-    const size_t n1 = (size_t)d1 * B * 196, n2 = (size_t)d2 * B * 49;
-    nn_zero(g->a2, n2);
-    nn_conv2d_backward(g->a2, dp ? dp->w3 : NULL, dcol, a->col3, m->d.w3, dlogits,
-                       B, d2, 7, 7, 1, 7, 1, 0);
-    nn_zero(g->c2, n2);
-    nn_batchnorm_act_backward(g->c2, dp ? dp->bn2_g : NULL, dp ? dp->bn2_b : NULL, g->a2,
-                              a->a2, a->c2, a->bn2_mean, a->bn2_rstd, m->d.bn2_g,
-                              c->lrelu_slope, d2, B * 49);
-    nn_zero(g->a1, n1);
-    nn_conv2d_backward(g->a1, dp ? dp->w2 : NULL, dcol, a->col2, m->d.w2, g->c2,
-                       B, d1, 14, 14, d2, 4, 2, 1);
-    nn_zero(g->c1, n1);
-    nn_leaky_relu_backward(g->c1, a->a1, g->a1, c->lrelu_slope, n1);
-    nn_conv2d_backward(dx, dp ? dp->w1 : NULL, dcol, a->col1, m->d.w1, g->c1,
-                       B, gan_d_in(c), 28, 28, d1, 4, 2, 1);
-}
-
-void gan_g_backward(gan_model *m, const float *dimages, int B) {
-    const gan_config *c = &m->cfg;
-    const int g2 = 2 * c->ngf, g1 = c->ngf;
-    const gan_gacts *a = &m->ga;
-    gan_gacts *g = &m->dga;
-    gan_gparams *dp = &m->g_grad;
-    float *dcol = m->scratch;
-    const size_t n1 = (size_t)g2 * B * 49, n2 = (size_t)g1 * B * 196, n3 = (size_t)B * GAN_PIX;
-    nn_zero(g->c3, n3);
-    if (c->g_output == GAN_OUT_TANH) nn_tanh_backward(g->c3, a->out, dimages, n3);
-    else nn_relu_backward(g->c3, a->out, dimages, n3);
-    nn_zero(g->a2, n2);
-    nn_convt2d_backward(g->a2, dp->w3, dcol, a->a2, m->g.w3, g->c3, B, g1, 14, 14, 1, 4, 2, 1);
-    nn_zero(g->c2, n2);
-    nn_batchnorm_act_backward(g->c2, dp->bn2_g, dp->bn2_b, g->a2, a->a2, a->c2, a->bn2_mean,
-                              a->bn2_rstd, m->g.bn2_g, 0.0f, g1, B * 196);
-    nn_zero(g->a1, n1);
-    nn_convt2d_backward(g->a1, dp->w2, dcol, a->a1, m->g.w2, g->c2, B, g2, 7, 7, g1, 4, 2, 1);
-    nn_zero(g->c1, n1);
-    nn_batchnorm_act_backward(g->c1, dp->bn1_g, dp->bn1_b, g->a1, a->a1, a->c1, a->bn1_mean,
-                              a->bn1_rstd, m->g.bn1_g, 0.0f, g2, B * 49);
-    nn_convt2d_backward(NULL, dp->w1, dcol, a->z, m->g.w1, g->c1, B, gan_g_in(c), 1, 1, g2, 7, 1, 0);
-}
-
 /* ---- training steps ------------------------------------------------------ */
 
 /* Phase timing: tick() returns a timestamp only when profiling, and tock()
@@ -454,8 +374,10 @@ int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, cons
     if (!isfinite(out->d_loss) || !all_finite(m->d_grad_mem, m->d_count)) return -1;
     if (m->freeze_d) return 0;
     m->d_t++;
+    const double ta = gan_prof_clock(m);
     nn_adam_update(m->d_mem, m->d_grad_mem, m->d_m_mem, m->d_v_mem, m->d_count,
                    c->lr_d, c->beta1, c->beta2, c->adam_eps, m->d_t);
+    gan_prof_layer(m, GAN_L_ADAM, 0, 0.0, ta);
     tock(m, GAN_PHASE_OPTIMISER, t);
     return 0;
 }
@@ -485,8 +407,10 @@ int gan_g_step(gan_model *m, const float *z, const uint8_t *labels, gan_metrics 
     if (!isfinite(out->g_loss) || !all_finite(m->g_grad_mem, m->g_count)) return -1;
     if (m->freeze_g) return 0;
     m->g_t++;
+    const double ta = gan_prof_clock(m);
     nn_adam_update(m->g_mem, m->g_grad_mem, m->g_m_mem, m->g_v_mem, m->g_count,
                    c->lr_g, c->beta1, c->beta2, c->adam_eps, m->g_t);
+    gan_prof_layer(m, GAN_L_ADAM, 0, 0.0, ta);
     tock(m, GAN_PHASE_OPTIMISER, t);
     return 0;
 }

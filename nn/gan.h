@@ -152,6 +152,14 @@ typedef enum {
     GAN_PHASE_COUNT
 } gan_phase;
 
+/* Layers of both networks, for the per-layer profile (gan_pass.c). */
+typedef enum {
+    GAN_L_G1 = 0, GAN_L_G_BN1, GAN_L_G2, GAN_L_G_BN2, GAN_L_G3, GAN_L_G_OUT,
+    GAN_L_D1, GAN_L_D_ACT1, GAN_L_D2, GAN_L_D_BN2, GAN_L_D3, GAN_L_ADAM,
+    GAN_LAYER_COUNT
+} gan_layer;
+const char *gan_layer_name(gan_layer l);   /* static string */
+
 /* The whole trainable model. */
 typedef struct {
     gan_config cfg;
@@ -175,7 +183,15 @@ typedef struct {
     int freeze_d, freeze_g;           /* balance: steps measure but do not update */
     int profile;                      /* when set, phase_s accumulates wall time */
     double phase_s[GAN_PHASE_COUNT];
+    /* with profile: seconds and GEMM FLOPs per layer, [0] forward, [1] backward */
+    double layer_s[GAN_LAYER_COUNT][2], layer_flop[GAN_LAYER_COUNT][2];
 } gan_model;
+
+/* Profiling clock (gan_pass.c): a timestamp when m->profile is set, else 0;
+ * gan_prof_layer books the time since t0 and `flop` GEMM FLOPs to a layer
+ * (dir 0 forward, 1 backward) and returns the new timestamp. */
+double gan_prof_clock(const gan_model *m);
+double gan_prof_layer(gan_model *m, gan_layer l, int dir, double flop, double t0);
 
 /* Allocate every buffer once; returns NULL on bad config or no memory.
  * The caller owns the result (gan_model_free). */

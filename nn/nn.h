@@ -153,6 +153,15 @@ void nn_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *l
 void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t n,
                     float lr, float beta1, float beta2, float eps, long t);
 
+/* ---- BLAS ------------------------------------------------------------------ */
+/* Threads BLAS itself may use (1 inside the layers, which split work
+ * themselves); openblas_set_num_threads is the same, under the name the
+ * server's files still call. nn_blas_name says which library and kernels
+ * run (static string). */
+void nn_blas_threads(int n);
+void openblas_set_num_threads(int n);
+const char *nn_blas_name(void);
+
 /* ---- random numbers ------------------------------------------------------ */
 /* xoshiro128++ generator with Box-Muller normals; the whole state is this
  * struct, so it is copied into checkpoints as is. */

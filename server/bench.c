@@ -20,6 +20,7 @@
 
 #define WINDOWS 5
 #define WARMUP 5
+#define GRID_REPS 15
 
 static double now_s(void) {
     struct timespec ts;
@@ -40,7 +41,7 @@ static double gemm_rate(int threads) {
     float *b = calloc((size_t)K * N, sizeof(float));
     float *c = calloc((size_t)M * N, sizeof(float));
     double best = 0.0;
-    openblas_set_num_threads(threads);
+    nn_blas_threads(threads);
     if (a && b && c) {
         for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
         for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
@@ -53,8 +54,58 @@ static double gemm_rate(int threads) {
         }
     }
     free(a); free(b); free(c);
-    openblas_set_num_threads(1);          /* back to what the layers expect */
+    nn_blas_threads(1);                   /* back to what the layers expect */
     return best;
+}
+
+/* Where an iteration goes, layer by layer and direction: milliseconds per
+ * iteration, the GEMM GFLOP/s of the layer's convolution, and the share of
+ * the iteration's wall time. */
+static void print_layers(const gan_model *m, double elapsed, long timed) {
+    printf("  per layer       forward: ms  GFLOP/s  share   backward: ms  GFLOP/s  share\n");
+    double total = 0.0;
+    for (int l = 0; l < GAN_LAYER_COUNT; l++) {
+        printf("    %-18s", gan_layer_name((gan_layer)l));
+        for (int dir = 0; dir < 2; dir++) {
+            const double sec = m->layer_s[l][dir], fl = m->layer_flop[l][dir];
+            total += sec;
+            if (sec <= 0.0) { printf("  %28s", "-"); continue; }
+            char rate[16] = "";
+            if (fl > 0.0) snprintf(rate, sizeof rate, "%7.1f", fl / sec / 1e9);
+            printf("  %12.2f  %7s  %4.1f%%", sec / (double)timed * 1e3, rate, 100.0 * sec / elapsed);
+        }
+        printf("\n");
+    }
+    printf("    %-18s  %12.2f  (%.1f%% of the iteration)\n", "all layers", total / (double)timed * 1e3,
+           100.0 * total / elapsed);
+}
+
+/* Milliseconds for a 64-digit grid from a sampler like the HTTP server's
+ * (chunks of GAN_SAMPLER_CHUNK), with the current weights; median of
+ * GRID_REPS after one warm-up. -1 when out of memory. */
+static double grid_time(const gan_model *m) {
+    const int n = 64;
+    const gan_config *mc = &m->cfg;
+    gan_sampler *s = gan_sampler_new(mc, GAN_SAMPLER_CHUNK);
+    float *z = malloc((size_t)n * mc->nz * sizeof(float));
+    float *img = malloc((size_t)n * GAN_PIX * sizeof(float));
+    double ms[GRID_REPS], med = -1.0;
+    if (s && z && img) {
+        nn_rng r;
+        nn_rng_seed(&r, 7);
+        nn_rng_fill_normal(&r, z, (size_t)n * mc->nz, 0.0f, 1.0f);
+        for (int i = 0; i <= GRID_REPS; i++) {
+            const double t0 = now_s();
+            gan_sampler_generate(s, m->g_mem, m->g_buf_mem, z, NULL, n, img);
+            if (i > 0) ms[i - 1] = (now_s() - t0) * 1e3;
+        }
+        qsort(ms, GRID_REPS, sizeof ms[0], cmp_double);
+        med = ms[GRID_REPS / 2];
+    }
+    gan_sampler_free(s);
+    free(z);
+    free(img);
+    return med;
 }
 
 int srv_bench_run(const srv_config *cfg, long iters) {
@@ -73,6 +124,8 @@ int srv_bench_run(const srv_config *cfg, long iters) {
     for (int i = 0; i < WARMUP; i++) srv_trainer_iteration(&t);
     m->profile = 1;
     memset(m->phase_s, 0, sizeof m->phase_s);
+    memset(m->layer_s, 0, sizeof m->layer_s);
+    memset(m->layer_flop, 0, sizeof m->layer_flop);
     double rates[WINDOWS];
     const long per_window = iters / WINDOWS;
     const double start = now_s();
@@ -106,13 +159,22 @@ int srv_bench_run(const srv_config *cfg, long iters) {
         printf("    %-20s %7.2f ms\n", names[p], m->phase_s[p] / (double)timed * 1e3);
     }
     printf("    %-20s %7.2f ms\n", "data, noise, other", (elapsed - phased) / (double)timed * 1e3);
+    print_layers(m, elapsed, timed);
     printf("  GEMM GFLOP/s   %8.1f  achieved (%.3f GFLOP per image)\n", flops,
            gan_iteration_flops(mc) / mc->batch / 1e9);
     printf("  sgemm GFLOP/s  %8.1f  one 2048x3136x256 GEMM, %d thread(s): %.0f%% reached\n",
            peak, threads, peak > 0 ? 100.0 * flops / peak : 0.0);
+    const double ceiling = peak / (gan_iteration_flops(mc) / mc->batch / 1e9);
+    printf("  ceiling        %8.1f  images/s at the sgemm rate: %.0f%% reached\n",
+           ceiling, ceiling > 0 ? 100.0 * median / ceiling : 0.0);
+    const double grid_ms = grid_time(m);
+    printf("  sampler        %8.1f  ms for a 64-digit grid (chunks of %d, %d thread(s), median of %d)\n",
+           grid_ms, GAN_SAMPLER_CHUNK, threads, GRID_REPS);
+    printf("  BLAS           %s\n", nn_blas_name());
     printf("  peak RSS       %8.1f MB\n", ru.ru_maxrss / 1024.0);
-    printf("result ganlive threads=%d batch=%d images_per_s=%.1f gflops=%.1f sgemm_gflops=%.1f rss_mb=%.1f\n",
-           threads, mc->batch, median, flops, peak, ru.ru_maxrss / 1024.0);
+    printf("result ganlive threads=%d batch=%d images_per_s=%.1f gflops=%.1f sgemm_gflops=%.1f "
+           "ceiling=%.1f grid_ms=%.1f rss_mb=%.1f\n",
+           threads, mc->batch, median, flops, peak, ceiling, grid_ms, ru.ru_maxrss / 1024.0);
     srv_trainer_free(&t);
     return 0;
 }
