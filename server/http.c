@@ -49,7 +49,7 @@
 #include "trainer.h"
 
 #define CONN_TIMEOUT_S 30
-#define CONN_LIMIT 1000
+#define CONN_LIMIT 1500                    /* a class of 100 dashboards is about 300 */
 #define PER_IP_LIMIT 500
 #define CONN_MEMORY (32 * 1024)
 #define ASSET_MAX (16 * 1024 * 1024)
@@ -575,6 +575,13 @@ srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_d
     }
     h->st = st;
     h->cfg = *cfg;
+    {   /* one descriptor per connection: raise the soft limit (1024) as redis does */
+        struct rlimit nf;
+        if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur < CONN_LIMIT + 128) {
+            nf.rlim_cur = nf.rlim_max < CONN_LIMIT + 128 ? nf.rlim_max : CONN_LIMIT + 128;
+            setrlimit(RLIMIT_NOFILE, &nf);
+        }
+    }
     if (h->cfg.max_body <= 0) h->cfg.max_body = SRV_BODY_MAX;
     if (srv_guard_init(&h->guard, cfg, err, errlen) != 0) goto fail;
     atomic_init(&h->stopping, 0);
