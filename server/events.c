@@ -108,6 +108,7 @@ static int append(text *t, const char *s, size_t n) {
     }
     memcpy(t->buf + t->len, s, n);
     t->len += n;
+    t->buf[t->len] = '\0';            /* always a C string too */
     return 0;
 }
 

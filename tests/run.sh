@@ -64,11 +64,13 @@ run_suite insight /usr/bin/python3 tests/test_insight.py "$bin" "$data"
 run_suite quality /usr/bin/python3 tests/test_quality_api.py "$bin" "$data"
 run_suite security /usr/bin/python3 tests/test_security.py "$bin" "$data"
 run_suite checkpoint /usr/bin/python3 tests/test_ckpt_api.py "$bin" "$data"
+run_suite classroom /usr/bin/python3 tests/test_classroom.py "$bin" "$data"
 # 50 kill -9 restarts (10 under a sanitizer, where each start is slower)
 run_suite crash /usr/bin/python3 tests/test_crash.py "$bin" "$data" ${san:+10}
 if [ -z "$san" ]; then
     run_suite browser tests/browser/run.sh "$bin" "$data"
     run_suite browser-insight node tests/browser/insight.mjs
+    run_suite browser-classroom tests/browser/classroom.sh "$bin" "$data"
 fi
 if [ "$all" = 1 ]; then
     # sanitizer reports are fatal (-fno-sanitize-recover=all, halt_on_error)

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""test_classroom.py - render once, serve many, against real servers.
+
+    python3 tests/test_classroom.py BINARY DATA_DIR
+
+What it proves, each from the server's own counters (/api/status
+"classroom") and answers:
+  - the same snapshot and query give the same bytes and one render; a new
+    snapshot gives new bytes; ETag and If-None-Match -> 304;
+  - N identical requests at once -> one render (the rest coalesce or hit);
+  - a full render queue answers 503 with Retry-After, an address asking more
+    than its share 429 with Retry-After, while other addresses get through;
+  - the shared live grid: "samples" events name a URL that is already
+    rendered (fetching it renders nothing), and it moves with training;
+  - a subscriber that stops reading does not delay another's events;
+  - LAN bind: the machine's own addresses and host name pass the Host check,
+    other names do not; loopback bind keeps refusing them; presenter and
+    viewer roles; the invite QR code decodes (zbarimg) to the join URL;
+  - /metrics carries the classroom counters.
+Source addresses 127.0.0.2.. stand for students' machines; nothing leaves
+loopback.
+"""
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import Server, check, main, wait_for  # noqa: E402
+from test_http import SSE  # noqa: E402
+
+TOKEN = "classroom-token-0123456789"
+
+
+def req(port, path, headers=None, src="127.0.0.1", method="GET", body=None, timeout=60):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=(src, 0))
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def figures(port, headers=None):
+    st, _, body = req(port, "/api/status", headers)
+    return json.loads(body) if st == 200 else {}
+
+
+def classroom(port):
+    return figures(port).get("classroom", {})
+
+
+def write_config(tmp, **server):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "config-test.json")) as f:
+        cfg = json.load(f)
+    cfg["server"].update(server)
+    path = os.path.join(tmp, "config-%d.json" % len(os.listdir(tmp)))
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def pause(port, headers=None):
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    st, _, body = req(port, "/api/pause", h, method="POST", body="{}")
+    return st == 200 and json.loads(body)["state"] == "paused"
+
+
+def step(port, n=1, headers=None):
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    st, _, body = req(port, "/api/step", h, method="POST", body=json.dumps({"n": n}))
+    return st == 200
+
+
+def test_cache(port):
+    check("paused for a fixed snapshot", pause(port))
+    time.sleep(0.5)                       # the worker moves to the paused weights
+    q = "/api/samples.png?n=16&seed=5&scale=2"
+    c0 = classroom(port)
+    st1, h1, b1 = req(port, q)
+    st2, h2, b2 = req(port, q)
+    c1 = classroom(port)
+    check("same snapshot and query: same bytes", st1 == st2 == 200 and b1 == b2 and len(b1) > 100, (st1, st2))
+    check("same snapshot and query: one render, one cache hit",
+          c1["renders"] - c0["renders"] == 1 and c1["render_cache_hits"] - c0["render_cache_hits"] == 1,
+          (c0, c1))
+    etag = h1.get("etag", "")
+    check("generated answers carry an ETag and no-cache", etag.startswith('"') and h1.get("cache-control") == "no-cache"
+          and h1.get("etag") == h2.get("etag"), h1)
+    st, h, b = req(port, q, {"If-None-Match": etag})
+    check("If-None-Match with the ETag -> 304 without a body", st == 304 and b == b"" and h.get("etag") == etag, (st, h))
+    c2 = classroom(port)
+    check("a 304 renders nothing", c2["renders"] == c1["renders"] and c2["render_not_modified"] > c1["render_not_modified"],
+          (c1, c2))
+    st, _, b = req(port, "/api/samples.png?seed=5&scale=2&n=16")
+    check("parameters in another order are the same query", st == 200 and b == b1)
+    st, _, j = req(port, "/api/samples.json?n=4&seed=5")
+    st2, _, j2 = req(port, "/api/samples.json?n=4&seed=5")
+    check("samples.json is cached too", st == st2 == 200 and j == j2)
+
+    check("a step moves the snapshot", step(port, 1))
+    ok = wait_for(lambda: classroom(port).get("render_snapshot_iteration", -1) > c1["render_snapshot_iteration"], 10)
+    check("the worker follows a step while paused", ok, classroom(port))
+    st3, h3, b3 = req(port, q, {"If-None-Match": etag})
+    check("a new snapshot: new bytes and a new ETag, 200 despite If-None-Match",
+          st3 == 200 and b3 != b1 and h3.get("etag") != etag, (st3, h3.get("etag"), etag))
+
+    # N identical requests at once: one render
+    q = "/api/samples.png?n=256&seed=77&scale=3"
+    c0 = classroom(port)
+    results = []
+    barrier = threading.Barrier(16)
+
+    def one(i):
+        barrier.wait()
+        results.append(req(port, q, src="127.0.0.%d" % (2 + i)))
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    c1 = classroom(port)
+    bodies = set(r[2] for r in results)
+    check("16 identical requests at once: all 200 with the same bytes",
+          len(results) == 16 and all(r[0] == 200 for r in results) and len(bodies) == 1,
+          [r[0] for r in results])
+    shared = (c1["render_coalesced"] - c0["render_coalesced"]) + (c1["render_cache_hits"] - c0["render_cache_hits"])
+    check("16 identical requests at once: one render, 15 coalesced or hits",
+          c1["renders"] - c0["renders"] == 1 and shared == 15, (c0, c1))
+    req(port, "/api/resume", {"Content-Type": "application/json"}, method="POST", body="{}")
+
+
+def flood(port, n, srcs, path_of):
+    """n distinct slow renders at once from the given source addresses."""
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        try:
+            results[i] = req(port, path_of(i), src=srcs[i % len(srcs)])
+        except OSError as e:
+            results[i] = (0, {}, str(e).encode())
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return results
+
+
+def test_budget(binary, data, tmp):
+    # A queue of 2: distinct renders from many addresses overflow it -> 503.
+    s = Server(binary, ["--data", data, "--config", write_config(tmp, render_queue=2)], label="queue of 2")
+    check("server with render_queue 2 starts", s.ready())
+    pause(s.port)
+    time.sleep(0.5)
+    res = flood(s.port, 24, ["127.0.0.%d" % i for i in range(2, 26)],
+                lambda i: "/api/samples.png?n=256&scale=4&seed=%d" % (1000 + i))
+    busy = [r for r in res if r[0] == 503]
+    ok = [r for r in res if r[0] == 200]
+    check("a full render queue answers 503", len(busy) > 0 and len(ok) > 0, [r[0] for r in res])
+    check("503 names Retry-After and says why",
+          busy and all(r[1].get("retry-after", "").isdigit() and b"queue is full" in r[2] for r in busy),
+          busy[:1])
+    c = classroom(s.port)
+    check("503s are counted", c.get("render_rejected_busy", 0) == len(busy), (c, len(busy)))
+    s.stop()
+
+    # One address asking much more than its share -> 429; others get through.
+    s = Server(binary, ["--data", data, "--config", write_config(tmp, render_queue=16)], label="fairness")
+    check("server with render_queue 16 starts", s.ready())
+    pause(s.port)
+    time.sleep(0.5)
+    res = flood(s.port, 14, ["127.0.0.9"], lambda i: "/api/samples.png?n=256&scale=4&seed=%d" % (2000 + i))
+    unfair = [r for r in res if r[0] == 429]
+    check("one address over its share (16 / 4) gets 429", len(unfair) >= 14 - 4 - 1 and
+          sum(r[0] == 200 for r in res) >= 4, [r[0] for r in res])
+    check("429 names Retry-After", unfair and all(r[1].get("retry-after", "").isdigit() for r in unfair), unfair[:1])
+    st, _, _ = req(s.port, "/api/samples.png?n=4&seed=1", src="127.0.0.10")
+    check("another address is served meanwhile", st == 200, st)
+    c = classroom(s.port)
+    check("429s are counted", c.get("render_rejected_unfair", 0) == len(unfair), c)
+    st, _, body = req(s.port, "/metrics")
+    text = body.decode()
+    check("/metrics has the classroom counters",
+          st == 200 and all(re.search(r"^ganlive_%s %s" % (k, v), text, re.M) for k, v in
+                            (("render_rejected_unfair_total", len(unfair)), ("viewers", 0),
+                             ("renders_total", r"\d+"), ("render_cache_hits_total", r"\d+"))), text[-400:])
+    s.stop()
+
+
+def test_live(port):
+    sse = SSE(port, timeout=20)
+    ev = sse.wait_for(lambda e: e["event"] == "samples", 15)
+    check("a samples event names the shared grid", ev is not None and ev["data"]["url"].startswith("/api/samples.png?n=64")
+          and isinstance(ev["data"]["seed"], int), ev)
+    if ev:
+        c0 = classroom(port)
+        st, h, b = req(port, ev["data"]["url"])
+        c1 = classroom(port)
+        check("the announced grid is already rendered: fetching it renders nothing",
+              st == 200 and c1["renders"] == c0["renders"] and c1["render_cache_hits"] > c0["render_cache_hits"],
+              (st, c0, c1))
+        check("its seed round-trips exactly in the URL", ("seed=%d" % ev["data"]["seed"]) in ev["data"]["url"])
+        ev2 = sse.wait_for(lambda e: e["event"] == "samples", 15)
+        check("the shared grid moves on with training (new version, new seed)",
+              ev2 is not None and ev2["data"]["version"] > ev["data"]["version"] and ev2["data"]["seed"] != ev["data"]["seed"],
+              ev2)
+    st = figures(port)
+    check("status counts the open event stream as a viewer", st.get("classroom", {}).get("viewers", 0) >= 1, st.get("classroom"))
+    sse.close()
+    ev = None
+    late = SSE(port, timeout=20)
+    ev = late.wait_for(lambda e: e["event"] == "samples", 3)
+    check("a stream that opens late gets the newest shared grid at once", ev is not None, ev)
+    late.close()
+
+
+def test_slow_client(port):
+    # A subscriber that asks for the whole history and never reads.
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    slow.connect(("127.0.0.1", port))
+    slow.sendall(b"GET /api/events?since=-1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    fast = SSE(port, timeout=20)
+    fast.wait_for(lambda e: e["event"] == "metrics", 10)
+    t_end = time.time() + 8
+    gaps, last = [], time.time()
+    while time.time() < t_end:
+        ev = fast.wait_for(lambda e: e["event"] == "metrics", 5)
+        if ev is None:
+            gaps.append(5.0)
+            break
+        now = time.time()
+        gaps.append(now - last)
+        last = now
+    check("a stalled subscriber does not delay another's metrics (max gap under 2 s)",
+          gaps and max(gaps) < 2.0, ["%.2f" % g for g in gaps])
+    fast.close()
+    slow.close()
+
+
+def test_lan(binary, data, tmp):
+    p = subprocess.run(["hostname", "-I"], stdout=subprocess.PIPE, text=True)
+    addrs = [a for a in p.stdout.split() if ":" not in a]
+    host = socket.gethostname()
+    s = Server(binary, ["--data", data, "--config", write_config(tmp, bind="0.0.0.0"), "--token", TOKEN], label="LAN bind")
+    check("server on 0.0.0.0 starts", s.ready())
+    port = s.port
+    for name in addrs[:2] + [host, host + ".local"]:
+        st, _, _ = req(port, "/api/status", {"Host": "%s:%d" % (name, port)})
+        check("LAN bind accepts Host %s (the machine's own)" % name, st == 200, st)
+    for name in ("evil.example", "192.0.2.254", "localhost.evil.example", "%s.evil" % host):
+        st, _, _ = req(port, "/api/status", {"Host": "%s:%d" % (name, port)})
+        check("LAN bind refuses Host %s" % name, st == 403, st)
+    a = figures(port).get("access", {})
+    check("no token: a viewer", a == {"lan": True, "token_required": True, "role": "viewer"}, a)
+    a = figures(port, {"Authorization": "Bearer " + TOKEN}).get("access", {})
+    check("the token: the presenter", a.get("role") == "presenter", a)
+    a = figures(port, {"Authorization": "Bearer wrong-token-0123456789"}).get("access", {})
+    check("a wrong token: a viewer", a.get("role") == "viewer", a)
+    st, _, body = req(port, "/api/invite")
+    inv = json.loads(body) if st == 200 else {}
+    urls = [i["url"] for i in inv.get("invites", [])]
+    check("invite lists a join URL per address, none with a token",
+          st == 200 and urls and all("token" not in u and u.endswith(":%d/" % port) for u in urls)
+          and all(any(a in u for u in urls) for a in addrs), (urls, addrs))
+    st, h, png = req(port, "/api/invite.png?i=0")
+    check("invite.png is a PNG", st == 200 and h.get("content-type") == "image/png" and png[:4] == b"\x89PNG", st)
+    path = os.path.join(tmp, "qr.png")
+    with open(path, "wb") as f:
+        f.write(png)
+    z = subprocess.run(["zbarimg", "-q", "--raw", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    check("the QR code decodes to the join URL", urls and z.stdout.strip() == urls[0], (z.returncode, z.stdout, urls[:1]))
+    st, _, _ = req(port, "/api/invite.png?i=%d" % len(urls))
+    check("invite.png of a missing URL: 404", st == 404, st)
+    st, _, _ = req(port, "/api/invite.png?i=0&size=3")
+    check("invite.png refuses unknown parameters", st == 400, st)
+    s.stop()
+
+    s = Server(binary, ["--data", data, "--config", write_config(tmp)], label="loopback bind")
+    check("server on loopback starts", s.ready())
+    for name in addrs[:1] + [host]:
+        st, _, _ = req(s.port, "/api/status", {"Host": "%s:%d" % (name, s.port)})
+        check("loopback bind still refuses Host %s" % name, st == 403, st)
+    a = figures(s.port).get("access", {})
+    check("loopback without a token: everyone may act", a == {"lan": False, "token_required": False, "role": "presenter"}, a)
+    st, _, body = req(s.port, "/api/invite")
+    inv = json.loads(body) if st == 200 else {}
+    check("loopback invite: no URL and a hint", st == 200 and inv.get("invites") == [] and "bind" in inv.get("hint", ""), inv)
+    s.stop()
+
+
+def run(binary, data):
+    tmp = tempfile.mkdtemp(prefix="ganlive-classroom-test-")
+    s = Server(binary, ["--data", data, "--config", write_config(tmp, live_every_ms=300)], label="main")
+    if not check("server starts", s.ready()):
+        return
+    test_live(s.port)
+    test_slow_client(s.port)
+    test_cache(s.port)
+    s.stop()
+    test_budget(binary, data, tmp)
+    test_lan(binary, data, tmp)
+    subprocess.run(["rm", "-rf", tmp])
+
+
+if __name__ == "__main__":
+    sys.exit(main(run, "test_classroom.py"))
