@@ -24,17 +24,15 @@
 
 #define QR_QUIET 4                         /* modules of white around the code */
 
-/* The join URLs: 0.. SRV_NETIF_MAX of them. */
-static int join_urls(const srv_http *h, char urls[SRV_NETIF_MAX][128]) {
-    const char *bind = h->cfg.bind[0] ? h->cfg.bind : "127.0.0.1";
-    if (!srv_guard_is_lan(&h->guard)) return 0;
+int srv_http_join_urls(const srv_http *h, char (*urls)[128], int max) {
+    if (!srv_guard_is_lan(&h->guard) || max < 1) return 0;
     if (h->guard.bind_host[0]) {           /* one interface address */
         snprintf(urls[0], 128, "http://%s:%d/", h->guard.bind_host, h->port);
         return 1;
     }
-    (void)bind;
     srv_netif_list ifs;
     int n = srv_netif_addresses(&ifs);
+    if (n > max) n = max;
     for (int i = 0; i < n; i++) snprintf(urls[i], 128, "http://%s:%d/", ifs.host[i], h->port);
     return n;
 }
@@ -55,7 +53,7 @@ enum MHD_Result srv_api_invite(srv_call *c) {
     if (bad)
         return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
     char urls[SRV_NETIF_MAX][128];
-    int n = join_urls(c->h, urls);
+    int n = srv_http_join_urls(c->h, urls, SRV_NETIF_MAX);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = o ? cJSON_AddArrayToObject(o, "invites") : NULL;
     if (!arr) goto fail;
@@ -111,7 +109,7 @@ enum MHD_Result srv_api_invite_png(srv_call *c) {
     if (srv_query_long(c->conn, "scale", 2, 32, &scale) < 0)
         return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "scale: must be an integer in 2..32");
     char urls[SRV_NETIF_MAX][128];
-    int n = join_urls(c->h, urls);
+    int n = srv_http_join_urls(c->h, urls, SRV_NETIF_MAX);
     if (i >= n)
         return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND,
                                n ? "no join URL %ld (there are %d)" : "no join URL: the server listens on loopback only",

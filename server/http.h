@@ -24,6 +24,10 @@ int srv_http_port(const srv_http *h);
 /* The access token generated at start (bind address not loopback and none
  * configured), for the start-up message; NULL when none was generated. */
 const char *srv_http_token(const srv_http *h);
+/* The join URLs students open on a LAN bind (no token): one per interface
+ * address on a wildcard bind, the bound address otherwise, none on
+ * loopback. Returns how many (at most max). */
+int srv_http_join_urls(const srv_http *h, char (*urls)[128], int max);
 /* Stop accepting, close SSE streams, free everything. */
 void srv_http_stop(srv_http *h);
 

@@ -22,6 +22,7 @@
 #include "bench.h"
 #include "checkpoint.h"
 #include "classifier_cmd.h"
+#include "diverge.h"
 #include "http.h"
 #include "png.h"
 #include "state.h"
@@ -286,9 +287,12 @@ static int cmd_train(cli *c) {
     long last_iter = t.iteration, saved_at = t.iteration;
     int rc = 0;
     while (t.iteration < c->cfg.iters && !stop_requested) {
-        if (srv_trainer_iteration(&t) < 0) {
-            fprintf(stderr, "ganlive: training diverged at iteration %ld (d_loss %g, g_loss %g)\n",
-                    t.iteration, (double)t.last.d_loss, (double)t.last.g_loss);
+        int rejected = srv_trainer_iteration(&t) < 0;
+        if (rejected || srv_loss_exploded(&t.last)) {   /* diverge.h */
+            char why[160];
+            srv_diverge_reason(&t.last, rejected, rejected ? t.iteration + 1 : t.iteration, why,
+                               sizeof why);
+            fprintf(stderr, "ganlive: training diverged: %s\n", why);
             rc = 1;
             break;
         }
@@ -373,6 +377,11 @@ static int cmd_serve(cli *c) {
         printf("ganlive: not a loopback address, so changes need a token: open "
                "http://%s:%d/#token=%s or send \"Authorization: Bearer %s\"\n", host,
                srv_http_port(http), srv_http_token(http), srv_http_token(http));
+    {   /* a class: where students join (read-only, no token) */
+        char urls[8][128];
+        int n = srv_http_join_urls(http, urls, 8);
+        for (int i = 0; i < n; i++) printf("ganlive: students join at %s (view-only)\n", urls[i]);
+    }
     fflush(stdout);
     char preset[16] = "";
     long seen = 0;
@@ -420,6 +429,13 @@ static void tune_malloc(void) {
 int main(int argc, char **argv) {
     prefer_passive_openmp(argv);
     tune_malloc();
+    /* Under a file-size limit (ulimit -f, systemd's LimitFSIZE) a write
+     * past it would kill the process with SIGXFSZ in the middle of a
+     * checkpoint (or classifier, or PNG). Ignored, as PostgreSQL does, the
+     * write fails with EFBIG instead and is reported like a full disk: 500
+     * with the reason, training goes on, the temp file is removed and the
+     * last good checkpoint stays. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) { usage(stderr); return 2; }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return 0; }
