@@ -29,6 +29,7 @@ static void valid_cols(int W, int OW, int kj, int stride, int pad, int *lo, int 
 
 void nn_im2col_range(float *col, const float *inp, int C, int B, int H, int W,
                      int K, int stride, int pad, int OH, int OW, int b0, int b1) {
+    if (nn_im2col_fast(col, inp, C, B, H, W, K, stride, pad, OH, OW, b0, b1)) return;
     const size_t N = (size_t)B * OH * OW;
     for (int c = 0; c < C; c++)
     for (int ki = 0; ki < K; ki++)
@@ -58,6 +59,7 @@ void nn_im2col_range(float *col, const float *inp, int C, int B, int H, int W,
 
 void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
                      int K, int stride, int pad, int OH, int OW, int b0, int b1) {
+    if (nn_col2im_fast(out, col, C, B, H, W, K, stride, pad, OH, OW, b0, b1)) return;
     const size_t N = (size_t)B * OH * OW;
     for (int c = 0; c < C; c++)
     for (int ki = 0; ki < K; ki++)

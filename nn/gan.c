@@ -144,7 +144,7 @@ static size_t dacts_layout(gan_dacts *a, float *base, const gan_config *c, int B
         {&a->c1, n1}, {&a->a1, n1},
         {&a->col2, with_cols ? d1 * 16 * B * 49 : 0},
         {&a->c2, n2}, {&a->bn2_mean, d2}, {&a->bn2_rstd, d2}, {&a->a2, n2},
-        {&a->col3, with_cols ? d2 * 49 * B : 0}, {&a->logits, (size_t)B},
+        {&a->col3, 0}, {&a->logits, (size_t)B},   /* conv 3 is direct: no col */
     };
     size_t off = 0;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {

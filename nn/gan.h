@@ -128,7 +128,7 @@ typedef struct {
     float *c2;          /* [2ndf][B][7][7] */
     float *bn2_mean, *bn2_rstd;  /* [2ndf] */
     float *a2;          /* [2ndf][B][7][7]  LeakyReLU(BN 2), fused */
-    float *col3;        /* [2ndf*49][B] */
+    float *col3;        /* NULL: conv 3 is a direct kernel (nn_conv_full_*) */
     float *logits;      /* [B] */
 } gan_dacts;
 

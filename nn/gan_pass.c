@@ -87,7 +87,7 @@ void gan_d_forward(gan_model *m, const float *x, const uint8_t *labels, int B) {
                              m->d_buf.bn2_mean, m->d_buf.bn2_var, c->bn_momentum, c->bn_eps,
                              c->lrelu_slope, d2, B * 49);
     t = gan_prof_layer(m, GAN_L_D_BN2, 0, 0.0, t);
-    nn_conv2d_forward(a->logits, a->col3, a->a2, m->d.w3, B, d2, 7, 7, 1, 7, 1, 0);
+    nn_conv_full_forward(a->logits, a->a2, m->d.w3, B, d2, 49, 1);
     gan_prof_layer(m, GAN_L_D3, 0, conv_flop(B, d2, 1, 7, 1), t);
 }
 
@@ -102,8 +102,7 @@ void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dpar
     const double passes = want_dparams ? 2.0 : 1.0;   /* dX (and dW) */
     double t = gan_prof_clock(m);
     nn_zero(g->a2, n2);
-    nn_conv2d_backward(g->a2, dp ? dp->w3 : NULL, dcol, a->col3, m->d.w3, dlogits,
-                       B, d2, 7, 7, 1, 7, 1, 0);
+    nn_conv_full_backward(g->a2, dp ? dp->w3 : NULL, a->a2, m->d.w3, dlogits, B, d2, 49, 1);
     t = gan_prof_layer(m, GAN_L_D3, 1, passes * conv_flop(B, d2, 1, 7, 1), t);
     nn_zero(g->c2, n2);
     nn_batchnorm_act_backward(g->c2, dp ? dp->bn2_g : NULL, dp ? dp->bn2_b : NULL, g->a2,

@@ -65,6 +65,15 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
                         const float *w, const float *dout,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad);
 
+/* Conv2d whose kernel covers the whole HxW image (no padding, one output
+ * pixel), e.g. D's last layer: out[OC][B] = sum over c, p of
+ * w[OC][C][HW] * inp[C][B][HW]. Direct, no im2col, one thread.
+ * Backward: dinp [C][B][HW] += and dw [OC][C][HW] += (either may be NULL). */
+void nn_conv_full_forward(float *out, const float *inp, const float *w,
+                          int B, int C, int HW, int OC);
+void nn_conv_full_backward(float *dinp, float *dw, const float *inp, const float *w,
+                           const float *dout, int B, int C, int HW, int OC);
+
 /* ---- ConvTranspose2d (no bias) ------------------------------------------- */
 /* Each input pixel paints a KxK patch of the output, `stride` apart.
  * out  [OC][B][OH][OW]   OH = nn_convt_out(H, K, stride, pad)

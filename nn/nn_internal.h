@@ -9,4 +9,14 @@ void nn_im2col_range(float *col, const float *inp, int C, int B, int H, int W,
 void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
                      int K, int stride, int pad, int OH, int OW, int b0, int b1);
 
+/* Vectorised im2col / col2im for the shapes kernels.c knows (4x4 stride 2
+ * pad 1 with AVX-512, 1x1 grids); same arguments as the _range versions.
+ * Return 1 when done, 0 when the caller must take the generic path. */
+int nn_im2col_fast(float *col, const float *inp, int C, int B, int H, int W,
+                   int K, int stride, int pad, int OH, int OW, int b0, int b1);
+int nn_col2im_fast(float *out, const float *col, int C, int B, int H, int W,
+                   int K, int stride, int pad, int OH, int OW, int b0, int b1);
+/* Tests set this to 1 to force the generic (reference) paths. */
+extern int nn_kernels_forced_generic;
+
 #endif

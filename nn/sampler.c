@@ -117,7 +117,7 @@ void gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
         nn_conv2d_forward(a2, s->col, a1, p.w2, B, d1, 14, 14, d2, 4, 2, 1);
         nn_batchnorm_act_forward_eval(a2, a2, p.bn2_g, p.bn2_b, b.bn2_mean, b.bn2_var,
                                       c->bn_eps, c->lrelu_slope, d2, B * 49);
-        nn_conv2d_forward(s->dlogits, s->col, a2, p.w3, B, d2, 7, 7, 1, 7, 1, 0);
+        nn_conv_full_forward(s->dlogits, a2, p.w3, B, d2, 49, 1);
         for (int i = 0; i < B; i++) prob[done + i] = 1.0f / (1.0f + expf(-s->dlogits[i]));
     }
 }

@@ -1,0 +1,201 @@
+/* kernels.c - hand-vectorised kernels for the shapes that dominate ganlive
+ * outside BLAS, chosen at run time (__builtin_cpu_supports), each with a
+ * plain-C path that is also the reference the unit tests compare against.
+ *
+ *  - im2col / col2im of a 4x4, stride 2, pad 1 convolution whose output row
+ *    fits one AVX-512 register (OW <= 15): every convolution of both
+ *    networks but the first of G and the last of D. A padded input row is
+ *    held in two registers, and each of the K column rows of a receptive
+ *    field is one two-source permute; col2im gathers the four rows landing
+ *    on an output row in registers and adds them to memory once.
+ *  - the "full" convolution whose kernel covers the whole image (D's last
+ *    layer, 2ndf x 7 x 7 -> 1 logit): a batch of dot products, done
+ *    directly instead of as an im2col transpose plus a one-row GEMM.
+ *  - the transpose-shaped im2col / col2im of a 1x1 grid (G's first layer).
+ *
+ * Results differ from the generic path only in the order of additions, so
+ * they stay deterministic for a given thread split.
+ */
+#include <string.h>
+#include <immintrin.h>
+#include "nn.h"
+#include "nn_internal.h"
+
+static int have_avx512(void) {
+    static int known = -1;
+    if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    return known;
+}
+
+int nn_kernels_forced_generic;   /* tests: 1 = never take a vectorised path */
+
+static int use_avx512(void) { return !nn_kernels_forced_generic && have_avx512(); }
+
+/* ---- im2col / col2im, 4x4 kernel, stride 2, pad 1 ------------------------ */
+
+static int nn_k4s2p1_fits(int K, int stride, int pad, int W, int OW) {
+    return K == 4 && stride == 2 && pad == 1 && OW <= 15 && W + 1 <= 32 && OW == W / 2;
+}
+
+__attribute__((target("avx512f")))
+static void im2col_k4s2p1_avx512(float *col, const float *inp, int C, int B, int H, int W,
+                                 int OH, int OW, int b0, int b1) {
+    const size_t N = (size_t)B * OH * OW;
+    /* padded row q = iw + 1 in [0, 32): lanes 0..15 in lo, 16..31 in hi */
+    const __mmask16 mlo = (__mmask16)((W + 1 >= 16 ? 0xFFFF : (1u << (W + 1)) - 1) & ~1u);
+    const __mmask16 mhi = (__mmask16)(W + 1 > 16 ? (1u << (W + 1 - 16)) - 1 : 0);
+    const __mmask16 mout = (__mmask16)((1u << OW) - 1);
+    __m512i idx[4];
+    for (int kj = 0; kj < 4; kj++) {
+        int v[16];
+        for (int ow = 0; ow < 16; ow++) v[ow] = (2 * ow + kj) & 31;
+        idx[kj] = _mm512_loadu_si512(v);
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    for (int c = 0; c < C; c++)
+        for (int b = b0; b < b1; b++) {
+            const float *img = inp + ((size_t)c * B + b) * H * W;
+            for (int oh = 0; oh < OH; oh++) {
+                const size_t n = ((size_t)b * OH + oh) * OW;
+                for (int ki = 0; ki < 4; ki++) {
+                    float *row = col + (size_t)(c * 16 + ki * 4) * N + n;
+                    const int ih = 2 * oh - 1 + ki;
+                    if (ih < 0 || ih >= H) {
+                        for (int kj = 0; kj < 4; kj++) _mm512_mask_storeu_ps(row + kj * N, mout, zero);
+                        continue;
+                    }
+                    const float *src = img + (size_t)ih * W - 1;   /* lane q holds iw = q - 1 */
+                    const __m512 lo = _mm512_maskz_loadu_ps(mlo, src);
+                    const __m512 hi = _mm512_maskz_loadu_ps(mhi, src + 16);
+                    for (int kj = 0; kj < 4; kj++)
+                        _mm512_mask_storeu_ps(row + kj * N, mout, _mm512_permutex2var_ps(lo, idx[kj], hi));
+                }
+            }
+        }
+}
+
+__attribute__((target("avx512f")))
+static void col2im_k4s2p1_avx512(float *out, const float *col, int C, int B, int H, int W,
+                                 int OH, int OW, int b0, int b1) {
+    const size_t N = (size_t)B * OH * OW;
+    const __mmask16 min = (__mmask16)((1u << OW) - 1);
+    /* lane q of the padded row takes ow = (q - kj) / 2 when that is whole and < OW */
+    __m512i inv[4][2];
+    __mmask16 minv[4][2];
+    for (int kj = 0; kj < 4; kj++)
+        for (int h = 0; h < 2; h++) {
+            int v[16];
+            unsigned mk = 0;
+            for (int l = 0; l < 16; l++) {
+                const int d = 16 * h + l - kj;
+                v[l] = 0;
+                if (d >= 0 && d % 2 == 0 && d / 2 < OW) { v[l] = d / 2; mk |= 1u << l; }
+            }
+            inv[kj][h] = _mm512_loadu_si512(v);
+            minv[kj][h] = (__mmask16)mk;
+        }
+    const __mmask16 mlo = (__mmask16)((W + 1 >= 16 ? 0xFFFF : (1u << (W + 1)) - 1) & ~1u);
+    const __mmask16 mhi = (__mmask16)(W + 1 > 16 ? (1u << (W + 1 - 16)) - 1 : 0);
+    for (int c = 0; c < C; c++)
+        for (int b = b0; b < b1; b++) {
+            float *img = out + ((size_t)c * B + b) * H * W;
+            for (int ih = 0; ih < H; ih++) {
+                __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+                /* ih = 2*oh - 1 + ki */
+                for (int ki = 0; ki < 4; ki++) {
+                    const int t = ih + 1 - ki;
+                    if (t < 0 || t % 2) continue;
+                    const int oh = t / 2;
+                    if (oh >= OH) continue;
+                    const float *row = col + (size_t)(c * 16 + ki * 4) * N + ((size_t)b * OH + oh) * OW;
+                    for (int kj = 0; kj < 4; kj++) {
+                        const __m512 v = _mm512_maskz_loadu_ps(min, row + kj * N);
+                        lo = _mm512_add_ps(lo, _mm512_maskz_permutexvar_ps(minv[kj][0], inv[kj][0], v));
+                        hi = _mm512_add_ps(hi, _mm512_maskz_permutexvar_ps(minv[kj][1], inv[kj][1], v));
+                    }
+                }
+                float *dst = img + (size_t)ih * W - 1;           /* lane q is iw = q - 1 */
+                _mm512_mask_storeu_ps(dst, mlo, _mm512_add_ps(_mm512_maskz_loadu_ps(mlo, dst), lo));
+                _mm512_mask_storeu_ps(dst + 16, mhi, _mm512_add_ps(_mm512_maskz_loadu_ps(mhi, dst + 16), hi));
+            }
+        }
+}
+
+int nn_im2col_fast(float *col, const float *inp, int C, int B, int H, int W,
+                   int K, int stride, int pad, int OH, int OW, int b0, int b1) {
+    if (use_avx512() && nn_k4s2p1_fits(K, stride, pad, W, OW) && OH == H / 2) {
+        im2col_k4s2p1_avx512(col, inp, C, B, H, W, OH, OW, b0, b1);
+        return 1;
+    }
+    if (!nn_kernels_forced_generic && OH == 1 && OW == 1 && pad == 0 && K == H && K == W) {
+        /* 1x1 grid: col[c*KK + p][b] = inp[c][b][p], a transpose per channel */
+        const int KK = K * K;
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < KK; p++) {
+                float *dst = col + ((size_t)c * KK + p) * B;
+                const float *src = inp + (size_t)c * B * KK + p;
+                for (int b = b0; b < b1; b++) dst[b] = src[(size_t)b * KK];
+            }
+        return 1;
+    }
+    return 0;
+}
+
+int nn_col2im_fast(float *out, const float *col, int C, int B, int H, int W,
+                   int K, int stride, int pad, int OH, int OW, int b0, int b1) {
+    if (use_avx512() && nn_k4s2p1_fits(K, stride, pad, W, OW) && OH == H / 2) {
+        col2im_k4s2p1_avx512(out, col, C, B, H, W, OH, OW, b0, b1);
+        return 1;
+    }
+    if (!nn_kernels_forced_generic && OH == 1 && OW == 1 && pad == 0 && K == H && K == W) {
+        const int KK = K * K;
+        for (int c = 0; c < C; c++)
+            for (int b = b0; b < b1; b++) {
+                float *dst = out + ((size_t)c * B + b) * KK;
+                const float *src = col + (size_t)c * KK * B + b;
+                for (int p = 0; p < KK; p++) dst[p] += src[(size_t)p * B];
+            }
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the full convolution: kernel as large as the image ------------------ */
+
+/* Dot product of n floats in 16 independent lanes (vectorises, fixed order). */
+static float dot(const float *a, const float *b, int n) {
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
+    for (int l = 0; i + l < n; l++) acc[l] += a[i + l] * b[i + l];
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++) s += acc[l];
+    return s;
+}
+
+void nn_conv_full_forward(float *out, const float *inp, const float *w,
+                          int B, int C, int HW, int OC) {
+    for (int oc = 0; oc < OC; oc++)
+        for (int b = 0; b < B; b++) {
+            float s = 0.0f;
+            for (int c = 0; c < C; c++)
+                s += dot(w + ((size_t)oc * C + c) * HW, inp + ((size_t)c * B + b) * HW, HW);
+            out[(size_t)oc * B + b] = s;
+        }
+}
+
+void nn_conv_full_backward(float *dinp, float *dw, const float *inp, const float *w,
+                           const float *dout, int B, int C, int HW, int OC) {
+    for (int oc = 0; oc < OC; oc++)
+        for (int c = 0; c < C; c++) {
+            const float *wr = w + ((size_t)oc * C + c) * HW;
+            float *dwr = dw ? dw + ((size_t)oc * C + c) * HW : NULL;
+            for (int b = 0; b < B; b++) {
+                const float g = dout[(size_t)oc * B + b];
+                const size_t o = ((size_t)c * B + b) * HW;
+                if (dinp) for (int p = 0; p < HW; p++) dinp[o + p] += wr[p] * g;
+                if (dwr) for (int p = 0; p < HW; p++) dwr[p] += g * inp[o + p];
+            }
+        }
+}

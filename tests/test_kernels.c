@@ -1,0 +1,93 @@
+/* test_kernels.c - the vectorised kernels of nn/kernels.c (and the other
+ * fast paths of the nn library) against the generic reference paths they
+ * replace: im2col / col2im of every geometry the model uses, over a slice
+ * of the batch and accumulating into non-zero memory, and the direct full
+ * convolution against Conv2d through im2col + GEMM. im2col is a copy, so
+ * it must agree exactly; the others only add in another order (1e-5).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "testhelp.h"
+#include "../nn/nn.h"
+#include "../nn/nn_internal.h"
+
+static float *randn(nn_rng *r, size_t n) {
+    float *x = malloc(n * sizeof(float));
+    nn_rng_fill_normal(r, x, n, 0.0f, 1.0f);
+    return x;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double e = fabs((double)a[i] - b[i]);
+        if (e > worst || e != e) worst = e != e ? INFINITY : e;
+    }
+    return worst;
+}
+
+/* im2col and col2im of one geometry over images [b0, b1) of B, fast path
+ * (whatever the machine takes) against the generic one. */
+static void check_cols(int C, int B, int H, int K, int stride, int pad, int b0, int b1) {
+    const int OH = nn_conv_out(H, K, stride, pad);
+    const size_t ni = (size_t)C * B * H * H, nc = (size_t)C * K * K * B * OH * OH;
+    nn_rng r;
+    nn_rng_seed(&r, 77 + (uint64_t)H * 3 + (uint64_t)C);
+    float *inp = randn(&r, ni), *col = randn(&r, nc);
+    float *c_fast = malloc(nc * sizeof(float)), *c_ref = malloc(nc * sizeof(float));
+    float *o_fast = randn(&r, ni), *o_ref = malloc(ni * sizeof(float));
+    memcpy(o_ref, o_fast, ni * sizeof(float));                 /* col2im accumulates */
+    for (size_t i = 0; i < nc; i++) c_fast[i] = c_ref[i] = -7.0f;   /* untouched outside [b0, b1) */
+    nn_im2col_range(c_fast, inp, C, B, H, H, K, stride, pad, OH, OH, b0, b1);
+    nn_col2im_range(o_fast, col, C, B, H, H, K, stride, pad, OH, OH, b0, b1);
+    nn_kernels_forced_generic = 1;
+    nn_im2col_range(c_ref, inp, C, B, H, H, K, stride, pad, OH, OH, b0, b1);
+    nn_col2im_range(o_ref, col, C, B, H, H, K, stride, pad, OH, OH, b0, b1);
+    nn_kernels_forced_generic = 0;
+    CHECKF(memcmp(c_fast, c_ref, nc * sizeof(float)) == 0, "im2col C%d H%d K%d: differs by %g",
+           C, H, K, max_abs_diff(c_fast, c_ref, nc));
+    CHECKF(max_abs_diff(o_fast, o_ref, ni) <= 1e-5, "col2im C%d H%d K%d: differs by %g",
+           C, H, K, max_abs_diff(o_fast, o_ref, ni));
+    free(inp); free(col); free(c_fast); free(c_ref); free(o_fast); free(o_ref);
+}
+
+TEST(kernels_im2col_col2im_k4s2p1) {
+    check_cols(1, 5, 28, 4, 2, 1, 0, 5);       /* D conv 1, G convT 3 */
+    check_cols(3, 6, 28, 4, 2, 1, 2, 5);       /* a slice of the batch */
+    check_cols(8, 4, 14, 4, 2, 1, 0, 4);       /* D conv 2, G convT 2 */
+    check_cols(5, 7, 14, 4, 2, 1, 3, 7);
+    check_cols(2, 3, 8, 4, 2, 1, 0, 3);        /* smaller images take the same path */
+}
+
+TEST(kernels_im2col_col2im_one_pixel_grid) {
+    check_cols(6, 5, 7, 7, 1, 0, 0, 5);        /* G convT 1 (7x7 kernel on a 1x1 input) */
+    check_cols(4, 6, 7, 7, 1, 0, 1, 4);
+}
+
+TEST(kernels_full_conv_matches_conv2d) {
+    const int B = 9, C = 12, H = 7, OC = 3, HW = H * H;
+    nn_rng r;
+    nn_rng_seed(&r, 5);
+    float *x = randn(&r, (size_t)C * B * HW), *w = randn(&r, (size_t)OC * C * HW);
+    float *dout = randn(&r, (size_t)OC * B);
+    float *col = malloc((size_t)C * HW * B * sizeof(float)), *dcol = malloc((size_t)C * HW * B * sizeof(float));
+    float out_ref[OC * B], out[OC * B];
+    nn_kernels_forced_generic = 1;             /* the reference: im2col + GEMM */
+    nn_conv2d_forward(out_ref, col, x, w, B, C, H, H, OC, H, 1, 0);
+    nn_kernels_forced_generic = 0;
+    nn_conv_full_forward(out, x, w, B, C, HW, OC);
+    CHECKF(max_abs_diff(out, out_ref, (size_t)OC * B) <= 1e-4, "forward differs by %g",
+           max_abs_diff(out, out_ref, (size_t)OC * B));
+    const size_t nx = (size_t)C * B * HW, nw = (size_t)OC * C * HW;
+    float *dx_ref = randn(&r, nx), *dx = malloc(nx * sizeof(float));
+    float *dw_ref = randn(&r, nw), *dw = malloc(nw * sizeof(float));
+    memcpy(dx, dx_ref, nx * sizeof(float));      /* both accumulate */
+    memcpy(dw, dw_ref, nw * sizeof(float));
+    nn_kernels_forced_generic = 1;
+    nn_conv2d_backward(dx_ref, dw_ref, dcol, col, w, dout, B, C, H, H, OC, H, 1, 0);
+    nn_kernels_forced_generic = 0;
+    nn_conv_full_backward(dx, dw, x, w, dout, B, C, HW, OC);
+    CHECKF(max_abs_diff(dx, dx_ref, nx) <= 1e-4, "dinp differs by %g", max_abs_diff(dx, dx_ref, nx));
+    CHECKF(max_abs_diff(dw, dw_ref, nw) <= 1e-4, "dw differs by %g", max_abs_diff(dw, dw_ref, nw));
+    free(x); free(w); free(dout); free(col); free(dcol); free(dx_ref); free(dx); free(dw_ref); free(dw);
+}
