@@ -15,7 +15,9 @@
  * are tickets: a step of n adds n to `step_requested` and waits until
  * `step_completed` reaches that total; the trainer grants one iteration at a
  * time (`step_granted`) and counts it completed when it is back at the
- * boundary. Resume and divergence cancel budget not yet granted.
+ * boundary. One step at a time: while one is unfinished another is refused
+ * at once (409), never queued behind it. Resume and divergence cancel
+ * budget not yet granted.
  *
  * Config patches are validated with srv_config_apply_live_json into a copy,
  * which becomes the effective config at once (what GET /api/config shows)
@@ -373,10 +375,14 @@ srv_run_state srv_state_resume(srv_state *s, long *iteration) {
 int srv_state_step(srv_state *s, int n, long *iteration) {
     if (n < 1) n = 1;
     pthread_mutex_lock(&s->mu);
-    if (s->state != SRV_PAUSED || s->quitting) {
+    int why = s->quitting ? SRV_STEP_QUITTING
+            : s->state == SRV_DIVERGED ? SRV_STEP_DIVERGED
+            : s->state != SRV_PAUSED ? SRV_STEP_NOT_PAUSED
+            : s->step_completed < s->step_requested ? SRV_STEP_BUSY : 0;
+    if (why) {
         if (iteration) *iteration = s->iteration;
         pthread_mutex_unlock(&s->mu);
-        return -1;
+        return why;
     }
     s->step_requested += n;
     long ticket = s->step_requested;

@@ -102,8 +102,13 @@ int srv_state_patch_config(srv_state *s, const cJSON *patch, srv_config *out,
  * (resume). Idempotent. *iteration is where it stands. Returns the state. */
 srv_run_state srv_state_pause(srv_state *s, long *iteration);
 srv_run_state srv_state_resume(srv_state *s, long *iteration);
-/* Run exactly n iterations while paused and wait for them.
- * 0 on success with *iteration; -1 when not paused (409). */
+/* Run exactly n iterations while paused and wait for them. Returns 0 on
+ * success with *iteration, else at once one of these (409; 503 quitting):
+ * not paused, another client's step still running (steps never queue
+ * behind each other: a second one would wait unboundedly), the run is
+ * diverged (only resume, which restores, gets it going), or quitting. */
+enum { SRV_STEP_NOT_PAUSED = -1, SRV_STEP_BUSY = -2, SRV_STEP_DIVERGED = -3,
+       SRV_STEP_QUITTING = -4 };
 int srv_state_step(srv_state *s, int n, long *iteration);
 
 /* Metrics points with iteration > since, oldest first, at most max.

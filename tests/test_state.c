@@ -142,16 +142,22 @@ TEST(state_pause_step_resume) {
     for (int i = 0; i < 3; i++) CHECK(srv_state_step(s, 1, &it2) == 0);
     CHECK(it2 == it1 + 8);
 
-    /* two clients stepping at once: every iteration runs, none more */
-    step_job a = {s, 3, -1}, b = {s, 4, -1};
-    pthread_t ta, tb;
+    /* a second client stepping during a long step is refused at once (it
+     * used to queue behind it); the first step still runs all its
+     * iterations, none more */
+    step_job a = {s, 1000, -1};
+    pthread_t ta;
     pthread_create(&ta, NULL, step_thread, &a);
-    pthread_create(&tb, NULL, step_thread, &b);
+    CHECK(wait_iteration(s, it1 + 10, 10) >= it1 + 10);
+    double t_busy = mono();
+    long it_busy = -1;
+    CHECK(srv_state_step(s, 4, &it_busy) == SRV_STEP_BUSY);
+    CHECK(mono() - t_busy < 0.05);
     pthread_join(ta, NULL);
-    pthread_join(tb, NULL);
-    CHECK(a.rc == 0 && b.rc == 0);
+    CHECK(a.rc == 0);
     usleep(20 * 1000);
-    CHECK(f.it == it1 + 15);
+    CHECK(f.it == it1 + 1008);
+    CHECK(srv_state_step(s, 7, &it2) == 0 && it2 == it1 + 1015);   /* free again */
 
     /* state_seq moved for pause and steps; seq waits time out when idle */
     srv_state_status(s, &st);
@@ -161,9 +167,9 @@ TEST(state_pause_step_resume) {
 
     long it3 = -1;
     CHECK(srv_state_resume(s, &it3) == SRV_RUNNING);
-    CHECK(it3 >= it1 + 15);
-    CHECK(wait_iteration(s, it1 + 30, 10) >= it1 + 30);
-    CHECK(srv_state_step(s, 1, &it3) == -1);     /* not paused: 409 */
+    CHECK(it3 >= it1 + 1015);
+    CHECK(wait_iteration(s, it1 + 1030, 10) >= it1 + 1030);
+    CHECK(srv_state_step(s, 1, &it3) == SRV_STEP_NOT_PAUSED);   /* 409 */
     srv_state_status(s, &st);
     CHECK(st.images_per_sec > 0 && st.uptime_s > 0);
     CHECK(srv_state_resume(s, &it3) == SRV_RUNNING);   /* idempotent */
