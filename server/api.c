@@ -25,6 +25,20 @@
 
 /* ---- status, metrics, config ------------------------------------------- */
 
+/* The one rule for query strings, on every endpoint: a parameter the
+ * endpoint does not take, or one given twice, is a 400 naming it (never
+ * silently ignored). For endpoints that take none. 1 with the reply queued
+ * in *reply, or 0. */
+static int query_refused(srv_call *c, enum MHD_Result *reply) {
+    static const char *const none[] = {NULL};
+    const char *bad = srv_query_unknown(c->conn, none);
+    if (!bad) return 0;
+    *reply = srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                             "unknown or repeated query parameter: %.64s", bad);
+    return 1;
+}
+
+
 cJSON *srv_api_status_json(const srv_status *s) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -85,6 +99,8 @@ static cJSON *classroom_json(srv_http *h) {
 }
 
 enum MHD_Result srv_api_status(srv_call *c) {
+    enum MHD_Result refused;
+    if (0 /*MUT*/ && query_refused(c, &refused)) return refused;
     srv_status s;
     srv_config cfg;
     srv_state_status(c->h->st, &s);
@@ -162,12 +178,16 @@ enum MHD_Result srv_api_metrics(srv_call *c) {
 }
 
 enum MHD_Result srv_api_config_get(srv_call *c) {
+    enum MHD_Result refused;
+    if (query_refused(c, &refused)) return refused;
     srv_config cfg;
     srv_state_config(c->h->st, &cfg);
     return srv_reply_json(c->conn, MHD_HTTP_OK, srv_config_live_to_json(&cfg));
 }
 
 enum MHD_Result srv_api_config_patch(srv_call *c) {
+    enum MHD_Result refused;
+    if (query_refused(c, &refused)) return refused;
     if (!c->body) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "body: a JSON object of settings is required");
     srv_config cfg;
     char err[256] = "invalid config";
@@ -188,12 +208,16 @@ static enum MHD_Result reply_run_state(srv_call *c, srv_run_state st, long itera
 }
 
 enum MHD_Result srv_api_pause(srv_call *c) {
+    enum MHD_Result refused;
+    if (query_refused(c, &refused)) return refused;
     long it = 0;
     srv_run_state st = srv_state_pause(c->h->st, &it);
     return reply_run_state(c, st, it);
 }
 
 enum MHD_Result srv_api_resume(srv_call *c) {
+    enum MHD_Result refused;
+    if (query_refused(c, &refused)) return refused;
     long it = 0;
     srv_run_state st = srv_state_resume(c->h->st, &it);
     if (st == SRV_DIVERGED) {               /* no good checkpoint to restore */
@@ -206,6 +230,8 @@ enum MHD_Result srv_api_resume(srv_call *c) {
 }
 
 enum MHD_Result srv_api_step(srv_call *c) {
+    enum MHD_Result refused;
+    if (query_refused(c, &refused)) return refused;
     const cJSON *n = c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "n") : NULL;
     if (!cJSON_IsNumber(n) || n->valuedouble != floor(n->valuedouble) ||
         n->valuedouble < 1 || n->valuedouble > 1000)
@@ -254,16 +280,23 @@ uint64_t srv_api_fresh_seed(srv_http *h) {
 /* ---- timeline ------------------------------------------------------------ */
 
 enum MHD_Result srv_api_timeline(srv_call *c) {
+    enum MHD_Result refused;
+    if (query_refused(c, &refused)) return refused;
     int max = c->h->cfg.timeline_max > 0 ? c->h->cfg.timeline_max : 1;
     long *its = malloc((size_t)max * sizeof *its);
-    if (!its) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    int n = srv_state_timeline_list(c->h->st, its, max);
+    long *uids = malloc((size_t)max * sizeof *uids);
+    if (!its || !uids) {
+        free(its);
+        free(uids);
+        return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    int n = srv_state_timeline_list(c->h->st, its, uids, max);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = o ? cJSON_AddArrayToObject(o, "snapshots") : NULL;
     if (!arr) goto fail;
     for (int i = 0; i < n; i++) {
         char url[64];
-        snprintf(url, sizeof url, "/api/timeline/%ld.png", its[i]);
+        snprintf(url, sizeof url, "/api/timeline/%ld.png?v=%ld", its[i], uids[i]);
         cJSON *s = cJSON_CreateObject();
         if (!s) goto fail;
         cJSON_AddItemToArray(arr, s);
@@ -272,14 +305,27 @@ enum MHD_Result srv_api_timeline(srv_call *c) {
             goto fail;
     }
     free(its);
+    free(uids);
     return srv_reply_json(c->conn, MHD_HTTP_OK, o);
 fail:
     free(its);
+    free(uids);
     cJSON_Delete(o);
     return srv_reply_json(c->conn, MHD_HTTP_OK, NULL);   /* 500 out of memory */
 }
 
+/* A snapshot never changes: with ?v=<uid> (the URL /api/timeline lists) it
+ * is immutable for caches; without, it is revalidated by its ETag. A v that
+ * no longer names the kept snapshot is 404. */
 enum MHD_Result srv_api_timeline_png(srv_call *c) {
+    static const char *const allowed[] = {"v", NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                               "unknown or repeated query parameter: %.64s", bad);
+    uint64_t want = 0;
+    int has_v = srv_query_u64(c->conn, "v", &want);
+    if (has_v < 0) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "v: must be a snapshot id");
     const char *name = c->url + strlen("/api/timeline/");
     size_t len = strlen(name);
     uint64_t it;
@@ -290,8 +336,31 @@ enum MHD_Result srv_api_timeline_png(srv_call *c) {
         return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "not found");
     unsigned char *png;
     size_t plen;
-    if (srv_state_timeline_png(c->h->st, (long)it, &png, &plen) != 0)
+    long uid = -1;
+    int rc = srv_state_timeline_png(c->h->st, (long)it, &uid, &png, &plen);
+    if (rc == -2) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    if (rc != 0 || (has_v == 0 && (uint64_t)uid != want)) {
+        free(rc == 0 ? png : NULL);
         return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "iteration %lu not in the timeline",
                                (unsigned long)it);
-    return srv_reply_png(c->conn, png, plen);
+    }
+    char etag[40];
+    snprintf(etag, sizeof etag, "\"tl-%ld\"", uid);
+    const char *inm = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "If-None-Match");
+    struct MHD_Response *r;
+    unsigned status = MHD_HTTP_OK;
+    if (inm && strstr(inm, etag)) {
+        free(png);
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        status = MHD_HTTP_NOT_MODIFIED;
+    } else {
+        r = MHD_create_response_from_buffer(plen, png, MHD_RESPMEM_MUST_FREE);
+        if (!r) free(png);
+        else MHD_add_response_header(r, "Content-Type", "image/png");
+    }
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "ETag", etag);
+    MHD_add_response_header(r, "Cache-Control",
+                            has_v == 0 ? "public, max-age=31536000, immutable" : "no-cache");
+    return srv_reply(c->conn, status, r);
 }

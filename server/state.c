@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "png.h"
 #include "state.h"
 #include "state_priv.h"
@@ -80,6 +81,10 @@ srv_state *srv_state_new(const srv_config *cfg) {
     s->t0 = srv_state_now();
     s->gen_iteration = -1;
     s->tl_mult = 1;
+    /* snapshot uids start at a random multiple of 2^20 below 2^52, so a URL
+     * naming one (immutable in browsers' caches) never names another run's */
+    s->tl_uid_next = (long)((((uint64_t)time(NULL) * 2654435761u) ^ ((uint64_t)getpid() << 16)) %
+                            (1ULL << 32)) << 20;
     s->tl_cap = cfg->timeline_max > 0 ? cfg->timeline_max : 1;
     s->gp_count = gan_gparam_count(&cfg->model);
     s->gb_count = gan_gbuffer_count(&cfg->model);
@@ -122,7 +127,7 @@ void srv_state_free(srv_state *s) {
     free(s->dp_front); free(s->db_front);
     free(s->q_ring);
     free(s->fixed_z);
-    for (int i = 0; i < s->tl_len; i++) free(s->timeline[i].pixels);
+    for (int i = 0; i < s->tl_len; i++) srv_state_tl_free(&s->timeline[i]);
     free(s->timeline);
     free(s);
 }
@@ -193,7 +198,7 @@ void srv_state_timeline_thin(srv_state *s) {
     int out = 0;
     for (int i = 0; i < s->tl_len; i++) {
         if (i % 2 == 0) s->timeline[out++] = s->timeline[i];
-        else free(s->timeline[i].pixels);
+        else srv_state_tl_free(&s->timeline[i]);
     }
     s->tl_len = out;
     s->tl_mult *= 2;
@@ -213,7 +218,7 @@ void srv_state_add_timeline(srv_state *s, long iteration, const uint8_t *pixels,
         if (copy) {
             memcpy(copy, pixels, bytes);
             if (s->tl_len == s->tl_cap) srv_state_timeline_thin(s);
-            s->timeline[s->tl_len++] = (tl_snap){iteration, width, height, copy};
+            s->timeline[s->tl_len++] = srv_state_tl_snap(s, iteration, width, height, copy);
             srv_state_bump(s, 0);
         }
     }
@@ -470,33 +475,79 @@ int srv_state_copy_fixed_noise(srv_state *s, float *z, int max) {
     return n > 0 ? n : 0;
 }
 
-int srv_state_timeline_list(srv_state *s, long *iterations, int max) {
+tl_snap srv_state_tl_snap(srv_state *s, long iteration, int width, int height, uint8_t *pixels) {
+    return (tl_snap){iteration, width, height, pixels, s->tl_uid_next++, NULL, 0};
+}
+
+void srv_state_tl_free(tl_snap *t) {
+    free(t->pixels);
+    free(t->png);
+    t->pixels = NULL;
+    t->png = NULL;
+}
+
+int srv_state_timeline_list(srv_state *s, long *iterations, long *uids, int max) {
     pthread_mutex_lock(&s->mu);
     int n = s->tl_len < max ? s->tl_len : max;
-    for (int i = 0; i < n; i++) iterations[i] = s->timeline[i].iteration;
+    for (int i = 0; i < n; i++) {
+        iterations[i] = s->timeline[i].iteration;
+        if (uids) uids[i] = s->timeline[i].uid;
+    }
     pthread_mutex_unlock(&s->mu);
     return n;
 }
 
-int srv_state_timeline_png(srv_state *s, long iteration, unsigned char **png, size_t *len) {
+static tl_snap *find_snapshot(srv_state *s, long iteration) {
+    for (int i = 0; i < s->tl_len; i++)
+        if (s->timeline[i].iteration == iteration) return &s->timeline[i];
+    return NULL;
+}
+
+/* The PNG is encoded once per snapshot (outside the lock) and kept. */
+int srv_state_timeline_png(srv_state *s, long iteration, long *uid, unsigned char **png,
+                           size_t *len) {
     uint8_t *pixels = NULL;
     int w = 0, h = 0;
+    long id = -1;
     *png = NULL;
     *len = 0;
     pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->tl_len; i++) {
-        if (s->timeline[i].iteration != iteration) continue;
-        w = s->timeline[i].width;
-        h = s->timeline[i].height;
+    tl_snap *t = find_snapshot(s, iteration);
+    if (t && t->png) {
+        *png = malloc(t->png_len);
+        if (*png) memcpy(*png, t->png, t->png_len);
+        *len = t->png_len;
+        if (uid) *uid = t->uid;
+        pthread_mutex_unlock(&s->mu);
+        return *png ? 0 : -2;
+    }
+    if (t) {
+        w = t->width;
+        h = t->height;
+        id = t->uid;
         pixels = malloc((size_t)w * (size_t)h);
-        if (pixels) memcpy(pixels, s->timeline[i].pixels, (size_t)w * (size_t)h);
-        break;
+        if (pixels) memcpy(pixels, t->pixels, (size_t)w * (size_t)h);
     }
     pthread_mutex_unlock(&s->mu);
-    if (!pixels) return -1;
-    int rc = srv_png_encode_gray(pixels, w, h, png, len);   /* outside the lock */
+    if (!t) return -1;
+    if (!pixels || srv_png_encode_gray(pixels, w, h, png, len) != 0) {
+        free(pixels);
+        return -2;
+    }
     free(pixels);
-    return rc;
+    if (uid) *uid = id;
+    unsigned char *keep = malloc(*len);
+    if (keep) memcpy(keep, *png, *len);
+    pthread_mutex_lock(&s->mu);
+    t = find_snapshot(s, iteration);
+    if (t && t->uid == id && !t->png && keep) {
+        t->png = keep;
+        t->png_len = *len;
+        keep = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(keep);
+    return 0;
 }
 
 long srv_state_wait(srv_state *s, long seen, int timeout_ms) {

@@ -137,10 +137,14 @@ int srv_state_latest_point(srv_state *s, srv_point *out);
 void srv_state_set_dataset(srv_state *s, const gan_dataset *d);
 const gan_dataset *srv_state_dataset(srv_state *s);
 
-/* Timeline: iterations kept, oldest first (returns count, at most max), and a
- * PNG of one (malloc'd, caller frees; -1 when that iteration is not kept). */
-int srv_state_timeline_list(srv_state *s, long *iterations, int max);
-int srv_state_timeline_png(srv_state *s, long iteration, unsigned char **png, size_t *len);
+/* Timeline: iterations kept, oldest first, with each snapshot's uid (uids
+ * may be NULL; returns count, at most max), and a PNG of one (malloc'd,
+ * caller frees; encoded once per snapshot) with its uid: 0, -1 when that
+ * iteration is not kept, -2 on no memory. A uid never names two different
+ * pictures (restores give new ones), so URLs carrying it are immutable. */
+int srv_state_timeline_list(srv_state *s, long *iterations, long *uids, int max);
+int srv_state_timeline_png(srv_state *s, long iteration, long *uid, unsigned char **png,
+                           size_t *len);
 
 /* Wait until seq moves past `seen` or timeout_ms passes. Returns the current
  * seq. Used by SSE streams. */

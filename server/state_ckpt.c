@@ -135,7 +135,7 @@ int srv_state_restore(srv_state *s, long iteration, double epoch, const srv_poin
     pthread_mutex_lock(&s->mu);
     srv_history_free(&s->history);
     s->history = h;
-    for (int i = 0; i < s->tl_len; i++) free(s->timeline[i].pixels);
+    for (int i = 0; i < s->tl_len; i++) srv_state_tl_free(&s->timeline[i]);
     free(s->timeline);
     s->timeline = snaps;
     s->tl_len = 0;
@@ -146,7 +146,7 @@ int srv_state_restore(srv_state *s, long iteration, double epoch, const srv_poin
         if (!copy) continue;                      /* a missing snapshot is no harm */
         memcpy(copy, tl[i].pixels, bytes);
         if (s->tl_len == s->tl_cap) srv_state_timeline_thin(s);
-        s->timeline[s->tl_len++] = (tl_snap){tl[i].iteration, tl[i].width, tl[i].height, copy};
+        s->timeline[s->tl_len++] = srv_state_tl_snap(s, tl[i].iteration, tl[i].width, tl[i].height, copy);
     }
     double last = npts > 0 ? pts[npts - 1].time_s : 0.0;
     s->time_base = last - (srv_state_now() - s->t0);

@@ -17,6 +17,9 @@ typedef struct {
     long iteration;
     int width, height;
     uint8_t *pixels;
+    long uid;                    /* unique in this process and unlikely in any other */
+    unsigned char *png;          /* encoded on first request, then kept */
+    size_t png_len;
 } tl_snap;
 
 typedef struct {
@@ -90,6 +93,7 @@ struct srv_state {
     char restart_preset[16];     /* "" unless POST /api/run asked for a new run */
 
     tl_snap *timeline;
+    long tl_uid_next;            /* the next snapshot's uid */
     int tl_len, tl_cap;
     long tl_mult;                /* effective interval = timeline_every * tl_mult */
 };
@@ -97,6 +101,9 @@ struct srv_state {
 /* Helpers of state.c. bump and timeline_thin: mutex held. */
 void srv_state_bump(srv_state *s, int state_change);
 void srv_state_timeline_thin(srv_state *s);
+/* A snapshot of pixels (owned from now on) with a fresh uid; free one. */
+tl_snap srv_state_tl_snap(srv_state *s, long iteration, int width, int height, uint8_t *pixels);
+void srv_state_tl_free(tl_snap *t);
 double srv_state_now(void);           /* monotonic seconds */
 
 #endif

@@ -140,6 +140,32 @@ def test_cache(port):
     req(port, "/api/resume", {"Content-Type": "application/json"}, method="POST", body="{}")
 
 
+def test_timeline(port):
+    st, _, body = req(port, "/api/timeline")
+    snaps = json.loads(body).get("snapshots", []) if st == 200 else []
+    check("timeline URLs name their snapshot (?v=)", snaps and all(re.fullmatch(r"/api/timeline/\d+\.png\?v=\d+", x["url"])
+                                                                   for x in snaps), snaps[:2])
+    if not snaps:
+        return
+    url = snaps[-1]["url"]
+    st, h, b = req(port, url)
+    check("a named snapshot is immutable for caches", st == 200 and "immutable" in h.get("cache-control", "")
+          and h.get("etag", "").startswith('"tl-'), h)
+    st2, _, b2 = req(port, url)
+    check("a snapshot's PNG is the same bytes every time", st2 == 200 and b2 == b)
+    st, h2, b3 = req(port, url, {"If-None-Match": h.get("etag", "")})
+    check("a snapshot's ETag -> 304", st == 304 and b3 == b"", st)
+    plain = url.split("?")[0]
+    st, h3, _ = req(port, plain)
+    check("without v: the same snapshot, revalidated (no-cache)", st == 200 and h3.get("cache-control") == "no-cache"
+          and h3.get("etag") == h.get("etag"), h3)
+    v = int(url.split("v=")[1])
+    st, _, _ = req(port, "%s?v=%d" % (plain, v + 1))
+    check("a v that names no kept snapshot: 404", st == 404, st)
+    st, _, _ = req(port, "%s?w=1" % plain)
+    check("timeline PNG refuses unknown parameters", st == 400, st)
+
+
 def flood(port, n, srcs, path_of):
     """n distinct slow renders at once from the given source addresses."""
     results = [None] * n
@@ -311,6 +337,7 @@ def run(binary, data):
     test_live(s.port)
     test_slow_client(s.port)
     test_cache(s.port)
+    test_timeline(s.port)
     s.stop()
     test_budget(binary, data, tmp)
     test_lan(binary, data, tmp)

@@ -296,11 +296,13 @@ TEST(state_timeline_thinning) {
     CHECK(srv_state_copy_generator(s, NULL, NULL) == -1);   /* nothing yet */
     for (long it = 0; it <= 40; it += 5) srv_state_add_timeline(s, it, px, 3, 2);
     /* 0 5 10 15 | 20: thin to 0 10, +20 | 30 | 40: thin to 0 20, +40 */
-    int n = srv_state_timeline_list(s, its, 16);
+    long uids[16];
+    int n = srv_state_timeline_list(s, its, uids, 16);
     CHECK(n == 3);
+    CHECK(uids[0] != uids[1] && uids[1] != uids[2]);
     CHECK(its[0] == 0 && its[1] == 20 && its[2] == 40);
     for (long it = 45; it <= 200; it += 5) srv_state_add_timeline(s, it, px, 3, 2);
-    n = srv_state_timeline_list(s, its, 16);
+    n = srv_state_timeline_list(s, its, uids, 16);
     CHECK(n >= 2 && n <= 4);
     int even = 1;
     for (int i = 2; i < n; i++)
@@ -308,11 +310,18 @@ TEST(state_timeline_thinning) {
     CHECKF(even, "n %d: %ld %ld %ld %ld", n, its[0], its[1], its[2], its[3]);
     unsigned char *png = NULL;
     size_t len = 0;
-    CHECK(srv_state_timeline_png(s, its[n - 1], &png, &len) == 0);
+    long uid = -1;
+    CHECK(srv_state_timeline_png(s, its[n - 1], &uid, &png, &len) == 0);
     CHECK(png && len > 8 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
+    CHECK(uid == uids[n - 1]);
+    unsigned char *again = NULL;   /* the second answer comes from the kept PNG */
+    size_t len2 = 0;
+    CHECK(srv_state_timeline_png(s, its[n - 1], NULL, &again, &len2) == 0);
+    CHECK(again && len2 == len && memcmp(again, png, len) == 0);
+    free(again);
     free(png);
-    CHECK(srv_state_timeline_png(s, 5, &png, &len) == -1 && png == NULL);
-    CHECK(srv_state_timeline_list(s, its, 1) == 1);
+    CHECK(srv_state_timeline_png(s, 5, NULL, &png, &len) == -1 && png == NULL);
+    CHECK(srv_state_timeline_list(s, its, NULL, 1) == 1);
     srv_state_free(s);
 }
 
@@ -336,7 +345,7 @@ TEST(state_diverged_and_quit) {
     usleep(50 * 1000);
     CHECK(f.it == 20);                           /* parked at the boundary */
     long it;
-    CHECK(srv_state_step(s, 1, &it) == -1);
+    CHECK(srv_state_step(s, 1, &it) == SRV_STEP_DIVERGED);   /* not "pause first" */
     CHECK(srv_state_pause(s, &it) == SRV_DIVERGED);
     f.diverge_at = 0;
     CHECK(srv_state_resume(s, &it) == SRV_RUNNING);

@@ -518,7 +518,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
       }
       if (p === '/api/samples/fixed.png' && req.method === 'GET') return png(res, fixedPng(S.iteration));
       if (p === '/api/timeline' && req.method === 'GET')
-        return json(res, 200, { snapshots: timeline.map((it) => ({ iteration: it, url: `/api/timeline/${it}.png` })) });
+        return json(res, 200, { snapshots: timeline.map((it) => ({ iteration: it, url: `/api/timeline/${it}.png?v=${it + 1}` })) });
       const m = /^\/api\/timeline\/(\d+)\.png$/.exec(p);
       if (m && req.method === 'GET') {
         const it = Number(m[1]);
