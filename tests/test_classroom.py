@@ -246,12 +246,16 @@ def test_live(port):
               ev2)
     st = figures(port)
     check("status counts the open event stream as a viewer", st.get("classroom", {}).get("viewers", 0) >= 1, st.get("classroom"))
-    sse.close()
-    ev = None
+    # Paused (with a viewer, who gets the paused snapshot's grid), no new grid
+    # is made: a late stream can only get the newest one from its own start.
+    pause(port)
+    time.sleep(1.5)
     late = SSE(port, timeout=20)
     ev = late.wait_for(lambda e: e["event"] == "samples", 3)
-    check("a stream that opens late gets the newest shared grid at once", ev is not None, ev)
+    check("a stream that opens while paused gets the newest shared grid at once", ev is not None, ev)
     late.close()
+    sse.close()
+    req(port, "/api/resume", {"Content-Type": "application/json"}, method="POST", body="{}")
 
 
 def test_slow_client(port):
