@@ -100,7 +100,7 @@ static cJSON *classroom_json(srv_http *h) {
 
 enum MHD_Result srv_api_status(srv_call *c) {
     enum MHD_Result refused;
-    if (0 /*MUT*/ && query_refused(c, &refused)) return refused;
+    if (query_refused(c, &refused)) return refused;
     srv_status s;
     srv_config cfg;
     srv_state_status(c->h->st, &s);

@@ -24,6 +24,10 @@
 #include "checkpoint.h"
 
 enum MHD_Result srv_api_checkpoint_save(srv_call *c) {
+    static const char *const allowed[] = {NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                                    "unknown or repeated query parameter: %.64s", bad);
     for (const cJSON *it = c->body ? c->body->child : NULL; it; it = it->next)
         return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown field: %.64s",
                                it->string ? it->string : "?");
@@ -43,9 +47,10 @@ enum MHD_Result srv_api_checkpoint_save(srv_call *c) {
 enum MHD_Result srv_api_checkpoint_latest(srv_call *c) {
     static const char *const allowed[] = {NULL};
     const char *bad = srv_query_unknown(c->conn, allowed);
-    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown query parameter: %.64s", bad);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                                    "unknown or repeated query parameter: %.64s", bad);
     const char *dir = c->h->cfg.run_dir;
-    char **names;
+    char **names = NULL;                  /* stays NULL with checkpoints off */
     int n = dir[0] ? srv_ckpt_list(dir, &names) : 0;
     if (n < 0) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     /* The file is opened first and everything after works on that fd: the
@@ -73,8 +78,9 @@ enum MHD_Result srv_api_checkpoint_latest(srv_call *c) {
     }
     enum MHD_Result ret;
     if (hit < 0) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "no checkpoint in %s yet",
-                              dir[0] ? dir : "(checkpoints are off)");
+        ret = dir[0] ? srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "no checkpoint in %s yet", dir)
+                     : srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND,
+                                       "checkpoints are off (run.dir is empty)");
     } else {
         char disp[160];
         snprintf(disp, sizeof disp, "attachment; filename=\"%.100s\"", names[hit]);

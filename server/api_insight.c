@@ -57,7 +57,7 @@ static size_t csv_row(char *p, size_t room, const srv_point *pt) {
 enum MHD_Result srv_api_metrics_csv(srv_call *c) {
     static const char *const allowed[] = {NULL};
     const char *bad = srv_query_unknown(c->conn, allowed);
-    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown query parameter: %.64s", bad);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
     srv_point *pts;
     int n = srv_state_history_copy(c->h->st, &pts);
     if (n < 0) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
@@ -112,7 +112,7 @@ static void prom_gauge(text_buf *t, const char *name, const char *help, double v
 enum MHD_Result srv_api_prometheus(srv_call *c) {
     static const char *const allowed[] = {NULL};
     const char *bad = srv_query_unknown(c->conn, allowed);
-    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown query parameter: %.64s", bad);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
     srv_status s;
     srv_point p;
     srv_state_status(c->h->st, &s);

@@ -105,7 +105,7 @@ int srv_api_status_insight(srv_http *h, cJSON *o) {
 enum MHD_Result srv_api_quality(srv_call *c) {
     static const char *const allowed[] = {NULL};
     const char *bad = srv_query_unknown(c->conn, allowed);
-    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown query parameter: %.64s", bad);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
     srv_quality_pass *passes = malloc(SRV_QUALITY_MAX * sizeof *passes);
     if (!passes) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     srv_quality_info info;
@@ -299,7 +299,7 @@ cJSON *srv_api_balance_event_json(const srv_balance_event *e) {
 enum MHD_Result srv_api_balance(srv_call *c) {
     static const char *const allowed[] = {NULL};
     const char *bad = srv_query_unknown(c->conn, allowed);
-    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown query parameter: %.64s", bad);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
     srv_balance_event ev[SRV_BALANCE_EVENTS];
     int skipping = 0;
     int n = srv_state_balance(c->h->st, ev, SRV_BALANCE_EVENTS, &skipping);
@@ -320,6 +320,10 @@ enum MHD_Result srv_api_balance(srv_call *c) {
 }
 
 enum MHD_Result srv_api_run(srv_call *c) {
+    static const char *const none[] = {NULL};
+    const char *bad = srv_query_unknown(c->conn, none);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                                    "unknown or repeated query parameter: %.64s", bad);
     const cJSON *p = c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "preset") : NULL;
     if (!cJSON_IsString(p) || !p->valuestring ||
         (strcmp(p->valuestring, "classic") != 0 && strcmp(p->valuestring, "fast") != 0))

@@ -321,7 +321,9 @@ static cJSON *value_json(const srv_config *c, const setting *s) {
     switch (s->type) {
     case T_INT:   return cJSON_CreateNumber(*(const int *)field);
     case T_LONG:  return cJSON_CreateNumber((double)*(const long *)field);
-    case T_U64:   return cJSON_CreateNumber((double)*(const uint64_t *)field);
+    case T_U64:                       /* exact digits, as srv_json_seed writes them */
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)*(const uint64_t *)field);
+        return cJSON_CreateRaw(buf);
     case T_FLOAT:
         snprintf(buf, sizeof buf, "%.7g", (double)*(const float *)field);
         return cJSON_CreateNumber(strtod(buf, NULL));

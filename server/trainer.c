@@ -19,6 +19,7 @@
 #include <omp.h>
 #endif
 #include "checkpoint.h"
+#include "diverge.h"
 #include "png.h"
 #include "trainer.h"
 
@@ -294,13 +295,12 @@ void *srv_trainer_thread(void *arg) {
             continue;
         }
         if (changed) srv_trainer_apply_live(t, &cfg);
-        if (srv_trainer_iteration(t) < 0) {
+        int rejected = srv_trainer_iteration(t) < 0;
+        if (rejected || srv_loss_exploded(&t->last)) {   /* diverge.h */
             diverged = 1;
             char why[128];
-            int loss = !isfinite(t->last.d_loss) || !isfinite(t->last.g_loss);
-            snprintf(why, sizeof why, "non-finite %s in iteration %ld (d_loss %g, g_loss %g); "
-                     "update not applied", loss ? "loss" : "gradient", t->iteration + 1,
-                     (double)t->last.d_loss, (double)t->last.g_loss);
+            srv_diverge_reason(&t->last, rejected, rejected ? t->iteration + 1 : t->iteration,
+                               why, sizeof why);
             srv_state_set_diverged(st, t->iteration, why);
             continue;
         }
