@@ -43,13 +43,18 @@ async function cleanup() {
 }
 
 const errors = [], foreign = [];
+let throttled = 0;           // 429/503 answers the test asked the mock for
 const origins = new Set();
 function watch(page) {
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
   });
-  page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  page.on('response', (r) => {
+    if (r.status() < 400) return;
+    if ((r.status() === 429 || r.status() === 503) && throttled > 0) { throttled--; return; }   // deliberate (render budget)
+    errors.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+  });
   page.on('request', (r) => {
     const u = r.url();
     if (!u.startsWith('blob:') && !u.startsWith('data:') && !origins.has(new URL(u).origin)) foreign.push(u);
@@ -267,6 +272,30 @@ async function main() {
     if (await page.isHidden('#h-loss ~ .bal-legend, #chart-loss ~ .bal-legend')) throw new Error('legend hidden');
     return `markers ${n.join('/')}`;
   });
+  for (const status of [429, 503]) {
+    await check(`the live grid waits out ${status} + Retry-After and then loads, quietly`, async () => {
+      throttled += 2;
+      await apiPost('/__mock/throttle', { n: 2, status });
+      const before = await page.$eval('#samples', (im) => im.dataset.url || '');
+      await page.evaluate(() => {          // every caption the grid shows meanwhile
+        window.__captions = [];
+        const el = document.getElementById('samples-caption');
+        window.__capObs = new MutationObserver(() => window.__captions.push(el.textContent));
+        window.__capObs.observe(el, { childList: true, characterData: true, subtree: true });
+      });
+      const t0 = Date.now();
+      await page.click('#btn-noise');
+      await page.waitForFunction((b) => { const im = document.getElementById('samples');
+        return im.dataset.url && im.dataset.url !== b && /seed=/.test(im.dataset.url); }, before, { timeout: 15000 });
+      const took = Date.now() - t0;
+      const caps = await page.evaluate(() => { window.__capObs.disconnect(); return window.__captions; });
+      await page.click('#btn-shared');
+      if (caps.some((c) => /429|503|HTTP|error/i.test(c))) throw new Error(`the page showed: ${caps.join(' | ')}`);
+      if (took < 900) throw new Error(`loaded after ${took} ms: the Retry-After was not waited for`);
+      if (throttled !== 0) throw new Error(`${throttled} of the deliberate answers never came`);
+      return `loaded after ${took} ms`;
+    });
+  }
   await check('after a reload the markers come from GET /api/balance', async () => {
     const ev = (await apiJson('/api/balance')).events.length;
     await page.reload({ waitUntil: 'load' });

@@ -23,7 +23,9 @@
 // makes the run diverge (with "forget_checkpoints": true, as if none existed); POST /__mock/checkpoint-error {"error"} sets (or,
 // with null, clears) checkpoint_error; POST /__mock/warnings
 // {"mode_collapse": bool, "copying": bool} switches the quality warnings (and
-// the flags of later quality passes); POST /__mock/balance {"action"} emits a
+// the flags of later quality passes); POST /__mock/throttle {"n", "status"}
+// answers the next n image requests (samples.png) with 429 or 503 and
+// Retry-After: 1, as the render budget does; POST /__mock/balance {"action"} emits a
 // balance event now.
 //
 // The insight API of /tmp/ganlive-contract.md is mocked too: quality passes
@@ -323,6 +325,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
   // The shared live grid (render.c): a new snapshot about every second while
   // the iteration moves, announced as a "samples" event.
   const LIVE = { version: 0, iteration: -1, seed: null };
+  const THROTTLE = { n: 0, status: 429, sent: 0 };   // deliberate 429/503 answers
   function liveEvent() {
     return { iteration: LIVE.iteration, version: LIVE.version, seed: LIVE.seed,
       url: `/api/samples.png?n=64&scale=2&seed=${LIVE.seed}` };
@@ -446,6 +449,12 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
     const u = new URL(req.url, 'http://x');
     const p = u.pathname;
     try {
+      if (THROTTLE.n > 0 && p === '/api/samples.png' && req.method === 'GET') {
+        THROTTLE.n--;
+        THROTTLE.sent++;
+        res.writeHead(THROTTLE.status, { 'Content-Type': 'application/json', 'Retry-After': '1', 'Cache-Control': 'no-store' });
+        return res.end(JSON.stringify({ error: 'the render queue is full: try again shortly', retry_after_s: 1 }));
+      }
       if (req.method === 'GET' && STATIC[p]) {
         const [file, type] = STATIC[p];
         const body = fs.readFileSync(path.join(ROOT, file));
@@ -627,6 +636,12 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         Q.modeCollapse = !!body.mode_collapse;
         Q.copying = !!body.copying;
         return json(res, 200, { warnings: warnings() });
+      }
+      if (p === '/__mock/throttle' && req.method === 'POST') {
+        const body = await jsonBody(req, res); if (!body) return;
+        THROTTLE.n = Number(body.n) || 0;
+        THROTTLE.status = body.status === 503 ? 503 : 429;
+        return json(res, 200, { ...THROTTLE });
       }
       if (p === '/__mock/balance' && req.method === 'POST') {
         const body = await jsonBody(req, res); if (!body) return;
