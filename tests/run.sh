@@ -18,6 +18,15 @@
 #                           again under ASan+UBSan, the TSan stress test
 #                           (tests/test_stress.py) and FUZZ_TEST_SECONDS (5)
 #                           of each fuzzer; needs `make test-builds`
+#
+# Every suite runs under a timeout (SUITE_TIMEOUT seconds, 900 by default;
+# a few suites get more, see timeout_for; the times are stretched 3x under
+# a sanitizer). A suite that overruns is killed with its whole process
+# group (its servers too) and counted as one failure, with a line naming
+# it. At the end one line per suite says what ran against which build, with
+# its counts and time, then the closing line "N passed, N failed".
+#
+# A new suite is one more `run_suite NAME CMD...` line below.
 set -u
 cd "$(dirname "$0")/.."
 san=""
@@ -32,29 +41,53 @@ total_fail=0
 log_dir=$build/test-logs
 mkdir -p "$log_dir"
 
-# run_suite NAME CMD...: run one suite, echo its output, add up its counts.
+# How long a suite may take, in seconds (before the sanitizer stretch).
+timeout_for() {
+    case $1 in
+        crash|faults|classroom|browser*) echo "${SUITE_TIMEOUT:-1200}" ;;
+        asan) echo 7200 ;;                 # the whole suite again, each part timed itself
+        *) echo "${SUITE_TIMEOUT:-900}" ;;
+    esac
+}
+stretch=1
+if [ -n "$san" ]; then stretch=3; fi
+summary=()
+
+# run_suite NAME CMD...: run one suite under its timeout, echo its output,
+# add up its counts and note one summary line.
 run_suite() {
     local name=$1; shift
     local log="$log_dir/$name.log"
-    echo "== $name"
-    "$@" 2>&1 | tee "$log"
+    local limit=$(( $(timeout_for "$name") * stretch ))
+    [ "$name" = asan ] && limit=$(timeout_for asan)
+    local t0=$SECONDS what=${bin#./} a
+    for a in "$@"; do                     # the build it runs: a binary among its arguments
+        case $a in ganlive-*|./ganlive-*|build*/run_tests|build-fuzz*) what=${a#./}; break ;; esac
+    done
+    case $1 in */run_tests) what=${1#./} ;; fuzz/run.sh) what=build-fuzz ;; esac
+    echo "== $name (against $what, timeout ${limit} s)"
+    timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$log"
     local rc=${PIPESTATUS[0]}
-    local line
+    local took=$((SECONDS - t0))
+    local line p=0 f=0 note=""
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-    if [ -z "$line" ]; then
-        echo "!! $name printed no result line (exit $rc): counted as one failure"
-        total_fail=$((total_fail + 1))
-        return
+    if [ -n "$line" ]; then
+        p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+        f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
     fi
-    local p f
-    p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
-    f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
-    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "!! $name TIMED OUT after ${limit} s and was killed: counted as one failure"
+        f=$((f + 1)); note=" TIMED OUT"
+    elif [ -z "$line" ]; then
+        echo "!! $name printed no result line (exit $rc): counted as one failure"
+        f=1; note=" no result line"
+    elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
         echo "!! $name exited $rc: counted as one failure"
-        f=1
+        f=1; note=" exit $rc"
     fi
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
+    summary+=("$(printf '%-18s %-20s %6d passed %4d failed %6d s%s' "$name" "$what" "$p" "$f" "$took" "$note")")
 }
 
 run_suite unit "$build/run_tests"
@@ -63,6 +96,7 @@ run_suite http /usr/bin/python3 tests/test_http.py "$bin" "$data"
 run_suite insight /usr/bin/python3 tests/test_insight.py "$bin" "$data"
 run_suite quality /usr/bin/python3 tests/test_quality_api.py "$bin" "$data"
 run_suite security /usr/bin/python3 tests/test_security.py "$bin" "$data"
+run_suite regress /usr/bin/python3 tests/test_regress.py "$bin" "$data"
 run_suite checkpoint /usr/bin/python3 tests/test_ckpt_api.py "$bin" "$data"
 run_suite classroom /usr/bin/python3 tests/test_classroom.py "$bin" "$data"
 # 50 kill -9 restarts (10 under a sanitizer, where each start is slower)
@@ -82,4 +116,6 @@ fi
 
 echo
 echo "$total_pass passed, $total_fail failed"
+echo "-- what ran (suite, build, counts, time)${san:+ under $san}:"
+printf '%s\n' "${summary[@]}"
 [ "$total_fail" = 0 ]
