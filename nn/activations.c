@@ -50,3 +50,23 @@ void nn_zero(float *x, size_t n) {
         if (hi > lo) memset(x + lo, 0, (size_t)(hi - lo) * sizeof(float));
     }
 }
+
+/* x*0 is 0 for finite x and NaN otherwise: 16 lane sums per thread (so the
+ * loop vectorises), then the threads' verdicts are and-ed. */
+int nn_all_finite(const float *x, size_t n) {
+    int ok = 1;
+    #pragma omp parallel reduction(&& : ok)
+    {
+        long lo, hi;
+        nn_share((long)n, &lo, &hi);
+        float acc[16] = {0};
+        long i = lo;
+        for (; i + 16 <= hi; i += 16)
+            for (int k = 0; k < 16; k++) acc[k] += x[i + k] * 0.0f;
+        for (; i < hi; i++) acc[0] += x[i] * 0.0f;
+        float total = 0.0f;
+        for (int k = 0; k < 16; k++) total += acc[k];
+        ok = total == 0.0f;
+    }
+    return ok;
+}

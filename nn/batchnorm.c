@@ -15,25 +15,28 @@
 #include <math.h>
 #include "nn.h"
 
-/* Sums run in LANES independent double accumulators, so the compiler can
- * vectorise them (a fixed order: results stay deterministic). */
-#define LANES 8
+/* Sums run in LANES independent float accumulators over blocks of BLOCK
+ * values (so the compiler vectorises them), and each block's sums are added
+ * in double: a fixed order, so results stay deterministic, and the float
+ * part never sums more than BLOCK / LANES values. */
+#define LANES 16
+#define BLOCK 256
 
-/* Batch statistics of one channel in one pass (sum and sum of squares in
- * double); updates the running ones. */
+/* Batch statistics of one channel in one pass (sum and sum of squares);
+ * updates the running ones. */
 static void channel_stats(const float *x, int N, float eps, float momentum, float *mean,
                           float *rstd, float *run_mean, float *run_var) {
-    double s[LANES] = {0}, q[LANES] = {0};
-    int i = 0;
-    for (; i + LANES <= N; i += LANES)
-        for (int l = 0; l < LANES; l++) {
-            const double v = x[i + l];
-            s[l] += v;
-            q[l] += v * v;
-        }
-    for (int l = 0; i < N; i++, l++) { const double v = x[i]; s[l] += v; q[l] += v * v; }
     double sum = 0.0, sq = 0.0;
-    for (int l = 0; l < LANES; l++) { sum += s[l]; sq += q[l]; }
+    for (int i0 = 0; i0 < N; i0 += BLOCK) {
+        const int n = N - i0 < BLOCK ? N - i0 : BLOCK;
+        const float *xb = x + i0;
+        float s[LANES] = {0}, q[LANES] = {0};
+        int i = 0;
+        for (; i + LANES <= n; i += LANES)
+            for (int l = 0; l < LANES; l++) { s[l] += xb[i + l]; q[l] += xb[i + l] * xb[i + l]; }
+        for (int l = 0; i < n; i++, l++) { s[l] += xb[i]; q[l] += xb[i] * xb[i]; }
+        for (int l = 0; l < LANES; l++) { sum += s[l]; sq += q[l]; }
+    }
     const double mu = sum / N;
     double ss = sq - sum * mu;                       /* sum of (x - mu)^2 */
     if (ss < 0.0) ss = 0.0;
@@ -103,26 +106,30 @@ void nn_batchnorm_act_forward_eval(float *out, const float *inp, const float *ga
 static void channel_backward(float *dx, float *dgamma, float *dbeta, const float *dout,
                              const float *act_out, float slope, const float *x, float mu,
                              float r, float g, int N) {
-    double sd[LANES] = {0}, sx[LANES] = {0};
-    int i = 0;
-    for (; i + LANES <= N; i += LANES)
-        for (int l = 0; l < LANES; l++) {
-            const float dy = act_out[i + l] > 0.0f ? dout[i + l] : slope * dout[i + l];
-            sd[l] += dy;
-            sx[l] += (double)dy * ((x[i + l] - mu) * r);
-        }
-    for (int l = 0; i < N; i++, l++) {
-        const float dy = act_out[i] > 0.0f ? dout[i] : slope * dout[i];
-        sd[l] += dy;
-        sx[l] += (double)dy * ((x[i] - mu) * r);
-    }
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (int l = 0; l < LANES; l++) { sum_dy += sd[l]; sum_dy_xhat += sx[l]; }
+    for (int i0 = 0; i0 < N; i0 += BLOCK) {
+        const int n = N - i0 < BLOCK ? N - i0 : BLOCK;
+        const float *o = act_out + i0, *d = dout + i0, *xb = x + i0;
+        float sd[LANES] = {0}, sx[LANES] = {0};
+        int i = 0;
+        for (; i + LANES <= n; i += LANES)
+            for (int l = 0; l < LANES; l++) {
+                const float dy = o[i + l] > 0.0f ? d[i + l] : slope * d[i + l];
+                sd[l] += dy;
+                sx[l] += dy * ((xb[i + l] - mu) * r);
+            }
+        for (int l = 0; i < n; i++, l++) {
+            const float dy = o[i] > 0.0f ? d[i] : slope * d[i];
+            sd[l] += dy;
+            sx[l] += dy * ((xb[i] - mu) * r);
+        }
+        for (int l = 0; l < LANES; l++) { sum_dy += sd[l]; sum_dy_xhat += sx[l]; }
+    }
     if (dgamma) *dgamma += (float)sum_dy_xhat;
     if (dbeta) *dbeta += (float)sum_dy;
     const float mdy = (float)(sum_dy / N), mdyx = (float)(sum_dy_xhat / N);
     const float k = g * r;
-    for (i = 0; i < N; i++) {
+    for (int i = 0; i < N; i++) {
         const float dy = act_out[i] > 0.0f ? dout[i] : slope * dout[i];
         const float xhat = (x[i] - mu) * r;
         dx[i] += k * (dy - mdy - xhat * mdyx);

@@ -325,19 +325,6 @@ static float share_positive(const float *x, int B, int want_positive) {
     return (float)n / (float)B;
 }
 
-/* True when every value is finite: one pass, summing x*0, which is 0 for
- * finite x and NaN otherwise (8 independent sums, so it vectorises). */
-static int all_finite(const float *x, size_t n) {
-    float acc[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += x[i + k] * 0.0f;
-    for (; i < n; i++) acc[0] += x[i] * 0.0f;
-    float total = 0.0f;
-    for (int k = 0; k < 8; k++) total += acc[k];
-    return total == 0.0f;
-}
-
 int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, const float *z,
                const uint8_t *fake_labels, gan_metrics *out) {
     const gan_config *c = &m->cfg;
@@ -371,7 +358,7 @@ int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, cons
     out->d_loss = loss_real + loss_fake;
     out->d_acc = 0.5f * (out->d_acc_real + out->d_acc_fake);
     t = tock(m, GAN_PHASE_D, t);
-    if (!isfinite(out->d_loss) || !all_finite(m->d_grad_mem, m->d_count)) return -1;
+    if (!isfinite(out->d_loss) || !nn_all_finite(m->d_grad_mem, m->d_count)) return -1;
     if (m->freeze_d) return 0;
     m->d_t++;
     const double ta = gan_prof_clock(m);
@@ -404,7 +391,7 @@ int gan_g_step(gan_model *m, const float *z, const uint8_t *labels, gan_metrics 
     t = tock(m, GAN_PHASE_D, t);
     gan_g_backward(m, dfake, B);
     t = tock(m, GAN_PHASE_G_BACKWARD, t);
-    if (!isfinite(out->g_loss) || !all_finite(m->g_grad_mem, m->g_count)) return -1;
+    if (!isfinite(out->g_loss) || !nn_all_finite(m->g_grad_mem, m->g_count)) return -1;
     if (m->freeze_g) return 0;
     m->g_t++;
     const double ta = gan_prof_clock(m);

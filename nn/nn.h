@@ -127,6 +127,8 @@ void nn_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta, const f
 
 /* Set n floats to zero, split across threads. */
 void nn_zero(float *x, size_t n);
+/* 1 when none of the n floats is NaN or Inf (split across threads). */
+int nn_all_finite(const float *x, size_t n);
 
 /* ---- elementwise activations (n values) ---------------------------------- */
 /* Backward functions take the forward OUTPUT, which determines the local
