@@ -66,9 +66,19 @@ TESTBIN  := $(BUILD)/run_tests
 .PHONY: test-builds fuzz fuzz-build load classroom
 all: $(BIN) web
 
-$(BUILD)/%.o: %.c $(wildcard nn/*.h server/*.h tests/*.h)
+# Each object depends on the headers it really includes, as the compiler
+# saw them: -MMD writes build/x.d beside build/x.o and -MP adds an empty
+# rule per header, so a deleted header does not break the build (redis
+# style). An object without its .d (a fresh tree, or one built before this
+# rule) is rebuilt once, through the empty .d rule below.
+DEPFLAGS := -MMD -MP
+$(BUILD)/%.o: %.c $(BUILD)/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.d: ;
+.PRECIOUS: $(BUILD)/%.d
+-include $(patsubst %.o,%.d,$(NN_OBJ) $(SRV_OBJ) $(TEST_OBJ) $(BUILD)/server/main.o)
 
 $(BIN): $(NN_OBJ) $(SRV_OBJ) $(BUILD)/server/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)

