@@ -72,11 +72,16 @@ class Conn:
     def __init__(self, port, src):
         self.port, self.src = port, src
         self.r = self.w = None
+        self.lock = asyncio.Lock()          # one request at a time, like one browser connection
+
+    async def get(self, path, headers=None):
+        async with self.lock:
+            return await self._get(path, headers)
 
     async def open(self):
         self.r, self.w = await asyncio.open_connection("127.0.0.1", self.port, local_addr=(self.src, 0))
 
-    async def get(self, path, headers=None):
+    async def _get(self, path, headers=None):
         for attempt in range(2):
             try:
                 if self.w is None:
@@ -96,7 +101,7 @@ class Conn:
                 if hd.get("connection", "").lower() == "close":
                     self.close()
                 return st, hd, body
-            except (ConnectionError, asyncio.IncompleteReadError, OSError):
+            except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError, ValueError):
                 self.close()
                 if attempt:
                     return 599, {}, b""
