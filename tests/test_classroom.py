@@ -141,6 +141,7 @@ def test_cache(port):
 
 
 def test_timeline(port):
+    pause(port)                              # snapshots are thinned while training runs
     st, _, body = req(port, "/api/timeline")
     snaps = json.loads(body).get("snapshots", []) if st == 200 else []
     check("timeline URLs name their snapshot (?v=)", snaps and all(re.fullmatch(r"/api/timeline/\d+\.png\?v=\d+", x["url"])
@@ -282,6 +283,38 @@ def test_slow_client(port):
     slow.close()
 
 
+def test_share(binary, data, tmp):
+    """render_share caps the worker's CPU while training runs, not while paused."""
+    share = 0.02
+    s = Server(binary, ["--data", data, "--config", write_config(tmp, render_share=share)], label="budget")
+    check("server with render_share 0.02 starts", s.ready())
+    ncpu = os.cpu_count() or 1
+
+    def burst(base):
+        c0, t0 = classroom(s.port), time.time()
+        for i in range(8):                   # one after another, from different addresses
+            st, _, _ = req(s.port, "/api/samples.png?n=256&seed=%d" % (base + i), src="127.0.0.%d" % (2 + i))
+            if st != 200:
+                return None
+        c1 = classroom(s.port)
+        return time.time() - t0, c1["render_cpu_seconds"] - c0["render_cpu_seconds"]
+
+    running = burst(5000)
+    pause(s.port)
+    time.sleep(0.5)
+    paused = burst(6000)
+    check("a burst of renders completes running and paused", running and paused, (running, paused))
+    if running and paused:
+        wall, cpu = running
+        # the bucket holds 0.25 CPU seconds; beyond that, cpu <= share * ncpu * wall
+        check("while training runs the worker keeps to render_share of the machine",
+              cpu - 0.25 <= share * ncpu * wall * 1.15, "%.2f CPU s in %.2f s wall (cap %.2f)" % (cpu, wall, share * ncpu * wall))
+        check("paused, renders run without the cap (CPU rate over twice the cap)",
+              paused[1] / paused[0] > 2 * share * ncpu and paused[0] < wall,
+              "running %.2f s (%.2f CPU s), paused %.2f s (%.2f CPU s)" % (wall, cpu, paused[0], paused[1]))
+    s.stop()
+
+
 def test_lan(binary, data, tmp):
     p = subprocess.run(["hostname", "-I"], stdout=subprocess.PIPE, text=True)
     addrs = [a for a in p.stdout.split() if ":" not in a]
@@ -344,6 +377,7 @@ def run(binary, data):
     test_timeline(s.port)
     s.stop()
     test_budget(binary, data, tmp)
+    test_share(binary, data, tmp)
     test_lan(binary, data, tmp)
     subprocess.run(["rm", "-rf", tmp])
 
