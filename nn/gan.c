@@ -178,6 +178,7 @@ static int config_ok(const gan_config *c) {
 
 gan_model *gan_model_new(const gan_config *c) {
     if (!config_ok(c)) return NULL;
+    nn_blas_tune();
     gan_model *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->cfg = *c;

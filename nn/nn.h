@@ -170,6 +170,9 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t 
  * server's files still call. nn_blas_name says which library and kernels
  * run (static string). */
 void nn_blas_threads(int n);
+/* Once per process: BLAS settings for the model's GEMM shapes (blas.c);
+ * called by nn_blas_threads, gan_model_new and gan_sampler_new. */
+void nn_blas_tune(void);
 void openblas_set_num_threads(int n);
 const char *nn_blas_name(void);
 

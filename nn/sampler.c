@@ -29,6 +29,7 @@ static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
 
 gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
     if (max_batch < 1) return NULL;
+    nn_blas_tune();
     gan_sampler *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->cfg = *c;
