@@ -101,6 +101,7 @@ run_suite checkpoint /usr/bin/python3 tests/test_ckpt_api.py "$bin" "$data"
 run_suite classroom /usr/bin/python3 tests/test_classroom.py "$bin" "$data"
 # 50 kill -9 restarts (10 under a sanitizer, where each start is slower)
 run_suite crash /usr/bin/python3 tests/test_crash.py "$bin" "$data" ${san:+10}
+run_suite faults /usr/bin/python3 tests/test_faults.py "$bin" "$data"
 if [ -z "$san" ]; then
     run_suite browser tests/browser/run.sh "$bin" "$data"
     run_suite browser-insight node tests/browser/insight.mjs
@@ -115,7 +116,7 @@ if [ "$all" = 1 ]; then
 fi
 
 echo
-echo "$total_pass passed, $total_fail failed"
 echo "-- what ran (suite, build, counts, time)${san:+ under $san}:"
 printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" = 0 ]

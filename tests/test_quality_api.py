@@ -27,7 +27,6 @@ import gzip
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_http as th  # noqa: E402
+import testlib  # noqa: E402
+from classifier_np import Classifier, grid_cells, inception_score  # noqa: E402
 from test_insight import png_pixels  # noqa: E402
 from testlib import check, main as testlib_main  # noqa: E402
 
@@ -228,11 +229,65 @@ def test_balance(c, port):
 
 # ---- part 2: POST /api/run and the conditional model ---------------------------
 
+def test_classifier_independent(c, cls):
+    """samples.json's labels and confidences against the classifier
+    recomputed in NumPy (tests/classifier_np.py) on the very digits of
+    samples.png with the same seed: a wrong image-range map into the
+    classifier, or a wrong layer, disagrees."""
+    st, _, js = c.json("GET", "/api/samples.json?n=64&seed=21")
+    st2, _, png = c.req("GET", "/api/samples.png?n=64&seed=21")
+    if not check("samples.json and samples.png for the NumPy classifier", st == 200 and st2 == 200, (st, st2)):
+        return
+    w, h, rows = png_pixels(png)
+    pix = np.array([list(r) for r in rows], dtype=np.uint8)
+    probs = cls.probs(grid_cells(pix, 64))
+    labels = probs.argmax(axis=1)
+    conf = probs.max(axis=1)
+    same = sum(int(labels[s["index"]]) == s["label"] for s in js["samples"])
+    diff = float(np.mean([abs(conf[s["index"]] - s["confidence"]) for s in js["samples"]]))
+    check("samples.json labels = the NumPy classifier's on the PNG's digits (%d of 64, mean confidence "
+          "difference %.4f)" % (same, diff), same >= 60 and diff < 0.02, (same, diff))
+
+
+def test_quality_pass_independent(c, cls):
+    """A quality pass's confidence, Inception-style score and histogram
+    against the NumPy classifier on 512 samples of the same generator: the
+    run is paused, stepped to the next pass's iteration, and held there."""
+    it = th.status(c)["iteration"]
+    target = (it // 40 + 1) * 40
+    st, _, js = c.post("/api/step", {"n": target - it})
+    check("stepped to the next quality pass (%d)" % target, st == 200 and js["iteration"] == target, (st, js))
+    q = wait_for(lambda: (lambda js: [p for p in js["passes"] if p["iteration"] == target])(
+        c.json("GET", "/api/quality")[2]), 90)
+    if not check("the pass at %d arrives while paused" % target, bool(q)):
+        return
+    p = q[0]
+    cells = []
+    for seed in (31, 32):
+        st, _, png = c.req("GET", "/api/samples.png?n=256&seed=%d" % seed)
+        w, h, rows = png_pixels(png)
+        cells.append(grid_cells(np.array([list(r) for r in rows], dtype=np.uint8), 256))
+    probs = cls.probs(np.concatenate(cells))
+    conf = float(probs.max(axis=1).mean())
+    score = inception_score(probs)
+    hist = np.bincount(probs.argmax(axis=1), minlength=10) / len(probs)
+    tv = 0.5 * float(np.abs(hist - np.array(p["histogram"])).sum())
+    print("     pass at %d: confidence %.3f IS %.2f; NumPy on 512 samples: %.3f, %.2f; histogram distance %.3f"
+          % (target, p["confidence"], p["inception_score"], conf, score, tv))
+    check("quality pass confidence = NumPy classifier's within 0.05", abs(conf - p["confidence"]) < 0.05,
+          (conf, p["confidence"]))
+    check("quality pass Inception-style score = NumPy's within 15%",
+          abs(score - p["inception_score"]) < 0.15 * score, (score, p["inception_score"]))
+    check("quality pass histogram = NumPy's within 0.25 (total variation; 0.1 is sampling noise)", tv < 0.25,
+          (tv, p["histogram"]))
+
+
 def test_run_and_conditional(c, run_dir, proc):
     for body, what in (({"preset": "slow"}, "preset"), ({}, "preset"), ({"preset": "fast", "x": 1}, "x")):
         st, _, js = c.post("/api/run", body)
         check("POST /api/run %s 400" % json.dumps(body), st == 400 and what in js["error"], (st, js))
     before = th.status(c)["iteration"]
+    t_post = time.time()
     st, _, js = c.post("/api/run", {"preset": "fast"})
     check("POST /api/run fast 202", st == 202 and js == {"preset": "fast", "restarting": True}, (st, js))
     s = wait_for(lambda: (lambda s: s if s and s.get("preset") == "fast" else None)(
@@ -241,8 +296,13 @@ def test_run_and_conditional(c, run_dir, proc):
     if not s:
         return
     check("same process (exec), still running", proc.poll() is None)
-    check("conditional run from iteration 0", s["conditional"] is True and
-          s["iteration"] < before + 1000 and s["config"]["model"]["conditional"] is True, s["iteration"])
+    _, _, m = c.json("GET", "/api/metrics?since=-1&limit=10000")
+    first = m["points"][0]["iteration"] if m and m["points"] else None
+    check("conditional run from iteration 0: a new run, not the old one going on",
+          s["conditional"] is True and s["config"]["model"]["conditional"] is True and
+          before >= 40 and s["iteration"] < before and first in (None, 1) and
+          s["uptime_s"] < time.time() - t_post + 1 and s.get("last_checkpoint") is None,
+          (before, s["iteration"], first, s["uptime_s"], s.get("last_checkpoint")))
     old = [d for d in os.listdir(run_dir) if d.startswith("old-")]
     kept = sum(len(os.listdir(os.path.join(run_dir, d))) for d in old)
     check("the old run's checkpoints are kept aside", len(old) == 1 and kept >= 1, os.listdir(run_dir))
@@ -282,16 +342,15 @@ def test_without_classifier(binary, data_dir, tmp):
     with open(bad, "wb") as f:
         f.write(blob)
     for path, why in ((os.path.join(tmp, "missing.bin"), "no classifier at"), (bad, "checksum mismatch")):
-        port = th.free_port()
         cfg = json.load(open(os.path.join(HERE, "config-test.json")))
         cfg["quality"] = {"every": 40, "samples": 200, "classifier": path}
         cfg_path = os.path.join(tmp, "config-nocls.json")
         json.dump(cfg, open(cfg_path, "w"))
-        proc = subprocess.Popen([binary, "serve", "--port", str(port), "--data", data_dir, "--config",
-                                 cfg_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        c = th.Client(port)
+        srv = testlib.Server(binary, ["--data", data_dir, "--config", cfg_path],
+                             label="no classifier (%s)" % why)
+        c = srv.c
         try:
-            if not check("server without a usable classifier starts (%s)" % why, th.wait_ready(c, proc, 30)):
+            if not check("server without a usable classifier starts (%s)" % why, srv.ready(60)):
                 continue
             q = wait_for(lambda: (lambda js: js if js["reason"] and not js["reason"].startswith("starting")
                                   else None)(c.json("GET", "/api/quality")[2]), 20)
@@ -308,8 +367,7 @@ def test_without_classifier(binary, data_dir, tmp):
             check("status: no quality, no warnings, training goes on (%s)" % why,
                   s["quality"] is None and s["warnings"] == [] and s["iteration"] > 60, s["iteration"])
         finally:
-            proc.terminate()
-            proc.wait()
+            check("server without a usable classifier: SIGTERM exits 0 (%s)" % why, srv.stop() == 0, srv.rc)
 
 
 def _try_status(c):
@@ -321,48 +379,38 @@ def _try_status(c):
 
 
 def run(binary, data_dir):
-    port = th.free_port()
     tmp = tempfile.mkdtemp(prefix="ganlive-quality-")
     run_dir = os.path.join(tmp, "run")
     cfg = json.load(open(os.path.join(HERE, "config-test.json")))
     cfg["quality"] = {"every": 40, "samples": 200}
     cfg_path = os.path.join(tmp, "config.json")
     json.dump(cfg, open(cfg_path, "w"))
-    cmd = [binary, "serve", "--port", str(port), "--data", data_dir, "--config", cfg_path,
-           "--run-dir", run_dir]
-    log = open(os.path.join(tmp, "serve.log"), "w+")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    c = th.Client(port)
+    srv = testlib.Server(binary, ["--data", data_dir, "--config", cfg_path, "--run-dir", run_dir],
+                         label="quality server")
+    c = srv.c
     try:
-        if not check("server answers /api/status", th.wait_ready(c, proc, 30)):
+        if not check("server answers /api/status", srv.ready(60)):
             return
         train = load_train(data_dir)
+        cls = Classifier(os.path.join(data_dir, "classifier.bin"))
         test_status_fields(c)
         test_quality(c)
-        test_balance(c, port)
+        test_balance(c, srv.port)
         c.post("/api/pause")
         test_nearest(c, train)
         test_samples_json_annotate(c)
+        test_classifier_independent(c, cls)
+        test_quality_pass_independent(c, cls)
         c.post("/api/resume")
-        test_run_and_conditional(c, run_dir, proc)
+        test_run_and_conditional(c, run_dir, srv.proc)
+        check("quality server: SIGTERM exits 0", srv.stop() == 0, srv.rc)
         test_without_classifier(binary, data_dir, tmp)
     except Exception as e:  # report, then clean up below
         import traceback
         traceback.print_exc()
         check("no exception", False, repr(e))
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.seek(0)
-        text = log.read()
-        if "ERROR" in text or "Sanitizer" in text:
-            print(text)
-        log.close()
+        testlib.reap_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

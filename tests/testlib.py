@@ -122,7 +122,7 @@ class Server:
         if expect is not None and rc not in expect:
             with _lock:
                 _problems.append((self.label, "exit status %s, expected %s (log %s): %s"
-                                  % (rc, " or ".join(map(str, expect)), self.log_path,
+                                  % (rc, " or ".join(map(str, expect)) or "it to be running", self.log_path,
                                      self.text()[-600:])))
         return rc
 
@@ -182,7 +182,9 @@ def reap_all():
             if s.proc.poll() is None:
                 s.proc.kill()
                 s.proc.wait()
-            s._finish(s.proc.returncode, None)
+                s._finish(s.proc.returncode, None)
+            else:                                 # ended on its own, unasked
+                s._finish(s.proc.returncode, ())
         s._scan()
 
 
