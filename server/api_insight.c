@@ -86,20 +86,31 @@ enum MHD_Result srv_api_metrics_csv(srv_call *c) {
 
 /* ---- Prometheus ------------------------------------------------------------ */
 
+/* The exposition grows with every figure the server gains (it passed a
+ * fixed 4 KiB once the classroom figures came and lost its last lines, the
+ * run state among them), so the text grows as needed. */
 typedef struct {
-    char buf[4096];
-    size_t len;
+    char *buf;
+    size_t len, cap;
+    int oom;                              /* a printf did not fit and could not grow */
 } text_buf;
 
 __attribute__((format(printf, 2, 3)))
 static void tb_printf(text_buf *t, const char *fmt, ...) {
-    if (t->len >= sizeof t->buf) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->buf + t->len, sizeof t->buf - t->len, fmt, ap);
-    va_end(ap);
-    if (n > 0) t->len += (size_t)n;
-    if (t->len > sizeof t->buf) t->len = sizeof t->buf;
+    for (;;) {
+        if (t->oom) return;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) { t->oom = 1; return; }
+        if ((size_t)n < t->cap - t->len) { t->len += (size_t)n; return; }
+        size_t cap = t->cap * 2 > t->len + (size_t)n + 1 ? t->cap * 2 : t->len + (size_t)n + 1;
+        char *b = realloc(t->buf, cap);
+        if (!b) { t->oom = 1; return; }
+        t->buf = b;
+        t->cap = cap;
+    }
 }
 
 /* A gauge with its HELP and TYPE lines; nothing at all when v is not finite. */
@@ -117,9 +128,8 @@ enum MHD_Result srv_api_prometheus(srv_call *c) {
     srv_point p;
     srv_state_status(c->h->st, &s);
     int have = srv_state_latest_point(c->h->st, &p) == 0;
-    text_buf *t = malloc(sizeof *t);
-    if (!t) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    t->len = 0;
+    text_buf tb = {malloc(8192), 0, 8192, 0}, *t = &tb;
+    if (!t->buf) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     prom_gauge(t, "iteration", "Completed training iterations.", (double)s.iteration, 17);
     prom_gauge(t, "epoch", "Epochs of training data drawn so far (fractional).", s.epoch, 10);
     prom_gauge(t, "images_per_sec", "Training images per second over the last few seconds.",
@@ -167,12 +177,12 @@ enum MHD_Result srv_api_prometheus(srv_call *c) {
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
         tb_printf(t, "ganlive_state{state=\"%s\"} %d\n", srv_run_state_name(states[i]),
                   s.state == states[i]);
-    size_t len = t->len;
-    char *text = malloc(len ? len : 1);
-    if (text) memcpy(text, t->buf, len);
-    free(t);
-    struct MHD_Response *r =
-        text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (t->oom) {
+        free(t->buf);
+        return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    char *text = t->buf;                  /* MHD owns it from here */
+    struct MHD_Response *r = MHD_create_response_from_buffer(t->len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
         return MHD_NO;

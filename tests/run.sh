@@ -97,6 +97,7 @@ run_suite insight /usr/bin/python3 tests/test_insight.py "$bin" "$data"
 run_suite quality /usr/bin/python3 tests/test_quality_api.py "$bin" "$data"
 run_suite security /usr/bin/python3 tests/test_security.py "$bin" "$data"
 run_suite regress /usr/bin/python3 tests/test_regress.py "$bin" "$data"
+run_suite readme /usr/bin/python3 tests/test_readme.py "$bin" "$data"
 run_suite checkpoint /usr/bin/python3 tests/test_ckpt_api.py "$bin" "$data"
 run_suite classroom /usr/bin/python3 tests/test_classroom.py "$bin" "$data"
 # 50 kill -9 restarts (10 under a sanitizer, where each start is slower)

@@ -221,6 +221,26 @@ def test_query_rule(s):
     check("refused requests changed nothing", s.status()["state"] == before["state"])
 
 
+# ---- /metrics whole ------------------------------------------------------------
+
+def test_prometheus_whole(s):
+    """With a quality pass and the classroom figures the exposition passed
+    the 4 KiB buffer it was printed into and lost its last lines (the run
+    state among them) in silence."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        js = s.c.json("GET", "/api/quality")[2]
+        if js and js.get("passes"):
+            break
+        time.sleep(0.5)
+    st, _, body = s.c.req("GET", "/metrics")
+    text = body.decode("utf-8", "replace")
+    check("/metrics: a quality pass is in it", "ganlive_quality_iteration" in text, text[-300:])
+    check("/metrics: whole (ends with the state lines, no NUL) past 4 KiB",
+          st == 200 and len(body) > 4096 and b"\0" not in body and
+          text.endswith('ganlive_state{state="diverged"} 0\n'), (len(body), text[-200:]))
+
+
 # ---- steps -------------------------------------------------------------------------------
 
 def test_steps(s, long_n):
@@ -359,7 +379,8 @@ def run(binary, data_dir):
     sanitized = "-" in os.path.basename(binary)       # ganlive-address, ganlive-thread
     test_fetch_quiet()
     test_config_file_duplicates(binary, data_dir)
-    s = Server(binary, data_dir, "checkpoints off", {"run": {"dir": ""}},
+    s = Server(binary, data_dir, "checkpoints off",
+               {"run": {"dir": ""}, "quality": {"every": 20, "samples": 100}},
                extra=["--seed", "9007199254740991"])
     try:
         if s.ready:
@@ -367,6 +388,7 @@ def run(binary, data_dir):
             test_duplicate_keys(s)
             test_query_rule(s)
             test_seeds(s)
+            test_prometheus_whole(s)
             test_steps(s, 40 if sanitized else 150)
             test_exploding_loss(s)
             test_checkpoints_off(s, diverged=True)   # and again once diverged
