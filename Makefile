@@ -45,8 +45,10 @@ endif
 
 # BLAS: BLIS (OpenMP flavour) through the CBLAS interface. It beat OpenBLAS
 # 0.3.21 about 3x at the model's GEMM shapes here (README, Speed; nn/blas.c).
+# Linked statically: nn/blas.c installs its AVX-512 kernels, which the
+# shared library does not export.
 BLAS_CFLAGS  = -isystem /usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)/blis-openmp
-BLAS_LIBS   := -lblis
+BLAS_LIBS   := -l:libblis.a -l:libgomp.so.1
 
 # pkg-config is asked only when building, so `make deps` works without it.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(BLAS_CFLAGS)
