@@ -368,18 +368,22 @@ def test_lan(binary, data, tmp):
 
 def run(binary, data):
     tmp = tempfile.mkdtemp(prefix="ganlive-classroom-test-")
-    s = Server(binary, ["--data", data, "--config", write_config(tmp, live_every_ms=300)], label="main")
-    if not check("server starts", s.ready()):
-        return
-    test_live(s.port)
-    test_slow_client(s.port)
-    test_cache(s.port)
-    test_timeline(s.port)
-    s.stop()
-    test_budget(binary, data, tmp)
-    test_share(binary, data, tmp)
-    test_lan(binary, data, tmp)
-    subprocess.run(["rm", "-rf", tmp])
+    try:
+        s = Server(binary, ["--data", data, "--config", write_config(tmp, live_every_ms=300)], label="main")
+        if not check("server starts", s.ready()):
+            return
+        test_live(s.port)
+        test_slow_client(s.port)
+        test_cache(s.port)
+        test_timeline(s.port)
+        s.stop()
+        test_budget(binary, data, tmp)
+        test_share(binary, data, tmp)
+        test_lan(binary, data, tmp)
+    except Exception as e:                   # a broken answer fails the suite, never leaves servers behind
+        check("the suite ran to its end", False, repr(e))
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":
