@@ -17,10 +17,67 @@
 #include "nn_internal.h"
 #include "par.h"
 
+/* A 1x1 input (G's first layer): the output of image b is row b of
+ *   R[B][OC*K*K] = inp^T [B][C] x W [C][OC*K*K],
+ * so one GEMM with the long side as N (threads split it), and R's rows are
+ * copied out in runs of K*K floats; no transpose, no col2im. Backward:
+ * dR gathers dout the same way, dW += inp x dR, dinp += W x dR^T. */
+static int one_pixel(int H, int W, int K, int stride, int pad) {
+    return H == 1 && W == 1 && stride == 1 && pad == 0 && K > 1;
+}
+
+static void convt1x1_forward(float *out, float *R, const float *inp, const float *w,
+                             int B, int C, int OC, int KK) {
+    const int OKK = OC * KK;
+    #pragma omp parallel
+    {
+        long lo, hi;
+        nn_share(OKK, &lo, &hi);
+        if (hi > lo)   /* R[B][lo:hi] = inp^T x w[:, lo:hi] */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, (int)(hi - lo), C,
+                        1.0f, inp, B, w + lo, OKK, 0.0f, R + lo, OKK);
+        #pragma omp barrier
+        nn_share((long)OC * B, &lo, &hi);   /* out[oc][b][:] = R[b][oc*KK:] */
+        for (long i = lo; i < hi; i++) {
+            const long oc = i / B, b = i % B;
+            memcpy(out + (size_t)i * KK, R + (size_t)b * OKK + (size_t)oc * KK, (size_t)KK * sizeof(float));
+        }
+    }
+}
+
+static void convt1x1_backward(float *dinp, float *dw, float *dR, const float *inp,
+                              const float *w, const float *dout, int B, int C, int OC, int KK) {
+    const int OKK = OC * KK;
+    #pragma omp parallel
+    {
+        long lo, hi;
+        nn_share((long)OC * B, &lo, &hi);
+        for (long i = lo; i < hi; i++) {
+            const long oc = i / B, b = i % B;
+            memcpy(dR + (size_t)b * OKK + (size_t)oc * KK, dout + (size_t)i * KK, (size_t)KK * sizeof(float));
+        }
+        #pragma omp barrier
+        nn_share(OKK, &lo, &hi);
+        if (dw && hi > lo)     /* dw[C][lo:hi] += inp[C][B] x dR[B][lo:hi] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, (int)(hi - lo), B,
+                        1.0f, inp, B, dR + lo, OKK, 1.0f, dw + lo, OKK);
+        if (dinp) {            /* dinp[c][b0:b1] += w[C][OKK] x dR[b0:b1]^T */
+            nn_share(B, &lo, &hi);
+            if (hi > lo)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, (int)(hi - lo), OKK,
+                            1.0f, w, OKK, dR + (size_t)lo * OKK, OKK, 1.0f, dinp + lo, B);
+        }
+    }
+}
+
 void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_convt_out(H, K, stride, pad), OW = nn_convt_out(W, K, stride, pad);
     const int N = B * H * W, OKK = OC * K * K;
+    if (one_pixel(H, W, K, stride, pad) && !nn_kernels_forced_generic) {
+        convt1x1_forward(out, col, inp, w, B, C, OC, K * K);
+        return;
+    }
     #pragma omp parallel
     {
         long b0, b1;
@@ -44,6 +101,10 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
     const int OH = nn_convt_out(H, K, stride, pad), OW = nn_convt_out(W, K, stride, pad);
     const int N = B * H * W, OKK = OC * K * K;
     if (!dw && !dinp) return;
+    if (one_pixel(H, W, K, stride, pad) && !nn_kernels_forced_generic) {
+        convt1x1_backward(dinp, dw, dcol, inp, w, dout, B, C, OC, K * K);
+        return;
+    }
     #pragma omp parallel
     {
         long lo, hi;

@@ -116,3 +116,29 @@ TEST(kernels_adam_matches_formula) {
     CHECKF(memcmp(p, p2, n * sizeof(float)) == 0, "params differ by %g", max_abs_diff(p, p2, n));
     free(p); free(g); free(m); free(v); free(p2); free(m2); free(v2);
 }
+
+/* G's first layer (a 7x7 transposed convolution of a 1x1 input) through
+ * the one-GEMM path against the generic im2col/col2im path. */
+TEST(kernels_convt_one_pixel_matches_generic) {
+    const int B = 6, C = 5, OC = 4, K = 7, KK = K * K;
+    nn_rng r;
+    nn_rng_seed(&r, 11);
+    float *x = randn(&r, (size_t)C * B), *w = randn(&r, (size_t)C * OC * KK);
+    float *dout = randn(&r, (size_t)OC * B * KK), *col = malloc((size_t)OC * KK * B * sizeof(float));
+    const size_t no = (size_t)OC * B * KK, nw = (size_t)C * OC * KK, nx = (size_t)C * B;
+    float *o1 = malloc(no * sizeof(float)), *o2 = malloc(no * sizeof(float));
+    float *dw1 = randn(&r, nw), *dw2 = malloc(nw * sizeof(float));
+    float *dx1 = randn(&r, nx), *dx2 = malloc(nx * sizeof(float));
+    memcpy(dw2, dw1, nw * sizeof(float));
+    memcpy(dx2, dx1, nx * sizeof(float));
+    nn_convt2d_forward(o1, col, x, w, B, C, 1, 1, OC, K, 1, 0);
+    nn_convt2d_backward(dx1, dw1, col, x, w, dout, B, C, 1, 1, OC, K, 1, 0);
+    nn_kernels_forced_generic = 1;
+    nn_convt2d_forward(o2, col, x, w, B, C, 1, 1, OC, K, 1, 0);
+    nn_convt2d_backward(dx2, dw2, col, x, w, dout, B, C, 1, 1, OC, K, 1, 0);
+    nn_kernels_forced_generic = 0;
+    CHECKF(max_abs_diff(o1, o2, no) <= 1e-5, "forward differs by %g", max_abs_diff(o1, o2, no));
+    CHECKF(max_abs_diff(dw1, dw2, nw) <= 1e-5, "dw differs by %g", max_abs_diff(dw1, dw2, nw));
+    CHECKF(max_abs_diff(dx1, dx2, nx) <= 1e-5, "dinp differs by %g", max_abs_diff(dx1, dx2, nx));
+    free(x); free(w); free(dout); free(col); free(o1); free(o2); free(dw1); free(dw2); free(dx1); free(dx2);
+}
