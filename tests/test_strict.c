@@ -140,3 +140,34 @@ TEST(diverge_bound_catches_finite_explosions) {
     srv_diverge_reason(&m, 1, 13, why, sizeof why);
     CHECKF(strstr(why, "non-finite loss in iteration 13") != NULL, "%s", why);
 }
+
+/* config/default.json is documented as listing every setting: each one the
+ * server shows (srv_config_to_json) and the hidden token. */
+TEST(config_default_file_lists_every_setting) {
+    srv_config c;
+    srv_config_default(&c);
+    cJSON *shown = srv_config_to_json(&c);
+    FILE *f = fopen("config/default.json", "rb");
+    CHECK(shown && f);
+    if (!shown || !f) { cJSON_Delete(shown); if (f) fclose(f); return; }
+    static char text[65536];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    cJSON *file = cJSON_Parse(text);
+    CHECK(file != NULL);
+    const cJSON *sec, *item;
+    cJSON_ArrayForEach(sec, shown) {
+        if (!cJSON_IsObject(sec)) continue;
+        const cJSON *fs = cJSON_GetObjectItemCaseSensitive(file, sec->string);
+        cJSON_ArrayForEach(item, sec)
+            CHECKF(cJSON_GetObjectItemCaseSensitive(fs, item->string) != NULL,
+                   "config/default.json lacks %s.%s", sec->string, item->string);
+    }
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(file, "server"), "token");
+    CHECKF(cJSON_IsString(tok) && tok->valuestring[0] == '\0',
+           "config/default.json lacks server.token (\"\")");
+    cJSON_Delete(file);
+    cJSON_Delete(shown);
+}
