@@ -37,7 +37,7 @@ typedef struct {
     size_t len;
 } srv_asset;
 
-#define SRV_NASSETS 8
+#define SRV_NASSETS 20
 
 struct srv_http {
     struct MHD_Daemon *daemon;
@@ -163,12 +163,6 @@ int srv_api_sample_query(srv_call *c, const char *const *allowed, srv_sample_que
 int srv_api_sample_cols(const srv_sample_query *q);
 /* The noise z [n][nz] and labels [n] a query stands for. */
 void srv_api_draw(const gan_config *mc, const srv_sample_query *q, float *z, uint8_t *labels);
-/* Generate n images [n][784] on the render worker (and D's verdicts
- * sigmoid(D(x)) into verdict [n] unless NULL); one_by_one: batches of one.
- * Returns the snapshot's iteration, or -1 with the reply (503, 429, ...)
- * already queued in *reply. */
-long srv_api_generate(srv_call *c, const float *z, const uint8_t *labels, int n, float *images,
-                      float *verdict, int one_by_one, enum MHD_Result *reply);
 /* Answer with the render cache's bytes for key, rendering them with fn(arg)
  * on the render worker when they are not there yet (render.h): 200 with an
  * ETag, 304 for a matching If-None-Match, 429/503 with Retry-After. */

@@ -28,6 +28,7 @@
 #include "api.h"
 #include "latent.h"
 #include "png.h"
+#include "trainer.h"
 
 #define SRV_STEPS_MAX 32
 
@@ -232,6 +233,42 @@ enum MHD_Result srv_api_real_png(srv_call *c) {
 
 /* ---- latent walk ------------------------------------------------------------------ */
 
+typedef struct {
+    uint64_t seed[2];
+    int steps, scale;
+} interpolate_job;
+
+/* The walk, on the render worker: the ends drawn as samples.png?n=1&seed=S
+ * draws them, slerp between, batches of one like samples.png?n=1. */
+static int render_interpolate(srv_render_ctx *x, void *arg, srv_render_out *out, char *err,
+                              size_t errlen) {
+    const interpolate_job *j = arg;
+    const int nz = x->cfg->model.nz, k = j->steps;
+    float *ends = malloc(2 * (size_t)nz * sizeof(float));
+    float *z = malloc((size_t)k * (size_t)nz * sizeof(float));
+    float *images = malloc((size_t)k * GAN_PIX * sizeof(float));
+    int rc = 500;
+    if (ends && z && images) {
+        for (int e = 0; e < 2; e++) {
+            nn_rng rng;
+            nn_rng_seed(&rng, j->seed[e]);
+            nn_rng_fill_normal(&rng, ends + (size_t)e * nz, (size_t)nz, 0.0f, 1.0f);
+        }
+        for (int i = 0; i < k; i++)
+            srv_slerp(ends, ends + nz, nz, (double)i / (k - 1), z + (size_t)i * nz);
+        srv_render_generate(x, z, NULL, k, images, NULL, 1);
+        float lo, hi;
+        srv_output_range(&x->cfg->model, &lo, &hi);
+        if (srv_grid_png(images, k, k, j->scale, lo, hi, &out->data, &out->len) == 0) rc = 0;
+        out->type = "image/png";
+    }
+    if (rc != 0) snprintf(err, errlen, "out of memory");
+    free(ends);
+    free(z);
+    free(images);
+    return rc;
+}
+
 enum MHD_Result srv_api_interpolate_png(srv_call *c) {
     static const char *const allowed[] = {"from", "to", "steps", "scale", NULL};
     const char *bad = srv_query_unknown(c->conn, allowed);
@@ -252,37 +289,9 @@ enum MHD_Result srv_api_interpolate_png(srv_call *c) {
     if (srv_query_long(c->conn, "scale", 1, 8, &scale) < 0)
         return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "scale: must be an integer in 1..8");
 
-    const int nz = c->h->cfg.model.nz, k = (int)steps;
-    float *ends = malloc(2 * (size_t)nz * sizeof(float));
-    float *z = malloc((size_t)k * (size_t)nz * sizeof(float));
-    float *images = malloc((size_t)k * GAN_PIX * sizeof(float));
-    unsigned char *png = NULL;
-    size_t len = 0;
-    enum MHD_Result ret;
-    if (!ends || !z || !images) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        goto done;
-    }
-    for (int e = 0; e < 2; e++) {              /* as samples.png?n=1&seed=S draws it */
-        nn_rng rng;
-        nn_rng_seed(&rng, seed[e]);
-        nn_rng_fill_normal(&rng, ends + (size_t)e * nz, (size_t)nz, 0.0f, 1.0f);
-    }
-    for (int i = 0; i < k; i++)
-        srv_slerp(ends, ends + nz, nz, (double)i / (k - 1), z + (size_t)i * nz);
-
-    srv_http *h = c->h;
-    /* batches of one, like samples.png?n=1 */
-    if (srv_api_generate(c, z, NULL, k, images, NULL, 1, &ret) < 0) goto done;
-    float lo = h->cfg.model.g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
-    if (srv_grid_png(images, k, k, (int)scale, lo, 1.0f, &png, &len) != 0) {
-        ret = srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        goto done;
-    }
-    ret = srv_reply_png(c->conn, png, len);
-done:
-    free(ends);
-    free(z);
-    free(images);
-    return ret;
+    interpolate_job j = {{seed[0], seed[1]}, (int)steps, (int)scale};
+    char key[SRV_RENDER_KEY_MAX];
+    snprintf(key, sizeof key, "interpolate.png?from=%llu&to=%llu&steps=%ld&scale=%ld",
+             (unsigned long long)seed[0], (unsigned long long)seed[1], steps, scale);
+    return srv_reply_rendered(c, key, render_interpolate, &j);
 }

@@ -261,37 +261,6 @@ static int render_json(srv_render_ctx *x, void *arg, srv_render_out *out, char *
     return rc;
 }
 
-/* A direct job: generate for one caller (nearest, interpolate). */
-typedef struct {
-    const float *z;
-    const uint8_t *labels;
-    int n, one_by_one;
-    float *images, *verdict;
-    long iteration;
-} generate_job;
-
-static int run_generate(srv_render_ctx *x, void *arg, srv_render_out *out, char *err, size_t errlen) {
-    generate_job *j = arg;
-    (void)out;
-    (void)err;
-    (void)errlen;
-    srv_render_generate(x, j->z, j->labels, j->n, j->images, j->verdict, j->one_by_one);
-    j->iteration = x->iteration;
-    return 0;
-}
-
-long srv_api_generate(srv_call *c, const float *z, const uint8_t *labels, int n, float *images,
-                      float *verdict, int one_by_one, enum MHD_Result *reply) {
-    generate_job j = {z, labels, n, one_by_one, images, verdict, -1};
-    char client[48], err[200];
-    int retry_s = 1;
-    srv_client_addr(c->conn, client, sizeof client);
-    int rc = srv_render_direct(c->h->render, client, run_generate, &j, &retry_s, err, sizeof err);
-    if (rc == 0) return j.iteration;
-    *reply = srv_reply_render_error(c, rc, retry_s, err);
-    return -1;
-}
-
 /* ---- the endpoints ------------------------------------------------------------ */
 
 enum MHD_Result srv_api_samples(srv_call *c) {

@@ -61,7 +61,7 @@ struct srv_rendered {
 typedef struct job {
     srv_render_fn fn;
     void *arg;
-    srv_rendered *e;                 /* cached job: the entry it fills */
+    srv_rendered *e;                 /* the cache entry it fills */
     int status, done;
     char err[200];
     int client;                      /* index into r->clients */
@@ -368,24 +368,6 @@ ready:
     return 0;
 }
 
-int srv_render_direct(srv_render *r, const char *client, srv_render_fn fn, void *arg,
-                      int *retry_s, char *err, size_t errlen) {
-    job j = {.fn = fn, .arg = arg};
-    pthread_mutex_lock(&r->mu);
-    int rc = admit(r, &j, client, retry_s);
-    if (rc != 0) {
-        pthread_mutex_unlock(&r->mu);
-        snprintf(err, errlen, rc == SRV_RENDER_BUSY
-                                  ? "the render queue is full: try again shortly"
-                                  : "too many renders asked from this address at once");
-        return rc;
-    }
-    while (!j.done) pthread_cond_wait(&r->done, &r->mu);
-    pthread_mutex_unlock(&r->mu);
-    if (j.status != 0) snprintf(err, errlen, "%s", j.err);
-    return j.status;
-}
-
 int srv_render_live(srv_render *r, char *key, size_t keylen, uint64_t *seed, long *iteration) {
     pthread_mutex_lock(&r->mu);
     int ok = r->live_key[0] != '\0';
@@ -427,27 +409,25 @@ static void run_job(srv_render *r, job *j) {
     r->tokens -= cpu;
     r->stats.cpu_s += cpu;
     r->stats.renders++;
-    if (j->e) {
-        srv_rendered *e = j->e;
-        e->version = r->version;
-        e->iteration = r->iteration;
-        if (j->status == 0) {
-            lru_unlink(r, e);              /* re-linked with its size */
-            e->data = out.data;
-            e->len = out.len;
-            e->type = out.type;
-            make_etag(r, e->version, e->hash, e->etag, sizeof e->etag);
-            e->state = E_READY;
-            lru_push_front(r, e);
-        } else {
-            free(out.data);
-            e->state = E_FAILED;
-            e->status = j->status;
-            snprintf(e->err, sizeof e->err, "%s", j->err);
-            lru_unlink(r, e);
-        }
-        evict(r);
+    srv_rendered *e = j->e;
+    e->version = r->version;
+    e->iteration = r->iteration;
+    if (j->status == 0) {
+        lru_unlink(r, e);                  /* re-linked with its size */
+        e->data = out.data;
+        e->len = out.len;
+        e->type = out.type;
+        make_etag(r, e->version, e->hash, e->etag, sizeof e->etag);
+        e->state = E_READY;
+        lru_push_front(r, e);
+    } else {
+        free(out.data);
+        e->state = E_FAILED;
+        e->status = j->status;
+        snprintf(e->err, sizeof e->err, "%s", j->err);
+        lru_unlink(r, e);
     }
+    evict(r);
     r->clients[j->client].pending--;
     j->done = 1;
     pthread_cond_broadcast(&r->done);
@@ -581,12 +561,10 @@ static void *worker(void *arg) {
         r->queue_len--;
         j->status = 503;
         snprintf(j->err, sizeof j->err, "the server is stopping");
-        if (j->e) {
-            j->e->state = E_FAILED;
-            j->e->status = 503;
-            snprintf(j->e->err, sizeof j->e->err, "the server is stopping");
-            lru_unlink(r, j->e);
-        }
+        j->e->state = E_FAILED;
+        j->e->status = 503;
+        snprintf(j->e->err, sizeof j->e->err, "the server is stopping");
+        lru_unlink(r, j->e);
         r->clients[j->client].pending--;
         j->done = 1;
     }

@@ -9,17 +9,13 @@
  * once when paused, stepped or restored), so a class of a hundred viewers
  * asking for the same picture between two moves gets one render.
  *
- * Two kinds of work go through the queue:
- *   cached   an answer that is a pure function of (version, key), where key
- *            is the canonical query ("samples.png?n=64&scale=2&seed=5").
- *            Rendered bytes are kept in an LRU cache (server.cache_mb);
- *            requests that arrive while the same key renders wait for it
- *            and share its bytes (single flight). The ETag names the run,
- *            the version and the key, so If-None-Match answers 304 without
- *            any work.
- *   direct   work whose result goes back to one caller (D's verdicts for a
- *            table, nearest neighbours, latent walks): run on the worker,
- *            not cached.
+ * Every answer is a pure function of (version, key), where key is the
+ * canonical query ("samples.png?n=64&scale=2&seed=5"): samples, fixed.png,
+ * samples.json (D's verdicts, the classifier's labels), nearest neighbours,
+ * latent walks. Rendered bytes are kept in an LRU cache (server.cache_mb);
+ * requests that arrive while the same key renders wait for it and share its
+ * bytes (single flight). The ETag names the run, the version and the key,
+ * so If-None-Match answers 304 without any work.
  * The worker runs one job at a time on one thread (results are bit-identical
  * for a given version and query). While training runs it spends at most
  * render_share of the machine (CPU time of the worker over wall time, a
@@ -71,9 +67,8 @@ typedef struct {
     const char *type;            /* static string: "image/png", "application/json" */
 } srv_render_out;
 
-/* A job: returns 0 with *out filled (cached) or its results written through
- * arg (direct); else an HTTP status with a message in err (e.g. 503 "no
- * generator published yet"). */
+/* A job: returns 0 with *out filled; else an HTTP status with a message in
+ * err (e.g. 500 "out of memory"). */
 typedef int (*srv_render_fn)(srv_render_ctx *x, void *arg, srv_render_out *out,
                              char *err, size_t errlen);
 
@@ -86,7 +81,7 @@ void srv_rendered_release(srv_render *r, srv_rendered *e);
 
 /* Counters for /api/status and /metrics. */
 typedef struct {
-    long renders;                /* jobs run (cached misses and direct jobs) */
+    long renders;                /* jobs run (cache misses and live grids) */
     long cache_hits;             /* answered from a ready cache entry */
     long coalesced;              /* waited for an identical render in flight */
     long not_modified;           /* 304 answers */
@@ -129,9 +124,6 @@ int srv_render_cached(srv_render *r, const char *client, const char *key,
                       const char *if_none_match, srv_render_fn fn, void *arg,
                       srv_rendered **out, char *etag_out, size_t etag_len, int *retry_s,
                       char *err, size_t errlen);
-/* A direct job: 0 when fn ran and returned 0; else as above. */
-int srv_render_direct(srv_render *r, const char *client, srv_render_fn fn, void *arg,
-                      int *retry_s, char *err, size_t errlen);
 
 /* The newest live grid: 0 with its query (canonical key), seed and
  * iteration, -1 when none was rendered yet. */
