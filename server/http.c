@@ -252,6 +252,18 @@ static const route routes[] = {
     {"GET", "/i18n.js", 0, serve_asset, 5},
     {"GET", "/insight.js", 0, serve_asset, 6},
     {"GET", "/settings.js", 0, serve_asset, 7},
+    {"GET", "/lib.js", 0, serve_asset, 8},
+    {"GET", "/store.js", 0, serve_asset, 9},
+    {"GET", "/status.js", 0, serve_asset, 10},
+    {"GET", "/controls.js", 0, serve_asset, 11},
+    {"GET", "/checkpoint.js", 0, serve_asset, 12},
+    {"GET", "/charts.js", 0, serve_asset, 13},
+    {"GET", "/balance.js", 0, serve_asset, 14},
+    {"GET", "/samples.js", 0, serve_asset, 15},
+    {"GET", "/timeline.js", 0, serve_asset, 16},
+    {"GET", "/walk.js", 0, serve_asset, 17},
+    {"GET", "/realfake.js", 0, serve_asset, 18},
+    {"GET", "/invite.js", 0, serve_asset, 19},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -266,6 +278,18 @@ static const srv_asset asset_list[SRV_NASSETS] = {
     {"/i18n.js", "i18n.js", "text/javascript; charset=utf-8", NULL, 0},
     {"/insight.js", "insight.js", "text/javascript; charset=utf-8", NULL, 0},
     {"/settings.js", "settings.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/lib.js", "lib.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/store.js", "store.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/status.js", "status.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/controls.js", "controls.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/checkpoint.js", "checkpoint.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/charts.js", "charts.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/balance.js", "balance.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/samples.js", "samples.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/timeline.js", "timeline.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/walk.js", "walk.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/realfake.js", "realfake.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/invite.js", "invite.js", "text/javascript; charset=utf-8", NULL, 0},
 };
 
 static int path_matches(const route *r, const char *url) {

@@ -350,11 +350,11 @@ async function main() {
     // case against the mock): data from the real quality thread, nearest
     // search, D's verdicts, latent walk and the Spanish texts.
     await check('real server: a quality pass reaches the chart and the histogram', async () => {
-      await page.waitForFunction(() => window.__ganlive.quality && window.__ganlive.quality.passes >= 1, null, { timeout: 60000 });
+      await page.waitForFunction(() => Number(document.getElementById('chart-quality').dataset.passes || 0) >= 1, null, { timeout: 60000 });
       await page.waitForSelector('#chart-quality canvas');
       const bars = await page.$$eval('#quality-hist .bar', (b) => b.length);
       if (bars !== 10) throw new Error(`${bars} histogram bars`);
-      const q = await page.evaluate(() => window.__ganlive.quality);
+      const q = await page.$eval('#chart-quality', (el) => ({ passes: Number(el.dataset.passes), ceiling: el.dataset.ceiling === 'true' }));
       if (!q.ceiling) throw new Error('no ceiling');
       return `${q.passes} pass(es)`;
     });

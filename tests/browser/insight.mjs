@@ -71,7 +71,14 @@ const imgLoaded = (page, sel) => page.waitForFunction((s) => {
   return im && im.complete && im.naturalWidth > 0 && im.dataset.url;
 }, sel, { timeout: 10000, polling: 100 });
 const textOf = (page, sel) => page.$eval(sel, (el) => el.textContent.trim());
-const G = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__ganlive || null)));
+// What the page writes on its elements beyond text: quality passes and the
+// ceiling on #chart-quality, balance decisions held on #chart-loss, markers
+// drawn on each chart's uPlot root.
+const G = (page) => page.evaluate(() => ({
+  quality: { passes: Number(document.getElementById('chart-quality').dataset.passes || 0),
+    ceiling: document.getElementById('chart-quality').dataset.ceiling === 'true' },
+  balanceEvents: Number(document.getElementById('chart-loss').dataset.balanceEvents || 0),
+}));
 
 async function main() {
   const m = await mock({});
@@ -134,7 +141,7 @@ async function main() {
 
   // ---- quality ----
   await check('quality chart is drawn with the real-data ceiling', async () => {
-    await page.waitForFunction(() => window.__ganlive.quality && window.__ganlive.quality.passes >= 2, null, { timeout: 15000 });
+    await page.waitForFunction(() => Number(document.getElementById('chart-quality').dataset.passes || 0) >= 2, null, { timeout: 15000 });
     await page.waitForSelector('#chart-quality canvas');
     const q = await G(page);
     if (!q.quality.ceiling) throw new Error('no ceiling');
@@ -265,7 +272,7 @@ async function main() {
   });
   await check('balance events are drawn as markers on the loss and accuracy charts', async () => {
     await apiPost('/__mock/balance', { action: 'skip_d' });
-    await page.waitForFunction(() => window.__ganlive.balanceMarkers > 0, null, { timeout: 8000 });
+    await page.waitForFunction(() => Math.max(0, ...[...document.querySelectorAll('#chart-loss .uplot, #chart-acc .uplot')].map((u) => Number(u.dataset.balanceMarkers || 0))) > 0, null, { timeout: 8000 });
     const n = await page.evaluate(() => [...document.querySelectorAll('#chart-loss .uplot, #chart-acc .uplot')]
       .map((u) => Number(u.dataset.balanceMarkers || 0)));
     if (!(n[0] > 0 && n[1] > 0)) throw new Error(`markers ${n.join()}`);
@@ -290,7 +297,8 @@ async function main() {
       const took = Date.now() - t0;
       const caps = await page.evaluate(() => { window.__capObs.disconnect(); return window.__captions; });
       await page.click('#btn-shared');
-      if (caps.some((c) => /429|503|HTTP|error/i.test(c))) throw new Error(`the page showed: ${caps.join(' | ')}`);
+      // (whole numbers only: a seed such as 884293648 holds the digits 429)
+      if (caps.some((c) => /\b(429|503)\b|HTTP|error/i.test(c))) throw new Error(`the page showed: ${caps.join(' | ')}`);
       if (took < 900) throw new Error(`loaded after ${took} ms: the Retry-After was not waited for`);
       if (throttled !== 0) throw new Error(`${throttled} of the deliberate answers never came`);
       return `loaded after ${took} ms`;
@@ -299,8 +307,8 @@ async function main() {
   await check('after a reload the markers come from GET /api/balance', async () => {
     const ev = (await apiJson('/api/balance')).events.length;
     await page.reload({ waitUntil: 'load' });
-    await page.waitForFunction((k) => window.__ganlive.balanceEvents.length >= k && window.__ganlive.balanceMarkers > 0,
-      ev, { timeout: 10000 });
+    await page.waitForFunction((k) => Number(document.getElementById('chart-loss').dataset.balanceEvents || 0) >= k
+      && Math.max(0, ...[...document.querySelectorAll('#chart-loss .uplot, #chart-acc .uplot')].map((u) => Number(u.dataset.balanceMarkers || 0))) > 0, ev, { timeout: 10000 });
     return `${ev} events`;
   });
 
@@ -334,12 +342,12 @@ async function main() {
     const cfg = await page.inputValue('#cfg-preset');
     if (cfg !== 'rápido') throw new Error(`settings show preset "${cfg}"`);
     const markers = await G(page);
-    if (markers.balanceEvents.length) throw new Error('old balance events kept');
+    if (markers.balanceEvents) throw new Error('old balance events kept');
     await page.selectOption('#lang', 'en');
     return `${before} -> ${await page.$eval('#iteration', (el) => el.dataset.value)}`;
   });
   await check('loss and accuracy charts hold only the new run\'s points', async () => {
-    const x = await page.evaluate(() => window.ganlive.charts().map((u) => [u.data[0][0], u.data[0].length]));
+    const x = await page.$$eval('#chart-loss, #chart-acc', (els) => els.map((el) => [Number(el.dataset.first), Number(el.dataset.points)]));
     const it = await page.$eval('#iteration', (el) => Number(el.dataset.value));
     for (const [first, n] of x) if (!(first >= 1 && first <= 50 && n <= it)) throw new Error(`first x ${first}, ${n} points, iteration ${it}`);
     return `first x ${x[0][0]}, ${x[0][1]} points`;
