@@ -183,15 +183,20 @@ def test_seeds(s):
               isinstance(seed, int) or (isinstance(seed, str) and seed.isdigit()), seed)
         st2, _, js2 = s.c.json("GET", "/api/nearest?n=2&seed=%s" % seed)
         check("nearest: the fresh seed replays", st2 == 200 and js2["seed"] == seed, (st2, js2))
+    st, _, js = s.c.json("GET", "/api/samples.json?n=1&seed=13653324973697583104")
+    check("samples.json echoes a seed past 2^53 as its digits",
+          st == 200 and js.get("seed") == "13653324973697583104", (st, js))
     cfg_seed = s.status()["config"]["train"]["seed"]
     check("status: the run's seed is exact", cfg_seed == 9007199254740991, cfg_seed)
 
 
 # ---- one rule for query parameters ---------------------------------------------------
 
-# Every API endpoint of this suite's scope (samples*.png/json are checked by
-# their own suites) with a valid query, if it needs one.
+# Every API endpoint with a valid query, if it needs one.
 QUERY_ENDPOINTS = [
+    ("GET", "/api/samples.png", "n=1"), ("GET", "/api/samples/fixed.png", ""),
+    ("GET", "/api/samples.json", "n=1"), ("GET", "/api/invite", ""),
+    ("GET", "/api/invite.png", "i=0"),
     ("GET", "/api/status", ""), ("GET", "/api/metrics", ""), ("GET", "/api/quality", ""),
     ("GET", "/api/nearest", "n=1&seed=1"), ("GET", "/api/nearest.png", "n=1&seed=1"),
     ("GET", "/api/balance", ""), ("GET", "/api/timeline", ""), ("GET", "/api/timeline/0.png", ""),
