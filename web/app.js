@@ -10,9 +10,8 @@
 //   restarted (EventSource reconnects by itself; when the browser gives up,
 //   this module retries with a growing pause). The connection badge shows
 //   live / reconnecting / disconnected.
-// - Events go to the store: "state" (state, iteration; its config goes to
-//   the settings form), "metrics", "samples" (the shared live grid:
-//   liveGrid) and "balance".
+// - Events go to the store: "state" (state, iteration, config), "metrics",
+//   "samples" (the shared live grid: liveGrid) and "balance".
 // - /api/status is polled every 2 s; without the stream the charts are
 //   kept going by polling /api/metrics too.
 // Module map: lib.js helpers, store.js shared state, i18n.js strings;
@@ -22,7 +21,7 @@
 import * as store from './store.js';
 import { loadStatus } from './status.js';
 import { catchUp, makeCharts } from './charts.js';
-import { applyConfig, loadConfig } from './settings.js';
+import { loadConfig } from './settings.js';
 import { loadTimeline, refreshFixed } from './timeline.js';
 import { refreshSamples } from './samples.js';
 import './controls.js';
@@ -80,7 +79,7 @@ function connect() {
       if (d.state === 'diverged') loadStatus().catch(() => {});   // for diverged_reason
     }
     store.setIteration(d.iteration);
-    if (d.config && typeof d.config === 'object') applyConfig(d.config, false);
+    if (d.config && typeof d.config === 'object') store.emit('config', d.config);
   }));
 }
 

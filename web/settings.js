@@ -6,11 +6,12 @@
 // sends only the changed fields with PATCH /api/config; a 400 {"error":
 // "field: ..."} is shown inline and the named field is marked and focused.
 // Revert puts the server's values back. Labels follow the language.
-// loadConfig() asks the server; applyConfig(cfg, overwriteDirty) takes the
-// config of an SSE "state" event too (a field being edited is kept unless
-// overwriteDirty). A viewer's fieldset is disabled by status.js.
+// loadConfig() asks the server; the store's "config" (an SSE "state"
+// event's) updates the form too, keeping a field being edited. A viewer's
+// fieldset is disabled by status.js.
 import { $, api } from './lib.js';
 import { t, onChange } from './i18n.js';
+import * as store from './store.js';
 
 const ENUMS = { balance: ['off', 'auto'] };
 const READONLY = new Set(['preset', 'conditional']);
@@ -73,7 +74,7 @@ function labelForm() {
     if (input.tagName === 'SELECT') for (const o of input.options) o.textContent = optText(o.value);
   }
 }
-export function applyConfig(cfg, overwriteDirty) {
+function applyConfig(cfg, overwriteDirty) {
   const keysChanged = !serverCfg || Object.keys(cfg).join() !== Object.keys(serverCfg).join();
   const old = serverCfg;
   serverCfg = { ...cfg };
@@ -143,3 +144,4 @@ $('config-reset').addEventListener('click', () => {
 });
 
 onChange(labelForm);
+store.subscribe('config', (cfg) => applyConfig(cfg, false));

@@ -19,13 +19,14 @@
 //   checkpoint  {last, error, off}: the last checkpoint, the server's checkpoint error,
 //               and whether the server has no run directory
 //   liveGrid    {seed, version, at}: the newest shared live grid (SSE "samples")
+//   config      the live settings of an SSE "state" event (event)
 //   metrics     a live SSE "metrics" event (event)
 //   balance     a live SSE "balance" event (event)
 //   run         a new run began (server restart, POST /api/run, restore): panels drop what they hold (event)
 const values = {
   status: null, state: 'unknown', iteration: -1, access: { viewer: false, lan: false, presenter: true },
   classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], conn: { kind: 'connecting' },
-  checkpoint: { last: null, error: '', off: false }, liveGrid: null, metrics: null, balance: null, run: 0,
+  checkpoint: { last: null, error: '', off: false }, config: null, liveGrid: null, metrics: null, balance: null, run: 0,
 };
 const versions = {};
 const subscribers = {};
