@@ -104,8 +104,9 @@ void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
             const size_t n0 = (size_t)b0 * OH * OW;
             const int nb = (int)(b1 - b0) * OH * OW;
             nn_im2col_range(col, inp, C, B, H, W, K, stride, pad, OH, OW, (int)b0, (int)b1);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, nb, CKK,
-                        1.0f, w, CKK, col + n0, N, 0.0f, out + n0, N);
+            if (CKK != 16 || !nn_gemm16_kn(out + n0, w, col + n0, OC, N, nb, 0))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, nb, CKK,
+                            1.0f, w, CKK, col + n0, N, 0.0f, out + n0, N);
         }
     }
 }
@@ -128,8 +129,10 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
             nn_share(B, &lo, &hi);
             if (hi > lo) {
                 const size_t n0 = (size_t)lo * OH * OW;
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, (int)(hi - lo) * OH * OW, OC,
-                            1.0f, w, CKK, dout + n0, N, 0.0f, dcol + n0, N);
+                const int nb = (int)(hi - lo) * OH * OW;
+                if (CKK != 16 || !nn_gemm16_tn(dcol + n0, w, dout + n0, OC, N, nb))
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, nb, OC,
+                                1.0f, w, CKK, dout + n0, N, 0.0f, dcol + n0, N);
                 nn_col2im_range(dinp, dcol, C, B, H, W, K, stride, pad, OH, OW, (int)lo, (int)hi);
             }
         }

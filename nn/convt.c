@@ -84,8 +84,10 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
         nn_share(B, &b0, &b1);
         if (b1 > b0) {
             const size_t n0 = (size_t)b0 * H * W;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OKK, (int)(b1 - b0) * H * W, C,
-                        1.0f, w, OKK, inp + n0, N, 0.0f, col + n0, N);
+            const int nb = (int)(b1 - b0) * H * W;
+            if (OKK != 16 || !nn_gemm16_tn(col + n0, w, inp + n0, C, N, nb))
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OKK, nb, C,
+                            1.0f, w, OKK, inp + n0, N, 0.0f, col + n0, N);
             for (int oc = 0; oc < OC; oc++)
                 memset(out + ((size_t)oc * B + b0) * OH * OW, 0,
                        (size_t)(b1 - b0) * OH * OW * sizeof(float));
@@ -112,8 +114,10 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
         nn_im2col_range(dcol, dout, OC, B, OH, OW, K, stride, pad, H, W, (int)lo, (int)hi);
         if (dinp && hi > lo) {   /* own columns of dcol only: no wait needed */
             const size_t n0 = (size_t)lo * H * W;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, (int)(hi - lo) * H * W, OKK,
-                        1.0f, w, OKK, dcol + n0, N, 1.0f, dinp + n0, N);
+            const int nb = (int)(hi - lo) * H * W;
+            if (OKK != 16 || !nn_gemm16_kn(dinp + n0, w, dcol + n0, C, N, nb, 1))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, nb, OKK,
+                            1.0f, w, OKK, dcol + n0, N, 1.0f, dinp + n0, N);
         }
         if (dw) {
             #pragma omp barrier

@@ -12,6 +12,12 @@
  *    layer, 2ndf x 7 x 7 -> 1 logit): a batch of dot products, done
  *    directly instead of as an im2col transpose plus a one-row GEMM.
  *  - the transpose-shaped im2col / col2im of a 1x1 grid (G's first layer).
+ *  - the GEMMs of the thin layers, where one side is 16 = 1 channel x 4x4
+ *    (D's first convolution, G's last transposed convolution): BLAS runs
+ *    them far below its rate, while 16 column rows fit in 16 registers, so
+ *    every output is a chain of 16 FMAs (nn_gemm16_kn), and the other way
+ *    round 16 accumulators take one row of the long side at a time
+ *    (nn_gemm16_tn).
  *
  * Results differ from the generic path only in the order of additions, so
  * they stay deterministic for a given thread split.
@@ -198,4 +204,51 @@ void nn_conv_full_backward(float *dinp, float *dw, const float *inp, const float
                 if (dwr) for (int p = 0; p < HW; p++) dwr[p] += g * inp[o + p];
             }
         }
+}
+
+/* ---- GEMMs with a side of 16 --------------------------------------------- */
+
+__attribute__((target("avx512f")))
+static void gemm16_kn_avx512(float *C, const float *A, const float *X, int M, int ld, int n,
+                             int accumulate) {
+    for (int j = 0; j < n; j += 16) {
+        const __mmask16 mk = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
+        __m512 x[16];
+        for (int k = 0; k < 16; k++) x[k] = _mm512_maskz_loadu_ps(mk, X + (size_t)k * ld + j);
+        for (int m = 0; m < M; m++) {
+            const float *a = A + (size_t)m * 16;
+            __m512 acc = _mm512_mul_ps(_mm512_set1_ps(a[0]), x[0]);
+            for (int k = 1; k < 16; k++) acc = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), x[k], acc);
+            float *c = C + (size_t)m * ld + j;
+            if (accumulate) acc = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, c), acc);
+            _mm512_mask_storeu_ps(c, mk, acc);
+        }
+    }
+}
+
+__attribute__((target("avx512f")))
+static void gemm16_tn_avx512(float *C, const float *A, const float *X, int Kc, int ld, int n) {
+    for (int j = 0; j < n; j += 16) {
+        const __mmask16 mk = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
+        __m512 acc[16];
+        for (int k = 0; k < 16; k++) acc[k] = _mm512_setzero_ps();
+        for (int c = 0; c < Kc; c++) {
+            const __m512 x = _mm512_maskz_loadu_ps(mk, X + (size_t)c * ld + j);
+            const float *a = A + (size_t)c * 16;
+            for (int k = 0; k < 16; k++) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), x, acc[k]);
+        }
+        for (int k = 0; k < 16; k++) _mm512_mask_storeu_ps(C + (size_t)k * ld + j, mk, acc[k]);
+    }
+}
+
+int nn_gemm16_kn(float *C, const float *A, const float *X, int M, int ld, int n, int accumulate) {
+    if (!use_avx512()) return 0;
+    gemm16_kn_avx512(C, A, X, M, ld, n, accumulate);
+    return 1;
+}
+
+int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n) {
+    if (!use_avx512()) return 0;
+    gemm16_tn_avx512(C, A, X, Kc, ld, n);
+    return 1;
 }

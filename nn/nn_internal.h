@@ -16,6 +16,13 @@ int nn_im2col_fast(float *col, const float *inp, int C, int B, int H, int W,
                    int K, int stride, int pad, int OH, int OW, int b0, int b1);
 int nn_col2im_fast(float *out, const float *col, int C, int B, int H, int W,
                    int K, int stride, int pad, int OH, int OW, int b0, int b1);
+/* GEMMs with a side of 16 (kernels.c), over columns [0, n) of matrices
+ * with row stride ld; return 0 when the machine has no fast path (the
+ * caller then calls BLAS):
+ *   nn_gemm16_kn: C[M][n] (+)= A[M][16] x X[16][n]   (accumulate: += , else =)
+ *   nn_gemm16_tn: C[16][n] = A[Kc][16]^T x X[Kc][n] */
+int nn_gemm16_kn(float *C, const float *A, const float *X, int M, int ld, int n, int accumulate);
+int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n);
 /* Tests set this to 1 to force the generic (reference) paths. */
 extern int nn_kernels_forced_generic;
 

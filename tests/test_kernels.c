@@ -142,3 +142,50 @@ TEST(kernels_convt_one_pixel_matches_generic) {
     CHECKF(max_abs_diff(dx1, dx2, nx) <= 1e-5, "dinp differs by %g", max_abs_diff(dx1, dx2, nx));
     free(x); free(w); free(dout); free(col); free(o1); free(o2); free(dw1); free(dw2); free(dx1); free(dx2);
 }
+
+/* The thin layers through the 16-wide GEMM kernels (and the fast im2col /
+ * col2im) against the generic path: D's first convolution (1 -> OC
+ * channels, 16 = 1x4x4 per output) and G's last transposed convolution
+ * (C -> 1 channel, 16 = 1x4x4 per input), forward and backward. The batch
+ * is odd so the column count is not a multiple of 16. */
+static void check_thin(int transposed, int B, int C, int H, int OC) {
+    const int K = 4, s = 2, p = 1;
+    const int OH = transposed ? nn_convt_out(H, K, s, p) : nn_conv_out(H, K, s, p);
+    const size_t nx = (size_t)C * B * H * H, no = (size_t)OC * B * OH * OH, nw = (size_t)C * OC * K * K;
+    const size_t ncol = transposed ? (size_t)OC * K * K * B * H * H : (size_t)C * K * K * B * OH * OH;
+    nn_rng r;
+    nn_rng_seed(&r, 31 + (uint64_t)transposed);
+    float *x = randn(&r, nx), *w = randn(&r, nw), *dout = randn(&r, no);
+    float *col = malloc(ncol * sizeof(float)), *dcol = malloc(ncol * sizeof(float));
+    float *o[2], *dx[2], *dw[2];
+    float *dx0 = randn(&r, nx), *dw0 = randn(&r, nw);
+    for (int v = 0; v < 2; v++) {          /* 0: fast, 1: generic */
+        o[v] = malloc(no * sizeof(float));
+        dx[v] = malloc(nx * sizeof(float)); memcpy(dx[v], dx0, nx * sizeof(float));
+        dw[v] = malloc(nw * sizeof(float)); memcpy(dw[v], dw0, nw * sizeof(float));
+        nn_kernels_forced_generic = v;
+        if (transposed) {
+            nn_convt2d_forward(o[v], col, x, w, B, C, H, H, OC, K, s, p);
+            nn_convt2d_backward(dx[v], dw[v], dcol, x, w, dout, B, C, H, H, OC, K, s, p);
+        } else {
+            nn_conv2d_forward(o[v], col, x, w, B, C, H, H, OC, K, s, p);
+            nn_conv2d_backward(dx[v], dw[v], dcol, col, w, dout, B, C, H, H, OC, K, s, p);
+        }
+        nn_kernels_forced_generic = 0;
+    }
+    CHECKF(max_abs_diff(o[0], o[1], no) <= 1e-4, "%s forward differs by %g",
+           transposed ? "convT" : "conv", max_abs_diff(o[0], o[1], no));
+    CHECKF(max_abs_diff(dx[0], dx[1], nx) <= 1e-4, "%s dinp differs by %g",
+           transposed ? "convT" : "conv", max_abs_diff(dx[0], dx[1], nx));
+    CHECKF(max_abs_diff(dw[0], dw[1], nw) <= 1e-3, "%s dw differs by %g",
+           transposed ? "convT" : "conv", max_abs_diff(dw[0], dw[1], nw));
+    for (int v = 0; v < 2; v++) { free(o[v]); free(dx[v]); free(dw[v]); }
+    free(x); free(w); free(dout); free(col); free(dcol); free(dx0); free(dw0);
+}
+
+TEST(kernels_thin_layers_match_generic) {
+    check_thin(0, 5, 1, 28, 64);     /* D conv 1 */
+    check_thin(0, 3, 1, 28, 7);
+    check_thin(1, 5, 128, 14, 1);    /* G convT 3 */
+    check_thin(1, 3, 9, 14, 1);
+}
