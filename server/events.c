@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 #include "api.h"
+#include "clock.h"
 #include "events.h"
 #include "json_strict.h"
 
@@ -77,18 +78,6 @@ typedef struct {
     char *buf;
     size_t len, off, cap;
 } sse_stream;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double unix_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- encoding -------------------------------------------------------------- */
 
@@ -150,7 +139,7 @@ static long metrics_events(srv_state *st, text *t, long since, long upto, srv_po
         while (n > 0 && pts[n - 1].iteration > upto) n--;
         if (n <= 0) return since;
         cJSON *o = srv_api_points_json(current, pts, n);
-        if (o) cJSON_AddNumberToObject(o, "sent", floor(unix_s() * 1000.0) / 1000.0);
+        if (o) cJSON_AddNumberToObject(o, "sent", floor(srv_unix_s() * 1000.0) / 1000.0);
         if (append_event(t, "metrics", pts[n - 1].iteration, o) != 0) return since;
         since = pts[n - 1].iteration;
         if (n < SSE_MAX_POINTS) return since;
@@ -176,7 +165,7 @@ static void *hub(void *arg) {
     srv_status s;
     srv_state_status(st, &s);
     long since = s.iteration, state_seq = s.state_seq, seen = -1, bal_seen = 0;
-    double next_metrics = 0, next_keepalive = now_s() + SRV_SSE_KEEPALIVE_S;
+    double next_metrics = 0, next_keepalive = srv_now_s() + SRV_SSE_KEEPALIVE_S;
     srv_state_balance_since(st, LONG_MAX, NULL, 0, &bal_seen);   /* from now on */
     pthread_mutex_lock(&ev->mu);
     ev->last_iter = since;
@@ -186,7 +175,7 @@ static void *hub(void *arg) {
         srv_state_status(st, &s);
         srv_state_config(st, &cfg);
         seen = s.seq;
-        double now = now_s();
+        double now = srv_now_s();
         int state_changed = s.state_seq != state_seq;
         text t = {0};
         if (state_changed || now >= next_metrics) {
@@ -213,10 +202,10 @@ static void *hub(void *arg) {
         /* sleep until the state moves, the next metrics are due or a keepalive */
         double until = next_keepalive;
         if (s.iteration > since && next_metrics < until) until = next_metrics;
-        int ms = (int)((until - now_s()) * 1000.0);
+        int ms = (int)((until - srv_now_s()) * 1000.0);
         if (ms < 1) ms = 1;
         if (ms > SSE_WAIT_MAX_MS) ms = SSE_WAIT_MAX_MS;
-        if (s.iteration > since && now_s() < next_metrics) {
+        if (s.iteration > since && srv_now_s() < next_metrics) {
             /* points are waiting for their interval: no need to wake earlier */
             struct timespec ts = {0, (long)ms * 1000000L};
             nanosleep(&ts, NULL);
@@ -310,9 +299,7 @@ static int take_frames(sse_stream *e) {
     int rc = 0;
     pthread_mutex_lock(&ev->mu);
     if (e->next_seq == ev->next_seq && !ev->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += SSE_WAIT_MAX_MS / 1000;
+        struct timespec ts = srv_deadline_ms(SSE_WAIT_MAX_MS);
         pthread_cond_timedwait(&ev->cv, &ev->mu, &ts);
     }
     if (ev->stop) {

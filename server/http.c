@@ -71,17 +71,29 @@ enum MHD_Result srv_reply(struct MHD_Connection *conn, unsigned status,
     return ret;
 }
 
+/* Queue malloc'd JSON text (taken), with one extra header unless hname is
+ * NULL (Allow, WWW-Authenticate, Retry-After). */
 static enum MHD_Result reply_text_json(struct MHD_Connection *conn, unsigned status,
-                                       char *text) {
+                                       char *text, const char *hname, const char *hvalue) {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!r) {
         free(text);
         return MHD_NO;
     }
+    if (hname) MHD_add_response_header(r, hname, hvalue);
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "Cache-Control", "no-store");
     return srv_reply(conn, status, r);
+}
+
+/* {"error": msg} with one extra header (see reply_text_json). */
+static enum MHD_Result reply_error_header(struct MHD_Connection *conn, unsigned status,
+                                          const char *msg, const char *hname, const char *hvalue) {
+    cJSON *o = cJSON_CreateObject();
+    char *text = o && cJSON_AddStringToObject(o, "error", msg) ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return reply_text_json(conn, status, text, hname, hvalue);
 }
 
 enum MHD_Result srv_reply_json(struct MHD_Connection *conn, unsigned status, cJSON *obj) {
@@ -93,7 +105,7 @@ enum MHD_Result srv_reply_json(struct MHD_Connection *conn, unsigned status, cJS
         if (!text) return MHD_NO;
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
-    return reply_text_json(conn, status, text);
+    return reply_text_json(conn, status, text, NULL, NULL);
 }
 
 enum MHD_Result srv_reply_error(struct MHD_Connection *conn, unsigned status,
@@ -141,18 +153,9 @@ enum MHD_Result srv_reply_render_error(srv_call *c, int status, int retry_s, con
                  cJSON_AddNumberToObject(o, "retry_after_s", retry_s)
                      ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
-    struct MHD_Response *r =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!r) {
-        free(text);
-        return MHD_NO;
-    }
     char secs[16];
     snprintf(secs, sizeof secs, "%d", retry_s);
-    MHD_add_response_header(r, "Retry-After", secs);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    return srv_reply(c->conn, (unsigned)status, r);
+    return reply_text_json(c->conn, (unsigned)status, text, "Retry-After", secs);
 }
 
 /* Generated answers may be kept by the browser but are checked each time
@@ -365,20 +368,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 /* The guard's refusal: 401 (with WWW-Authenticate) or 403. */
 static enum MHD_Result reply_refused(struct MHD_Connection *conn, unsigned status,
                                      const char *why) {
-    cJSON *o = cJSON_CreateObject();
-    char *text = o && cJSON_AddStringToObject(o, "error", why) ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    struct MHD_Response *r =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!r) {
-        free(text);
-        return MHD_NO;
-    }
-    if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"ganlive\"");
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    return srv_reply(conn, status, r);
+    const int auth = status == MHD_HTTP_UNAUTHORIZED;
+    return reply_error_header(conn, status, why, auth ? "WWW-Authenticate" : NULL,
+                              auth ? "Bearer realm=\"ganlive\"" : NULL);
 }
 
 static unsigned guard_request(srv_http *h, struct MHD_Connection *conn, const char *method,
@@ -411,22 +403,9 @@ static enum MHD_Result dispatch(srv_http *h, struct MHD_Connection *conn, const 
         }
     }
     if (!hit && allow[0]) {
-        cJSON *o = cJSON_CreateObject();
         char msg[96];
         snprintf(msg, sizeof msg, "method not allowed; use %s", allow);
-        char *text = o && cJSON_AddStringToObject(o, "error", msg) ? cJSON_PrintUnformatted(o) : NULL;
-        cJSON_Delete(o);
-        struct MHD_Response *r =
-            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-                 : NULL;
-        if (!r) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Allow", allow);
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        MHD_add_response_header(r, "Cache-Control", "no-store");
-        return srv_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+        return reply_error_header(conn, MHD_HTTP_METHOD_NOT_ALLOWED, msg, "Allow", allow);
     }
     if (!hit || rq->bad_path) return srv_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
     if (rq->too_large)

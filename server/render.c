@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "events.h"
 #include "render.h"
 #include "trainer.h"
@@ -111,18 +112,6 @@ struct srv_render {
 };
 
 /* ---- small helpers --------------------------------------------------------- */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double thread_cpu_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t fnv1a(const char *s) {
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -397,14 +386,14 @@ void srv_render_get_stats(srv_render *r, srv_render_stats *s) {
 static void run_job(srv_render *r, job *j) {
     srv_render_ctx x = {&r->cfg, r->version, r->iteration, r->st, r->classifier, r};
     srv_render_out out = {0};
-    double c0 = thread_cpu_s();
+    double c0 = srv_thread_cpu_s();
     if (r->version == 0) {
         j->status = 503;
         snprintf(j->err, sizeof j->err, "no generator published yet");
     } else {
         j->status = j->fn(&x, j->arg, &out, j->err, sizeof j->err);
     }
-    double cpu = thread_cpu_s() - c0;
+    double cpu = srv_thread_cpu_s() - c0;
     pthread_mutex_lock(&r->mu);
     r->tokens -= cpu;
     r->stats.cpu_s += cpu;
@@ -440,9 +429,9 @@ static void render_live(srv_render *r) {
     char key[SRV_RENDER_KEY_MAX], err[200];
     srv_render_out out = {0};
     srv_render_ctx x = {&r->cfg, r->version, r->iteration, r->st, r->classifier, r};
-    double c0 = thread_cpu_s();
+    double c0 = srv_thread_cpu_s();
     int rc = r->live_fn(&x, seed, key, sizeof key, &out, err, sizeof err);
-    double cpu = thread_cpu_s() - c0;
+    double cpu = srv_thread_cpu_s() - c0;
     pthread_mutex_lock(&r->mu);
     r->tokens -= cpu;
     r->stats.cpu_s += cpu;
@@ -497,7 +486,7 @@ static void *worker(void *arg) {
         pthread_mutex_unlock(&r->mu);
         srv_status s;
         srv_state_status(r->st, &s);
-        double every = live_every_s(r), now = now_s();
+        double every = live_every_s(r), now = srv_now_s();
         int running = s.state == SRV_RUNNING;
         /* Move to the newest weights: at most every live_every_ms while
          * training runs, at once when paused, stepped or restored. */
@@ -520,7 +509,7 @@ static void *worker(void *arg) {
             render_live(r);
         pthread_mutex_lock(&r->mu);
         /* budget: fill, and wait while spent (only while training runs) */
-        now = now_s();
+        now = srv_now_s();
         double rate = r->cfg.render_share * r->ncpu;
         r->tokens += (now - r->last_fill) * rate;
         if (r->tokens > BURST_S) r->tokens = BURST_S;
@@ -547,11 +536,7 @@ static void *worker(void *arg) {
             if (ms < wait_ms) wait_ms = ms;
         }
         if (wait_ms < 1) wait_ms = 1;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        long ns = ts.tv_nsec + (long)(wait_ms * 1e6);
-        ts.tv_sec += ns / 1000000000L;
-        ts.tv_nsec = ns % 1000000000L;
+        struct timespec ts = srv_deadline_ms(wait_ms);
         if (!r->stop) pthread_cond_timedwait(&r->work, &r->mu, &ts);
     }
     /* fail whatever is still queued */
@@ -591,7 +576,7 @@ srv_render *srv_render_start(srv_state *st, const srv_config *cfg, srv_events *e
     r->runid = random_runid();
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     r->ncpu = n > 0 ? (int)n : 1;
-    r->last_fill = now_s();
+    r->last_fill = srv_now_s();
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->work, NULL);
     pthread_cond_init(&r->done, NULL);
