@@ -487,7 +487,9 @@ static void *worker(void *arg) {
         srv_status s;
         srv_state_status(r->st, &s);
         double every = live_every_s(r), now = srv_now_s();
-        int running = s.state == SRV_RUNNING;
+        /* the budget holds while training runs (not once the run ends, so a
+         * stopping server never waits for it) */
+        int running = s.state == SRV_RUNNING && !srv_state_quitting(r->st);
         /* Move to the newest weights: at most every live_every_ms while
          * training runs, at once when paused, stepped or restored. */
         if (s.iteration != r->iteration || r->version == 0) {
