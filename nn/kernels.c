@@ -22,15 +22,22 @@
  * Results differ from the generic path only in the order of additions, so
  * they stay deterministic for a given thread split.
  */
+#include <stdatomic.h>
 #include <string.h>
 #include <immintrin.h>
 #include "nn.h"
 #include "nn_internal.h"
 
+/* Asked from every thread that runs a GEMM (trainer, renderers, quality):
+ * an atomic, so the lazy first answer is no data race (TSan). */
 static int have_avx512(void) {
-    static int known = -1;
-    if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return known;
+    static _Atomic int known = -1;
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
+        k = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k;
 }
 
 int nn_kernels_forced_generic;   /* tests: 1 = never take a vectorised path */

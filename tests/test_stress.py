@@ -85,9 +85,9 @@ def reader(port, stop, seed):
     rnd = random.Random(seed)
     while not stop.is_set():
         k = rnd.randint(1, 1 << 40)
-        p = rnd.choice(["/api/samples.json?n=8&seed=%d" % k, "/api/samples.png?n=6&seed=%d&annotate=1" % k,
-                        "/api/samples.json?n=4", "/api/quality", "/api/nearest?n=2&seed=%d" % k,
-                        "/api/nearest.png?n=1&seed=%d" % k, "/api/samples.png?n=9&annotate=1"])
+        p = rnd.choice(["/api/samples.json?n=2&seed=%d" % k, "/api/samples.png?n=2&seed=%d&annotate=1" % k,
+                        "/api/samples.json?n=1", "/api/quality", "/api/samples.png?n=1&annotate=1"] * 4 +
+                       ["/api/nearest?n=1&seed=%d" % k, "/api/nearest.png?n=1&seed=%d" % k])
         try:
             st, body = req(port, "GET", p, timeout=120)
             note("reader", st, (200, 503), body)
@@ -255,7 +255,7 @@ def run(binary, data_dir, seconds):
         workers += [threading.Thread(target=sse, args=(port, stop, 10 + i)) for i in range(3)]
         workers += [threading.Thread(target=control, args=(port, stop, 20)),
                     threading.Thread(target=patcher, args=(port, stop, 30))]
-        workers += [threading.Thread(target=reader, args=(port, stop, 40 + i)) for i in range(2)]
+        workers += [threading.Thread(target=reader, args=(port, stop, 40 + i)) for i in range(4)]
         workers += [threading.Thread(target=saver, args=(port, stop, 50)),
                     threading.Thread(target=runner, args=(port, stop, seconds / 3.0))]
         for w in workers:
