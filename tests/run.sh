@@ -104,6 +104,7 @@ run_suite classroom /usr/bin/python3 tests/test_classroom.py "$bin" "$data"
 run_suite crash /usr/bin/python3 tests/test_crash.py "$bin" "$data" ${san:+10}
 run_suite faults /usr/bin/python3 tests/test_faults.py "$bin" "$data"
 if [ -z "$san" ]; then
+    run_suite learning /usr/bin/python3 tests/test_learning.py "$bin" "$data"
     run_suite browser tests/browser/run.sh "$bin" "$data"
     run_suite browser-insight node tests/browser/insight.mjs
     run_suite browser-classroom tests/browser/classroom.sh "$bin" "$data"
