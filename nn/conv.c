@@ -92,18 +92,28 @@ void nn_col2im(float *out, const float *col, int C, int B, int H, int W,
     nn_col2im_range(out, col, C, B, H, W, K, stride, pad, OH, OW, 0, B);
 }
 
+/* Images per GEMM call: BLAS runs the model's GEMMs 10-50% faster with
+ * about 800 columns per call than with the whole batch's thousands (the
+ * packed panels stay in cache, and N stays below BLIS's NC block), and a
+ * chunk's im2col / col2im works on data still in cache. */
+int nn_chunk_images(int pixels) {
+    const int n = NN_CHUNK_COLS / (pixels > 0 ? pixels : 1);
+    return n < 1 ? 1 : n;
+}
+
 void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
                        int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
-    const int N = B * OH * OW, CKK = C * K * K;
+    const int N = B * OH * OW, CKK = C * K * K, P = OH * OW, chunk = nn_chunk_images(P);
     #pragma omp parallel
     {
         long b0, b1;
         nn_share(B, &b0, &b1);
-        if (b1 > b0) {
-            const size_t n0 = (size_t)b0 * OH * OW;
-            const int nb = (int)(b1 - b0) * OH * OW;
-            nn_im2col_range(col, inp, C, B, H, W, K, stride, pad, OH, OW, (int)b0, (int)b1);
+        for (long c0 = b0; c0 < b1; c0 += chunk) {
+            const long c1 = c0 + chunk < b1 ? c0 + chunk : b1;
+            const size_t n0 = (size_t)c0 * P;
+            const int nb = (int)(c1 - c0) * P;
+            nn_im2col_range(col, inp, C, B, H, W, K, stride, pad, OH, OW, (int)c0, (int)c1);
             if (CKK != 16 || !nn_gemm16_kn(out + n0, w, col + n0, OC, N, nb, 0))
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, nb, CKK,
                             1.0f, w, CKK, col + n0, N, 0.0f, out + n0, N);
@@ -115,25 +125,30 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
                         const float *w, const float *dout,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
-    const int N = B * OH * OW, CKK = C * K * K;
+    const int N = B * OH * OW, CKK = C * K * K, P = OH * OW, chunk = nn_chunk_images(P);
     #pragma omp parallel
     {
         long lo, hi;
-        if (dw) {   /* dw[OC][k0:k1] += dout[OC][N] x col[k0:k1][N]^T */
+        if (dw) {   /* dw[OC][k0:k1] += dout[OC][N] x col[k0:k1][N]^T, a chunk of N at a time */
             nn_share(CKK, &lo, &hi);
             if (hi > lo)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)(hi - lo), N,
-                            1.0f, dout, N, col + (size_t)lo * N, N, 1.0f, dw + lo, CKK);
+                for (long c0 = 0; c0 < B; c0 += chunk) {
+                    const long c1 = c0 + chunk < B ? c0 + chunk : B;
+                    const size_t n0 = (size_t)c0 * P;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)(hi - lo), (int)(c1 - c0) * P,
+                                1.0f, dout + n0, N, col + (size_t)lo * N + n0, N, 1.0f, dw + lo, CKK);
+                }
         }
         if (dinp) { /* this thread's images: dcol = w^T x dout, then scatter */
             nn_share(B, &lo, &hi);
-            if (hi > lo) {
-                const size_t n0 = (size_t)lo * OH * OW;
-                const int nb = (int)(hi - lo) * OH * OW;
+            for (long c0 = lo; c0 < hi; c0 += chunk) {
+                const long c1 = c0 + chunk < hi ? c0 + chunk : hi;
+                const size_t n0 = (size_t)c0 * P;
+                const int nb = (int)(c1 - c0) * P;
                 if (CKK != 16 || !nn_gemm16_tn(dcol + n0, w, dout + n0, OC, N, nb))
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, nb, OC,
                                 1.0f, w, CKK, dout + n0, N, 0.0f, dcol + n0, N);
-                nn_col2im_range(dinp, dcol, C, B, H, W, K, stride, pad, OH, OW, (int)lo, (int)hi);
+                nn_col2im_range(dinp, dcol, C, B, H, W, K, stride, pad, OH, OW, (int)c0, (int)c1);
             }
         }
     }

@@ -78,21 +78,23 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
         convt1x1_forward(out, col, inp, w, B, C, OC, K * K);
         return;
     }
+    const int P = H * W, chunk = nn_chunk_images(P);
     #pragma omp parallel
     {
         long b0, b1;
         nn_share(B, &b0, &b1);
-        if (b1 > b0) {
-            const size_t n0 = (size_t)b0 * H * W;
-            const int nb = (int)(b1 - b0) * H * W;
+        for (long c0 = b0; c0 < b1; c0 += chunk) {   /* GEMM then scatter, a chunk at a time */
+            const long c1 = c0 + chunk < b1 ? c0 + chunk : b1;
+            const size_t n0 = (size_t)c0 * P;
+            const int nb = (int)(c1 - c0) * P;
             if (OKK != 16 || !nn_gemm16_tn(col + n0, w, inp + n0, C, N, nb))
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OKK, nb, C,
                             1.0f, w, OKK, inp + n0, N, 0.0f, col + n0, N);
             for (int oc = 0; oc < OC; oc++)
-                memset(out + ((size_t)oc * B + b0) * OH * OW, 0,
-                       (size_t)(b1 - b0) * OH * OW * sizeof(float));
+                memset(out + ((size_t)oc * B + c0) * OH * OW, 0,
+                       (size_t)(c1 - c0) * OH * OW * sizeof(float));
             /* the output image plays conv's input; inp's grid is conv's output */
-            nn_col2im_range(out, col, OC, B, OH, OW, K, stride, pad, H, W, (int)b0, (int)b1);
+            nn_col2im_range(out, col, OC, B, OH, OW, K, stride, pad, H, W, (int)c0, (int)c1);
         }
     }
 }
@@ -107,24 +109,30 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
         convt1x1_backward(dinp, dw, dcol, inp, w, dout, B, C, OC, K * K);
         return;
     }
+    const int P = H * W, chunk = nn_chunk_images(P);
     #pragma omp parallel
     {
         long lo, hi;
         nn_share(B, &lo, &hi);
-        nn_im2col_range(dcol, dout, OC, B, OH, OW, K, stride, pad, H, W, (int)lo, (int)hi);
-        if (dinp && hi > lo) {   /* own columns of dcol only: no wait needed */
-            const size_t n0 = (size_t)lo * H * W;
-            const int nb = (int)(hi - lo) * H * W;
-            if (OKK != 16 || !nn_gemm16_kn(dinp + n0, w, dcol + n0, C, N, nb, 1))
+        for (long c0 = lo; c0 < hi; c0 += chunk) {   /* own columns of dcol only: no wait */
+            const long c1 = c0 + chunk < hi ? c0 + chunk : hi;
+            const size_t n0 = (size_t)c0 * P;
+            const int nb = (int)(c1 - c0) * P;
+            nn_im2col_range(dcol, dout, OC, B, OH, OW, K, stride, pad, H, W, (int)c0, (int)c1);
+            if (dinp && (OKK != 16 || !nn_gemm16_kn(dinp + n0, w, dcol + n0, C, N, nb, 1)))
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, nb, OKK,
                             1.0f, w, OKK, dcol + n0, N, 1.0f, dinp + n0, N);
         }
         if (dw) {
             #pragma omp barrier
-            nn_share(OKK, &lo, &hi);   /* dw[C][k0:k1] += inp x dcol[k0:k1]^T */
+            nn_share(OKK, &lo, &hi);   /* dw[C][k0:k1] += inp x dcol[k0:k1]^T, a chunk of N at a time */
             if (hi > lo)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, (int)(hi - lo), N,
-                            1.0f, inp, N, dcol + (size_t)lo * N, N, 1.0f, dw + lo, OKK);
+                for (long c0 = 0; c0 < B; c0 += chunk) {
+                    const long c1 = c0 + chunk < B ? c0 + chunk : B;
+                    const size_t n0 = (size_t)c0 * P;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, (int)(hi - lo), (int)(c1 - c0) * P,
+                                1.0f, inp + n0, N, dcol + (size_t)lo * N + n0, N, 1.0f, dw + lo, OKK);
+                }
         }
     }
 }

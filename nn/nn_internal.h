@@ -23,6 +23,10 @@ int nn_col2im_fast(float *out, const float *col, int C, int B, int H, int W,
  *   nn_gemm16_tn: C[16][n] = A[Kc][16]^T x X[Kc][n] */
 int nn_gemm16_kn(float *C, const float *A, const float *X, int M, int ld, int n, int accumulate);
 int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n);
+/* GEMM columns per call the layers aim for (conv.c): images per chunk of
+ * a layer whose output (conv) or input (transposed conv) has `pixels`. */
+#define NN_CHUNK_COLS 800
+int nn_chunk_images(int pixels);
 /* Tests set this to 1 to force the generic (reference) paths. */
 extern int nn_kernels_forced_generic;
 
