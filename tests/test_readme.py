@@ -16,7 +16,8 @@ directory, a conditional twin for the `digit`/`digits` examples), and then:
     exactly the code the manual prints (`-w '%{http_code}'`);
   - JSON shown is checked by its shape: every key the manual names exists
     at the same place in the answer (lists match any element; an empty
-    list, or "..." in the manual, leaves the rest unchecked), and an error
+    list, or "..." in the manual, leaves the rest unchecked); an answer
+    shown without "..." may have no other top-level keys; and an error
     message shown in full must be the server's word for word;
   - text shown (CSV, Prometheus, SSE, headers) is checked line by line with
     numbers masked: each line must begin some line of the answer.
@@ -289,6 +290,11 @@ def run_example(idx, heading, cmd, exp, server, workdir):
         missing = [".".join(p) for p in paths if lookup(actual, p) is False]
         check(label + " -> the keys shown exist", not missing,
               "missing %s in %s" % (missing, out[:400]))
+        if "..." not in exp_text and isinstance(actual, dict):   # shown whole: no more keys
+            shown = {p[0] for p in paths if len(p) == 1}
+            extra = sorted(set(actual) - shown)
+            check(label + " -> no keys beyond those shown", not extra,
+                  "the server also sends %s" % extra)
         em = re.search(r'"error"\s*:\s*"([^"]*)"\s*}', exp_text)
         if em and "..." not in em.group(1):
             check(label + " -> the error message is the server's",
