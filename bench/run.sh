@@ -61,10 +61,10 @@ def pct(r):
     # older builds print no ceiling: sgemm rate / 0.2672 GFLOP per image
     return 100.0 * r["ips"] / (r["sgemm_gflops"] / 0.2672)
 has_base = any(p == "before" for p, _, _ in best)
-head = "| batch | threads | ganlive img/s | % of ceiling | grid ms |"
-rule = "|---|---|---|---|---|"
+head = "| batch | threads | ganlive img/s | GEMM / sgemm GFLOP/s | % of ceiling | grid ms |"
+rule = "|---|---|---|---|---|---|"
 if has_base:
-    head += " before img/s | before % of ceiling |"
+    head += " before img/s | before % of ceiling (its sgemm) |"
     rule += "---|---|"
 head += " PyTorch img/s | ganlive / PyTorch |"
 rule += "---|---|"
@@ -72,10 +72,11 @@ print(head)
 print(rule)
 for (prog, b, t) in sorted((k for k in best if k[0] == "ganlive"), key=lambda k: (-k[1], k[2])):
     g = best[(prog, b, t)]
-    row = f"| {b} | {t} | {g['ips']:.1f} | {pct(g):.0f}% | {g.get('grid_ms', float('nan')):.1f} |"
+    row = (f"| {b} | {t} | {g['ips']:.1f} | {g['gflops']:.0f} / {g['sgemm_gflops']:.0f} | {pct(g):.0f}% |"
+           f" {g.get('grid_ms', float('nan')):.1f} |")
     if has_base:
         o = best.get(("before", b, t))
-        row += f" {o['ips']:.1f} | {pct(o):.0f}% |" if o else " - | - |"
+        row += f" {o['ips']:.1f} | {pct(o):.0f}% of {o['sgemm_gflops']:.0f} |" if o else " - | - |"
     tr = best.get(("torch", b, t))
     row += f" {tr['ips']:.1f} | {g['ips'] / tr['ips']:.2f}x |" if tr else " - | - |"
     print(row)
