@@ -263,8 +263,11 @@ def test_divergence(binary, data_dir, run_dir, tmp, start):
     st, _, e = s.c.post("/api/checkpoint")
     check("diverged: POST /api/checkpoint 409", st == 409 and "diverged" in e.get("error", ""), (st, e))
     st, _, r = s.c.post("/api/resume")
+    # the restored run's next iteration is poisoned too, so the answer may
+    # come before (200, at base) or after it diverged again (409)
     check("resume restores the newest checkpoint: its very iteration",
-          st == 200 and r["iteration"] == base, (st, r, base))
+          (st == 200 and r["iteration"] == base) or (st == 409 and "diverged" in r.get("error", "")),
+          (st, r, base))
     again = s.wait_state("diverged")
     check("restored run stands at the checkpoint's iteration (diverged again at once)",
           again is not None and again["iteration"] == base, again)
@@ -297,7 +300,7 @@ def test_divergence(binary, data_dir, run_dir, tmp, start):
     check("comparison server: SIGTERM while diverged exits 0", c.stop() == 0, c.rc)
     st, _, r = s.c.post("/api/resume")
     check("second resume restores again and runs", st == 200 and r["state"] == "running" and
-          r["iteration"] == base, (st, r))
+          r["iteration"] >= base, (st, r))
     check("the log names the restored file", "ganlive: restored %s" % ckpt in s.text(), s.text()[-400:])
     check("iteration continues past the poisoned one", s.wait_iteration(at + 5) is not None, s.status())
     js = s.status()
