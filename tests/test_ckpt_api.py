@@ -13,8 +13,14 @@ damaged newest file falling back to an older one, another architecture and
 a second process refused; then the divergence guard through the test hook
 GANLIVE_TEST_POISON_AT: state "diverged" with iteration and reason, valid
 JSON throughout, POST /api/resume restoring the last checkpoint and running
-on, and 409 when there is none. One line per check, then
-"N passed, N failed". Python 3 stdlib only.
+on, and 409 when there is none. The restore is checked for what it
+restored: with a second poisoned iteration right after the checkpoint's,
+the restored run stands still at it, so its iteration, history, samples
+(byte for byte against `ganlive sample --checkpoint`) and D's verdicts
+(samples.json, annotate=1: against a server resumed from the same file;
+the stale-D bug mended in f3a0be8) are compared exactly. Every server's
+exit status and output (sanitizer reports) are checked (tests/testlib.py).
+One line per check, then "N passed, N failed". Python 3 stdlib only.
 """
 import json
 import os

@@ -13,14 +13,20 @@ with the thresholds and the histogram); GET /api/nearest and nearest.png
 from the IDX file; the left one is the sample; distances agree with NumPy
 over all 60,000 training digits); GET /api/samples.json and
 samples.png?annotate=1 (each frame has the colour of the D verdict that
-samples.json reports for the same seed); balance auto/off over PATCH, with
+samples.json reports for the same seed); the classifier's figures against
+the classifier recomputed in NumPy (tests/classifier_np.py) from its file:
+samples.json's labels and confidences on the digits of samples.png with the
+same seed, and a quality pass (the run paused and stepped to it) against
+512 samples of the same generator; balance auto/off over PATCH, with
 the SSE "balance" events and GET /api/balance; the 400s of each.
 Part 2: POST /api/run {"preset": "fast"} restarts the same process as a
-conditional run (old checkpoints kept aside); then digit=, digits=all,
+conditional run from iteration 0 (a lower iteration than before, history
+from 1, uptime and last_checkpoint reset; old checkpoints kept aside); then digit=, digits=all,
 samples.json's requested labels, fixed.png's ten columns, and the 400s.
 Part 3: servers whose classifier file is missing or damaged (one flipped
 bit): training runs, /api/quality says why naming the file, samples.json
 has null labels.
+Every server's exit status and output are checked (tests/testlib.py).
 One line per check, then "N passed, N failed". Needs python3-numpy.
 """
 import gzip
