@@ -114,6 +114,10 @@ enum MHD_Result srv_api_samples(srv_call *c);
 enum MHD_Result srv_api_samples_fixed(srv_call *c);
 enum MHD_Result srv_api_samples_json(srv_call *c);
 enum MHD_Result srv_api_quality(srv_call *c);              /* api_quality.c */
+/* One quality pass as /api/quality lists it; caller owns the result. */
+cJSON *srv_api_quality_pass_json(const srv_quality_pass *p);
+enum MHD_Result srv_api_runs(srv_call *c);                 /* api_runs.c */
+enum MHD_Result srv_api_runs_item(srv_call *c);
 enum MHD_Result srv_api_nearest(srv_call *c);
 enum MHD_Result srv_api_nearest_png(srv_call *c);
 enum MHD_Result srv_api_balance(srv_call *c);

@@ -45,6 +45,8 @@ static cJSON *pass_json(const srv_quality_pass *p) {
     return o;
 }
 
+cJSON *srv_api_quality_pass_json(const srv_quality_pass *p) { return pass_json(p); }
+
 /* The warnings of a pass, as {"kind", "message"} objects added to arr. */
 static void add_warnings(cJSON *arr, const srv_quality_pass *p, const srv_config *cfg) {
     char msg[200];

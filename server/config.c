@@ -70,6 +70,8 @@ static const setting settings[] = {
     {"timeline", "every",              "timeline_every",     T_INT,   OFF(timeline_every), 1, 1000000000, 1, {0}},
     {"timeline", "max",                "timeline_max",       T_INT,   OFF(timeline_max), 2, 10000, 0, {0}},
     {"run",      "dir",                "run_dir",            T_STR,   OFF(run_dir), 0, 511, 0, {0}},
+    {"run",      "root",               "runs_root",          T_STR,   OFF(runs_root), 0, 511, 0, {0}},
+    {"run",      "name",               "run_name",           T_STR,   OFF(run_name), 0, 127, 0, {0}},
     {"run",      "checkpoint_every_s", "checkpoint_every_s", T_INT,   OFF(checkpoint_every_s), 0, 604800, 1, {0}},
     {"run",      "keep",               "checkpoint_keep",    T_INT,   OFF(checkpoint_keep), 1, 1000, 0, {0}},
 };
@@ -96,6 +98,7 @@ void srv_config_default(srv_config *c) {
     c->timeline_every = 100;
     c->timeline_max = 100;
     snprintf(c->run_dir, sizeof c->run_dir, "runs/default");
+    snprintf(c->runs_root, sizeof c->runs_root, "runs");
     c->checkpoint_every_s = 60;
     c->checkpoint_keep = 3;
     c->balance = 0;

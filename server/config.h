@@ -46,6 +46,8 @@ typedef struct {
     int timeline_max;
     /* checkpoints (see checkpoint.h) */
     char run_dir[512];           /* "runs/default"; "" = no checkpoints */
+    char runs_root[512];         /* where named runs live (runs.h); default "runs" */
+    char run_name[128];          /* the run's name ("" = resolved at start, runs.h) */
     int checkpoint_every_s;      /* live; 0 = only on request and at exit */
     int checkpoint_keep;         /* newest files kept */
     /* recipe preset the run started from: "classic" | "fast" */

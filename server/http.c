@@ -247,6 +247,8 @@ static const route routes[] = {
     {"GET", "/api/interpolate.png", 0, srv_api_interpolate_png, 0},
     {"GET", "/api/invite", 0, srv_api_invite, 0},
     {"GET", "/api/invite.png", 0, srv_api_invite_png, 0},
+    {"GET", "/api/runs", 0, srv_api_runs, 0},
+    {"GET", "/api/runs/", 1, srv_api_runs_item, 0},
     {"GET", "/", 0, serve_asset, 0},
     {"GET", "/app.js", 0, serve_asset, 1},
     {"GET", "/style.css", 0, serve_asset, 2},

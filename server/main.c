@@ -27,6 +27,7 @@
 #include "png.h"
 #include "state.h"
 #include "quality_run.h"
+#include "runs.h"
 #include "trainer.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -51,6 +52,7 @@ static void usage(FILE *f) {
         "                                  samples of a checkpoint's generator, no server\n"
         "       ganlive classifier --data DIR --out FILE [--epochs E] [--seed S] [--threads T]\n"
         "                                  train the digit classifier that scores samples\n"
+        "       ganlive runs [--runs-root DIR]  list the runs kept under the runs root\n"
         "options:\n"
         "  --config FILE       settings (JSON, see config/default.json)\n"
         "  --data DIR          directory with the IDX files (train-images-idx3-ubyte[.gz], ...)\n"
@@ -67,7 +69,10 @@ static void usage(FILE *f) {
         "  --run-dir DIR       train, serve: checkpoints go here and the run resumes from\n"
         "                      the newest good one (default runs/default)\n"
         "  --fresh             train, serve: start over; old checkpoints are moved to\n"
-        "                      DIR/old-<time>/, never deleted\n"
+        "                      DIR/old-<time>/, never deleted (a generated run name: a new run)\n"
+        "  --runs-root DIR     where runs live, one directory each (default runs)\n"
+        "  --run-name NAME     train, serve: the run's name, its directory DIR/NAME (default:\n"
+        "                      resume the last run, or a new one named <preset>-<UTC time>)\n"
         "  --web DIR           serve: dashboard files (default: web/ beside the binary)\n"
         "  --token T           serve: token that POST/PATCH requests must send as\n"
         "                      \"Authorization: Bearer T\" (generated when --bind is not loopback)\n");
@@ -79,6 +84,7 @@ typedef struct {
     char web_dir[PATH_MAX];
     int iters_given;         /* --iters on the command line */
     int fresh;               /* --fresh */
+    int run_dir_given;       /* --run-dir (runs.h: srv_runs_resolve) */
     const char *ckpt_file;   /* sample --checkpoint */
     int n_samples;           /* sample --n */
     char **argv;             /* the whole command line (restarts) */
@@ -86,7 +92,8 @@ typedef struct {
 
 /* POST /api/run: the run was saved and stopped; start this program again
  * with the same flags but --preset NAME --fresh (the old checkpoints are
- * moved aside, not deleted). Returns only if exec fails. */
+ * moved aside, not deleted; without --run-dir the new run gets a new name
+ * and the old one stays as it is, runs.h). Returns only if exec fails. */
 static void restart_with_preset(char **argv, const char *preset) {
     int n = 0;
     while (argv[n]) n++;
@@ -97,6 +104,8 @@ static void restart_with_preset(char **argv, const char *preset) {
         if (strcmp(argv[i], "--fresh") == 0) continue;
         if (strcmp(argv[i], "--preset") == 0) { i++; continue; }
         if (strncmp(argv[i], "--preset=", 9) == 0) continue;
+        if (strcmp(argv[i], "--run-name") == 0) { i++; continue; }   /* a new run, a new name */
+        if (strncmp(argv[i], "--run-name=", 11) == 0) continue;
         next[k++] = argv[i];
     }
     next[k++] = "--preset";
@@ -113,7 +122,7 @@ static void restart_with_preset(char **argv, const char *preset) {
 /* Read --config first, then let every other flag override it. */
 static int parse_args(cli *c, int argc, char **argv) {
     enum { O_CONFIG = 1, O_DATA, O_DATASET, O_SEED, O_THREADS, O_ITERS, O_OUT, O_BIND, O_PORT, O_WEB, O_BATCH, O_TOKEN,
-           O_RUN_DIR, O_FRESH, O_CHECKPOINT, O_N, O_PRESET };
+           O_RUN_DIR, O_FRESH, O_CHECKPOINT, O_N, O_PRESET, O_RUNS_ROOT, O_RUN_NAME };
     static const struct option opts[] = {
         {"config", required_argument, 0, O_CONFIG}, {"data", required_argument, 0, O_DATA},
         {"dataset", required_argument, 0, O_DATASET}, {"seed", required_argument, 0, O_SEED},
@@ -125,6 +134,7 @@ static int parse_args(cli *c, int argc, char **argv) {
         {"run-dir", required_argument, 0, O_RUN_DIR}, {"fresh", no_argument, 0, O_FRESH},
         {"checkpoint", required_argument, 0, O_CHECKPOINT}, {"n", required_argument, 0, O_N},
         {"preset", required_argument, 0, O_PRESET},
+        {"runs-root", required_argument, 0, O_RUNS_ROOT}, {"run-name", required_argument, 0, O_RUN_NAME},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
     };
     char err[512];
@@ -182,6 +192,15 @@ static int parse_args(cli *c, int argc, char **argv) {
             case O_RUN_DIR:
                 if (strlen(optarg) >= sizeof c->cfg.run_dir) goto bad;
                 snprintf(c->cfg.run_dir, sizeof c->cfg.run_dir, "%s", optarg);
+                c->run_dir_given = 1;
+                break;
+            case O_RUNS_ROOT:
+                if (!optarg[0] || strlen(optarg) >= sizeof c->cfg.runs_root) goto bad;
+                snprintf(c->cfg.runs_root, sizeof c->cfg.runs_root, "%s", optarg);
+                break;
+            case O_RUN_NAME:
+                if (!srv_run_name_valid(optarg) || strchr(optarg, '/')) goto bad;
+                snprintf(c->cfg.run_name, sizeof c->cfg.run_name, "%s", optarg);
                 break;
             case O_FRESH: c->fresh = 1; break;
             case O_CHECKPOINT: c->ckpt_file = optarg; break;
@@ -237,9 +256,12 @@ static void install_signals(void) {
 
 /* Resume from the run directory (or start fresh) and build the state that
  * keeps history and timeline for checkpoints. NULL after printing why. */
+static srv_runlog *runlog;   /* the run's metrics.log writer (runs.h) */
+
 static srv_state *start_run(cli *c, srv_trainer *t) {
     char err[1200], path[1024];
     srv_ckpt ck;
+    const time_t started = time(NULL);
     if (srv_ckpt_startup(t, c->fresh, &ck, path, sizeof path, err, sizeof err) < 0) {
         fprintf(stderr, "ganlive: %s\n", err);
         return NULL;
@@ -254,6 +276,7 @@ static srv_state *start_run(cli *c, srv_trainer *t) {
     if (st && path[0]) srv_state_set_last_checkpoint(st, path, t->iteration,
                                                      stat(path, &sb) == 0 ? (double)sb.st_mtime : 0);
     srv_ckpt_free(&ck);
+    if (st) runlog = srv_runlog_start(st, &t->cfg, c->fresh, started);
     return st;
 }
 
@@ -333,6 +356,7 @@ static int cmd_train(cli *c) {
         printf("wrote %s (%d samples after %ld iterations, %.1f s)\n", c->out_png, srv_fixed_n(&t.cfg.model),
                t.iteration, now_s() - start);
     }
+    srv_runlog_stop(runlog);
     srv_state_free(st);
     srv_trainer_free(&t);
     return rc;
@@ -351,6 +375,7 @@ static int cmd_serve(cli *c) {
     srv_http *http = srv_http_start(st, &c->cfg, c->web_dir, err, sizeof err);
     if (!http) {
         fprintf(stderr, "ganlive: %s\n", err);
+        srv_runlog_stop(runlog);
         srv_state_free(st);
         srv_trainer_free(&t);
         return 2;
@@ -363,6 +388,7 @@ static int cmd_serve(cli *c) {
     if (pthread_create(&trainer, NULL, srv_trainer_thread, &job) != 0) {
         fprintf(stderr, "ganlive: cannot start the trainer thread\n");
         srv_http_stop(http);
+        srv_runlog_stop(runlog);
         srv_state_free(st);
         srv_trainer_free(&t);
         return 1;
@@ -390,6 +416,7 @@ static int cmd_serve(cli *c) {
     srv_state_quit(st);
     pthread_join(trainer, NULL);
     if (have_quality) pthread_join(quality, NULL);
+    srv_runlog_stop(runlog);
     printf("ganlive: stopped at iteration %ld\n", t.iteration);
     srv_http_stop(http);
     srv_state_free(st);
@@ -444,6 +471,14 @@ int main(int argc, char **argv) {
     memset(&c, 0, sizeof c);
     c.argv = argv;
     if (parse_args(&c, argc - 1, argv + 1) < 0) return 2;
+    if (!strcmp(cmd, "runs")) return srv_runs_main(&c.cfg);
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "serve")) {
+        char err[256];
+        if (srv_runs_resolve(&c.cfg, c.run_dir_given, c.fresh, err, sizeof err) < 0) {
+            fprintf(stderr, "ganlive: %s\n", err);
+            return 2;
+        }
+    }
     if (!strcmp(cmd, "train")) return cmd_train(&c);
     if (!strcmp(cmd, "serve")) return cmd_serve(&c);
     if (!strcmp(cmd, "sample")) return cmd_sample(&c);

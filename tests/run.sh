@@ -99,6 +99,7 @@ run_suite security /usr/bin/python3 tests/test_security.py "$bin" "$data"
 run_suite regress /usr/bin/python3 tests/test_regress.py "$bin" "$data"
 run_suite readme /usr/bin/python3 tests/test_readme.py "$bin" "$data"
 run_suite checkpoint /usr/bin/python3 tests/test_ckpt_api.py "$bin" "$data"
+run_suite runs /usr/bin/python3 tests/test_runs.py "$bin" "$data"
 run_suite classroom /usr/bin/python3 tests/test_classroom.py "$bin" "$data"
 # 50 kill -9 restarts (10 under a sanitizer, where each start is slower)
 run_suite crash /usr/bin/python3 tests/test_crash.py "$bin" "$data" ${san:+10}

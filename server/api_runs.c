@@ -1,0 +1,243 @@
+/* api_runs.c - every run under the runs root, read from its files (runs.h).
+ *
+ *   GET /api/runs                          every run: name, preset, what differs,
+ *                                          iteration, wall time, images/s, state
+ *                                          (current | stopped | diverged), last quality
+ *   GET /api/runs/<name>                   one of those
+ *   GET /api/runs/<name>/metrics?since&limit   its points, as /api/metrics
+ *   GET /api/runs/<name>/metrics.csv       all of them, as /api/metrics.csv (streamed)
+ *   GET /api/runs/<name>/quality           its quality passes (the newest 1024)
+ *
+ * <name> is "<run>" or "<run>/old-<time>"; anything else is 400 (libmicrohttpd
+ * has already decoded %2e%2e into ".."), a well-formed name that is no run
+ * 404. Runs are opened through srv_run_open (O_NOFOLLOW below the root), so
+ * nothing outside the root is reachable. Memory is bounded: one page of
+ * points (limit), the CSV streamed through a 64 KiB block, SRV_QUALITY_MAX
+ * passes. The run this server trains is read from its log too (at most one
+ * flush, a second, behind), with the live iteration, images/s and state.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "api.h"
+#include "runs.h"
+
+static const char *root_of(srv_http *h) {
+    return h->cfg.runs_root[0] ? h->cfg.runs_root : "runs";
+}
+
+static enum MHD_Result query_check(srv_call *c, const char *const *allowed) {
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                               "unknown or repeated query parameter: %.64s", bad);
+    return MHD_YES;
+}
+
+/* The live figures of this server's own run over what its files say. */
+static void live_overlay(srv_http *h, cJSON *o) {
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "this_server"))) return;
+    srv_status s;
+    srv_state_status(h->st, &s);
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "iteration", cJSON_CreateNumber((double)s.iteration));
+    if (isfinite(s.images_per_sec)) {
+        char b[32];
+        snprintf(b, sizeof b, "%.6g", s.images_per_sec);
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "images_per_sec", cJSON_CreateNumber(strtod(b, NULL)));
+    }
+    srv_point p;
+    if (srv_state_latest_point(h->st, &p) == 0 && isfinite(p.time_s)) {
+        char b[32];
+        snprintf(b, sizeof b, "%.10g", p.time_s);
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "time_s", cJSON_CreateNumber(strtod(b, NULL)));
+    }
+    const cJSON *batch = cJSON_GetObjectItemCaseSensitive(o, "batch");
+    if (cJSON_IsNumber(batch))
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "images_seen",
+                                               cJSON_CreateNumber((double)s.iteration * batch->valuedouble));
+    cJSON_ReplaceItemInObjectCaseSensitive(o, "state",
+                                           cJSON_CreateString(s.state == SRV_DIVERGED ? "diverged" : "current"));
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "diverged_reason");
+    if (s.state == SRV_DIVERGED) cJSON_AddStringToObject(o, "diverged_reason", s.diverged_reason);
+}
+
+enum MHD_Result srv_api_runs(srv_call *c) {
+    static const char *const allowed[] = {NULL};
+    if (srv_query_unknown(c->conn, allowed)) return query_check(c, allowed);
+    cJSON *arr = srv_runs_list(root_of(c->h), c->h->cfg.run_dir);
+    if (!arr) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    cJSON *r;
+    cJSON_ArrayForEach(r, arr) live_overlay(c->h, r);
+    cJSON *o = cJSON_CreateObject();
+    if (!o) { cJSON_Delete(arr); return srv_reply_json(c->conn, MHD_HTTP_OK, NULL); }
+    cJSON_AddItemToObject(o, "runs", arr);
+    cJSON_AddStringToObject(o, "current", c->h->cfg.run_name);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+/* ---- one run ------------------------------------------------------------------ */
+
+static enum MHD_Result run_metrics(srv_call *c, int dfd) {
+    static const char *const allowed[] = {"since", "limit", NULL};
+    if (srv_query_unknown(c->conn, allowed)) return query_check(c, allowed);
+    long since = -1, limit = 1000, last = 0;
+    if (srv_query_long(c->conn, "since", LONG_MIN, LONG_MAX, &since) < 0)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "since: must be an integer");
+    if (srv_query_long(c->conn, "limit", 1, 10000, &limit) < 0)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "limit: must be an integer in 1..10000");
+    srv_point *pts = malloc((size_t)limit * sizeof *pts);
+    if (!pts) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    int n = srv_run_points(dfd, since, (int)limit, pts, &last);
+    if (n < 0) n = 0;                                    /* a run without log: no points */
+    cJSON *o = srv_api_points_json(last, pts, n);
+    free(pts);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result run_quality(srv_call *c, int dfd) {
+    static const char *const allowed[] = {NULL};
+    if (srv_query_unknown(c->conn, allowed)) return query_check(c, allowed);
+    srv_quality_pass *q = malloc(SRV_QUALITY_MAX * sizeof *q);
+    if (!q) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    int n = srv_run_quality(dfd, q, SRV_QUALITY_MAX);
+    cJSON *o = cJSON_CreateObject(), *arr = o ? cJSON_AddArrayToObject(o, "passes") : NULL;
+    for (int i = 0; arr && i < n; i++) cJSON_AddItemToArray(arr, srv_api_quality_pass_json(&q[i]));
+    free(q);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
+/* The CSV, streamed from the log one block at a time. */
+typedef struct {
+    FILE *f;
+    char row[512];
+    size_t len, off;                      /* the row being sent */
+    int header_sent;
+} csv_stream;
+
+static const char csv_header[] =
+    "iteration,count,time_s,d_loss,g_loss,d_acc,d_acc_real,d_acc_fake,d_real,d_fake\n";
+
+/* As api_insight.c writes a row: empty fields for figures that are not finite. */
+static size_t csv_row(char *p, size_t room, const srv_point *pt) {
+    size_t n = (size_t)snprintf(p, room, "%ld,%ld", pt->iteration, pt->count);
+    const double f[] = {pt->time_s, pt->m.d_loss, pt->m.g_loss, pt->m.d_acc, pt->m.d_acc_real,
+                        pt->m.d_acc_fake, pt->m.d_real, pt->m.d_fake};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (!isfinite(f[i])) n += (size_t)snprintf(p + n, room - n, ",");
+        else n += (size_t)snprintf(p + n, room - n, ",%.*g", i == 0 ? 10 : 7, f[i]);
+    }
+    n += (size_t)snprintf(p + n, room - n, "\n");
+    return n;
+}
+
+static ssize_t csv_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    csv_stream *s = cls;
+    size_t out = 0;
+    while (out < max) {
+        if (s->off < s->len) {
+            size_t k = s->len - s->off < max - out ? s->len - s->off : max - out;
+            memcpy(buf + out, s->row + s->off, k);
+            out += k;
+            s->off += k;
+            continue;
+        }
+        s->off = s->len = 0;
+        if (!s->header_sent) {
+            s->len = sizeof csv_header - 1;
+            memcpy(s->row, csv_header, s->len);
+            s->header_sent = 1;
+            continue;
+        }
+        char line[1024];
+        srv_point p;
+        int got = 0;
+        while (s->f && fgets(line, sizeof line, s->f))
+            if (srv_runlog_parse(line, &p, NULL) == 'P') { got = 1; break; }
+        if (!got) break;
+        s->len = csv_row(s->row, sizeof s->row, &p);
+    }
+    if (out == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)out;
+}
+
+static void csv_free(void *cls) {
+    csv_stream *s = cls;
+    if (s->f) fclose(s->f);
+    free(s);
+}
+
+static enum MHD_Result run_csv(srv_call *c, int dfd, const char *name) {
+    static const char *const allowed[] = {NULL};
+    if (srv_query_unknown(c->conn, allowed)) return query_check(c, allowed);
+    csv_stream *s = calloc(1, sizeof *s);
+    if (!s) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    s->f = srv_run_log_open(dfd);                        /* none: the header alone */
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, csv_read,
+                                                               s, csv_free);
+    if (!r) { csv_free(s); return MHD_NO; }
+    char disp[256], fname[SRV_RUN_NAME_MAX + 1];
+    snprintf(fname, sizeof fname, "%s", name);
+    for (char *p = fname; *p; p++)
+        if (*p == '/') *p = '_';
+    snprintf(disp, sizeof disp, "attachment; filename=\"ganlive-%s.csv\"", fname);
+    MHD_add_response_header(r, "Content-Type", "text/csv; charset=utf-8");
+    MHD_add_response_header(r, "Content-Disposition", disp);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    return srv_reply(c->conn, MHD_HTTP_OK, r);
+}
+
+enum MHD_Result srv_api_runs_item(srv_call *c) {
+    const char *rest = c->url + strlen("/api/runs/");
+    char name[SRV_RUN_NAME_MAX + 1];
+    const char *action = "";
+    if (strlen(rest) > SRV_RUN_NAME_MAX + 16)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "run name: too long");
+    static const char *const actions[] = {"metrics", "metrics.csv", "quality"};
+    const char *slash = strrchr(rest, '/');
+    size_t nlen = strlen(rest);
+    if (slash) {
+        for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+            if (strcmp(slash + 1, actions[i]) == 0) { action = actions[i]; nlen = (size_t)(slash - rest); }
+    }
+    if (nlen > SRV_RUN_NAME_MAX) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "run name: too long");
+    memcpy(name, rest, nlen);
+    name[nlen] = '\0';
+    if (!srv_run_name_valid(name)) {
+        /* "<run>/<something else>": an unknown endpoint of a good name */
+        char head[SRV_RUN_NAME_MAX + 1];
+        const char *s2 = strchr(name, '/');
+        snprintf(head, sizeof head, "%.*s", s2 ? (int)(s2 - name) : (int)nlen, name);
+        if (!action[0] && s2 && srv_run_name_valid(head) && !strchr(s2 + 1, '/'))
+            return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "not found: %.200s", c->url);
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                               "run name: \"%.80s\" is not a run name (letters, digits, '.', '_', '-'; "
+                               "or <run>/old-<time>)", name);
+    }
+    int dfd = srv_run_open(root_of(c->h), name);
+    if (dfd < 0) return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "no run named %s", name);
+    enum MHD_Result ret;
+    if (!action[0]) {
+        static const char *const allowed[] = {NULL};
+        if (srv_query_unknown(c->conn, allowed)) {
+            ret = query_check(c, allowed);
+        } else {
+            cJSON *o = srv_run_info(root_of(c->h), name, c->h->cfg.run_dir);
+            if (o) live_overlay(c->h, o);
+            ret = o ? srv_reply_json(c->conn, MHD_HTTP_OK, o)
+                    : srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "no run named %s", name);
+        }
+    } else if (!strcmp(action, "metrics")) {
+        ret = run_metrics(c, dfd);
+    } else if (!strcmp(action, "metrics.csv")) {
+        ret = run_csv(c, dfd, name);
+    } else {
+        ret = run_quality(c, dfd);
+    }
+    close(dfd);
+    return ret;
+}
