@@ -33,7 +33,11 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -pthread $(OPENMP)
 LDLIBS   := -lm -pthread $(OPENMP)
 
 ifeq ($(SANITIZER),address)
-  CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  # Uninitialised locals get a poison pattern instead of whatever the stack
+  # held, so using one fails at once (ASan itself cannot see it): this is
+  # what makes an unset pointer freed by a handler crash every time.
+  CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+             -ftrivial-auto-var-init=pattern
   LDFLAGS += -fsanitize=address,undefined
 else ifeq ($(SANITIZER),undefined)
   CFLAGS  += -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -73,13 +77,23 @@ all: $(BIN) web
 # rule per header, so a deleted header does not break the build (redis
 # style). An object without its .d (a fresh tree, or one built before this
 # rule) is rebuilt once, through the empty .d rule below.
+# The flags are a dependency too: $(BUILD)/.flags holds them and is
+# rewritten only when they change, so a new warning or sanitizer option
+# rebuilds the objects it concerns instead of leaving old ones behind.
 DEPFLAGS := -MMD -MP
-$(BUILD)/%.o: %.c $(BUILD)/%.d
+$(BUILD)/%.o: %.c $(BUILD)/%.d $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.d: ;
 .PRECIOUS: $(BUILD)/%.d
+
+BUILD_FLAGS = $(CC) $(CFLAGS) $(PKG_CFLAGS)
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+.PHONY: FORCE
+FORCE:
 -include $(patsubst %.o,%.d,$(NN_OBJ) $(SRV_OBJ) $(TEST_OBJ) $(BUILD)/server/main.o)
 
 $(BIN): $(NN_OBJ) $(SRV_OBJ) $(BUILD)/server/main.o
