@@ -10,7 +10,9 @@
 # their own HTTP suite (tests/test_insight.py).
 # Also the malformed-request battery and slow clients (tests/test_security.py),
 # checkpoints and the divergence guard over HTTP (tests/test_ckpt_api.py) and
-# kill -9 at random moments with restarts (tests/test_crash.py).
+# kill -9 at random moments with restarts (tests/test_crash.py), the
+# regression checks of the README trial (tests/test_regress.py) and the
+# README's curl examples run against real servers (tests/test_readme.py).
 #
 #   run.sh                  the suites against ./ganlive
 #   run.sh --sanitizer S    the same against ./ganlive-S (no browser)
