@@ -31,6 +31,34 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the whole process (all threads), which a busy machine's
+ * other programs do not inflate: the per-core view of the same run. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* GFLOP per CPU-second of the reference GEMM on this thread alone (BLAS
+ * single-threaded), best of 5 after a warm-up. */
+static double gemm_cpu_rate(void) {
+    const int M = 2048, N = 3136, K = 256;
+    float *a = calloc((size_t)M * K, sizeof(float));
+    float *b = calloc((size_t)K * N, sizeof(float));
+    float *c = calloc((size_t)M * N, sizeof(float));
+    double best = 0.0;
+    if (a && b && c)
+        for (int rep = 0; rep < 6; rep++) {
+            const double t0 = cpu_s();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K,
+                        1.0f, a, K, b, N, 0.0f, c, N);
+            const double rate = 2.0 * M * N * K / (cpu_s() - t0) / 1e9;
+            if (rep > 0 && rate > best) best = rate;
+        }
+    free(a); free(b); free(c);
+    return best;
+}
+
 static int cmp_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -148,7 +176,7 @@ int srv_bench_run(const srv_config *cfg, long iters) {
     memset(m->layer_flop, 0, sizeof m->layer_flop);
     double rates[WINDOWS];
     const long per_window = iters / WINDOWS;
-    const double start = now_s();
+    const double start = now_s(), cpu_start = cpu_s();
     for (int w = 0; w < WINDOWS; w++) {
         const double t0 = now_s();
         for (long i = 0; i < per_window; i++) {
@@ -160,7 +188,7 @@ int srv_bench_run(const srv_config *cfg, long iters) {
         }
         rates[w] = (double)per_window * mc->batch / (now_s() - t0);
     }
-    const double elapsed = now_s() - start;
+    const double elapsed = now_s() - start, cpu_used = cpu_s() - cpu_start;
     const long timed = per_window * WINDOWS;
     qsort(rates, WINDOWS, sizeof rates[0], cmp_double);
     const double median = rates[WINDOWS / 2];
@@ -192,14 +220,22 @@ int srv_bench_run(const srv_config *cfg, long iters) {
     const double ceiling = peak / (gan_iteration_flops(mc) / mc->batch / 1e9);
     printf("  ceiling        %8.1f  images/s at the sgemm rate: %.0f%% reached\n",
            ceiling, ceiling > 0 ? 100.0 * median / ceiling : 0.0);
+    /* per core: images per CPU-second against the 1-thread GEMM rate per CPU-second */
+    const double per_image = gan_iteration_flops(mc) / mc->batch / 1e9;
+    const double cpu_ips = (double)timed * mc->batch / cpu_used, cpu_gemm = gemm_cpu_rate();
+    printf("  per core       %8.1f  images per CPU-second (%.2f CPU-s per iteration); %.0f%% of the\n"
+           "                           ceiling in CPU time (1-thread sgemm %.1f GFLOP per CPU-second)\n",
+           cpu_ips, cpu_used / (double)timed, cpu_gemm > 0 ? 100.0 * cpu_ips * per_image / cpu_gemm : 0.0,
+           cpu_gemm);
     const double grid_ms = grid_time(m);
     printf("  sampler        %8.1f  ms for a 64-digit grid (chunks of %d, %d thread(s), median of %d)\n",
            grid_ms, GAN_SAMPLER_CHUNK, threads, GRID_REPS);
     printf("  BLAS           %s\n", nn_blas_name());
     printf("  peak RSS       %8.1f MB\n", ru.ru_maxrss / 1024.0);
     printf("result ganlive threads=%d batch=%d images_per_s=%.1f gflops=%.1f sgemm_gflops=%.1f "
-           "ceiling=%.1f grid_ms=%.1f rss_mb=%.1f\n",
-           threads, mc->batch, median, flops, peak, ceiling, grid_ms, ru.ru_maxrss / 1024.0);
+           "ceiling=%.1f grid_ms=%.1f cpu_images_per_s=%.1f cpu_ceiling=%.1f rss_mb=%.1f\n",
+           threads, mc->batch, median, flops, peak, ceiling, grid_ms, cpu_ips,
+           cpu_gemm / per_image, ru.ru_maxrss / 1024.0);
     srv_trainer_free(&t);
     return 0;
 }
