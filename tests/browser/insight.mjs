@@ -299,7 +299,9 @@ async function main() {
       await page.click('#btn-shared');
       // (whole numbers only: a seed such as 884293648 holds the digits 429)
       if (caps.some((c) => /\b(429|503)\b|HTTP|error/i.test(c))) throw new Error(`the page showed: ${caps.join(' | ')}`);
-      if (took < 900) throw new Error(`loaded after ${took} ms: the Retry-After was not waited for`);
+      // Retry-After: 1 is waited with jitter (0.5..1.5 s); another request of
+      // the page may take one of the two deliberate answers
+      if (took < 450) throw new Error(`loaded after ${took} ms: the Retry-After was not waited for`);
       if (throttled !== 0) throw new Error(`${throttled} of the deliberate answers never came`);
       return `loaded after ${took} ms`;
     });
