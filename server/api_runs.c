@@ -3,7 +3,7 @@
  *   GET /api/runs                          every run: name, preset, what differs,
  *                                          iteration, wall time, images/s, state
  *                                          (current | stopped | diverged), last quality
- *   GET /api/runs/<name>                   one of those
+ *   GET /api/runs/<name>                   one of those ("current": this server's run)
  *   GET /api/runs/<name>/metrics?since&limit   its points, as /api/metrics
  *   GET /api/runs/<name>/metrics.csv       all of them, as /api/metrics.csv (streamed)
  *   GET /api/runs/<name>/quality           its quality passes (the newest 1024)
@@ -207,6 +207,11 @@ enum MHD_Result srv_api_runs_item(srv_call *c) {
     if (nlen > SRV_RUN_NAME_MAX) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "run name: too long");
     memcpy(name, rest, nlen);
     name[nlen] = '\0';
+    if (strcmp(name, "current") == 0) {                  /* the run this server trains */
+        if (!c->h->cfg.run_name[0])
+            return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "this server trains no run (checkpoints are off)");
+        snprintf(name, sizeof name, "%s", c->h->cfg.run_name);
+    }
     if (!srv_run_name_valid(name)) {
         /* "<run>/<something else>": an unknown endpoint of a good name */
         char head[SRV_RUN_NAME_MAX + 1];

@@ -84,6 +84,25 @@ static int write_atomic(const char *path, const char *text) {
     return 0;
 }
 
+/* 0 when dir's run.json names another preset than `preset` (a run of
+ * another recipe is not resumed by default: its checkpoints would be
+ * refused), else 1. */
+static int same_preset(const char *dir, const char *preset) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1;
+    char *b = malloc(RUN_JSON_MAX);
+    size_t n = b ? fread(b, 1, RUN_JSON_MAX, f) : 0;
+    fclose(f);
+    cJSON *o = b ? cJSON_ParseWithLength(b, n) : NULL;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "preset");
+    int same = !cJSON_IsString(p) || strcmp(p->valuestring, preset) == 0;
+    cJSON_Delete(o);
+    free(b);
+    return same;
+}
+
 int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, size_t errlen) {
     if (!run_dir_given && !cfg->run_name[0] && !cfg->run_dir[0]) return 0;   /* checkpoints off */
     if (run_dir_given || (!cfg->run_name[0] && strcmp(cfg->run_dir, "runs/default") != 0)) {
@@ -105,6 +124,10 @@ int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, s
                      "or '-', starting with a letter or digit", cfg->run_name);
             return -1;
         }
+        if (strcmp(cfg->run_name, "current") == 0) {
+            snprintf(err, errlen, "--run-name: \"current\" is taken (it names the run a server trains)");
+            return -1;
+        }
         snprintf(name, sizeof name, "%s", cfg->run_name);
     }
     if (!name[0] && !fresh) {
@@ -115,7 +138,7 @@ int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, s
             if (fgets(line, sizeof line, f)) {
                 line[strcspn(line, "\r\n")] = '\0';
                 snprintf(path, sizeof path, "%s/%s", root, line);
-                if (seg_valid(line, strlen(line)) && is_dir(path))
+                if (seg_valid(line, strlen(line)) && is_dir(path) && same_preset(path, cfg->preset))
                     snprintf(name, sizeof name, "%s", line);
             }
             fclose(f);

@@ -63,8 +63,9 @@ int srv_run_name_valid(const char *name);
 /* Pick the run directory of `train` and `serve` before anything opens it:
  * --run-dir (run_dir_given, or a config file's run.dir) names it outright;
  * else --run-name NAME is <runs_root>/NAME; else without --fresh the run
- * named in <runs_root>/current (written at each start), or the old default
- * <runs_root>/default when it exists, is resumed; else a new name is made
+ * named in <runs_root>/current (written at each start) if its preset is
+ * cfg's, or the old default <runs_root>/default when it exists, is
+ * resumed; else a new name is made
  * from the preset and the time. Sets cfg->run_dir and cfg->run_name. No
  * checkpoints (run_dir "") means no run. 0, or -1 with err (bad name). */
 int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, size_t errlen);
