@@ -16,7 +16,7 @@
 //   kept going by polling /api/metrics too.
 // Module map: lib.js helpers, store.js shared state, i18n.js strings;
 // status.js, controls.js, checkpoint.js, charts.js, balance.js, samples.js,
-// timeline.js, settings.js, insight.js, walk.js, realfake.js, invite.js one
+// timeline.js, settings.js, insight.js, walk.js, realfake.js, invite.js, runs.js one
 // panel each.
 import * as store from './store.js';
 import { loadStatus } from './status.js';
@@ -31,6 +31,7 @@ import './insight.js';
 import './walk.js';
 import './realfake.js';
 import './invite.js';
+import './runs.js';
 
 const STATUS_MS = 2000;         // /api/status poll
 
