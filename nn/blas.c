@@ -66,12 +66,6 @@ void nn_blas_threads(int n) {
     bli_thread_set_num_threads(n < 1 ? 1 : n);
 }
 
-/* OpenBLAS's name for the same thing, still called by server/trainer.c and
- * server/classifier_cmd.c; kept so they build unchanged against BLIS. */
-void openblas_set_num_threads(int n) {
-    nn_blas_threads(n);
-}
-
 const char *nn_blas_name(void) {
     static char name[96];
     if (!name[0])

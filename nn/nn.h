@@ -166,14 +166,12 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t 
 
 /* ---- BLAS ------------------------------------------------------------------ */
 /* Threads BLAS itself may use (1 inside the layers, which split work
- * themselves); openblas_set_num_threads is the same, under the name the
- * server's files still call. nn_blas_name says which library and kernels
- * run (static string). */
+ * themselves). nn_blas_name says which library and kernels run (static
+ * string). */
 void nn_blas_threads(int n);
 /* Once per process: BLAS settings for the model's GEMM shapes (blas.c);
  * called by nn_blas_threads, gan_model_new and gan_sampler_new. */
 void nn_blas_tune(void);
-void openblas_set_num_threads(int n);
 const char *nn_blas_name(void);
 
 /* ---- random numbers ------------------------------------------------------ */

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -100,7 +99,7 @@ int srv_classifier_main(int argc, char **argv) {
     }
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1) threads = 1;
-    openblas_set_num_threads(1);   /* the layers split work themselves (nn/par.h) */
+    nn_blas_threads(1);   /* the layers split work themselves (nn/par.h) */
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif

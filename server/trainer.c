@@ -14,7 +14,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -85,7 +84,7 @@ cls_model *srv_classifier_load(const srv_config *cfg, int batch, char *err, size
 static void use_threads(const srv_config *cfg) {
     int threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1) threads = 1;
-    openblas_set_num_threads(1);
+    nn_blas_threads(1);
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
