@@ -26,7 +26,7 @@ import time
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from testlib import check, main as testlib_main  # noqa: E402
+from testlib import check, main as testlib_main, sanitizer_reports  # noqa: E402
 
 
 def free_port():
@@ -570,6 +570,11 @@ def run(binary, data_dir):
         traceback.print_exc()
         check("no exception", False, repr(e))
     finally:
+        # whatever happened, the server's whole output is read for sanitizer reports
+        log.flush()
+        log.seek(0)
+        reports = sanitizer_reports(log.read())
+        check("no sanitizer report in the server's output", not reports, reports[:3])
         if hold:
             hold.close()
         if proc.poll() is None:

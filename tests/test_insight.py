@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_http as th  # noqa: E402  (Client, png_info, grid_size, wait_ready ...)
 
-from testlib import check, main as testlib_main  # noqa: E402
+from testlib import check, main as testlib_main, sanitizer_reports  # noqa: E402
 
 
 def png_pixels(data):
@@ -283,6 +283,11 @@ def run(binary, data_dir):
         traceback.print_exc()
         check("no exception", False, repr(e))
     finally:
+        # whatever happened, the server's whole output is read for sanitizer reports
+        log.flush()
+        log.seek(0)
+        reports = sanitizer_reports(log.read())
+        check("no sanitizer report in the server's output", not reports, reports[:3])
         if proc.poll() is None:
             proc.kill()
             proc.wait()
