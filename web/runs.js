@@ -10,8 +10,8 @@
 // follows training: the list and the ticked current run are refreshed every
 // REFRESH_MS, asking only for points past the last one held. A new run
 // (store "run") reloads the list. The chart's box carries data-runs (the
-// drawn runs' names, comma-separated) and data-points (points per run) for
-// the browser tests.
+// drawn runs' names, comma-separated), data-points (points per run) and
+// data-sums (the sum of each drawn series) for the browser tests.
 import { $, api, AXIS, GRID } from './lib.js';
 import * as store from './store.js';
 
@@ -32,14 +32,24 @@ const colourOf = (name) => PALETTE[Math.max(0, runs.findIndex((r) => r.name === 
 const differsText = (r) => Object.entries(r.differs || {}).map(([k, v]) => `${k}=${v}`).join(' ');
 const runUrl = (name) => `/api/runs/${name.split('/').map(encodeURIComponent).join('/')}`;
 
-async function loadPoints(name) {
+// One load per run at a time (the list refresh and a tick may ask together);
+// a point is kept only past the last one held.
+const loading = new Map();
+function loadPoints(name) {
+  if (!loading.has(name)) loading.set(name, loadPages(name).finally(() => loading.delete(name)));
+  return loading.get(name);
+}
+async function loadPages(name) {
   let h = held.get(name);
   if (!h) { h = { points: [], last: -1 }; held.set(name, h); }
   for (let i = 0; i < MAX_PAGES; i++) {
     const r = await api(`${runUrl(name)}/metrics?since=${h.last}&limit=${PAGE}`);
     if (!r.points || !r.points.length) break;
-    for (const p of r.points) h.points.push(p);
-    h.last = r.points[r.points.length - 1].iteration;
+    for (const p of r.points) {
+      if (!(p.iteration > h.last)) continue;
+      h.points.push(p);
+      h.last = p.iteration;
+    }
     if (r.points.length < PAGE) break;
   }
 }
@@ -85,6 +95,7 @@ function draw() {
   const names = runs.map((r) => r.name).filter((n) => ticked.has(n) && held.has(n));
   box.dataset.runs = names.join(',');
   box.dataset.points = names.map((n) => held.get(n).points.length).join(',');
+  box.dataset.sums = '';
   if (typeof uPlot === 'undefined') return;
   const tables = names.map((n) => {
     const r = runs.find((q) => q.name === n);
@@ -100,6 +111,8 @@ function draw() {
     }
     return [xs, ys];
   });
+  // the sum of each drawn series, for the browser test to compare with the run's log
+  box.dataset.sums = tables.map(([, ys]) => ys.reduce((a, v) => a + (v ?? 0), 0)).join(',');
   const data = tables.length ? uPlot.join(tables) : [[]];
   const key = `${names.join('|')}:${fig}:${$('runs-x').value}`;
   if (!chart || key !== chartKey) {
