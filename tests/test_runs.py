@@ -73,6 +73,9 @@ class Server(testlib.Server):
             if st != 200 or not js or not js["points"]:
                 return out
             out += js["points"]
+            if js["points"][-1]["iteration"] <= since or js["points"][0]["iteration"] <= since:
+                out.append({"error": "a page at or before since=%d" % since})   # fails any comparison
+                return out
             since = js["points"][-1]["iteration"]
 
 
