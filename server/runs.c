@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+#include "checkpoint.h"
 #include "runs.h"
 
 #define LINE_MAX_BYTES 1024              /* a log line is far shorter */
@@ -670,10 +671,38 @@ static long last_p(FILE *f, long size) {
     return found;
 }
 
+static long newest_ckpt(int dfd);
+
+/* A run without a log (set aside before runs kept one): the history its
+ * newest checkpoint holds. The file is read whole (its size bounds the
+ * memory; one such read at a time). Count, or -1. */
+static pthread_mutex_t ckpt_read_mu = PTHREAD_MUTEX_INITIALIZER;
+static int ckpt_points(int dfd, long since, int max, srv_point *out, long *last) {
+    long it = newest_ckpt(dfd);
+    if (it < 0) return -1;
+    char fname[64], path[128], why[256];
+    snprintf(fname, sizeof fname, "ckpt-%09ld.bin", it);
+    struct stat sb;
+    if (fstatat(dfd, fname, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) return -1;
+    snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dfd, fname);   /* through the checked dfd */
+    pthread_mutex_lock(&ckpt_read_mu);
+    srv_ckpt ck;
+    int n = -1;
+    if (srv_ckpt_load_file(path, &ck, why, sizeof why) == SRV_CKPT_OK) {
+        n = 0;
+        for (int i = 0; i < ck.npoints && n < max; i++)
+            if (ck.points[i].iteration > since) out[n++] = ck.points[i];
+        *last = ck.npoints > 0 ? ck.points[ck.npoints - 1].iteration : 0;
+        srv_ckpt_free(&ck);
+    }
+    pthread_mutex_unlock(&ckpt_read_mu);
+    return n;
+}
+
 int srv_run_points(int dfd, long since, int max, srv_point *out, long *last) {
     FILE *f = srv_run_log_open(dfd);
     *last = 0;
-    if (!f) return -1;
+    if (!f) return ckpt_points(dfd, since, max, out, last);
     struct stat sb;
     long size = fstat(fileno(f), &sb) == 0 ? (long)sb.st_size : 0;
     *last = last_p(f, size);
@@ -814,6 +843,9 @@ cJSON *srv_run_info(const char *root, const char *name, const char *this_dir) {
     if (ck >= 0) cJSON_AddNumberToObject(o, "checkpoint_iteration", (double)ck);
     else cJSON_AddNullToObject(o, "checkpoint_iteration");
 #undef COPY
+    const char *old = strstr(name, "/old-");
+    if (old && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "created")))   /* old-<unix time> */
+        cJSON_ReplaceItemInObjectCaseSensitive(o, "created", cJSON_CreateNumber((double)atol(old + 5)));
     cJSON_Delete(rj);
     close(dfd);
     return o;
@@ -851,10 +883,6 @@ cJSON *srv_runs_list(const char *root, const char *this_dir) {
             char name[SRV_RUN_NAME_MAX + 1];
             snprintf(name, sizeof name, "%s/%s", e->d_name, s->d_name);
             cJSON *so = srv_run_info(root, name, this_dir);
-            if (so && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(so, "created"))) {
-                cJSON_ReplaceItemInObjectCaseSensitive(so, "created",     /* old-<unix time> */
-                                                      cJSON_CreateNumber((double)atol(s->d_name + 4)));
-            }
             if (so) items[n++] = so;
         }
         if (sub) closedir(sub);

@@ -32,8 +32,10 @@
  *                state, last quality pass) rewritten (temp file + rename)
  *                when it changed, at most every two seconds.
  *
- * Readers (api_runs.c, `ganlive runs`) work from these files with bounded
- * memory: a page of points is found by binary search over the log's byte
+ * A run without metrics.log (set aside before runs kept one) is read from
+ * its newest checkpoint's history instead (the file read whole, one at a
+ * time). Readers (api_runs.c, `ganlive runs`) work from these files with
+ * bounded memory: a page of points is found by binary search over the log's byte
  * offsets, the CSV is streamed, the quality passes keep the newest
  * SRV_QUALITY_MAX. A run is reached only through a name that passes
  * srv_run_name_valid and directories opened with O_NOFOLLOW below the
@@ -90,8 +92,8 @@ void srv_runlog_stop(srv_runlog *l);
  * ENOENT no such run. */
 int srv_run_open(const char *root, const char *name);
 /* Points with iteration > since, oldest first, at most max, from the run's
- * log. Returns how many, or -1 (no log: errno ENOENT). *last: the run's
- * last logged iteration (0 when none). */
+ * log (or, without one, its newest checkpoint's history). Returns how many,
+ * or -1 (neither). *last: the run's last logged iteration (0 when none). */
 int srv_run_points(int dfd, long since, int max, srv_point *out, long *last);
 /* The newest passes (oldest first, at most max). Count, or -1 without log. */
 int srv_run_quality(int dfd, srv_quality_pass *out, int max);

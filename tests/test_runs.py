@@ -278,6 +278,22 @@ def body(binary, data_dir, tmp):
           and all(r["iteration"] != 424242 for r in js["runs"]), names)
     os.unlink(os.path.join(root, "alpha", "old-1"))
 
+    # ---- a run set aside before runs kept a log: its checkpoint's history --------------------------
+    legacy = os.path.join(root, "legacy", "old-1700000000")
+    os.makedirs(legacy)
+    ck = sorted(n for n in os.listdir(os.path.join(root, "alpha")) if n.startswith("ckpt-"))[-1]
+    shutil.copy(os.path.join(root, "alpha", ck), os.path.join(legacy, ck))
+    st, js = g.get("/api/runs/legacy/old-1700000000")
+    check("legacy/old-<time> (checkpoints only): listed, stopped, the checkpoint's iteration",
+          st == 200 and js["state"] == "stopped" and js["iteration"] == int(ck[5:14]) and js["created"] == 1700000000,
+          (st, js))
+    pts = g.points("/api/runs/legacy/old-1700000000/metrics")
+    check("legacy/old-<time>: metrics from its checkpoint's history equal alpha's (%d points)" % len(pts),
+          pts == rec["alpha"]["points"], (len(pts), len(rec["alpha"]["points"])))
+    st, js = g.get("/api/runs/legacy/old-1700000000/metrics?since=10&limit=3")
+    check("legacy: since and limit", st == 200 and [p["iteration"] for p in js["points"]] == [11, 12, 13], js)
+    shutil.rmtree(os.path.join(root, "legacy"))
+
     # ---- `ganlive runs` ----------------------------------------------------------------------
     p = subprocess.run([binary, "runs", "--runs-root", root], capture_output=True, text=True, timeout=60)
     rows = {l.split()[0]: l.split() for l in p.stdout.splitlines()[1:] if l.strip() and not l.endswith(root)}
