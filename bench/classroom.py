@@ -7,8 +7,9 @@
 
 Starts `ganlive serve` (default model unless --config) on a free port, lets
 it warm up, then measures windows of --window seconds: training alone, with
-N simulated dashboards, alone again, ... (each N is compared with the mean
-of the alone windows on either side, so drift on a noisy machine cancels),
+N simulated dashboards, alone again, ... (--rounds times for each N,
+each watched window compared with the mean of the alone windows on either
+side, so drift and the quality thread's passes average out),
 and finally --sse clients that only hold the event stream. Prints one table
 row per phase: training it/s and its ratio to alone, the shared live grid's
 p50/p95 (from the "samples" event to the last byte of the image), the p95
@@ -294,6 +295,7 @@ async def main():
     ap.add_argument("--legacy", action="store_true")
     ap.add_argument("--config", default="")
     ap.add_argument("--warmup", type=float, default=15.0)
+    ap.add_argument("--rounds", type=int, default=2, help="(N viewers, alone) rounds per N")
     a = ap.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -321,22 +323,39 @@ async def main():
               "| metrics gap p95 | errors | 429 | requests | renders | client CPU |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         counts = [int(x) for x in a.counts.split(",") if x]
-        alone = [(await phase(port, 0, a.window, a.legacy))["it_s"]]
-        print(f"| alone | {alone[0]:.2f} | | | | | | | | | | |", flush=True)
+        last_alone = (await phase(port, 0, a.window, a.legacy))["it_s"]
+        print(f"| alone | {last_alone:.2f} | | | | | | | | | | |", flush=True)
         for n in counts:
-            r = await phase(port, n, a.window, a.legacy)
-            after = (await phase(port, 0, a.window, a.legacy))["it_s"]
-            base = (alone[-1] + after) / 2
-            alone.append(after)
-            st = r["stats"]
+            # rounds of (n viewers, alone): each watched window against the
+            # mean of the alone windows on either side; the sums over rounds
+            watched = base = 0.0
+            merged = Stats()
+            reqs = renders = cpu = 0.0
+            for _ in range(a.rounds):
+                r = await phase(port, n, a.window, a.legacy)
+                after = (await phase(port, 0, a.window, a.legacy))["it_s"]
+                watched += r["it_s"]
+                base += (last_alone + after) / 2
+                last_alone = after
+                st = r["stats"]
+                merged.grid += st.grid
+                merged.delay += st.delay
+                merged.gaps += st.gaps
+                merged.dropped += st.dropped
+                for k, v in st.status.items():
+                    merged.status[k] = merged.status.get(k, 0) + v
+                reqs += r["requests"]
+                renders += r["renders"]
+                cpu += r["client_cpu"] / a.rounds
+                print(f"#   {n} dashboards {r['it_s']:.2f} it/s, alone after {after:.2f}", flush=True)
+            st = merged
             errors = sum(v for k, v in st.status.items() if k not in (200, 304, 429))
             by = ", ".join(f"{k}: {v}" for k, v in sorted(st.status.items()) if k not in (200, 304, 429))
-            print(f"| {n} dashboards | {r['it_s']:.2f} | {r['it_s'] / base * 100:.0f}% | {fmt_ms(pct(st.grid, 50))} "
+            print(f"| {n} dashboards | {watched / a.rounds:.2f} | {watched / base * 100:.0f}% | {fmt_ms(pct(st.grid, 50))} "
                   f"| {fmt_ms(pct(st.grid, 95))} | {fmt_ms(pct(st.delay, 95))} | {fmt_ms(pct(st.gaps, 95))} "
                   f"| {errors}{f' ({by})' if by else ''}{f', {st.dropped} streams dropped' if st.dropped else ''} "
-                  f"| {st.status.get(429, 0)} | {r['requests']} | {r['renders']} | {r['client_cpu'] * 100:.0f}% |",
+                  f"| {st.status.get(429, 0)} | {reqs:.0f} | {renders:.0f} | {cpu * 100:.0f}% |",
                   flush=True)
-            print(f"| alone | {after:.2f} | | | | | | | | | | |", flush=True)
         if a.sse:
             r = await phase(port, a.sse, a.window, a.legacy, sse_only=True)
             st = r["stats"]
