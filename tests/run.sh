@@ -112,6 +112,7 @@ if [ -z "$san" ]; then
     run_suite browser tests/browser/run.sh "$bin" "$data"
     run_suite browser-insight node tests/browser/insight.mjs
     run_suite browser-classroom tests/browser/classroom.sh "$bin" "$data"
+    run_suite browser-runs tests/browser/runs.sh "$bin" "$data"
 fi
 if [ "$all" = 1 ]; then
     # sanitizer reports are fatal (-fno-sanitize-recover=all, halt_on_error)
