@@ -70,6 +70,7 @@ const STATIC = {
   '/walk.js': ['web/walk.js', 'text/javascript; charset=utf-8'],
   '/realfake.js': ['web/realfake.js', 'text/javascript; charset=utf-8'],
   '/invite.js': ['web/invite.js', 'text/javascript; charset=utf-8'],
+  '/runs.js': ['web/runs.js', 'text/javascript; charset=utf-8'],
   '/uPlot.iife.min.js': ['node_modules/uplot/dist/uPlot.iife.min.js', 'text/javascript; charset=utf-8'],
   '/uPlot.min.css': ['node_modules/uplot/dist/uPlot.min.css', 'text/css; charset=utf-8'],
 };
@@ -475,6 +476,16 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         return res.end(body);
       }
       if (p === '/api/status') return req.method === 'GET' ? json(res, 200, status()) : json(res, 405, { error: 'method not allowed' });
+      // Runs side by side: the mock holds one run, this one.
+      if (p === '/api/runs' && req.method === 'GET') {
+        return json(res, 200, { current: 'mock', runs: [{ name: 'mock', preset: RUN.preset, differs: {},
+          iteration: S.iteration, state: 'current', live: true, this_server: true }] });
+      }
+      if ((p === '/api/runs/mock/metrics' || p === '/api/runs/current/metrics') && req.method === 'GET') {
+        const since = intParam(u, 'since', -1, -1, Number.MAX_SAFE_INTEGER);
+        const limit = intParam(u, 'limit', 1000, 1, 10000);
+        return json(res, 200, { iteration: S.iteration, points: history.filter((q) => q.iteration > since).slice(0, limit) });
+      }
       if (p === '/api/metrics' && req.method === 'GET') {
         const since = intParam(u, 'since', -1, -1, Number.MAX_SAFE_INTEGER);
         const limit = intParam(u, 'limit', 1000, 1, 10000);
