@@ -144,6 +144,8 @@ int srv_ckpt_lock_dir(const char *dir, char *err, size_t errlen);
  * the directory is missing; -1 on no memory. */
 int srv_ckpt_list(const char *dir, char ***names);
 void srv_ckpt_names_free(char **names, int n);
+/* mkdir -p: 0, or -1 with errno set (run and runs-root directories). */
+int srv_mkdir_p(const char *dir);
 /* Write t (and the history and timeline of st, when st != NULL) as
  * dir/ckpt-<iteration>.bin crash-safely, then keep only the newest `keep`.
  * Refuses a model with non-finite values. 0 with path, or -1 with err; on

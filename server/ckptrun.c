@@ -38,8 +38,7 @@ static double mono_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-/* mkdir -p. 0 or -1 (errno set). */
-static int mkdir_p(const char *dir) {
+int srv_mkdir_p(const char *dir) {
     char p[1024];
     if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { errno = ENAMETOOLONG; return -1; }
     for (char *s = p + 1; *s; s++) {
@@ -62,7 +61,7 @@ static int fsync_dir(const char *dir) {
 
 int srv_ckpt_lock_dir(const char *dir, char *err, size_t errlen) {
     char path[1024];
-    if (mkdir_p(dir) < 0) {
+    if (srv_mkdir_p(dir) < 0) {
         snprintf(err, errlen, "cannot create run directory %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -193,7 +192,7 @@ int srv_ckpt_save(const char *dir, int keep, const srv_trainer *t, srv_state *st
         goto done;
     }
     srv_ckpt_src src = {t, pts, npts, tl, ntl, mult, 0};
-    if (mkdir_p(dir) < 0) {
+    if (srv_mkdir_p(dir) < 0) {
         snprintf(err, errlen, "cannot create run directory %s: %s", dir, strerror(errno));
         goto done;
     }

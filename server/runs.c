@@ -55,19 +55,6 @@ int srv_run_name_valid(const char *name) {
     return seg_valid(name, (size_t)(slash - name)) && old_seg_valid(slash + 1);
 }
 
-static int mkdir_p(const char *dir) {
-    char p[1024];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) { errno = ENAMETOOLONG; return -1; }
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) return -1;
-        *s = '/';
-    }
-    if (mkdir(p, 0755) < 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 static int is_dir(const char *path) {
     struct stat sb;
     return lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -165,7 +152,7 @@ int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, s
         snprintf(err, errlen, "--runs-root: path too long");
         return -1;
     }
-    if (mkdir_p(root) == 0) {
+    if (srv_mkdir_p(root) == 0) {
         char text[80];
         snprintf(path, sizeof path, "%s/current", root);
         snprintf(text, sizeof text, "%s\n", name);

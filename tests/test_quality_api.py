@@ -45,7 +45,7 @@ import test_http as th  # noqa: E402
 import testlib  # noqa: E402
 from classifier_np import Classifier, grid_cells, inception_score  # noqa: E402
 from test_insight import png_pixels  # noqa: E402
-from testlib import check, main as testlib_main  # noqa: E402
+from testlib import check, main as testlib_main, wait_for  # noqa: E402
 
 
 def verdict_colour(p):
@@ -63,16 +63,6 @@ def load_train(data_dir):
             raw = (gzip.open if name.endswith(".gz") else open)(path, "rb").read()
             return np.frombuffer(raw[16:], dtype=np.uint8).reshape(-1, 784)
     raise FileNotFoundError(data_dir)
-
-
-def wait_for(pred, timeout, step=0.3):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return None
 
 
 def bad_params(c, path, cases, label):
