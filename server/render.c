@@ -98,6 +98,7 @@ struct srv_render {
     int has_d;
     long version, iteration;
     double last_refresh;
+    int pending_refresh;                   /* newer weights wait for live_every_ms */
     cls_model *classifier;
     /* live grid */
     char live_key[SRV_RENDER_KEY_MAX];
@@ -476,6 +477,32 @@ static double live_every_s(srv_render *r) {
     return cfg.live_every_ms / 1000.0;
 }
 
+/* Move the snapshot to the newest published weights when it is due: at
+ * most every live_every_ms while training runs, at once when paused,
+ * stepped or restored (mutex not held). Returns whether training runs. */
+static int refresh_snapshot(srv_render *r, double every) {
+    srv_status s;
+    srv_state_status(r->st, &s);
+    /* the budget holds while training runs (not once the run ends, so a
+     * stopping server never waits for it) */
+    int running = s.state == SRV_RUNNING && !srv_state_quitting(r->st);
+    double now = srv_now_s();
+    if ((s.iteration != r->iteration || r->version == 0) &&
+        (!running || r->version == 0 || now - r->last_refresh >= every)) {
+        long it = copy_snapshot(r);
+        if (it >= 0) {
+            pthread_mutex_lock(&r->mu);
+            r->version++;
+            r->iteration = it;
+            r->last_refresh = now;
+            evict(r);
+            pthread_mutex_unlock(&r->mu);
+        }
+    }
+    r->pending_refresh = s.iteration != r->iteration && running;
+    return running;
+}
+
 static void *worker(void *arg) {
     srv_render *r = arg;
 #ifdef _OPENMP
@@ -484,34 +511,15 @@ static void *worker(void *arg) {
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
         pthread_mutex_unlock(&r->mu);
-        srv_status s;
-        srv_state_status(r->st, &s);
-        double every = live_every_s(r), now = srv_now_s();
-        /* the budget holds while training runs (not once the run ends, so a
-         * stopping server never waits for it) */
-        int running = s.state == SRV_RUNNING && !srv_state_quitting(r->st);
-        /* Move to the newest weights: at most every live_every_ms while
-         * training runs, at once when paused, stepped or restored. */
-        if (s.iteration != r->iteration || r->version == 0) {
-            if (!running || r->version == 0 || now - r->last_refresh >= every) {
-                long it = copy_snapshot(r);
-                if (it >= 0) {
-                    pthread_mutex_lock(&r->mu);
-                    r->version++;
-                    r->iteration = it;
-                    r->last_refresh = now;
-                    evict(r);
-                    pthread_mutex_unlock(&r->mu);
-                }
-            }
-        }
+        double every = live_every_s(r);
+        int running = refresh_snapshot(r, every);
         /* the shared live grid of this snapshot, while anyone watches */
         if (r->version > 0 && r->live_version != r->version && r->events &&
             srv_events_viewers(r->events) > 0)
             render_live(r);
         pthread_mutex_lock(&r->mu);
         /* budget: fill, and wait while spent (only while training runs) */
-        now = srv_now_s();
+        double now = srv_now_s();
         double rate = r->cfg.render_share * r->ncpu;
         r->tokens += (now - r->last_fill) * rate;
         if (r->tokens > BURST_S) r->tokens = BURST_S;
@@ -519,7 +527,7 @@ static void *worker(void *arg) {
         r->last_fill = now;
         r->stats.share = r->cfg.render_share;
         double wait_ms = WAIT_MAX_MS;
-        if (r->version > 0 && s.iteration != r->iteration && running) {
+        if (r->version > 0 && r->pending_refresh) {
             double due = (r->last_refresh + every - now) * 1000.0;
             if (due < wait_ms) wait_ms = due;
         }
@@ -529,6 +537,11 @@ static void *worker(void *arg) {
             if (!r->head) r->tail = NULL;
             r->queue_len--;
             pthread_mutex_unlock(&r->mu);
+            /* Again, now: a request admitted after a pause (or step, or
+             * restore) returned must see its weights, even if the check
+             * above ran before it, while the previous job or the live grid
+             * was rendering. */
+            refresh_snapshot(r, every);
             run_job(r, j);
             pthread_mutex_lock(&r->mu);
             continue;
