@@ -98,6 +98,44 @@ static cJSON *classroom_json(srv_http *h) {
     return o;
 }
 
+/* The status "quality" object (the newest pass, when there is one) gets
+ * the readable moment of the run:
+ *   "as_asked": share of that pass's samples read as the digit asked for
+ *               (null: unconditional model, or a pass restored without it),
+ *   "readable_since": {"iteration", "time_s"} of the first readable pass, or null,
+ *   "readable": {"metric": "as_asked" | "inception_score", "threshold",
+ *                "best", "best_iteration"} (best so far; null before any).
+ * 0, or -1 on no memory. */
+static int status_readable(srv_http *h, cJSON *o) {
+    cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "quality");
+    if (!cJSON_IsObject(q)) return 0;                 /* no pass yet: "quality" is null */
+    srv_quality_pass p;
+    srv_quality_readable r;
+    const int have = srv_state_quality(h->st, NULL, &p, 1);
+    srv_state_quality_readable(h->st, &r);
+    if (have && p.has_as_asked) srv_json_float(q, "as_asked", p.as_asked);
+    else if (!cJSON_AddNullToObject(q, "as_asked")) return -1;
+    if (r.reached) {
+        cJSON *rs = cJSON_AddObjectToObject(q, "readable_since");
+        if (!rs || !cJSON_AddNumberToObject(rs, "iteration", (double)r.iteration)) return -1;
+        srv_json_number(rs, "time_s", r.time_s);
+    } else if (!cJSON_AddNullToObject(q, "readable_since")) {
+        return -1;
+    }
+    cJSON *rd = cJSON_AddObjectToObject(q, "readable");
+    if (!rd || !cJSON_AddStringToObject(rd, "metric", r.conditional ? "as_asked" : "inception_score"))
+        return -1;
+    srv_json_float(rd, "threshold", r.threshold);
+    if (r.has_best) {
+        srv_json_float(rd, "best", r.best);
+        cJSON_AddNumberToObject(rd, "best_iteration", (double)r.best_iteration);
+    } else {
+        cJSON_AddNullToObject(rd, "best");
+        cJSON_AddNullToObject(rd, "best_iteration");
+    }
+    return 0;
+}
+
 enum MHD_Result srv_api_status(srv_call *c) {
     enum MHD_Result refused;
     if (query_refused(c, &refused)) return refused;
@@ -113,7 +151,7 @@ enum MHD_Result srv_api_status(srv_call *c) {
             cJSON_Delete(cj);
             cJSON_Delete(o);
             o = NULL;
-        } else if (srv_api_status_insight(c->h, o) < 0 ||
+        } else if (srv_api_status_insight(c->h, o) < 0 || status_readable(c->h, o) < 0 ||
                    !cJSON_AddItemToObject(o, "classroom", classroom_json(c->h)) ||
                    !cJSON_AddItemToObject(o, "access", srv_api_access_json(c->h, c->conn))) {
             cJSON_Delete(o);

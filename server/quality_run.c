@@ -40,6 +40,8 @@
 #define QR_NN_SUBSET 200          /* samples (and test digits) searched for neighbours */
 #define QR_CHUNK 4                /* samples generated and classified at a time */
 #define QR_NOISE_STREAM 0x9a11e7ULL
+#define QR_EARLY_EVERY 100        /* early cadence: a pass every this many iterations ... */
+#define QR_EARLY_UNTIL 2000       /* ... up to this iteration, so the readable moment is seen */
 
 typedef struct {
     srv_state *st;
@@ -157,7 +159,33 @@ static int run_pass(scorer *q, const gan_dataset *train, long it, srv_quality_pa
     if (med < 0 || p->frechet < 0) return -1;
     p->nn_ratio = q->test_median > 0 ? med / q->test_median : NAN;
     p->copying = p->nn_ratio < SRV_NN_RATIO_MIN;
+    if (mc->conditional) {        /* the share read as the digit asked for */
+        int hit = 0;
+        for (int i = 0; i < n; i++) {
+            const float *pr = q->probs + (size_t)i * GAN_CLASSES;
+            int top = 0;
+            for (int k = 1; k < GAN_CLASSES; k++)
+                if (pr[k] > pr[top]) top = k;
+            hit += top == q->labels[i];
+        }
+        p->has_as_asked = 1;
+        p->as_asked = (float)hit / (float)n;
+    }
     return 0;
+}
+
+/* The iteration the pass after one at `last` (-1: none yet) is due at:
+ * every `every` iterations, and in the first QR_EARLY_UNTIL iterations every
+ * QR_EARLY_EVERY as well (when that is more often), so the moment the
+ * digits become readable is seen to within QR_EARLY_EVERY iterations.
+ * `early` 0 (the benchmark's switch) leaves only the regular cadence. */
+static long next_due(long last, long every, int early) {
+    long due = last < 0 ? every : (last / every + 1) * every;
+    if (early && every > QR_EARLY_EVERY) {
+        long e = last < 0 ? QR_EARLY_EVERY : (last / QR_EARLY_EVERY + 1) * QR_EARLY_EVERY;
+        if (e <= QR_EARLY_UNTIL && e < due) due = e;
+    }
+    return due;
 }
 
 static int scorer_init(scorer *q, srv_quality_info *info, const gan_dataset *train) {
@@ -229,6 +257,8 @@ void *srv_quality_thread(void *arg) {
     info.reason[0] = '\0';
     srv_state_set_quality_info(q.st, &info);
     long last = -1;
+    const char *sw = getenv("GANLIVE_BENCH_EARLY_QUALITY");   /* bench/quality_cadence.py: "0" = off */
+    const int early = !(sw && strcmp(sw, "0") == 0);
     while (!srv_state_quitting(q.st)) {
         seen = srv_state_wait(q.st, seen, 1000);
         srv_config cfg;
@@ -236,10 +266,11 @@ void *srv_quality_thread(void *arg) {
         if (cfg.quality_every <= 0) continue;
         srv_status s;
         srv_state_status(q.st, &s);
-        const long due = last < 0 ? cfg.quality_every : (last / cfg.quality_every + 1) * cfg.quality_every;
-        if (s.iteration < due) continue;
+        if (s.iteration < next_due(last, cfg.quality_every, early)) continue;
         long it = srv_state_copy_generator(q.st, q.gp, q.gb);
         if (it < 0) continue;
+        srv_point at;                 /* the run time of the iteration scored (restores continue it) */
+        const int have_at = srv_state_latest_point(q.st, &at) == 0;
         srv_quality_pass p;
         int rc = run_pass(&q, train, it, &p);
         if (rc == -2) break;
@@ -248,7 +279,7 @@ void *srv_quality_thread(void *arg) {
             break;
         }
         srv_state_status(q.st, &s);
-        p.time_s = s.uptime_s;
+        p.time_s = have_at ? at.time_s : s.uptime_s;
         srv_state_add_quality(q.st, &p);
         last = it;
     }

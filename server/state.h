@@ -196,7 +196,32 @@ typedef struct {
     float confidence, inception_score, frechet, nn_ratio;
     float histogram[GAN_CLASSES];    /* share of samples per classified class */
     int mode_collapse, copying;      /* the thresholds above were crossed */
+    int has_as_asked;                /* as_asked is known: a conditional model's pass made
+                                      * here (0 when unconditional, or when restored from a
+                                      * log that does not carry it) */
+    float as_asked;                  /* share of samples read as the digit asked for */
 } srv_quality_pass;
+
+/* "Readable": the first pass at which >= SRV_READABLE_AS_ASKED of the
+ * samples are read as the digit asked for (conditional model), or whose
+ * Inception-style score is >= SRV_READABLE_SCORE (unconditional). Kept by
+ * srv_state from the passes as they are added (srv_state_add_quality,
+ * srv_state_restore_quality), so passes restored from a checkpoint or a run
+ * log give the same moment back; once reached it stays for the run. The
+ * environment variable GANLIVE_TEST_READABLE_MIN (tests only) replaces
+ * whichever threshold applies. */
+#define SRV_READABLE_AS_ASKED 0.80f
+#define SRV_READABLE_SCORE 7.0f
+typedef struct {
+    int conditional;                 /* metric: as_asked (1) or inception_score (0) */
+    float threshold;                 /* the value the metric must reach */
+    int reached;                     /* iteration and time_s below are set */
+    long iteration;                  /* the first readable pass's iteration */
+    double time_s;                   /* ... and run time */
+    int has_best;                    /* best and best_iteration are set */
+    float best;                      /* the metric's best value so far */
+    long best_iteration;
+} srv_quality_readable;
 
 /* What the passes are measured against. */
 typedef struct {
@@ -205,10 +230,22 @@ typedef struct {
     int has_ceiling;                 /* real test digits scored */
     float confidence, inception_score, frechet, nn_ratio;   /* of real test digits */
     float test_median;               /* median NN distance test -> train */
+    srv_quality_readable readable;   /* kept by srv_state (srv_state_quality_readable) */
 } srv_quality_info;
 
+/* Set the info (the thread's own copy; the readable figures in srv_state
+ * are kept as they are). */
 void srv_state_set_quality_info(srv_state *s, const srv_quality_info *info);
+/* Add the newest pass; updates the readable moment (see above). */
 void srv_state_add_quality(srv_state *s, const srv_quality_pass *p);
+/* Replace the passes with a resumed run's (n of them, oldest first; the
+ * newest SRV_QUALITY_MAX are kept) and recompute the readable moment from
+ * all n. 0, or -1 on no memory (state unchanged). */
+int srv_state_restore_quality(srv_state *s, const srv_quality_pass *p, int n);
+/* The readable moment and the best figure so far (see above). */
+void srv_state_quality_readable(srv_state *s, srv_quality_readable *out);
+/* Whether pass p is readable under r's metric and threshold. */
+int srv_quality_pass_readable(const srv_quality_readable *r, const srv_quality_pass *p);
 /* Copy the info and the newest passes (oldest first, at most max; out may
  * be NULL with max 0). Returns how many passes were copied. */
 int srv_state_quality(srv_state *s, srv_quality_info *info, srv_quality_pass *out, int max);

@@ -3,31 +3,104 @@
  * one thread (the quality thread, the trainer) and copied out by HTTP
  * threads, all under the state mutex like everything in srv_state.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "state_priv.h"
 
+/* The readable rule of this run: its metric and threshold (the test hook
+ * GANLIVE_TEST_READABLE_MIN replaces the threshold). Mutex held. */
+static void readable_rule(srv_state *s, srv_quality_readable *r) {
+    r->conditional = s->cfg.model.conditional != 0;
+    r->threshold = r->conditional ? SRV_READABLE_AS_ASKED : SRV_READABLE_SCORE;
+    const char *hook = getenv("GANLIVE_TEST_READABLE_MIN");
+    if (hook && *hook) {
+        char *end;
+        double v = strtod(hook, &end);
+        if (end != hook && *end == '\0') r->threshold = (float)v;
+    }
+}
+
+int srv_quality_pass_readable(const srv_quality_readable *r, const srv_quality_pass *p) {
+    if (r->conditional) return p->has_as_asked && p->as_asked >= r->threshold;
+    return p->inception_score >= r->threshold;
+}
+
+/* Fold one pass (in run order) into the readable figures. Mutex held. */
+static void readable_add(srv_quality_readable *r, const srv_quality_pass *p) {
+    if (r->conditional ? p->has_as_asked : isfinite(p->inception_score)) {
+        const float v = r->conditional ? p->as_asked : p->inception_score;
+        if (!r->has_best || v > r->best) {
+            r->has_best = 1;
+            r->best = v;
+            r->best_iteration = p->iteration;
+        }
+    }
+    if (!r->reached && srv_quality_pass_readable(r, p)) {   /* the first one stays */
+        r->reached = 1;
+        r->iteration = p->iteration;
+        r->time_s = p->time_s;
+    }
+}
+
 void srv_state_set_quality_info(srv_state *s, const srv_quality_info *info) {
     pthread_mutex_lock(&s->mu);
+    const srv_quality_readable keep = s->q_info.readable;
     s->q_info = *info;
+    s->q_info.readable = keep;
     srv_state_bump(s, 0);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Append to the ring (allocated). Mutex held. */
+static void ring_add(srv_state *s, const srv_quality_pass *p) {
+    if (s->q_len < SRV_QUALITY_MAX) {
+        s->q_ring[(s->q_head + s->q_len) % SRV_QUALITY_MAX] = *p;
+        s->q_len++;
+    } else {                           /* full: the oldest makes room */
+        s->q_ring[s->q_head] = *p;
+        s->q_head = (s->q_head + 1) % SRV_QUALITY_MAX;
+    }
 }
 
 void srv_state_add_quality(srv_state *s, const srv_quality_pass *p) {
     pthread_mutex_lock(&s->mu);
     if (!s->q_ring) s->q_ring = calloc(SRV_QUALITY_MAX, sizeof *s->q_ring);
     if (s->q_ring) {
-        if (s->q_len < SRV_QUALITY_MAX) {
-            s->q_ring[(s->q_head + s->q_len) % SRV_QUALITY_MAX] = *p;
-            s->q_len++;
-        } else {                       /* full: the oldest makes room */
-            s->q_ring[s->q_head] = *p;
-            s->q_head = (s->q_head + 1) % SRV_QUALITY_MAX;
-        }
+        ring_add(s, p);
+        readable_rule(s, &s->q_info.readable);           /* fixed for a run */
+        readable_add(&s->q_info.readable, p);
         srv_state_bump(s, 0);
     }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int srv_state_restore_quality(srv_state *s, const srv_quality_pass *p, int n) {
+    pthread_mutex_lock(&s->mu);
+    if (!s->q_ring) s->q_ring = calloc(SRV_QUALITY_MAX, sizeof *s->q_ring);
+    if (!s->q_ring) {
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
+    srv_quality_readable r;
+    memset(&r, 0, sizeof r);
+    readable_rule(s, &r);
+    s->q_head = s->q_len = 0;
+    for (int i = 0; i < n; i++) {
+        ring_add(s, &p[i]);
+        readable_add(&r, &p[i]);
+    }
+    s->q_info.readable = r;
+    srv_state_bump(s, 0);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+void srv_state_quality_readable(srv_state *s, srv_quality_readable *out) {
+    pthread_mutex_lock(&s->mu);
+    *out = s->q_info.readable;
+    readable_rule(s, out);
     pthread_mutex_unlock(&s->mu);
 }
 
