@@ -7,13 +7,17 @@
  *   GET /api/runs/<name>/metrics?since&limit   its points, as /api/metrics
  *   GET /api/runs/<name>/metrics.csv       all of them, as /api/metrics.csv (streamed)
  *   GET /api/runs/<name>/quality           its quality passes (the newest 1024)
+ *   GET /api/runs/<name>/timeline          its timeline snapshots, oldest first (at most
+ *                                          400, thinned evenly keeping first and last)
+ *   GET /api/runs/<name>/timeline/<N>.png  one of them (ETag, If-None-Match -> 304)
  *
  * <name> is "<run>" or "<run>/old-<time>"; anything else is 400 (libmicrohttpd
  * has already decoded %2e%2e into ".."), a well-formed name that is no run
  * 404. Runs are opened through srv_run_open (O_NOFOLLOW below the root), so
  * nothing outside the root is reachable. Memory is bounded: one page of
  * points (limit), the CSV streamed through a 64 KiB block, SRV_QUALITY_MAX
- * passes. The run this server trains is read from its log too (at most one
+ * passes, SRV_RUN_TIMELINE_MAX snapshots (from the T records of the log, or
+ * an older run's newest checkpoint), one PNG of at most SRV_RUN_PNG_MAX. The run this server trains is read from its log too (at most one
  * flush, a second, behind), with the live iteration, images/s and state.
  */
 #include <errno.h>
@@ -110,6 +114,85 @@ static enum MHD_Result run_quality(srv_call *c, int dfd) {
     return srv_reply_json(c->conn, MHD_HTTP_OK, o);
 }
 
+/* {"run": name, "source": "log"|"checkpoint"|null, "items": [{"iteration",
+ * "time_s", "url"}, ...]}: the snapshots on disk, oldest first. */
+static enum MHD_Result run_timeline(srv_call *c, int dfd, const char *name) {
+    static const char *const allowed[] = {NULL};
+    if (srv_query_unknown(c->conn, allowed)) return query_check(c, allowed);
+    srv_run_snap *v = malloc(SRV_RUN_TIMELINE_MAX * sizeof *v);
+    if (!v) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    int from_ckpt = 0;
+    int n = srv_run_timeline(dfd, v, SRV_RUN_TIMELINE_MAX, &from_ckpt);
+    cJSON *o = cJSON_CreateObject(), *arr = NULL;
+    if (!o || !cJSON_AddStringToObject(o, "run", name)) goto fail;
+    if (n < 0) cJSON_AddNullToObject(o, "source");
+    else cJSON_AddStringToObject(o, "source", from_ckpt ? "checkpoint" : "log");
+    arr = cJSON_AddArrayToObject(o, "items");
+    if (!arr) goto fail;
+    for (int i = 0; i < n; i++) {
+        char url[SRV_RUN_NAME_MAX + 64];
+        snprintf(url, sizeof url, "/api/runs/%s/timeline/%ld.png", name, v[i].iteration);
+        cJSON *it = cJSON_CreateObject();
+        if (!it) goto fail;
+        cJSON_AddItemToArray(arr, it);
+        cJSON_AddNumberToObject(it, "iteration", (double)v[i].iteration);
+        srv_json_number(it, "time_s", v[i].time_s);      /* null when unknown */
+        if (!cJSON_AddStringToObject(it, "url", url)) goto fail;
+    }
+    free(v);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+fail:
+    free(v);
+    cJSON_Delete(o);
+    return srv_reply_json(c->conn, MHD_HTTP_OK, NULL);   /* 500 out of memory */
+}
+
+/* "<digits>.png": 1..18 digits, no sign, no leading zero but "0" itself.
+ * 0 with *it, or -1. */
+static int parse_png_name(const char *s, long *it) {
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > 18 || strcmp(s + n, ".png") != 0 || (s[0] == '0' && n > 1)) return -1;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+    *it = v;
+    return 0;
+}
+
+/* One snapshot's PNG, revalidated by its ETag (a file may be rewritten when
+ * a crashed run repeats iterations, so it is not immutable). */
+static enum MHD_Result run_timeline_png(srv_call *c, int dfd, const char *name, const char *file) {
+    static const char *const allowed[] = {NULL};
+    if (srv_query_unknown(c->conn, allowed)) return query_check(c, allowed);
+    long it;
+    if (parse_png_name(file, &it) < 0)
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                               "timeline: \"%.40s\" is not <iteration>.png (1..18 digits, no sign, "
+                               "no leading zero)", file);
+    const char *inm = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "If-None-Match");
+    unsigned char *png = NULL;
+    size_t len = 0;
+    char etag[96] = "";
+    int rc = srv_run_timeline_png(dfd, it, inm, &png, &len, etag, sizeof etag);
+    if (rc == -1)
+        return srv_reply_error(c->conn, MHD_HTTP_NOT_FOUND, "iteration %ld is not in the timeline of %s",
+                               it, name);
+    if (rc < 0) return srv_reply_error(c->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the snapshot");
+    struct MHD_Response *r;
+    unsigned status = MHD_HTTP_OK;
+    if (rc == 1) {
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        status = MHD_HTTP_NOT_MODIFIED;
+    } else {
+        r = MHD_create_response_from_buffer(len, png, MHD_RESPMEM_MUST_FREE);
+        if (!r) free(png);
+        else MHD_add_response_header(r, "Content-Type", "image/png");
+    }
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "ETag", etag);
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    return srv_reply(c->conn, status, r);
+}
+
 /* The CSV, streamed from the log one block at a time. */
 typedef struct {
     FILE *f;
@@ -195,14 +278,21 @@ enum MHD_Result srv_api_runs_item(srv_call *c) {
     const char *rest = c->url + strlen("/api/runs/");
     char name[SRV_RUN_NAME_MAX + 1];
     const char *action = "";
-    if (strlen(rest) > SRV_RUN_NAME_MAX + 16)
+    if (strlen(rest) > SRV_RUN_NAME_MAX + 40)          /* "<name>/timeline/<N>.png" */
         return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "run name: too long");
-    static const char *const actions[] = {"metrics", "metrics.csv", "quality"};
-    const char *slash = strrchr(rest, '/');
+    static const char *const actions[] = {"metrics", "metrics.csv", "quality", "timeline"};
+    static const char tl_dir[] = "/timeline";
+    const char *slash = strrchr(rest, '/'), *png_file = NULL;
     size_t nlen = strlen(rest);
     if (slash) {
         for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
             if (strcmp(slash + 1, actions[i]) == 0) { action = actions[i]; nlen = (size_t)(slash - rest); }
+        const size_t k = sizeof tl_dir - 1;            /* "<name>/timeline/<file>" */
+        if (!action[0] && (size_t)(slash - rest) > k && strncmp(slash - k, tl_dir, k) == 0) {
+            action = "timeline.png";
+            png_file = slash + 1;
+            nlen = (size_t)(slash - k - rest);
+        }
     }
     if (nlen > SRV_RUN_NAME_MAX) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "run name: too long");
     memcpy(name, rest, nlen);
@@ -240,6 +330,10 @@ enum MHD_Result srv_api_runs_item(srv_call *c) {
         ret = run_metrics(c, dfd);
     } else if (!strcmp(action, "metrics.csv")) {
         ret = run_csv(c, dfd, name);
+    } else if (!strcmp(action, "timeline")) {
+        ret = run_timeline(c, dfd, name);
+    } else if (!strcmp(action, "timeline.png")) {
+        ret = run_timeline_png(c, dfd, name, png_file);
     } else {
         ret = run_quality(c, dfd);
     }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "checkpoint.h"
+#include "png.h"
 #include "runs.h"
 
 #define LINE_MAX_BYTES 1024              /* a log line is far shorter */
@@ -229,7 +230,21 @@ int srv_runlog_parse(const char *line, srv_point *p, srv_quality_pass *q) {
         return c.bad ? 0 : 'Q';
     }
     if (line[0] == 'S') return 'S';
+    if (line[0] == 'T') {
+        srv_run_snap t;
+        return srv_runlog_parse_snap(line, &t);
+    }
     return 0;
+}
+
+int srv_runlog_parse_snap(const char *line, srv_run_snap *t) {
+    size_t len = strlen(line);
+    if (len < 2 || line[len - 1] != '\n' || line[0] != 'T' || line[1] != ' ') return 0;
+    cursor c = {line + 2, 0};
+    t->iteration = cur_long(&c);
+    t->time_s = cur_num(&c);
+    while (*c.s == ' ') c.s++;
+    return c.bad || *c.s != '\n' || t->iteration < 0 ? 0 : 'T';
 }
 
 /* ---- the writer --------------------------------------------------------------- */
@@ -239,7 +254,11 @@ struct srv_runlog {
     srv_config cfg;
     char dir[512];
     int fd;
-    long last_p, last_q;
+    int dfd;                              /* the run directory, -1 if it cannot be opened */
+    int tfd;                              /* its timeline/ (O_NOFOLLOW), -1 until made */
+    long last_p, last_q, last_t;          /* newest logged point, pass, snapshot (-1: none) */
+    long *tl_its;                         /* [tl_max] iterations of the in-memory timeline */
+    int tl_max, tl_failed;
     int last_state;
     long last_seq_summary;
     double created, last_summary;
@@ -368,6 +387,82 @@ static void write_summary(srv_runlog *l, const srv_status *s, const srv_quality_
     free(text);
 }
 
+/* The run's wall time at iteration `it`: its point's (or the bucket that
+ * holds it, once merged), 0 for iteration 0, else the newest point's. */
+static double snap_time(srv_runlog *l, long it) {
+    srv_point p;
+    long cur;
+    if (it <= 0) return 0;
+    if (srv_state_metrics(l->st, it - 1, 1, &p, &cur) == 1) return p.time_s;
+    return srv_state_latest_point(l->st, &p) == 0 ? p.time_s : NAN;
+}
+
+/* Write snapshot `it` as timeline/<it>.png (temp file + rename, nothing
+ * followed through a symlink). 0, or -1 (reported once; skipped). */
+static int save_snapshot(srv_runlog *l, long it) {
+    unsigned char *png = NULL;
+    size_t len = 0, off = 0;
+    char name[40], tmp[48];
+    int fd = -1, rc = -1, made = 0;
+    const char *what = "make";
+    if (l->tfd < 0 && l->dfd >= 0) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/timeline", l->dir);
+        if (srv_mkdir_p(path) == 0)
+            l->tfd = openat(l->dfd, "timeline", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (l->tfd < 0) goto done;
+    what = "encode";
+    int got = srv_state_timeline_png(l->st, it, NULL, &png, &len);
+    if (got == -1) { rc = 0; errno = 0; goto done; }   /* thinned away meanwhile: nothing to keep */
+    if (got != 0) { errno = ENOMEM; goto done; }
+    what = "write";
+    snprintf(name, sizeof name, "%ld.png", it);
+    snprintf(tmp, sizeof tmp, "%ld.png.tmp", it);
+    fd = openat(l->tfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) goto done;
+    made = 1;
+    while (off < len) {
+        ssize_t w = write(fd, png + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) goto done;
+        off += (size_t)w;
+    }
+    int cl = close(fd);
+    fd = -1;
+    if (cl != 0 || renameat(l->tfd, tmp, l->tfd, name) < 0) goto done;
+    made = 0;
+    rc = 1;
+done:
+    if (fd >= 0) close(fd);
+    if (made) unlinkat(l->tfd, tmp, 0);
+    if (rc < 0 && !l->tl_failed) {
+        fprintf(stderr, "ganlive: cannot %s %s/timeline/%ld.png: %s; timeline snapshots are not "
+                "kept on disk, training goes on\n", what, l->dir, it, errno ? strerror(errno) : "no memory");
+        l->tl_failed = 1;
+    }
+    free(png);
+    return rc;
+}
+
+/* Every snapshot of the in-memory timeline newer than the last one logged:
+ * its PNG, then its T record. 1 when a record was added. */
+static int log_snapshots(srv_runlog *l, char *line, size_t room) {
+    int added = 0;
+    int n = l->tl_its ? srv_state_timeline_list(l->st, l->tl_its, NULL, l->tl_max) : 0;
+    for (int i = 0; i < n; i++) {
+        const long it = l->tl_its[i];
+        if (it <= l->last_t) continue;
+        if (save_snapshot(l, it) == 1) {
+            int k = snprintf(line, room, "T %ld %.17g\n", it, snap_time(l, it));
+            if (k > 0 && (size_t)k < room) lb_add(l, line, (size_t)k);
+            added = 1;
+        }
+        l->last_t = it;                                  /* a failed one is not retried */
+    }
+    return added;
+}
+
 static void tick(srv_runlog *l, int final) {
     char line[LINE_MAX_BYTES];
     long cur = 0;
@@ -389,6 +484,7 @@ static void tick(srv_runlog *l, int final) {
         l->last_q = l->passes[i].iteration;
         added = 1;
     }
+    if (log_snapshots(l, line, sizeof line)) added = 1;
     srv_status s;
     srv_state_status(l->st, &s);
     if (s.state == SRV_RUNNING && isfinite(s.images_per_sec) && s.images_per_sec > 0) l->ips = s.images_per_sec;
@@ -435,10 +531,13 @@ static void *writer_main(void *arg) {
 /* Move dir's log and run.json into the old-<time>/ that srv_ckpt_startup
  * made at or after `since` (or a new one). */
 static void set_log_aside(const char *dir, time_t since) {
-    char log[1100], js[1100];
+    char log[1100], js[1100], tl[1100];
     snprintf(log, sizeof log, "%s/metrics.log", dir);
     snprintf(js, sizeof js, "%s/run.json", dir);
-    if (access(log, F_OK) != 0 && access(js, F_OK) != 0) return;
+    snprintf(tl, sizeof tl, "%s/timeline", dir);
+    struct stat sb;
+    const int has_tl = lstat(tl, &sb) == 0;
+    if (access(log, F_OK) != 0 && access(js, F_OK) != 0 && !has_tl) return;
     long best = -1;
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -457,10 +556,15 @@ static void set_log_aside(const char *dir, time_t since) {
         fprintf(stderr, "ganlive: cannot move %s aside: %s\n", log, strerror(errno));
     snprintf(to, sizeof to, "%s/run.json", aside);
     if (access(js, F_OK) == 0) rename(js, to);
+    snprintf(to, sizeof to, "%s/timeline", aside);
+    if (has_tl && rename(tl, to) < 0)
+        fprintf(stderr, "ganlive: cannot move %s aside: %s\n", tl, strerror(errno));
 }
 
-/* Last P and Q iterations of an existing log, cutting off a torn last line. */
-static void scan_existing(int fd, long *last_p, long *last_q) {
+/* Last P, Q and T iterations of an existing log, cutting off a torn last
+ * line; its newest passes go into ring[0..max) (*nq: how many were read). */
+static void scan_existing(int fd, long *last_p, long *last_q, long *last_t, srv_quality_pass *ring,
+                          int max, long *nq) {
     struct stat sb;
     if (fstat(fd, &sb) < 0 || sb.st_size == 0) return;
     char ch;
@@ -485,10 +589,16 @@ static void scan_existing(int fd, long *last_p, long *last_q) {
     char line[LINE_MAX_BYTES];
     srv_point p;
     srv_quality_pass q;
+    srv_run_snap t;
     while (fgets(line, sizeof line, f)) {
         int k = srv_runlog_parse(line, &p, &q);
         if (k == 'P' && p.iteration > *last_p) *last_p = p.iteration;
-        if (k == 'Q' && q.iteration > *last_q) *last_q = q.iteration;
+        if (k == 'Q' && q.iteration > *last_q) {
+            *last_q = q.iteration;
+            ring[(*nq)++ % max] = q;
+        }
+        if (k == 'T' && srv_runlog_parse_snap(line, &t) == 'T' && t.iteration > *last_t)
+            *last_t = t.iteration;
     }
     fclose(f);
 }
@@ -518,6 +628,8 @@ srv_runlog *srv_runlog_start(srv_state *st, const srv_config *cfg, int fresh, ti
     snprintf(l->dir, sizeof l->dir, "%s", cfg->run_dir);
     l->last_state = -1;
     l->last_seq_summary = -1;
+    l->fd = l->dfd = l->tfd = -1;
+    l->last_t = -1;
     l->period_ms = SRV_RUNLOG_FLUSH_MS;
     /* TEST HOOK: GANLIVE_TEST_RUNLOG_MS=N flushes every N ms instead (a long
      * period leaves the log to the final flush at the end, which the run
@@ -527,7 +639,9 @@ srv_runlog *srv_runlog_start(srv_state *st, const srv_config *cfg, int fresh, ti
     l->created = unix_now();
     l->pts = malloc(PTS_CHUNK * sizeof *l->pts);
     l->passes = malloc(SRV_QUALITY_MAX * sizeof *l->passes);
-    if (!l->pts || !l->passes) goto fail;
+    l->tl_max = cfg->timeline_max > 0 ? cfg->timeline_max : 1;
+    l->tl_its = malloc((size_t)l->tl_max * sizeof *l->tl_its);
+    if (!l->pts || !l->passes || !l->tl_its) goto fail;
     if (fresh) set_log_aside(l->dir, since);
     else read_created(l->dir, &l->created);
     char path[1100];
@@ -537,13 +651,24 @@ srv_runlog *srv_runlog_start(srv_state *st, const srv_config *cfg, int fresh, ti
         fprintf(stderr, "ganlive: cannot open %s: %s; the run is not logged\n", path, strerror(errno));
         goto fail;
     }
-    scan_existing(l->fd, &l->last_p, &l->last_q);
+    long nq = 0;
+    scan_existing(l->fd, &l->last_p, &l->last_q, &l->last_t, l->passes, SRV_QUALITY_MAX, &nq);
+    if (!fresh && nq > 0) {                              /* the passes from before the restart */
+        srv_status s;
+        srv_state_status(st, &s);
+        const long from = nq > SRV_QUALITY_MAX ? nq - SRV_QUALITY_MAX : 0;
+        for (long i = from; i < nq; i++) {
+            const srv_quality_pass *q = &l->passes[i % SRV_QUALITY_MAX];
+            if (q->iteration <= s.iteration) srv_state_add_quality(st, q);
+        }
+    }
+    l->dfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat sb;
     if (fstat(l->fd, &sb) == 0 && sb.st_size == 0) {
         static const char head[] =
             "# ganlive run log v1 (runs.h): P iteration count time_s d_loss g_loss d_acc d_acc_real "
             "d_acc_fake d_real d_fake | Q iteration time_s confidence inception_score frechet nn_ratio "
-            "h0..h9 mode_collapse copying | S unix_time iteration state [reason]\n";
+            "h0..h9 mode_collapse copying | S unix_time iteration state [reason] | T iteration time_s\n";
         lb_add(l, head, sizeof head - 1);
     }
     pthread_mutex_init(&l->mu, NULL);
@@ -552,13 +677,15 @@ srv_runlog *srv_runlog_start(srv_state *st, const srv_config *cfg, int fresh, ti
         fprintf(stderr, "ganlive: cannot start the run log writer; the run is not logged\n");
         pthread_mutex_destroy(&l->mu);
         pthread_cond_destroy(&l->cv);
-        close(l->fd);
         goto fail;
     }
     return l;
 fail:
+    if (l->fd >= 0) close(l->fd);
+    if (l->dfd >= 0) close(l->dfd);
     free(l->pts);
     free(l->passes);
+    free(l->tl_its);
     free(l->buf);
     free(l);
     return NULL;
@@ -573,10 +700,13 @@ void srv_runlog_stop(srv_runlog *l) {
     pthread_join(l->thread, NULL);
     tick(l, 1);
     close(l->fd);
+    if (l->dfd >= 0) close(l->dfd);
+    if (l->tfd >= 0) close(l->tfd);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     free(l->pts);
     free(l->passes);
+    free(l->tl_its);
     free(l->buf);
     free(l);
 }
@@ -660,30 +790,57 @@ static long last_p(FILE *f, long size) {
 
 static long newest_ckpt(int dfd);
 
-/* A run without a log (set aside before runs kept one): the history its
- * newest checkpoint holds. The file is read whole (its size bounds the
- * memory; one such read at a time). Count, or -1. */
-static pthread_mutex_t ckpt_read_mu = PTHREAD_MUTEX_INITIALIZER;
-static int ckpt_points(int dfd, long since, int max, srv_point *out, long *last) {
+/* The newest checkpoint of a run: its file name and stat (a regular file,
+ * not followed through a symlink). 0, or -1 when there is none. */
+static int newest_ckpt_file(int dfd, char *fname, size_t room, struct stat *sb) {
     long it = newest_ckpt(dfd);
     if (it < 0) return -1;
+    snprintf(fname, room, "ckpt-%09ld.bin", it);
+    if (fstatat(dfd, fname, sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb->st_mode)) return -1;
+    return 0;
+}
+
+/* Run fn on the run's newest checkpoint, loaded whole (its size bounds the
+ * memory; one such read at a time, under ckpt_read_mu). fn's result, or -1
+ * when there is no readable checkpoint. */
+static pthread_mutex_t ckpt_read_mu = PTHREAD_MUTEX_INITIALIZER;
+static int with_newest_ckpt(int dfd, int (*fn)(const srv_ckpt *ck, void *arg), void *arg) {
     char fname[64], path[128], why[256];
-    snprintf(fname, sizeof fname, "ckpt-%09ld.bin", it);
     struct stat sb;
-    if (fstatat(dfd, fname, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)) return -1;
+    if (newest_ckpt_file(dfd, fname, sizeof fname, &sb) < 0) return -1;
     snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dfd, fname);   /* through the checked dfd */
     pthread_mutex_lock(&ckpt_read_mu);
     srv_ckpt ck;
     int n = -1;
     if (srv_ckpt_load_file(path, &ck, why, sizeof why) == SRV_CKPT_OK) {
-        n = 0;
-        for (int i = 0; i < ck.npoints && n < max; i++)
-            if (ck.points[i].iteration > since) out[n++] = ck.points[i];
-        *last = ck.npoints > 0 ? ck.points[ck.npoints - 1].iteration : 0;
+        n = fn(&ck, arg);
         srv_ckpt_free(&ck);
     }
     pthread_mutex_unlock(&ckpt_read_mu);
     return n;
+}
+
+typedef struct {
+    long since;
+    int max;
+    srv_point *out;
+    long *last;
+} ckpt_points_arg;
+
+static int ckpt_points_fn(const srv_ckpt *ck, void *arg) {
+    ckpt_points_arg *a = arg;
+    int n = 0;
+    for (int i = 0; i < ck->npoints && n < a->max; i++)
+        if (ck->points[i].iteration > a->since) a->out[n++] = ck->points[i];
+    *a->last = ck->npoints > 0 ? ck->points[ck->npoints - 1].iteration : 0;
+    return n;
+}
+
+/* A run without a log (set aside before runs kept one): the history its
+ * newest checkpoint holds. Count, or -1. */
+static int ckpt_points(int dfd, long since, int max, srv_point *out, long *last) {
+    ckpt_points_arg a = {since, max, out, last};
+    return with_newest_ckpt(dfd, ckpt_points_fn, &a);
 }
 
 int srv_run_points(int dfd, long since, int max, srv_point *out, long *last) {
@@ -729,6 +886,176 @@ int srv_run_quality(int dfd, srv_quality_pass *out, int max) {
     memcpy(out, tmp, (size_t)max * sizeof *tmp);
     free(tmp);
     return max;
+}
+
+/* ---- timeline on disk ----------------------------------------------------------------- */
+
+/* Keep at most max of v[0..n) (max >= 2), evenly spread, the first and the
+ * last always among them. In place; the new count. */
+static int thin_evenly(srv_run_snap *v, int n, int max) {
+    if (n <= max) return n;
+    for (int k = 0; k < max; k++) {              /* index k*(n-1)/(max-1), rounded; increasing */
+        long long i = ((long long)k * (n - 1) + (max - 1) / 2) / (max - 1);
+        v[k] = v[i];
+    }
+    return max;
+}
+
+/* One pass over the log's T records: every stride-th is kept in work
+ * (2 * max entries; when full, every other one goes and stride doubles),
+ * and the last one besides. Count (before the final thinning). */
+static int log_timeline(FILE *f, srv_run_snap *work, int max) {
+    const int cap = 2 * max;
+    char line[LINE_MAX_BYTES];
+    long seen = 0, stride = 1, prev = -1;
+    srv_run_snap t, last = {-1, 0};
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (srv_runlog_parse_snap(line, &t) != 'T' || t.iteration <= prev) continue;
+        prev = t.iteration;
+        last = t;
+        if (seen % stride == 0 && n == cap) {
+            for (int i = 0; i < cap / 2; i++) work[i] = work[2 * i];
+            n = cap / 2;
+            stride *= 2;
+        }
+        if (seen % stride == 0) work[n++] = t;
+        seen++;
+    }
+    if (last.iteration >= 0 && (n == 0 || work[n - 1].iteration != last.iteration)) work[n++] = last;
+    return n;
+}
+
+/* The run wall time at iteration it from a checkpoint's history: the first
+ * point (or bucket) at or after it; 0 for iteration 0; NAN past the end. */
+static double ckpt_time_at(const srv_ckpt *ck, long it) {
+    if (it <= 0) return 0;
+    int lo = 0, hi = ck->npoints;                /* first point with iteration >= it */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (ck->points[mid].iteration < it) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < ck->npoints ? ck->points[lo].time_s : NAN;
+}
+
+typedef struct {
+    srv_run_snap *out;
+    int max;
+} ckpt_tl_arg;
+
+static int ckpt_timeline_fn(const srv_ckpt *ck, void *arg) {
+    ckpt_tl_arg *a = arg;
+    srv_run_snap *work = malloc(((size_t)ck->ntimeline + 1) * sizeof *work);
+    if (!work) return -1;
+    int n = 0;
+    for (int i = 0; i < ck->ntimeline; i++)
+        if (n == 0 || ck->timeline[i].iteration > work[n - 1].iteration)
+            work[n++] = (srv_run_snap){ck->timeline[i].iteration, ckpt_time_at(ck, ck->timeline[i].iteration)};
+    n = thin_evenly(work, n, a->max);
+    memcpy(a->out, work, (size_t)n * sizeof *work);
+    free(work);
+    return n;
+}
+
+/* 1 when the run keeps its timeline on disk (a timeline/ entry of any
+ * kind: a symlink there is refused later, not a reason to look elsewhere). */
+static int has_disk_timeline(int dfd) {
+    struct stat sb;
+    return fstatat(dfd, "timeline", &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int srv_run_timeline(int dfd, srv_run_snap *out, int max, int *from_ckpt) {
+    if (max < 2) return -1;
+    *from_ckpt = !has_disk_timeline(dfd);
+    if (*from_ckpt) {
+        ckpt_tl_arg a = {out, max};
+        return with_newest_ckpt(dfd, ckpt_timeline_fn, &a);
+    }
+    FILE *f = srv_run_log_open(dfd);
+    if (!f) return 0;                            /* a timeline/ without log: nothing listed */
+    srv_run_snap *work = malloc(((size_t)max * 2 + 1) * sizeof *work);
+    int n = -1;
+    if (work) {
+        n = thin_evenly(work, log_timeline(f, work, max), max);
+        memcpy(out, work, (size_t)n * sizeof *work);
+    }
+    free(work);
+    fclose(f);
+    return n;
+}
+
+/* The whole of a regular file (fd), at most SRV_RUN_PNG_MAX bytes. 0 or -2. */
+static int read_whole(int fd, const struct stat *sb, unsigned char **png, size_t *len) {
+    if (sb->st_size <= 0 || sb->st_size > SRV_RUN_PNG_MAX) return -2;
+    const size_t want = (size_t)sb->st_size;
+    unsigned char *b = malloc(want);
+    size_t got = 0;
+    while (b && got < want) {
+        ssize_t r = pread(fd, b + got, want - got, (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    if (!b || got != want) { free(b); return -2; }
+    *png = b;
+    *len = want;
+    return 0;
+}
+
+static int etag_matches(const char *inm, const char *etag) {
+    return inm && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0);
+}
+
+typedef struct {
+    long iteration;
+    unsigned char **png;
+    size_t *len;
+} ckpt_png_arg;
+
+static int ckpt_png_fn(const srv_ckpt *ck, void *arg) {
+    ckpt_png_arg *a = arg;
+    for (int i = 0; i < ck->ntimeline; i++) {
+        const srv_snapshot *t = &ck->timeline[i];
+        if (t->iteration == a->iteration)
+            return srv_png_encode_gray(t->pixels, t->width, t->height, a->png, a->len) == 0 ? 0 : -2;
+    }
+    return -3;                                   /* no such snapshot (-1 is "no checkpoint") */
+}
+
+int srv_run_timeline_png(int dfd, long iteration, const char *if_none_match, unsigned char **png,
+                         size_t *len, char *etag, size_t etaglen) {
+    struct stat sb;
+    int rc = -1, tfd = -1, fd = -1;
+    *png = NULL;
+    *len = 0;
+    if (iteration < 0) goto done;
+    if (!has_disk_timeline(dfd)) {               /* an older run: its checkpoint's pixels */
+        char fname[64];
+        if (newest_ckpt_file(dfd, fname, sizeof fname, &sb) < 0) goto done;
+        snprintf(etag, etaglen, "\"ck-%lx-%lx-%lx.%09ld-%ld\"", (unsigned long)sb.st_ino,
+                 (unsigned long)sb.st_size, (unsigned long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec,
+                 iteration);
+        if (etag_matches(if_none_match, etag)) { rc = 1; goto done; }
+        ckpt_png_arg a = {iteration, png, len};
+        rc = with_newest_ckpt(dfd, ckpt_png_fn, &a);
+        if (rc == -3) rc = -1;
+        goto done;
+    }
+    char name[40];
+    snprintf(name, sizeof name, "%ld.png", iteration);
+    tfd = openat(dfd, "timeline", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tfd < 0) goto done;
+    fd = openat(tfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);   /* no FIFO wait */
+    if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) goto done;
+    snprintf(etag, etaglen, "\"tl-%lx-%lx-%lx.%09ld\"", (unsigned long)sb.st_ino,
+             (unsigned long)sb.st_size, (unsigned long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
+    if (etag_matches(if_none_match, etag)) { rc = 1; goto done; }
+    rc = read_whole(fd, &sb, png, len);
+done:
+    if (fd >= 0) close(fd);
+    if (tfd >= 0) close(tfd);
+    return rc;
 }
 
 /* ---- listing -------------------------------------------------------------------- */

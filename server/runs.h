@@ -8,7 +8,8 @@
  * ganlive never deletes one. Runs set aside by --fresh before names existed
  * (`<run>/old-<unix time>/`) are runs too, named "<run>/old-<time>".
  *
- * Beside its checkpoints (checkpoint.h, unchanged) a run keeps two files:
+ * Beside its checkpoints (checkpoint.h, unchanged) a run keeps two files
+ * and a directory:
  *
  *   metrics.log  one line per record, appended and flushed every second by
  *                a small writer thread (srv_runlog) that copies what the
@@ -22,11 +23,27 @@
  *                  Q iteration time_s confidence inception_score frechet
  *                    nn_ratio h0 .. h9 mode_collapse copying   a quality pass
  *                  S unix_time iteration state [reason]    a state change
- *                Points and passes are in increasing iteration order: after
- *                a crash the resumed run repeats iterations the log already
- *                holds, and the writer appends only past them. A line
- *                without its newline (torn by a crash) is ignored by
- *                readers and cut off when the run resumes.
+ *                  T iteration time_s                      a timeline snapshot
+ *                    (time_s: the run's wall time at that iteration, as
+ *                    its P record says), written after its PNG (below)
+ *                Points, passes and snapshots are each in increasing
+ *                iteration order: after a crash the resumed run repeats
+ *                iterations the log already holds, and the writer appends
+ *                only past them (a snapshot already logged is not written
+ *                again either). A line without its newline (torn by a
+ *                crash) is ignored by readers and cut off when the run
+ *                resumes. Readers skip record kinds they do not know.
+ *                A resumed run (not --fresh) gets the Q passes of its log
+ *                back into srv_state (up to the iteration it resumes from,
+ *                the newest SRV_QUALITY_MAX), so /api/quality goes on where
+ *                it stopped.
+ *   timeline/    one PNG per timeline snapshot the writer saw (the fixed-
+ *                noise grid of srv_state_timeline_png), <iteration>.png,
+ *                written through a temp file + rename in a directory opened
+ *                without following symlinks, at the same flush that logs
+ *                its T record; failures are reported once and skipped
+ *                (training goes on). The in-memory timeline is thinned to
+ *                timeline.max; this one keeps every snapshot it saw.
  *   run.json     name, preset, creation time, the settings that differ from
  *                the preset, and a summary (iteration, wall time, images/s,
  *                state, last quality pass) rewritten (temp file + rename)
@@ -57,6 +74,15 @@
 #define SRV_RUN_NAME_MAX 160             /* "<seg>/old-<time>" */
 #define SRV_RUNS_MAX 1000                /* runs listed at most */
 #define SRV_RUNLOG_FLUSH_MS 1000         /* the writer's period */
+#define SRV_RUN_TIMELINE_MAX 400         /* snapshots a timeline listing holds at most */
+#define SRV_RUN_PNG_MAX (16 << 20)       /* a timeline PNG larger than this is refused */
+
+/* One timeline snapshot of a run on disk: its iteration and the run's wall
+ * time there (NAN when unknown). */
+typedef struct {
+    long iteration;
+    double time_s;
+} srv_run_snap;
 
 /* 1 when name is "<seg>" or "<seg>/old-<digits>", seg being 1..64 of
  * [A-Za-z0-9._-] starting with a letter or digit; else 0. */
@@ -102,6 +128,26 @@ FILE *srv_run_log_open(int dfd);
 /* Parse one log line (NUL-terminated, with its newline). 'P' with *p set,
  * 'Q' with *q set, 'S', or 0 for a line that is not a whole record. */
 int srv_runlog_parse(const char *line, srv_point *p, srv_quality_pass *q);
+/* A T line: 'T' with *t set, or 0. (srv_runlog_parse answers 'T' for one
+ * too, without its figures.) */
+int srv_runlog_parse_snap(const char *line, srv_run_snap *t);
+
+/* The run's timeline, oldest first, at most max (>= 2) entries: when it has
+ * more, thinned evenly keeping the first and the last. Read from the T
+ * records of its log when the run has a timeline/ entry (*from_ckpt = 0;
+ * one pass over the log, 2 * max entries of memory), else from its newest
+ * checkpoint's timeline (*from_ckpt = 1; times from that checkpoint's
+ * history). Count, or -1 when the run has neither (or no memory). */
+int srv_run_timeline(int dfd, srv_run_snap *out, int max, int *from_ckpt);
+/* The PNG of one snapshot: timeline/<iteration>.png (opened O_NOFOLLOW, a
+ * regular file of at most SRV_RUN_PNG_MAX bytes) when the run has a
+ * timeline/ entry, else encoded from its newest checkpoint's pixels. etag
+ * (quoted, from inode, size and mtime of the file it comes from) is always
+ * set on 0 and 1. Returns 0 with *png (malloc'd, caller frees) and *len; 1
+ * when if_none_match (the request's header, or NULL) holds the etag (nothing
+ * read); -1 no such snapshot; -2 no memory or a read error. */
+int srv_run_timeline_png(int dfd, long iteration, const char *if_none_match, unsigned char **png,
+                         size_t *len, char *etag, size_t etaglen);
 
 /* Every run under root as JSON objects (see README "Runs"), newest first;
  * this_dir: the run this process trains ("" none), whose state is
