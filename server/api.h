@@ -37,7 +37,7 @@ typedef struct {
     size_t len;
 } srv_asset;
 
-#define SRV_NASSETS 21
+#define SRV_NASSETS 22
 
 struct srv_http {
     struct MHD_Daemon *daemon;

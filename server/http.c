@@ -270,6 +270,7 @@ static const route routes[] = {
     {"GET", "/realfake.js", 0, serve_asset, 18},
     {"GET", "/invite.js", 0, serve_asset, 19},
     {"GET", "/runs.js", 0, serve_asset, 20},
+    {"GET", "/compare.js", 0, serve_asset, 21},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -297,6 +298,7 @@ static const srv_asset asset_list[SRV_NASSETS] = {
     {"/realfake.js", "realfake.js", "text/javascript; charset=utf-8", NULL, 0},
     {"/invite.js", "invite.js", "text/javascript; charset=utf-8", NULL, 0},
     {"/runs.js", "runs.js", "text/javascript; charset=utf-8", NULL, 0},
+    {"/compare.js", "compare.js", "text/javascript; charset=utf-8", NULL, 0},
 };
 
 static int path_matches(const route *r, const char *url) {

@@ -12,8 +12,8 @@
 // them. onDraw(fn) lets another panel paint on both charts after each draw
 // (balance.js: its markers). Each chart's box carries data-points and
 // data-first (how many points, the first iteration) for the browser tests.
-import { $, api, color, fade, fmtInt, relabelChart, AXIS, GRID } from './lib.js';
-import { t, onChange } from './i18n.js';
+import { $, api, color, fade, fmtInt, fmtFixed, AXIS, GRID } from './lib.js';
+import { t, onChange, lang } from './i18n.js';
 import * as store from './store.js';
 
 const MAX_POINTS = 5000;        // points kept in the browser
@@ -31,7 +31,7 @@ function addPoints(pts) {
   let added = 0;
   for (const p of pts) {
     if (!p || !Number.isFinite(p.iteration) || p.iteration <= lastIter) continue;
-    const q = { iteration: p.iteration, count: p.count || 1 };
+    const q = { iteration: p.iteration, count: p.count || 1, time_s: Number.isFinite(p.time_s) ? p.time_s : null };
     for (const k of KEYS) q[k] = Number.isFinite(p[k]) ? p[k] : null;
     points.push(q);
     lastIter = p.iteration;
@@ -46,7 +46,7 @@ function thin() {
   const merged = [];
   for (let i = 0; i < half; i += 2) {
     const a = points[i], b = points[i + 1], n = a.count + b.count;
-    const m = { iteration: b.iteration, count: n };
+    const m = { iteration: b.iteration, count: n, time_s: b.time_s };
     for (const k of KEYS) {
       m[k] = a[k] === null ? b[k] : b[k] === null ? a[k] : (a[k] * a.count + b[k] * b.count) / n;
     }
@@ -94,66 +94,139 @@ const C = {
   real: color('--c-real', '#3ecf8e'), fake: color('--c-fake', '#f25f8a'), all: color('--c-all', '#c9b6ff'),
   eq: color('--c-eq', '#e6e6e6'),
 };
+const big = (v) => (Math.abs(v) >= 1e6 ? `${v / 1e6}M` : Math.abs(v) >= 10000 ? `${v / 1000}k` : v);
 const axes = (yFmt) => [
   { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 },
-    values: (u, vals) => vals.map((v) => (v >= 10000 ? `${v / 1000}k` : v)) },
+    values: (u, vals) => vals.map((v) => (ov.x === 'time' ? `${big(v)} s` : big(v))) },
   { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 }, size: 50,
     values: yFmt },
 ];
 const fmt = (d) => (u, v) => (v == null ? '–' : v.toFixed(d));
 const pctValue = (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`);
 const line = (label, stroke, width, extra = {}) => ({ label, stroke, width, points: { show: false }, ...extra });
-const SERIES_KEYS = [['s.iteration', 's.draw', 's.graw', 's.dloss', 's.gloss'],
-  ['s.iteration', 's.real', 's.fake', 's.overall', 's.eq']];
 
 const drawHooks = [];
 export const onDraw = (fn) => { drawHooks.push(fn); };
-const runDrawHooks = (u) => { for (const f of drawHooks) { try { f(u); } catch (e) { console.error(e); } } };
+// What other panels paint (balance.js: markers at iterations) needs the iteration axis.
+const runDrawHooks = (u) => {
+  if (ov.x !== 'iteration') return;
+  for (const f of drawHooks) { try { f(u); } catch (e) { console.error(e); } }
+};
 
-let lossChart = null, accChart = null;
+let lossChart = null, accChart = null, qrChart = null;
 // The loss and accuracy charts that exist (none if uPlot failed to load).
 export const charts = () => [lossChart, accChart].filter(Boolean);
 export const redraw = () => { for (const u of charts()) u.redraw(false, false); };
+
+// ---- other runs on the same charts (runs.js feeds them) ------------------------------------
+// x: the x axis for all three ('iteration' | 'time' | 'images': iteration x batch);
+// current: {name, batch} of this server's run (null: not known yet);
+// runs: [{name, label, colour, batch, points, passes}] the ticked others, points as
+//   /api/runs/<name>/metrics, passes as /api/runs/<name>/quality with time as time_s;
+// currentPasses: this run's quality passes, the same way.
+let ov = { x: 'iteration', current: null, runs: [], currentPasses: [] };
+export function setOverlay(o) { ov = { ...ov, ...o }; scheduleRender(); }
+const X_KEYS = { iteration: 's.iteration', time: 's.time', images: 's.images' };
+function xOf(p, batch) {
+  if (ov.x === 'time') return p.time_s;
+  if (ov.x === 'images') return batch > 0 ? p.iteration * batch : NaN;
+  return p.iteration;
+}
+// [xs, col per key] of one run's points on the chosen axis; x only grows (a
+// resumed run repeats wall times), a figure that is not finite is null.
+function table(pts, batch, keys) {
+  const xs = [], cols = keys.map(() => []);
+  let last = -Infinity;
+  for (const p of pts) {
+    const x = xOf(p, batch);
+    if (!Number.isFinite(x) || x <= last) continue;
+    last = x;
+    xs.push(x);
+    keys.forEach((k, i) => { cols[i].push(Number.isFinite(p[k]) ? p[k] : null); });
+  }
+  return [xs, ...cols];
+}
+const xSeries = () => ({ label: t(X_KEYS[ov.x]),
+  value: (u, v) => (v == null ? '–' : ov.x === 'time' ? `${fmtFixed(v, 1)} s` : fmtInt(v)) });
+const runLabel = (r, what) => `${r.label}${what ? ` · ${what}` : ''}`;
+
+let builtKey = '';
+const elOf = () => ({ lossEl: $('chart-loss'), accEl: $('chart-acc'), qrEl: $('chart-quality-runs') });
+function build() {
+  const { lossEl, accEl, qrEl } = elOf();
+  for (const u of [lossChart, accChart, qrChart]) if (u) u.destroy();
+  qrChart = null;
+  const common = { height: CHART_H, scales: { x: { time: false } }, cursor: { drag: { x: true, y: false } },
+    legend: { live: true }, plugins: [{ hooks: { draw: [runDrawHooks] } }] };
+  const others = ov.runs;
+  lossChart = new uPlot({
+    ...common, width: lossEl.clientWidth || 600,
+    series: [
+      xSeries(),
+      line(t('s.draw'), fade(C.d, 0.25), 1, { value: fmt(4) }),
+      line(t('s.graw'), fade(C.g, 0.25), 1, { value: fmt(4) }),
+      line(t('s.dloss'), C.d, 2, { value: fmt(4) }),
+      line(t('s.gloss'), C.g, 2, { value: fmt(4) }),
+      ...others.flatMap((r) => [
+        line(runLabel(r, t('s.dloss')), r.colour, 1.5, { dash: [5, 4], value: fmt(4) }),
+        line(runLabel(r, t('s.gloss')), r.colour, 2, { value: fmt(4) })]),
+    ],
+    axes: axes((u, vals) => vals.map((v) => v.toFixed(2))),
+  }, [[], [], [], [], [], ...others.flatMap(() => [[], []])], lossEl);
+  accChart = new uPlot({
+    ...common, width: accEl.clientWidth || 600,
+    scales: { x: { time: false }, y: { range: [0, 100] } },
+    series: [
+      xSeries(),
+      line(t('s.real'), C.real, 2, { value: pctValue }),
+      line(t('s.fake'), C.fake, 2, { value: pctValue }),
+      line(t('s.overall'), C.all, 2, { value: pctValue }),
+      line(t('s.eq'), C.eq, 1, { dash: [6, 5], value: () => '50%' }),
+      ...others.map((r) => line(runLabel(r, t('s.overall')), r.colour, 2, { value: pctValue })),
+    ],
+    axes: axes((u, vals) => vals.map((v) => `${v}%`)),
+  }, [[], [], [], [], [], ...others.map(() => [])], accEl);
+  // The quality passes of this run and the ticked ones (the Quality card's
+  // own chart, insight.js, stays this run's alone).
+  $('quality-runs').hidden = !others.length;
+  if (others.length) {
+    const qa = (scale, side, stroke) => ({ scale, side, stroke: AXIS, size: 46,
+      grid: { stroke: scale === 'is' ? GRID : 'transparent', width: 1 }, ticks: { stroke: GRID, width: 1 } });
+    const cur = { label: t('runs.thisRun', { name: ov.current ? ov.current.name : '' }), colour: C.d };
+    const pass = (r) => [
+      { label: runLabel(r, t('q.is')), stroke: r.colour, scale: 'is', width: 2, points: { show: true, size: 5 },
+        spanGaps: true, value: (u, v) => fmtFixed(v, 2) },
+      { label: runLabel(r, t('q.fd')), stroke: r.colour, scale: 'fd', width: 1, dash: [5, 4],
+        points: { show: true, size: 4 }, spanGaps: true, value: (u, v) => fmtFixed(v, 2) }];
+    qrChart = new uPlot({
+      width: qrEl.clientWidth || 600, height: 220, cursor: { drag: { x: false, y: false } }, legend: { live: true },
+      scales: { x: { time: false }, is: { range: (u, lo, hi) => [0, Math.max(10, hi || 0)] },
+        fd: { range: (u, lo, hi) => [0, Math.max(1, hi || 0) * 1.05] } },
+      series: [xSeries(), ...pass(cur), ...others.flatMap(pass)],
+      axes: [axes()[0], qa('is', 3), qa('fd', 1)],
+    }, [[], [], [], ...others.flatMap(() => [[], []])], qrEl);
+  }
+  for (const u of [lossChart, accChart]) u.root.parentElement.dataset.x = ov.x;
+}
 
 export function makeCharts() {
   if (typeof uPlot === 'undefined') {
     $('chart-loss').textContent = t('chart.noUplot');
     return;
   }
-  const common = { height: CHART_H, scales: { x: { time: false } }, cursor: { drag: { x: true, y: false } },
-    legend: { live: true }, plugins: [{ hooks: { draw: [runDrawHooks] } }] };
-  const lossEl = $('chart-loss'), accEl = $('chart-acc');
-  const iterSeries = () => ({ label: t('s.iteration'), value: (u, v) => (v == null ? '–' : fmtInt(v)) });
-  lossChart = new uPlot({
-    ...common, width: lossEl.clientWidth || 600,
-    series: [
-      iterSeries(),
-      line(t('s.draw'), fade(C.d, 0.25), 1, { value: fmt(4) }),
-      line(t('s.graw'), fade(C.g, 0.25), 1, { value: fmt(4) }),
-      line(t('s.dloss'), C.d, 2, { value: fmt(4) }),
-      line(t('s.gloss'), C.g, 2, { value: fmt(4) }),
-    ],
-    axes: axes((u, vals) => vals.map((v) => v.toFixed(2))),
-  }, [[], [], [], [], []], lossEl);
-  accChart = new uPlot({
-    ...common, width: accEl.clientWidth || 600,
-    scales: { x: { time: false }, y: { range: [0, 100] } },
-    series: [
-      iterSeries(),
-      line(t('s.real'), C.real, 2, { value: pctValue }),
-      line(t('s.fake'), C.fake, 2, { value: pctValue }),
-      line(t('s.overall'), C.all, 2, { value: pctValue }),
-      line(t('s.eq'), C.eq, 1, { dash: [6, 5], value: () => '50%' }),
-    ],
-    axes: axes((u, vals) => vals.map((v) => `${v}%`)),
-  }, [[], [], [], [], []], accEl);
+  build();
+  builtKey = overlayKey();
+  const { lossEl, accEl, qrEl } = elOf();
   const ro = new ResizeObserver(() => {
-    lossChart.setSize({ width: lossEl.clientWidth, height: CHART_H });
-    accChart.setSize({ width: accEl.clientWidth, height: CHART_H });
+    if (lossChart) lossChart.setSize({ width: lossEl.clientWidth, height: CHART_H });
+    if (accChart) accChart.setSize({ width: accEl.clientWidth, height: CHART_H });
+    if (qrChart && qrEl.clientWidth) qrChart.setSize({ width: qrEl.clientWidth, height: 220 });
   });
   ro.observe(lossEl);
   ro.observe(accEl);
+  ro.observe(qrEl);
 }
+const overlayKey = () => `${lang()}|${ov.x}|${ov.current ? ov.current.name : ''}|${ov.runs.map((r) => `${r.name}=${r.label}=${r.colour}`).join('|')}`;
 
 function ema(vals, alpha) {
   const out = new Array(vals.length);
@@ -172,23 +245,61 @@ export function scheduleRender() {
   const wait = Math.max(0, RENDER_MS - (performance.now() - lastRender));
   renderTimer = setTimeout(() => { renderTimer = null; render(); }, wait);
 }
+const sum = (a) => a.reduce((acc, v) => acc + (v ?? 0), 0);
+const pct = (a) => a.map((v) => (v === null ? null : v * 100));
+// Several runs on one x: the union of their x values, each series undefined
+// (joined across) where its run has no point. The last column of the
+// accuracy chart (50%) spans the union.
+function joined(tables) {
+  return tables.length > 1 ? uPlot.join(tables) : tables[0];
+}
 function render() {
   lastRender = performance.now();
   if (!lossChart || !accChart) return;
+  if (overlayKey() !== builtKey) { build(); builtKey = overlayKey(); }
   const alpha = Number($('smoothing').value) || 0;
-  const x = points.map((p) => p.iteration);
-  const col = (k) => points.map((p) => p[k]);
-  const dl = col('d_loss'), gl = col('g_loss');
-  lossChart.setData([x, dl, gl, ema(dl, alpha), ema(gl, alpha)]);
+  const batch = ov.current ? ov.current.batch : 0;
+  const [x, dl, gl, ar, af, aa] = table(points, batch, ['d_loss', 'g_loss', 'd_acc_real', 'd_acc_fake', 'd_acc']);
+  const others = ov.runs.map((r) => table(r.points || [], r.batch, ['d_loss', 'g_loss', 'd_acc']));
+  lossChart.setData(joined([[x, dl, gl, ema(dl, alpha), ema(gl, alpha)],
+    ...others.map(([xs, d, g]) => [xs, ema(d, alpha), ema(g, alpha)])]));
   // Accuracies are fractions; the chart shows percents.
-  const pct = (a) => a.map((v) => (v === null ? null : v * 100));
-  const acc = ['d_acc_real', 'd_acc_fake', 'd_acc'].map((k) => ema(pct(col(k)), alpha));
-  accChart.setData([x, ...acc, x.map(() => 50)]);
-  for (const u of [lossChart, accChart]) {
-    // With the pointer off the chart, the legend shows the latest values.
-    if (x.length && !(u.cursor.left >= 0)) u.setLegend({ idx: x.length - 1 });
-    u.root.parentElement.dataset.points = String(u.data[0].length);
-    u.root.parentElement.dataset.first = u.data[0].length ? String(u.data[0][0]) : '';
+  const acc = joined([[x, ...[ar, af, aa].map((a) => ema(pct(a), alpha)), x.map(() => 50)],
+    ...others.map(([xs, , , a]) => [xs, ema(pct(a), alpha)])]);
+  acc[4] = acc[0].map(() => 50);
+  accChart.setData(acc);
+  // For the browser tests: each drawn run's name, points, the sums of its
+  // figures as fed to the chart before smoothing, and its last x.
+  const names = [ov.current ? ov.current.name : '', ...ov.runs.map((r) => r.name)];
+  const all = [[x, dl, gl, aa], ...others];
+  const at = (u) => {
+    // With the pointer off the chart, the legend shows this run's latest values.
+    if (!x.length || u.cursor.left >= 0) return;
+    const last = x[x.length - 1], xs = u.data[0];
+    let i = xs.length - 1;
+    while (i > 0 && xs[i] > last) i--;
+    u.setLegend({ idx: i });
+  };
+  for (const [u, col] of [[lossChart, 2], [accChart, 3]]) {
+    at(u);
+    const box = u.root.parentElement;
+    box.dataset.points = String(x.length);
+    box.dataset.first = points.length ? String(points[0].iteration) : '';
+    box.dataset.x = ov.x;
+    box.dataset.runs = names.join(',');
+    box.dataset.runPoints = all.map((tb) => tb[0].length).join(',');
+    box.dataset.sums = all.map((tb) => sum(tb[col])).join(',');
+    box.dataset.xlast = all.map((tb) => (tb[0].length ? tb[0][tb[0].length - 1] : '')).join(',');
+  }
+  lossChart.root.parentElement.dataset.dsums = all.map((tb) => sum(tb[1])).join(',');
+  if (qrChart) {
+    const qk = ['inception_score', 'frechet'];
+    const qt = [table(ov.currentPasses || [], batch, qk), ...ov.runs.map((r) => table(r.passes || [], r.batch, qk))];
+    qrChart.setData(joined(qt));
+    const box = qrChart.root.parentElement;
+    box.dataset.runs = names.join(',');
+    box.dataset.runPoints = qt.map((tb) => tb[0].length).join(',');
+    box.dataset.sums = qt.map((tb) => sum(tb[1])).join(',');
   }
 }
 
@@ -198,7 +309,5 @@ $('smoothing').addEventListener('input', () => {
 });
 document.addEventListener('visibilitychange', () => { if (!document.hidden) scheduleRender(); });
 
-onChange(() => {
-  relabelChart(lossChart, SERIES_KEYS[0]);
-  relabelChart(accChart, SERIES_KEYS[1]);
-});
+// A new language: the charts are built again with its labels.
+onChange(() => { builtKey = ''; scheduleRender(); });

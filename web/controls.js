@@ -7,10 +7,14 @@
 // force, so a status poll that was in flight is dropped as stale. A diverged
 // run's Resume restores the newest good checkpoint; the run then went back,
 // so the page starts the run over (store.newRun) and reloads what it shows.
-// "Start new run" confirms in the page's language and POSTs /api/run; the
-// event stream's reconnect then follows the new run.
+// "Start new run" confirms in the page's language and POSTs /api/run with
+// the preset beside it; "New run…" opens a dialog with the preset, a run
+// name and the settings to change (blank: the preset's value), checked as
+// the server checks them, and POSTs {"preset", "name", "settings"}; a 400
+// is shown next to the field it names. The event stream's reconnect then
+// follows the new run (and runs.js keeps the previous one on the charts).
 import { $, api, fmtInt, showMsg } from './lib.js';
-import { t, onChange } from './i18n.js';
+import { t, onChange, applyLanguage } from './i18n.js';
 import * as store from './store.js';
 import { loadStatus } from './status.js';
 import { catchUp } from './charts.js';
@@ -117,5 +121,131 @@ $('btn-run').addEventListener('click', async () => {
 store.subscribe('run', () => {
   setTimeout(() => { if (!$('run-msg').classList.contains('err')) runMsg(() => ''); }, 500);
 });
+
+// ---- the New run dialog ---------------------------------------------------------------
+// As the server checks a run name: 1-64 of [A-Za-z0-9._-], a letter or digit first.
+export const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// [key, integer, least value, the i18n key of its label, least value excluded]. Upper
+// bounds are the server's to say (its 400 names the setting).
+const FIELDS = [
+  ['train.d_steps', true, 1, 'cfg.d_steps'], ['train.g_steps', true, 1, 'cfg.g_steps'],
+  ['train.lr_d', false, 0, 'cfg.lr_d', true], ['train.lr_g', false, 0, 'cfg.lr_g', true],
+  ['train.beta1', false, 0, 'cfg.beta1'], ['train.batch', true, 1, 'nr.batch'],
+  ['train.seed', true, 0, 'nr.seed'], ['model.nz', true, 1, 'nr.nz'],
+  ['model.ngf', true, 1, 'nr.ngf'], ['model.ndf', true, 1, 'nr.ndf'],
+];
+// The presets' values (README: Presets, Configuration), shown as each field's placeholder.
+const PRESET_VALUES = {
+  classic: { 'train.d_steps': 1, 'train.g_steps': 1, 'train.lr_d': 0.0002, 'train.lr_g': 0.0002, 'train.beta1': 0.5,
+    'train.batch': 64, 'train.seed': 1, 'model.nz': 100, 'model.ngf': 128, 'model.ndf': 64 },
+  fast: { 'train.d_steps': 1, 'train.g_steps': 1, 'train.lr_d': 0.0005, 'train.lr_g': 0.0005, 'train.beta1': 0.5,
+    'train.batch': 16, 'train.seed': 1, 'model.nz': 100, 'model.ngf': 128, 'model.ndf': 64 },
+};
+const fieldId = (k) => `nr-${k.replace('.', '-')}`;
+const errId = (k) => `nr-err-${k.replace('.', '-')}`;
+
+function buildFields() {
+  const box = $('nr-fields');
+  for (const [k, int, min, label] of FIELDS) {
+    const l = document.createElement('label');
+    l.htmlFor = fieldId(k);
+    l.dataset.i18n = label;
+    l.title = k;
+    const input = document.createElement('input');
+    input.type = 'number';
+    input.id = fieldId(k);
+    input.dataset.key = k;
+    input.inputMode = int ? 'numeric' : 'decimal';
+    input.step = int ? '1' : 'any';
+    input.min = String(min);
+    const err = document.createElement('span');
+    err.className = 'nr-err';
+    err.id = errId(k);
+    err.setAttribute('role', 'alert');
+    box.append(l, input, err);
+  }
+  applyLanguage(box);
+}
+function placeholders() {
+  const pv = PRESET_VALUES[$('nr-preset').value] || {};
+  for (const [k] of FIELDS) $(fieldId(k)).placeholder = pv[k] === undefined ? '' : String(pv[k]);
+  $('nr-name').placeholder = `${$('nr-preset').value}-<UTC>`;
+}
+function clearErrors() {
+  for (const el of $('run-dialog').querySelectorAll('.nr-err')) el.textContent = '';
+  for (const el of $('run-dialog').querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  $('nr-error').hidden = true;
+  $('nr-error').textContent = '';
+}
+function fieldError(key, text) {
+  const err = key === 'name' || key === 'preset' ? $(`nr-err-${key}`) : $(errId(key));
+  const input = key === 'name' ? $('nr-name') : key === 'preset' ? $('nr-preset') : $(fieldId(key));
+  err.textContent = text;
+  input.setAttribute('aria-invalid', 'true');
+}
+// The request, or null after marking what is wrong.
+function readForm() {
+  clearErrors();
+  let ok = true;
+  const body = { preset: $('nr-preset').value };
+  const name = $('nr-name').value.trim();
+  if (name) {
+    if (!RUN_NAME.test(name) || name === 'current') { fieldError('name', t('nr.badName')); ok = false; } else body.name = name;
+  }
+  const settings = {};
+  for (const [k, int, min, , minOpen] of FIELDS) {
+    const raw = $(fieldId(k)).value.trim();
+    if (!raw) continue;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || (int && !Number.isInteger(v)) || (minOpen ? v <= min : v < min)) {
+      fieldError(k, t(int ? 'nr.badInt' : 'nr.badNum', { lo: min, range: `${minOpen ? '>' : '≥'} ${min}` }));
+      ok = false;
+    } else settings[k] = v;
+  }
+  if (Object.keys(settings).length) body.settings = settings;
+  return ok ? body : null;
+}
+// The field a server error names ("train.lr_d: ...", "name: ..."), else the dialog's line.
+function serverError(msg) {
+  const m = String(msg || '');
+  for (const [k] of FIELDS) {
+    const short = k.split('.')[1];
+    if (m.includes(k) || new RegExp(`(^|[^a-z_.])${short}\\b`).test(m)) { fieldError(k, m); return; }
+  }
+  if (/\bname\b/i.test(m)) { fieldError('name', m); return; }
+  if (/\bpreset\b/i.test(m)) { fieldError('preset', m); return; }
+  $('nr-error').textContent = m;
+  $('nr-error').hidden = false;
+}
+
+buildFields();
+$('nr-preset').addEventListener('change', placeholders);
+$('btn-new-run').addEventListener('click', () => {
+  if (store.get('access').viewer) return;
+  clearErrors();
+  $('nr-preset').value = $('preset').value;
+  placeholders();
+  $('run-dialog').showModal();
+});
+$('nr-cancel').addEventListener('click', () => $('run-dialog').close());
+$('run-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (store.get('access').viewer) return;
+  const body = readForm();
+  if (!body) return;
+  $('nr-start').disabled = true;
+  try {
+    const r = await api('/api/run', { method: 'POST', body });
+    $('run-dialog').close();
+    const p = t(`preset.${body.preset}`);
+    runMsg(() => (r && r.name ? t('nr.starting', { p, name: r.name }) : t('preset.starting', { p })));
+  } catch (err) {
+    serverError(err.message);
+  } finally {
+    $('nr-start').disabled = false;
+  }
+});
+store.subscribe('access', (a) => { if (a.viewer && $('run-dialog').open) $('run-dialog').close(); });
+onChange(() => { applyLanguage($('run-dialog')); placeholders(); });
 
 renderButtons();

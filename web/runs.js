@@ -1,47 +1,70 @@
 // runs.js - "Runs side by side": every run the server keeps under its runs
-// root (/api/runs), ticked ones overlaid on one chart, one colour per run.
+// root (/api/runs); the ticked ones are drawn on the dashboard's own loss,
+// accuracy and quality charts (charts.js), one colour per run.
 //
 // The list shows each run's name, preset, state and the settings that
-// differ from its preset; ticking a run loads its points from
-// /api/runs/<name>/metrics (paged, from the run's log on disk) and draws
-// the chosen figure (G loss, D loss, D accuracy) against the chosen x axis
-// (iteration, wall time, images seen = iteration x batch). The legend names
-// each run with what differs. This server's run is ticked at first and
-// follows training: the list and the ticked current run are refreshed every
-// REFRESH_MS, asking only for points past the last one held. A new run
-// (store "run") reloads the list. The chart's box carries data-runs (the
-// drawn runs' names, comma-separated), data-points (points per run) and
-// data-sums (the sum of each drawn series) for the browser tests.
-import { $, api, AXIS, GRID } from './lib.js';
+// differ from its preset. This server's run is always on the charts (its
+// box is ticked and fixed); ticking another loads its points from
+// /api/runs/<name>/metrics (paged, from the run's log on disk) and its
+// quality passes from /api/runs/<name>/quality, and hands them to
+// charts.setOverlay with the x axis chosen in the Loss card (#runs-x:
+// iteration, wall time, images seen = iteration x batch). The legends name
+// each run with its preset and what differs. The list, and ticked runs that
+// some ganlive is still training, are refreshed every REFRESH_MS, asking
+// only for points past the last one held. When this server's run changes
+// (New run, a restart on another run) the run it trained before is ticked,
+// so it stays on the charts. onRuns(fn) hands every listing to compare.js.
+import { $, api, showMsg } from './lib.js';
+import { t, onChange } from './i18n.js';
 import * as store from './store.js';
+import { setOverlay } from './charts.js';
 
-const PALETTE = ['#5b9dff', '#ff8a4c', '#3ecf8e', '#f25f8a', '#c9b6ff', '#ffd166', '#4cc9f0', '#e76f51'];
+// Not the colours of this run's own series (D blue, G orange).
+const PALETTE = ['#ffd166', '#4cc9f0', '#e76f51', '#a7c957', '#f15bb5', '#00c2a8', '#b388ff', '#ff99c8'];
 const REFRESH_MS = 10000;
 const PAGE = 10000;
 const MAX_PAGES = 50;
-const CHART_H = 260;
-const FIGURES = { g_loss: 'G loss', d_loss: 'D loss', d_acc: 'D accuracy (%)' };
-const XS = { iteration: 'iteration', time: 'wall time (s)', images: 'images seen' };
 
 let runs = [];                  // the listing, newest first
-const ticked = new Set();       // names
-const held = new Map();         // name -> {points: [], last}
-let chart = null, chartKey = '', firstLoad = true;
+let current = '';               // this server's run
+let known = null;               // the names in the previous listing
+const ticked = new Set();       // other runs drawn on the charts
+const colours = new Map();      // name -> palette index, given when ticked
+const held = new Map();         // name -> {points, last, passes}
+let currentPasses = [];         // this run's quality passes (only while another is ticked)
+const listeners = [];
+export const onRuns = (fn) => { listeners.push(fn); };
+export const listing = () => ({ runs, current });
 
-const colourOf = (name) => PALETTE[Math.max(0, runs.findIndex((r) => r.name === name)) % PALETTE.length];
-const differsText = (r) => Object.entries(r.differs || {}).map(([k, v]) => `${k}=${v}`).join(' ');
-const runUrl = (name) => `/api/runs/${name.split('/').map(encodeURIComponent).join('/')}`;
+const runOf = (name) => runs.find((r) => r.name === name);
+const differsText = (r) => Object.entries((r && r.differs) || {}).map(([k, v]) => `${k}=${v}`).join(' ');
+export const runLabel = (r) => {
+  const d = differsText(r);
+  return `${r.name} (${r.preset || '?'}${d ? `: ${d}` : ''})`;
+};
+export const runUrl = (name) => `/api/runs/${name.split('/').map(encodeURIComponent).join('/')}`;
+const colourOf = (name) => PALETTE[(colours.get(name) ?? 0) % PALETTE.length];
+
+function tick(name, on = true) {
+  if (!on) { ticked.delete(name); colours.delete(name); return; }
+  if (name === current || ticked.has(name)) return;
+  ticked.add(name);
+  const used = new Set(colours.values());
+  let i = 0;
+  while (used.has(i)) i++;
+  colours.set(name, i);
+}
 
 // One load per run at a time (the list refresh and a tick may ask together);
 // a point is kept only past the last one held.
 const loading = new Map();
-function loadPoints(name) {
-  if (!loading.has(name)) loading.set(name, loadPages(name).finally(() => loading.delete(name)));
+function load(name) {
+  if (!loading.has(name)) loading.set(name, loadRun(name).finally(() => loading.delete(name)));
   return loading.get(name);
 }
-async function loadPages(name) {
+async function loadRun(name) {
   let h = held.get(name);
-  if (!h) { h = { points: [], last: -1 }; held.set(name, h); }
+  if (!h) { h = { points: [], last: -1, passes: [] }; held.set(name, h); }
   for (let i = 0; i < MAX_PAGES; i++) {
     const r = await api(`${runUrl(name)}/metrics?since=${h.last}&limit=${PAGE}`);
     if (!r.points || !r.points.length) break;
@@ -52,6 +75,13 @@ async function loadPages(name) {
     }
     if (r.points.length < PAGE) break;
   }
+  h.passes = await loadPasses(name);
+}
+async function loadPasses(name) {
+  try {
+    const q = await api(`${runUrl(name)}/quality`);
+    return (Array.isArray(q.passes) ? q.passes : []).map((p) => ({ ...p, time_s: p.time }));
+  } catch { return []; }
 }
 
 function renderList() {
@@ -62,107 +92,77 @@ function renderList() {
     const label = document.createElement('label');
     const box = document.createElement('input');
     box.type = 'checkbox';
-    box.checked = ticked.has(r.name);
     box.dataset.run = r.name;
+    const mine = r.name === current;
+    box.checked = mine || ticked.has(r.name);
+    box.disabled = mine;
     box.addEventListener('change', () => {
-      if (box.checked) ticked.add(r.name); else ticked.delete(r.name);
-      refreshTicked().catch(() => {});
+      tick(r.name, box.checked);
+      renderList();
+      refresh().catch(() => {});
     });
     const sw = document.createElement('span');
     sw.className = 'run-swatch';
-    sw.style.background = colourOf(r.name);
+    if (mine) sw.classList.add('mine');
+    else if (ticked.has(r.name)) sw.style.background = colourOf(r.name);
     const name = document.createElement('b');
     name.textContent = r.name;
     const meta = document.createElement('span');
     meta.className = 'hint';
     const it = Number.isFinite(r.iteration) ? r.iteration : 0;
-    meta.textContent = ` ${r.preset || '?'} · ${r.state} · ${it} it${differsText(r) ? ` · ${differsText(r)}` : ''}`;
+    const d = differsText(r);
+    meta.textContent = ` ${r.preset || '?'} · ${t(`runs.state.${r.state}`)} · ${t('runs.its', { n: it })}${d ? ` · ${d}` : ''}`
+      + (mine ? ` · ${t('runs.mine')}` : '');
     label.append(box, sw, name, meta);
     li.append(label);
     ul.append(li);
   }
 }
 
-function xOf(p, r) {
-  if ($('runs-x').value === 'time') return p.time_s;
-  if ($('runs-x').value === 'images') return p.iteration * (r.batch || 0);
-  return p.iteration;
-}
-
-function draw() {
-  const box = $('chart-runs');
-  const fig = $('runs-figure').value;
-  const names = runs.map((r) => r.name).filter((n) => ticked.has(n) && held.has(n));
-  box.dataset.runs = names.join(',');
-  box.dataset.points = names.map((n) => held.get(n).points.length).join(',');
-  box.dataset.sums = '';
-  if (typeof uPlot === 'undefined') return;
-  const tables = names.map((n) => {
-    const r = runs.find((q) => q.name === n);
-    const xs = [], ys = [];
-    let lastX = -Infinity;
-    for (const p of held.get(n).points) {
-      const x = xOf(p, r);
-      if (!Number.isFinite(x) || x <= lastX) continue;     // x must grow (a resumed run repeats times)
-      lastX = x;
-      xs.push(x);
-      const v = p[fig];
-      ys.push(Number.isFinite(v) ? (fig === 'd_acc' ? v * 100 : v) : null);
-    }
-    return [xs, ys];
+function push() {
+  const cur = runOf(current);
+  const others = runs.filter((r) => ticked.has(r.name) && held.has(r.name));
+  setOverlay({
+    x: $('runs-x').value,
+    current: current ? { name: current, batch: (cur && cur.batch) || 0 } : null,
+    runs: others.map((r) => ({ name: r.name, label: runLabel(r), colour: colourOf(r.name), batch: r.batch || 0,
+      points: held.get(r.name).points, passes: held.get(r.name).passes })),
+    currentPasses,
   });
-  // the sum of each drawn series, for the browser test to compare with the run's log
-  box.dataset.sums = tables.map(([, ys]) => ys.reduce((a, v) => a + (v ?? 0), 0)).join(',');
-  const data = tables.length ? uPlot.join(tables) : [[]];
-  const key = `${names.join('|')}:${fig}:${$('runs-x').value}`;
-  if (!chart || key !== chartKey) {
-    if (chart) chart.destroy();
-    chartKey = key;
-    chart = new uPlot({
-      width: box.clientWidth || 600, height: CHART_H, scales: { x: { time: false } },
-      legend: { live: true },
-      series: [{ label: XS[$('runs-x').value] },
-        ...names.map((n) => {
-          const r = runs.find((q) => q.name === n);
-          const d = differsText(r);
-          return { label: `${n}${d ? ` (${d})` : ''}`, stroke: colourOf(n), width: 2, points: { show: false },
-            spanGaps: true, value: (u, v) => (v == null ? '–' : v.toFixed(3)) };
-        })],
-      axes: [{ stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 } },
-        { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 }, size: 50,
-          label: FIGURES[fig] }],
-    }, data, box);
-  } else {
-    chart.setData(data);
-  }
 }
 
-async function refreshTicked() {
-  for (const n of ticked) {
-    const r = runs.find((q) => q.name === n);
-    if (!r) { ticked.delete(n); continue; }
+async function refresh() {
+  for (const n of [...ticked]) {
+    const r = runOf(n);
+    if (!r || n === current) { tick(n, false); continue; }
     if (!held.has(n) || r.state === 'current') {
-      try { await loadPoints(n); } catch { /* a run that went away: skip it */ }
+      try { await load(n); } catch { /* a run that went away: skip it */ }
     }
   }
-  draw();
+  if (ticked.size && current) currentPasses = await loadPasses(current);
+  push();
 }
 
 async function loadRuns() {
   let r;
-  try { r = await api('/api/runs'); } catch { $('runs-msg').textContent = 'runs unavailable'; return; }
+  try { r = await api('/api/runs'); } catch { showMsg('runs-msg', () => t('runs.unavailable')); return; }
   runs = Array.isArray(r.runs) ? r.runs : [];
-  $('runs-msg').textContent = runs.length ? '' : 'no runs kept (checkpoints off?)';
-  if (firstLoad && r.current && runs.some((q) => q.name === r.current)) ticked.add(r.current);
-  firstLoad = false;
+  const was = current;
+  current = typeof r.current === 'string' ? r.current : '';
+  if (was && current !== was && runOf(was)) tick(was);     // the run trained before stays on the charts
+  if (was && current === was && known) {
+    // the same name started afresh: its old checkpoints are a run of their own
+    for (const q of runs) if (!known.has(q.name) && q.name.startsWith(`${was}/old-`)) tick(q.name);
+  }
+  known = new Set(runs.map((q) => q.name));
+  showMsg('runs-msg', () => (runs.length ? '' : t('runs.none')));
   renderList();
-  await refreshTicked();
+  for (const fn of listeners) { try { fn(runs, current); } catch (e) { console.error(e); } }
+  await refresh();
 }
 
-$('runs-x').addEventListener('change', draw);
-$('runs-figure').addEventListener('change', draw);
-store.subscribe('run', () => { held.clear(); firstLoad = true; ticked.clear(); setTimeout(() => loadRuns().catch(() => {}), 500); });
-new ResizeObserver(() => { if (chart) chart.setSize({ width: $('chart-runs').clientWidth, height: CHART_H }); })
-  .observe($('chart-runs'));
+$('runs-x').addEventListener('change', push);
+store.subscribe('run', () => { setTimeout(() => loadRuns().catch(() => {}), 500); });
+onChange(renderList);
 setInterval(() => { if (!document.hidden) loadRuns().catch(() => {}); }, REFRESH_MS);
 loadRuns().catch(() => {});

@@ -36,6 +36,12 @@
 // real.png, interpolate.png, balance (config "balance": "auto" makes skip/resume
 // events, SSE "balance", GET /api/balance), and POST /api/run {"preset"}, which
 // restarts the fake run from iteration 0 (uptime too) and drops the SSE streams.
+// Runs side by side: the run is named "mock" at first; POST /api/run {"preset",
+// "name", "settings"} checks the name and the settings as the C server does
+// (400 naming the field; 409 for a name taken) and sets the old run aside as a
+// stopped run (its points, passes and snapshots kept): /api/runs lists them,
+// /api/runs/<name>/metrics, /quality, /timeline ({run, items: [{iteration,
+// time_s, url}]}) and /timeline/<N>.png answer for each.
 // startMock({classifier: false}) answers quality "available": false with a reason.
 // Grids follow the C server's layout: 28*scale cells, 2-px gutters between
 // cells only (not scaled), ceil(sqrt(n)) columns.
@@ -71,6 +77,7 @@ const STATIC = {
   '/realfake.js': ['web/realfake.js', 'text/javascript; charset=utf-8'],
   '/invite.js': ['web/invite.js', 'text/javascript; charset=utf-8'],
   '/runs.js': ['web/runs.js', 'text/javascript; charset=utf-8'],
+  '/compare.js': ['web/compare.js', 'text/javascript; charset=utf-8'],
   '/uPlot.iife.min.js': ['node_modules/uplot/dist/uPlot.iife.min.js', 'text/javascript; charset=utf-8'],
   '/uPlot.min.css': ['node_modules/uplot/dist/uPlot.min.css', 'text/css; charset=utf-8'],
 };
@@ -198,7 +205,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
   const live = { lr_d: 0.0002, lr_g: 0.0002, beta1: 0.5, beta2: 0.999, d_steps: 1, g_steps: 1,
                  timeline_every: 100, events_interval_ms: 250, ...PRESETS[preset],
                  balance: 'off', balance_hi: 0.95, balance_lo: 0.35, balance_window: 20, quality_every: qualityEvery };
-  const RUN = { preset, restarts: 0 };
+  const RUN = { preset, restarts: 0, name: 'mock', past: [] };   // past: [{name, preset, history, passes, timeline}]
   const Q = { passes: [], modeCollapse: false, copying: false };
   const BAL = { skipping: null, events: [] };
   const S = { state: 'running', iteration: 0, stepTarget: null, stepWaiters: [], divergedReason: '' };
@@ -206,6 +213,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
   const history = [];            // point objects, oldest first
   const MAX_HISTORY = 4000;
   const timeline = [];           // iterations with a snapshot
+  const tlTime = new Map();      // snapshot iteration -> time_s
   const TIMELINE_MAX = 200;
   const sse = new Set();
   const noise = rng(42);
@@ -266,6 +274,19 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
     }
     return w;
   }
+  // The readable moment as /api/status quality carries it: the first pass
+  // with an inception score >= 7 (unconditional) or >= 80% of samples read
+  // as the digit asked for (conditional; 1 - 0.9 e^(-it/600) here).
+  function readableOf() {
+    const share = (p) => +(1 - 0.9 * Math.exp(-p.iteration / 600)).toFixed(4);
+    const v = (p) => (conditional ? share(p) : p.inception_score), thr = conditional ? 0.8 : 7.0;
+    const first = Q.passes.find((p) => v(p) >= thr);
+    const best = Q.passes.reduce((b, p) => (b && v(b) >= v(p) ? b : p), null);
+    return { as_asked: conditional ? share(Q.passes[Q.passes.length - 1]) : null,
+      readable_since: first ? { iteration: first.iteration, time_s: first.time } : null,
+      readable: { metric: conditional ? 'as_asked' : 'inception_score', threshold: thr,
+        best: best ? v(best) : null, best_iteration: best ? best.iteration : null } };
+  }
   function balanceEvent(action) {
     const last = history[history.length - 1];
     const acc = action === 'skip_d' ? 0.97 : action === 'skip_g' ? 0.31 : (last ? last.d_acc : 0.6);
@@ -292,6 +313,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
       }
       if (S.iteration % live.timeline_every === 0) {
         timeline.push(S.iteration);
+        tlTime.set(S.iteration, (Date.now() - t0) / 1000);
         if (timeline.length > TIMELINE_MAX) timeline.splice(1, 1);
       }
     }
@@ -360,7 +382,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
       dataset: 'mnist',
       conditional, classes: CLASSES, preset: RUN.preset,
       quality: Q.passes.length ? (({ iteration, confidence, inception_score, frechet, nn_ratio, histogram }) =>
-        ({ iteration, confidence, inception_score, frechet, nn_ratio, histogram }))(Q.passes[Q.passes.length - 1]) : null,
+        ({ iteration, confidence, inception_score, frechet, nn_ratio, histogram, ...readableOf() }))(Q.passes[Q.passes.length - 1]) : null,
       warnings: warnings(),
       balance: { mode: live.balance, skipping: live.balance === 'auto' ? BAL.skipping : null },
       config: { server: { bind: host, port: boundPort, events_interval_ms: live.events_interval_ms },
@@ -444,14 +466,17 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
     return renderGrid(cells, conditional ? 10 : 8, 1);
   }
   // POST /api/run: the real server restarts itself; here the run starts over.
-  function restartRun(p) {
+  function restartRun(p, name) {
+    RUN.past.unshift({ name: RUN.name, preset: RUN.preset, iteration: S.iteration, history: history.slice(),
+      passes: Q.passes.slice(), timeline: timeline.map((it) => ({ iteration: it, time_s: tlTime.get(it) ?? 0 })) });
+    RUN.name = name || `${p}-${RUN.restarts + 1}`;
     RUN.preset = p;
     RUN.restarts++;
     Object.assign(live, PRESETS[p], { balance: 'off' });
     t0 = Date.now();
     S.state = 'running'; S.iteration = 0; S.stepTarget = null; S.divergedReason = '';
     for (const w of S.stepWaiters.splice(0)) w();
-    history.length = 0; timeline.length = 0; Q.passes.length = 0; BAL.events.length = 0; BAL.skipping = null;
+    history.length = 0; timeline.length = 0; tlTime.clear(); Q.passes.length = 0; BAL.events.length = 0; BAL.skipping = null;
     CK.last = null; CK.saved = []; CK.error = null;
     lastImgsIter = 0;
     for (const c of sse) c.res.destroy();
@@ -476,15 +501,34 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         return res.end(body);
       }
       if (p === '/api/status') return req.method === 'GET' ? json(res, 200, status()) : json(res, 405, { error: 'method not allowed' });
-      // Runs side by side: the mock holds one run, this one.
+      // Runs side by side: this run and the ones set aside by POST /api/run.
       if (p === '/api/runs' && req.method === 'GET') {
-        return json(res, 200, { current: 'mock', runs: [{ name: 'mock', preset: RUN.preset, differs: {},
-          iteration: S.iteration, state: 'current', live: true, this_server: true }] });
+        const batch = RUN.preset === 'fast' ? 16 : 64;
+        return json(res, 200, { current: RUN.name, runs: [{ name: RUN.name, preset: RUN.preset, differs: {}, batch,
+          iteration: S.iteration, state: 'current', live: true, this_server: true },
+        ...RUN.past.map((r) => ({ name: r.name, preset: r.preset, differs: {}, batch: r.preset === 'fast' ? 16 : 64,
+          iteration: r.iteration, state: 'stopped', live: false, this_server: false }))] });
       }
-      if ((p === '/api/runs/mock/metrics' || p === '/api/runs/current/metrics') && req.method === 'GET') {
-        const since = intParam(u, 'since', -1, -1, Number.MAX_SAFE_INTEGER);
-        const limit = intParam(u, 'limit', 1000, 1, 10000);
-        return json(res, 200, { iteration: S.iteration, points: history.filter((q) => q.iteration > since).slice(0, limit) });
+      const rm = /^\/api\/runs\/([A-Za-z0-9._-]+)\/(metrics|quality|timeline|timeline\/(\d+)\.png)$/.exec(p);
+      if (rm && req.method === 'GET') {
+        const mine = rm[1] === RUN.name || rm[1] === 'current';
+        const r = mine ? { name: RUN.name, history, passes: Q.passes,
+          timeline: timeline.map((it) => ({ iteration: it, time_s: tlTime.get(it) ?? 0 })) } : RUN.past.find((q) => q.name === rm[1]);
+        if (!r) return json(res, 404, { error: `no run named ${rm[1]}` });
+        if (rm[2] === 'metrics') {
+          const since = intParam(u, 'since', -1, -1, Number.MAX_SAFE_INTEGER);
+          const limit = intParam(u, 'limit', 1000, 1, 10000);
+          return json(res, 200, { iteration: mine ? S.iteration : r.iteration,
+            points: r.history.filter((q) => q.iteration > since).slice(0, limit) });
+        }
+        if (rm[2] === 'quality') return json(res, 200, { passes: classifier ? r.passes : [] });
+        if (rm[2] === 'timeline') {
+          return json(res, 200, { run: r.name, items: r.timeline.map((q) => ({ ...q,
+            url: `/api/runs/${r.name}/timeline/${q.iteration}.png` })) });
+        }
+        const it = Number(rm[3]);
+        if (!r.timeline.some((q) => q.iteration === it)) return json(res, 404, { error: 'no such snapshot' });
+        return png(res, fixedPng(it), 'public, max-age=3600');
       }
       if (p === '/api/metrics' && req.method === 'GET') {
         const since = intParam(u, 'since', -1, -1, Number.MAX_SAFE_INTEGER);
@@ -544,8 +588,31 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         if (req.method !== 'POST') return json(res, 405, { error: 'method not allowed' });
         const body = await jsonBody(req, res); if (!body) return;
         if (!PRESETS[body.preset]) return json(res, 400, { error: 'preset: must be "classic" or "fast"' });
-        json(res, 202, { preset: body.preset, restarting: true });
-        setTimeout(() => restartRun(body.preset), 100);
+        for (const k of Object.keys(body)) {
+          if (!['preset', 'name', 'settings'].includes(k)) return json(res, 400, { error: `unknown field: ${k}` });
+        }
+        const name = body.name == null ? '' : body.name;
+        if (typeof name !== 'string' || (name && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))) {
+          return json(res, 400, { error: 'name: must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit' });
+        }
+        if (name === 'current') return json(res, 400, { error: 'name: "current" is taken (it names the run a server trains)' });
+        if (name && (name === RUN.name || RUN.past.some((r) => r.name === name))) {
+          return json(res, 409, { error: `name: a run named "${name}" exists; runs are never overwritten, choose another name` });
+        }
+        const LIMITS = { 'train.d_steps': [1, 100], 'train.g_steps': [1, 100], 'train.lr_d': [0, 1], 'train.lr_g': [0, 1],
+          'train.beta1': [0, 0.9999], 'train.batch': [1, 1024], 'train.seed': [0, 2 ** 53 - 1], 'model.nz': [1, 1024],
+          'model.ngf': [1, 1024], 'model.ndf': [1, 1024] };
+        if (body.settings != null && (typeof body.settings !== 'object' || Array.isArray(body.settings))) {
+          return json(res, 400, { error: 'settings: must be an object of "section.key": value' });
+        }
+        for (const [k, v] of Object.entries(body.settings || {})) {
+          if (!LIMITS[k]) return json(res, 400, { error: `settings.${k}: unknown setting` });
+          const [lo, hi] = LIMITS[k];
+          if (typeof v !== 'number' || !(v >= lo && v <= hi)) return json(res, 400, { error: `settings.${k}: must be in ${lo}..${hi}` });
+        }
+        json(res, 202, { preset: body.preset, name: name || null, settings: body.settings, restarting: true });
+        RUN.lastBody = body;
+        setTimeout(() => restartRun(body.preset, name), 100);
         return;
       }
       if (p === '/api/samples/fixed.png' && req.method === 'GET') return png(res, fixedPng(S.iteration));

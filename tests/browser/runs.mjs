@@ -1,7 +1,14 @@
-// runs.mjs - the runs panel against a real server with two runs on disk
-// (runs.sh): both listed, "second" (this server's) ticked at first; ticking
-// "first" overlays it; each series the chart holds equals that run's points
-// from /api/runs/<name>/metrics; the x axis switches to images seen.
+// runs.mjs - runs side by side against a real server with two runs on disk
+// (runs.sh: "first", preset classic, stopped; "second", preset fast, this
+// server's): both listed, this server's run fixed on the charts; ticking
+// "first" overlays it on the loss, accuracy and quality charts, and each
+// series the charts hold equals that run's points from
+// /api/runs/<name>/metrics (and passes from /quality); the x axis switch
+// redraws every run against wall time and images seen; Compare digits shows
+// both runs' snapshots picked at or before the slider's iteration (or wall
+// time); the New run dialog refuses a bad name itself, shows the server's
+// 400 beside its field, and a good request restarts the server on a new run
+// with "second" ticked; Spanish strings; no script errors.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +18,9 @@ import { check, fail, finish, sleep } from './lib.mjs';
 const exe = process.env.CHROMIUM || '/usr/bin/chromium';
 const base = process.argv[2];
 
+const sum = (pts, k) => pts.reduce((acc, p) => acc + (Number.isFinite(p[k]) ? p[k] : 0), 0);
+const close = (a, b) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+
 async function main() {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ganlive-chromium-'));
   const context = await chromium.launchPersistentContext(userDir, {
@@ -19,60 +29,235 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const errors = [];
+  let restarting = false, expect400 = false;
   try {
     const page = context.pages()[0] || await context.newPage();
     page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(base + '/');
-    const ds = () => page.evaluate(() => ({ ...document.getElementById('chart-runs').dataset }));
-    const waitRuns = async (want) => {
-      for (let i = 0; i < 100; i++) {
-        const d = await ds();
-        if (d.runs === want) return d;
+    page.on('console', (m) => {
+      // the event stream and polls drop while the server restarts itself
+      // (and the dialog's refused request is logged as a failed load)
+      const quiet = (restarting && /Failed to load resource|net::ERR_/.test(m.text()))
+        || (expect400 && /Failed to load resource: the server responded with a status of 400/.test(m.text()));
+      if (m.type() === 'error' && !quiet) errors.push(m.text());
+    });
+    const api = (u) => page.evaluate(async (x) => {
+      const r = await fetch(x, { cache: 'no-store' });
+      return r.json();
+    }, u);
+    const post = (u, body) => page.evaluate(async ([x, b]) => (await fetch(x, { method: 'POST',
+      headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(b) })).json(), [u, body]);
+    const ds = (id) => page.evaluate((x) => ({ ...document.getElementById(x).dataset }), id);
+    const waitFor = async (fn, ms = 10000) => {
+      const t0 = Date.now();
+      for (;;) {
+        const v = await fn();
+        if (v || Date.now() - t0 > ms) return v;
         await sleep(100);
       }
-      return ds();
     };
-    await check('both runs are listed', async () => {
-      let names = [];
-      for (let i = 0; i < 100 && !(names.includes('first') && names.includes('second')); i++) {
-        await sleep(100);
-        names = await page.evaluate(() => [...document.querySelectorAll('#runs-list input')].map((b) => b.dataset.run));
-      }
-      return names.includes('first') && names.includes('second') ? names.join(',') : false;
+    await page.goto(base + '/');
+    // Pause: the charts and the run's log then hold the same points.
+    await post('/api/pause', {});
+    await check('both runs are listed, this server\'s fixed on the charts', async () => {
+      const boxes = await waitFor(async () => {
+        const b = await page.evaluate(() => [...document.querySelectorAll('#runs-list input')]
+          .map((x) => ({ run: x.dataset.run, checked: x.checked, disabled: x.disabled })));
+        return b.some((x) => x.run === 'first') && b.some((x) => x.run === 'second') ? b : null;
+      });
+      if (!boxes) throw new Error('not listed');
+      const s = boxes.find((x) => x.run === 'second'), f = boxes.find((x) => x.run === 'first');
+      if (!s.checked || !s.disabled || f.checked) throw new Error(JSON.stringify(boxes));
+      return boxes.map((x) => x.run).join(',');
     });
-    await check("this server's run is ticked and drawn", async () => (await waitRuns('second')).runs === 'second');
+    await check('with nothing ticked the loss chart draws this run alone', async () => {
+      const d = await waitFor(async () => { const x = await ds('chart-loss'); return x.runs === 'second' ? x : null; });
+      const legend = await page.evaluate(() => document.querySelectorAll('#chart-loss .u-legend .u-series').length);
+      if (!d || legend !== 5) throw new Error(`runs ${d && d.runs}, ${legend} legend entries`);
+      return `${d.points} points`;
+    });
+    await sleep(1500);   // the log is flushed every second
     await page.click('#runs-list input[data-run="first"]');
-    const d = await waitRuns('second,first');
-    await check('ticking "first" overlays it (the chart draws both)', () => d.runs === 'second,first');
-    // each series in the chart equals the run's points from its log
-    const api = (u) => page.evaluate(async (x) => (await fetch(x, { cache: 'no-store' })).json(), u);
+    const d = await waitFor(async () => { const x = await ds('chart-loss'); return x.runs === 'second,first' ? x : null; });
+    await check('ticking "first" overlays it on the loss and accuracy charts', async () => {
+      if (!d) throw new Error(`runs ${(await ds('chart-loss')).runs}`);
+      const n = await page.evaluate(() => ['chart-loss', 'chart-acc'].map((id) => document.querySelectorAll(`#${id} .u-legend .u-series`).length));
+      if (n[0] !== 7 || n[1] !== 6) throw new Error(`legend entries ${n}`);
+      return 'D and G loss, overall accuracy of "first" added';
+    });
+    await check('the legend names the run, its preset and what differs', async () => {
+      const run = await api('/api/runs/first');
+      const labels = await page.$$eval('#chart-loss .u-legend .u-series .u-label', (els) => els.map((e) => e.textContent));
+      const want = Object.entries(run.differs || {}).map(([k, v]) => `${k}=${v}`).join(' ');
+      const l = labels.find((x) => x.startsWith('first ('));
+      if (!l || !l.includes('classic') || !l.includes(want)) throw new Error(`labels ${JSON.stringify(labels)}, differs "${want}"`);
+      return l;
+    });
     const first = (await api('/api/runs/first/metrics?limit=10000')).points;
-    await check('the chart holds series of both runs', async () => {
-      const n = await page.evaluate(() => document.querySelectorAll('#chart-runs .u-legend .u-series').length);
-      return n === 3 ? 'x and two runs' : false;
+    const checkSeries = async (idx, name, pts) => {
+      const loss = await ds('chart-loss'), acc = await ds('chart-acc');
+      const n = Number(loss.runPoints.split(',')[idx]);
+      const got = { g: Number(loss.sums.split(',')[idx]), d: Number(loss.dsums.split(',')[idx]), a: Number(acc.sums.split(',')[idx]) };
+      const want = { g: sum(pts, 'g_loss'), d: sum(pts, 'd_loss'), a: sum(pts, 'd_acc') };
+      if (n !== pts.length || pts.length < 5 || !close(got.g, want.g) || !close(got.d, want.d) || !close(got.a, want.a)) {
+        throw new Error(`${name}: chart ${n} points ${JSON.stringify(got)}, log ${pts.length} points ${JSON.stringify(want)}`);
+      }
+      return `${n} points, G loss sum ${want.g.toFixed(4)}`;
+    };
+    await check('"first"\'s series are its logged G loss, D loss and accuracy, point for point', () => checkSeries(1, 'first', first));
+    await check('"second"\'s series (this run, from /api/metrics and its events) are its logged points too', async () => {
+      // the run's log may hold one point the paused page has not been sent
+      const n = Number((await ds('chart-loss')).runPoints.split(',')[0]);
+      const all = (await api('/api/runs/second/metrics?limit=10000')).points;
+      if (all.length - n > 1) throw new Error(`chart ${n} points, log ${all.length}`);
+      return checkSeries(0, 'second', all.slice(0, n));
     });
-    await check('"first"\'s series is its logged G loss, point for point', async () => {
-      const dd = await ds();
-      const counts = dd.points.split(',').map(Number), sums = dd.sums.split(',').map(Number);
-      const want = first.reduce((acc, p) => acc + (Number.isFinite(p.g_loss) ? p.g_loss : 0), 0);
-      return counts[1] === first.length && first.length > 5 && Math.abs(sums[1] - want) < 1e-9 * Math.max(1, want)
-        ? `${first.length} points, sum ${want.toFixed(4)}` : false;
+    await check('the quality chart holds both runs\' passes', async () => {
+      const qf = (await api('/api/runs/first/quality')).passes, qs = (await api('/api/runs/second/quality')).passes;
+      const q = await waitFor(async () => {
+        const x = await ds('chart-quality-runs');
+        return x.runs === 'second,first' && Number(x.runPoints.split(',')[0]) === qs.length ? x : null;
+      });
+      const visible = await page.isVisible('#chart-quality-runs');
+      if (!q || !visible) throw new Error(`${JSON.stringify(q)} visible ${visible}`);
+      const counts = q.runPoints.split(',').map(Number), sums = q.sums.split(',').map(Number);
+      if (counts[1] !== qf.length || qf.length < 1 || !close(sums[1], sum(qf, 'inception_score'))) {
+        throw new Error(`chart ${q.runPoints} / ${q.sums}, log ${qs.length},${qf.length}`);
+      }
+      return `${counts.join(' and ')} passes`;
     });
-    await check('"second"\'s series is its logged G loss too', async () => {
-      const dd = await ds();
-      const n = Number(dd.points.split(',')[0]);
-      const pts = (await api(`/api/runs/second/metrics?limit=${n}`)).points;
-      const want = pts.reduce((acc, p) => acc + (Number.isFinite(p.g_loss) ? p.g_loss : 0), 0);
-      const got = Number(dd.sums.split(',')[0]);
-      if (pts.length === n && Math.abs(got - want) < 1e-9 * Math.max(1, want)) return `${n} points`;
-      throw new Error(`chart ${n} points sum ${got}, log ${pts.length} points sum ${want}`);
+    // x: wall time, then images seen
+    const runs = Object.fromEntries((await api('/api/runs')).runs.map((r) => [r.name, r]));
+    const second = (await api('/api/runs/second/metrics?limit=10000')).points;
+    const lastOf = (pts, f) => {
+      let last = -Infinity;
+      for (const p of pts) { const x = f(p); if (Number.isFinite(x) && x > last) last = x; }
+      return last;
+    };
+    const xCheck = async (mode, label, f) => {
+      const before = (await ds('chart-loss')).xlast;
+      await page.selectOption('#runs-x', mode);
+      const x = await waitFor(async () => { const y = await ds('chart-loss'); return y.x === mode ? y : null; });
+      const xl = x.xlast.split(',').map(Number);
+      const want = [lastOf(second, f(runs.second)), lastOf(first, f(runs.first))];
+      const acc = await ds('chart-acc');
+      const legend = await page.$eval('#chart-loss .u-legend .u-series th .u-label', (el) => el.textContent);
+      if (x.xlast === before || acc.xlast !== x.xlast || Math.abs(xl[0] - want[0]) > 1e-6 || Math.abs(xl[1] - want[1]) > 1e-6
+        || legend !== label) {
+        throw new Error(`x ${x.xlast} (was ${before}), want ${want}, accuracy ${acc.xlast}, legend "${legend}"`);
+      }
+      return `last x ${x.xlast}`;
+    };
+    await check('x axis: wall time redraws both runs against their time_s', () => xCheck('time', 'wall time (s)', () => (p) => p.time_s));
+    await check('x axis: images seen is iteration x each run\'s batch', () => xCheck('images', 'images seen', (r) => (p) => p.iteration * r.batch));
+    await page.selectOption('#runs-x', 'iteration');
+
+    // ---- Compare digits ----
+    const tl = { second: (await api('/api/runs/second/timeline')).items, first: (await api('/api/runs/first/timeline')).items };
+    // the page asks again every 10 s for a run still training (this one was paused after it loaded)
+    const positions = new Set([...tl.second, ...tl.first].map((x) => x.iteration)).size;
+    await waitFor(async () => Number(await page.$eval('#cmp-slider', (el) => el.max)) === positions - 1, 15000);
+    const expectAt = (items, k, at) => { let b = null; for (const it of items) if (it[k] <= at) b = it; return b ? b.url : ''; };
+    const compareAt = async (k, pos) => {
+      await page.$eval('#cmp-slider', (el, v) => { el.value = String(v); el.dispatchEvent(new Event('input')); }, pos);
+      const got = await page.evaluate(() => ({ key: Number(document.getElementById('cmp-slider').dataset.key),
+        a: document.getElementById('cmp-img-a').dataset.url, b: document.getElementById('cmp-img-b').dataset.url,
+        ca: document.getElementById('cmp-cap-a').textContent }));
+      const want = { a: expectAt(tl.second, k, got.key), b: expectAt(tl.first, k, got.key) };
+      if (got.a !== want.a || got.b !== want.b) throw new Error(`at ${got.key}: ${got.a} | ${got.b}, want ${want.a} | ${want.b}`);
+      return got;
+    };
+    await check('compare: this run beside "first", both grids loaded', async () => {
+      if (!tl.second.length || !tl.first.length) throw new Error(`timelines ${tl.second.length}, ${tl.first.length}`);
+      const ok = await waitFor(() => page.evaluate(() => ['a', 'b'].every((s) => {
+        const img = document.getElementById(`cmp-img-${s}`);
+        return img.dataset.url && img.complete && img.naturalWidth > 0;
+      })));
+      const sel = await page.evaluate(() => [document.getElementById('cmp-a').value, document.getElementById('cmp-b').value]);
+      if (!ok || sel.join() !== 'second,first') throw new Error(`loaded ${ok}, picked ${sel}`);
+      return `${tl.second.length} and ${tl.first.length} snapshots`;
     });
-    await page.selectOption('#runs-x', 'images');
-    await check('x axis: images seen', async () => {
-      const label = await page.evaluate(() => document.querySelector('#chart-runs .u-legend .u-series th .u-label').textContent);
-      return label === 'images seen' ? label : false;
+    await check('compare: one slider moves both grids (same iteration)', async () => {
+      const max = Number(await page.$eval('#cmp-slider', (el) => el.max));
+      const seen = new Set();
+      for (const pos of [0, 1, Math.floor(max / 2), max]) {
+        const g = await compareAt('iteration', pos);
+        seen.add(`${g.a}|${g.b}`);
+        const it = tl.second.find((x) => x.url === g.a);
+        if (it && !g.ca.includes(String(it.iteration))) throw new Error(`caption "${g.ca}" for ${g.a}`);
+      }
+      if (seen.size < 3) throw new Error(`only ${seen.size} different pairs`);
+      return `${seen.size} pairs over ${max + 1} positions`;
     });
-    await check('no script errors', () => (errors.length ? false : true));
+    await check('compare: same wall time picks by time_s', async () => {
+      await page.selectOption('#cmp-by', 'time');
+      const max = Number(await page.$eval('#cmp-slider', (el) => el.max));
+      const keys = [...new Set([...tl.second, ...tl.first].map((x) => x.time_s))];
+      if (max !== keys.length - 1) throw new Error(`${max + 1} positions, ${keys.length} times`);
+      let n = 0;
+      for (const pos of [0, Math.floor(max / 3), Math.floor((2 * max) / 3), max]) { await compareAt('time_s', pos); n++; }
+      return `${n} positions checked`;
+    });
+
+    // ---- New run dialog ----
+    await check('New run: a bad name is refused in the page, nothing posted', async () => {
+      let posted = 0;
+      const count = (r) => { if (r.url().endsWith('/api/run') && r.method() === 'POST') posted++; };
+      page.on('request', count);
+      await page.click('#btn-new-run');
+      await page.fill('#nr-name', '-bad name');
+      await page.click('#nr-start');
+      await sleep(300);
+      page.off('request', count);
+      const err = await page.textContent('#nr-err-name');
+      if (posted || !err || !(await page.isVisible('#run-dialog'))) throw new Error(`posted ${posted}, error "${err}"`);
+      return err;
+    });
+    await check('New run: the server\'s 400 shows beside its setting', async () => {
+      await page.fill('#nr-name', 'third');
+      await page.fill('#nr-train-d_steps', '500');
+      const resp = page.waitForResponse((r) => r.url().endsWith('/api/run'));
+      expect400 = true;
+      await page.click('#nr-start');
+      const r = await resp;
+      const body = await r.json();
+      await sleep(200);
+      const err = await page.textContent('#nr-err-train-d_steps');
+      if (r.status() !== 400 || err !== body.error || !(await page.isVisible('#run-dialog'))) {
+        throw new Error(`${r.status()} ${JSON.stringify(body)}, shown "${err}"`);
+      }
+      expect400 = false;
+      return err;
+    });
+    await check('New run: the request names the run and the settings; the server restarts on it, "second" stays ticked', async () => {
+      await page.fill('#nr-train-d_steps', '2');
+      await page.selectOption('#nr-preset', 'fast');
+      const req = page.waitForRequest((x) => x.url().endsWith('/api/run') && x.method() === 'POST');
+      restarting = true;
+      await page.click('#nr-start');
+      const body = JSON.parse((await req).postData());
+      const want = { preset: 'fast', name: 'third', settings: { 'train.d_steps': 2 } };
+      if (JSON.stringify(body) !== JSON.stringify(want)) throw new Error(`posted ${JSON.stringify(body)}`);
+      const x = await waitFor(async () => { const y = await ds('chart-loss'); return y.runs === 'third,first,second' || y.runs === 'third,second,first' ? y : null; }, 40000);
+      if (!x) throw new Error(`charts draw ${(await ds('chart-loss')).runs}`);
+      const boxes = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#runs-list input')].map((b) => [b.dataset.run, b.checked])));
+      if (!boxes.second || !boxes.first || !boxes.third) throw new Error(JSON.stringify(boxes));
+      const st = await api('/api/runs/third');
+      if (st.preset !== 'fast' || !st.differs || Number(st.differs.d_steps) !== 2) throw new Error(`run ${JSON.stringify(st)}`);
+      restarting = false;
+      return `${x.runs}; third differs ${JSON.stringify(st.differs)}`;
+    });
+    await check('Spanish: the runs, compare and dialog strings', async () => {
+      await page.selectOption('#lang', 'es');
+      const got = await page.evaluate(() => ({ runs: document.getElementById('h-runs').textContent,
+        cmp: document.getElementById('h-compare').textContent, btn: document.getElementById('btn-new-run').textContent,
+        x: document.querySelector('#runs-x option[value="time"]').textContent,
+        list: document.getElementById('runs-list').textContent }));
+      await page.selectOption('#lang', 'en');
+      if (got.runs !== 'Ejecuciones lado a lado' || got.cmp !== 'Comparar dígitos' || got.btn !== 'Nueva ejecución…'
+        || got.x !== 'tiempo real (s)' || !/parada/.test(got.list)) throw new Error(JSON.stringify(got));
+      return got.runs;
+    });
+    await check('no script errors', () => (errors.length ? (console.log(errors.join('\n')), false) : true));
   } catch (e) {
     fail('runs panel', e && e.message);
   } finally {

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# runs.sh BIN DATA - the runs panel (web/runs.js) in headless Chromium with
-# two real runs under one runs root: "first" trains a little and stops
-# (SIGTERM), then "second" is served; runs.mjs ticks both and reads both
-# series back from the chart. Prints the test's "N passed, N failed".
+# runs.sh BIN DATA - the runs overlay, Compare digits and the New run dialog
+# (web/runs.js, charts.js, compare.js, controls.js) in headless Chromium with
+# two real runs under one runs root: "first" (preset classic) trains a
+# little and stops (SIGTERM), then "second" (preset fast) is served; both
+# keep timeline snapshots and quality passes (a small config beside the test
+# one). runs.mjs overlays "first" on this server's charts and reads both
+# series back, compares the two runs' grids, and starts a third run from the
+# dialog (the server restarts itself in place). Prints "N passed, N failed".
 set -u
 bin=$1
 data=$2
@@ -11,10 +15,17 @@ root=$(mktemp -d "${TMPDIR:-/tmp}/ganlive-browser-runs.XXXXXX")
 log=$(mktemp)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "$pid" ] && wait $pid 2>/dev/null; rm -f "$log"; rm -rf "$root"' EXIT
-start() {   # start NAME: serve run NAME on a free port; sets pid and port
+# the test model, with a quality pass every 20 iterations (of 200 samples)
+/usr/bin/python3 - "$root/config.json" <<'PY'
+import json, sys
+c = json.load(open("tests/config-test.json"))
+c["quality"] = {"every": 20, "samples": 200}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+start() {   # start NAME ARGS...: serve run NAME on a free port; sets pid and port
     port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$bin" serve --port "$port" --data "$data" --config tests/config-test.json \
-        --runs-root "$root" --run-name "$1" "${@:2}" >"$log" 2>&1 &
+    "$bin" serve --port "$port" --data "$data" --config "$root/config.json" \
+        --runs-root "$root/runs" --run-name "$1" "${@:2}" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/api/status" >/dev/null 2>&1 && return 0
@@ -22,9 +33,9 @@ start() {   # start NAME: serve run NAME on a free port; sets pid and port
         sleep 0.2
     done
 }
-start first
-sleep 4
+start first --preset classic
+sleep 22   # the quality passes start after the real test digits are scored (some 15 s)
 kill $pid; wait $pid; pid=
-start second --batch 8
-sleep 3
+start second --preset fast
+sleep 4
 node tests/browser/runs.mjs "http://127.0.0.1:$port"
