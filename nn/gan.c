@@ -172,8 +172,8 @@ static size_t scratch_floats(const gan_config *c, int B) {
 }
 
 static int config_ok(const gan_config *c) {
-    return c->nz >= 1 && c->nz <= 4096 && c->ngf >= 1 && c->ngf <= 2048 &&
-           c->ndf >= 1 && c->ndf <= 2048 && c->batch >= 1 && c->batch <= 4096;
+    return c->nz >= 1 && c->nz <= GAN_NZ_MAX && c->ngf >= 1 && c->ngf <= GAN_WIDTH_MAX &&
+           c->ndf >= 1 && c->ndf <= GAN_WIDTH_MAX && c->batch >= 1 && c->batch <= GAN_BATCH_MAX;
 }
 
 gan_model *gan_model_new(const gan_config *c) {

@@ -32,6 +32,11 @@
 #define GAN_IMG 28            /* image side */
 #define GAN_PIX (GAN_IMG * GAN_IMG)
 #define GAN_CLASSES 10        /* labels of a conditional model */
+/* The largest model gan_model_new builds (the settings table, server/config.c,
+ * and the checkpoint reader take their ranges from these). */
+#define GAN_NZ_MAX 1024       /* noise channels */
+#define GAN_WIDTH_MAX 1024    /* ngf, ndf */
+#define GAN_BATCH_MAX 1024    /* images per batch */
 
 typedef enum { GAN_OUT_TANH = 0, GAN_OUT_RELU = 1 } gan_output;
 

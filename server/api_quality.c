@@ -17,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../nn/quality.h"
 #include "api.h"
 #include "json_strict.h"
 #include "png.h"
+#include "runs.h"
 #include "trainer.h"
 
 #define NEAREST_MAX 64
@@ -321,6 +323,18 @@ enum MHD_Result srv_api_balance(srv_call *c) {
     return srv_reply_json(c->conn, MHD_HTTP_OK, o);
 }
 
+/* The sections a new run may set: the model and its recipe, and what is
+ * recorded about it; not where it lives nor how it is served. */
+static int run_section_ok(const char *name) {
+    static const char *const ok[] = {"model.", "train.", "quality.", "timeline.", "history.", NULL};
+    for (int i = 0; ok[i]; i++)
+        if (strncmp(name, ok[i], strlen(ok[i])) == 0) return 1;
+    return 0;
+}
+
+/* POST /api/run {"preset", "name"?, "settings"?: {"section.key": value}}:
+ * every part is checked here (the settings by the settings table, against
+ * the preset), so the restart that follows cannot fail on them. */
 enum MHD_Result srv_api_run(srv_call *c) {
     static const char *const none[] = {NULL};
     const char *bad = srv_query_unknown(c->conn, none);
@@ -330,18 +344,76 @@ enum MHD_Result srv_api_run(srv_call *c) {
     if (!cJSON_IsString(p) || !p->valuestring ||
         (strcmp(p->valuestring, "classic") != 0 && strcmp(p->valuestring, "fast") != 0))
         return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "preset: must be \"classic\" or \"fast\"");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(c->body, "name");
+    const cJSON *settings = cJSON_GetObjectItemCaseSensitive(c->body, "settings");
     for (const cJSON *it = c->body->child; it; it = it->next)
-        if (!it->string || strcmp(it->string, "preset") != 0)
+        if (!it->string || (strcmp(it->string, "preset") != 0 && strcmp(it->string, "name") != 0 &&
+                            strcmp(it->string, "settings") != 0))
             return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown field: %.64s",
                                    it->string ? it->string : "?");
     if (!c->h->cfg.run_dir[0])
         return srv_reply_error(c->conn, MHD_HTTP_CONFLICT,
                                "this server keeps no checkpoints (run.dir is empty), so a new run "
                                "would lose the current one; restart it with --preset instead");
-    srv_state_request_restart(c->h->st, p->valuestring);
+    srv_restart r = {0};
+    snprintf(r.preset, sizeof r.preset, "%s", p->valuestring);
+    const char *root = c->h->cfg.runs_root[0] ? c->h->cfg.runs_root : "runs";
+    if (name && !cJSON_IsNull(name)) {
+        if (!cJSON_IsString(name) || !name->valuestring)
+            return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "name: must be a string or null");
+        if (name->valuestring[0] && (!srv_run_name_valid(name->valuestring) || strchr(name->valuestring, '/')))
+            return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "name: must be 1-64 of [A-Za-z0-9._-], "
+                                   "starting with a letter or digit");
+        if (strcmp(name->valuestring, "current") == 0)
+            return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "name: \"current\" is taken (it names "
+                                   "the run a server trains)");
+        int dfd = name->valuestring[0] ? srv_run_open(root, name->valuestring) : -1;
+        if (dfd >= 0) {
+            close(dfd);
+            return srv_reply_error(c->conn, MHD_HTTP_CONFLICT, "name: a run named \"%s\" exists; runs are "
+                                   "never overwritten, choose another name", name->valuestring);
+        }
+        snprintf(r.name, sizeof r.name, "%s", name->valuestring);
+    }
+    if (settings && !cJSON_IsNull(settings)) {
+        if (!cJSON_IsObject(settings))
+            return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                                   "settings: must be an object of \"section.key\": value");
+        srv_config next = c->h->cfg;
+        srv_config_preset(&next, r.preset);
+        for (const cJSON *it = settings->child; it; it = it->next) {
+            char text[64], err[300];
+            if (!srv_config_known(it->string))
+                return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "settings.%.64s: unknown setting", it->string);
+            if (!run_section_ok(it->string))
+                return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "settings.%.64s: not a setting of the "
+                                       "model or its recipe (a new run keeps how it is served)", it->string);
+            if (r.nsets == SRV_RESTART_SETS)
+                return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "settings: at most %d", SRV_RESTART_SETS);
+            /* its text as a flag would give it, then the table's check */
+            if (cJSON_IsString(it) && it->valuestring) {
+                if (snprintf(text, sizeof text, "%s", it->valuestring) >= (int)sizeof text)
+                    return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "settings.%.64s: too long", it->string);
+            }
+            else if (cJSON_IsBool(it)) snprintf(text, sizeof text, "%s", cJSON_IsTrue(it) ? "true" : "false");
+            else if (cJSON_IsNumber(it)) snprintf(text, sizeof text, "%.17g", it->valuedouble);
+            else return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
+                                        "settings.%.64s: must be a number, a string or true/false", it->string);
+            if (srv_config_set_text(&next, it->string, text, err, sizeof err) < 0)
+                return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "settings.%s", err);
+            if (snprintf(r.sets[r.nsets], sizeof r.sets[0], "%s=%s", it->string, text) >= (int)sizeof r.sets[0])
+                return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "settings.%.64s: too long", it->string);
+            r.nsets++;
+        }
+    }
+    if (!r.name[0]) srv_run_new_name(root, r.preset, r.name, sizeof r.name);   /* <preset>-<time> */
+    srv_state_request_restart(c->h->st, &r);
     cJSON *o = cJSON_CreateObject();
     if (o) {
-        cJSON_AddStringToObject(o, "preset", p->valuestring);
+        cJSON_AddStringToObject(o, "preset", r.preset);
+        cJSON_AddStringToObject(o, "name", r.name);   /* given, or made here */
+        if (settings && cJSON_IsObject(settings))
+            cJSON_AddItemToObject(o, "settings", cJSON_Duplicate(settings, 1));
         cJSON_AddBoolToObject(o, "restarting", 1);
     }
     return srv_reply_json(c->conn, MHD_HTTP_ACCEPTED, o);

@@ -141,14 +141,24 @@ static int parse_conf(rbuf *r, uint32_t version, srv_ckpt *ck, char *err, size_t
     if (sec_close(&s, "CONF", err, errlen) < 0) return -1;
     memcpy(ck->dataset, ds, sizeof ck->dataset);
     c->g_output = out == 1 ? GAN_OUT_RELU : GAN_OUT_TANH;
-    if (!in_i(c->nz, 1, 1024) || !in_i(c->ngf, 1, 1024) || !in_i(c->ndf, 1, 1024) ||
-        !in_i(out, 0, 1) || !in_i(c->batch, 1, 1024) || !in_f(c->lr_d, 0, 1) ||
-        !in_f(c->lr_g, 0, 1) || !in_f(c->beta1, 0, 0.9999) || !in_f(c->beta2, 0, 0.99999) ||
-        !in_f(c->adam_eps, 1e-12, 1) || !in_i(c->d_steps, 1, 100) || !in_i(c->g_steps, 1, 100) ||
-        !in_f(c->bn_eps, 1e-12, 1) || !in_f(c->bn_momentum, 0, 1) ||
-        !in_f(c->lrelu_slope, 0, 1) || !in_f(c->init_std, 0, 10) || !in_i(c->conditional, 0, 1) ||
-        ck->seed > 9007199254740991ULL || memchr(ck->dataset, 0, sizeof ck->dataset) == NULL ||
-        !in_i(ck->timeline_every, 1, 1000000000)) {
+    /* the settings by the settings table's ranges (config.h), the recipe's
+     * constants (not settings) by their own */
+    srv_config as_set;
+    srv_config_default(&as_set);
+    as_set.model = *c;
+    as_set.seed = ck->seed;
+    as_set.timeline_every = ck->timeline_every;
+    char why[200];
+    if (!in_i(out, 0, 1)) {
+        snprintf(err, errlen, "CONF: a setting is out of range: model.g_output");
+        return -1;
+    }
+    if (srv_config_check(&as_set, why, sizeof why) < 0) {
+        snprintf(err, errlen, "CONF: a setting is out of range: %s", why);
+        return -1;
+    }
+    if (!in_f(c->bn_eps, 1e-12, 1) || !in_f(c->bn_momentum, 0, 1) || !in_f(c->lrelu_slope, 0, 1) ||
+        !in_f(c->init_std, 0, 10) || memchr(ck->dataset, 0, sizeof ck->dataset) == NULL) {
         snprintf(err, errlen, "CONF: a setting is out of range");
         return -1;
     }
@@ -453,12 +463,7 @@ void srv_ckpt_apply_trainer(const srv_ckpt *ck, srv_trainer *t, int keep_live) {
     c->init_std = k->init_std;
     t->cfg.seed = ck->seed;
     if (!keep_live) {
-        c->lr_d = k->lr_d;
-        c->lr_g = k->lr_g;
-        c->beta1 = k->beta1;
-        c->beta2 = k->beta2;
-        c->d_steps = k->d_steps;
-        c->g_steps = k->g_steps;
+        srv_config_copy_live_model(c, k);
         t->cfg.timeline_every = ck->timeline_every;
     }
     m->cfg = *c;

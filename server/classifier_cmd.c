@@ -62,7 +62,7 @@ int srv_classifier_main(int argc, char **argv) {
             epochs = (int)v;
             break;
         case 's':
-            if (srv_parse_whole(optarg, 0, 9007199254740991.0, &v) < 0) goto bad;
+            if (srv_parse_whole(optarg, 0, SRV_SEED_MAX, &v) < 0) goto bad;
             seed = (uint64_t)v;
             break;
         case 't':

@@ -20,14 +20,14 @@ typedef struct {
     const char *section, *key, *flat;
     setting_type type;
     size_t offset;           /* into srv_config */
-    double min, max;         /* numbers: inclusive range; strings: max length */
+    double min, max;         /* numbers: inclusive range; strings: length range */
     int live;                /* 1 live-tunable, 0 fixed at start, HIDDEN secret */
-    const char *choices[4];  /* T_ENUM: accepted names, index = stored int */
+    const char *choices[4];  /* T_ENUM: accepted names, index = stored int;
+                                T_STR: when set, the only strings accepted */
 } setting;
 
 #define OFF(f) offsetof(srv_config, f)
 #define HIDDEN 2                      /* `live` value: never shown nor patched (secrets) */
-#define MAX_SEED 9007199254740991.0   /* 2^53 - 1: exact in a JSON number */
 
 static const setting settings[] = {
     {"server",   "bind",               "bind",               T_STR,   OFF(bind), 0, 63, 0, {0}},
@@ -40,14 +40,14 @@ static const setting settings[] = {
     {"server",   "render_share",       "render_share",       T_FLOAT, OFF(render_share), 0.01, 1, 1, {0}},
     {"server",   "render_queue",       "render_queue",       T_INT,   OFF(render_queue), 1, 1024, 0, {0}},
     {"server",   "cache_mb",           "cache_mb",           T_INT,   OFF(cache_mb), 1, 4096, 0, {0}},
-    {"data",     "dataset",            "dataset",            T_STR,   OFF(dataset), 0, 15, 0, {0}},
+    {"data",     "dataset",            "dataset",            T_STR,   OFF(dataset), 0, 15, 0, {"mnist", "fashion"}},
     {"data",     "dir",                "dir",                T_STR,   OFF(data_dir), 0, 511, 0, {0}},
-    {"model",    "nz",                 "nz",                 T_INT,   OFF(model.nz), 1, 1024, 0, {0}},
-    {"model",    "ngf",                "ngf",                T_INT,   OFF(model.ngf), 1, 1024, 0, {0}},
-    {"model",    "ndf",                "ndf",                T_INT,   OFF(model.ndf), 1, 1024, 0, {0}},
+    {"model",    "nz",                 "nz",                 T_INT,   OFF(model.nz), 1, GAN_NZ_MAX, 0, {0}},
+    {"model",    "ngf",                "ngf",                T_INT,   OFF(model.ngf), 1, GAN_WIDTH_MAX, 0, {0}},
+    {"model",    "ndf",                "ndf",                T_INT,   OFF(model.ndf), 1, GAN_WIDTH_MAX, 0, {0}},
     {"model",    "g_output",           "g_output",           T_ENUM,  OFF(model.g_output), 0, 0, 0, {"tanh", "relu"}},
     {"model",    "conditional",        "conditional",        T_BOOL,  OFF(model.conditional), 0, 1, 0, {0}},
-    {"train",    "batch",              "batch",              T_INT,   OFF(model.batch), 1, 1024, 0, {0}},
+    {"train",    "batch",              "batch",              T_INT,   OFF(model.batch), 1, GAN_BATCH_MAX, 0, {0}},
     {"train",    "lr_d",               "lr_d",               T_FLOAT, OFF(model.lr_d), 0, 1, 1, {0}},
     {"train",    "lr_g",               "lr_g",               T_FLOAT, OFF(model.lr_g), 0, 1, 1, {0}},
     {"train",    "beta1",              "beta1",              T_FLOAT, OFF(model.beta1), 0, 0.9999, 1, {0}},
@@ -55,7 +55,7 @@ static const setting settings[] = {
     {"train",    "adam_eps",           "adam_eps",           T_FLOAT, OFF(model.adam_eps), 1e-12, 1, 0, {0}},
     {"train",    "d_steps",            "d_steps",            T_INT,   OFF(model.d_steps), 1, 100, 1, {0}},
     {"train",    "g_steps",            "g_steps",            T_INT,   OFF(model.g_steps), 1, 100, 1, {0}},
-    {"train",    "seed",               "seed",               T_U64,   OFF(seed), 0, MAX_SEED, 0, {0}},
+    {"train",    "seed",               "seed",               T_U64,   OFF(seed), 0, SRV_SEED_MAX, 0, {0}},
     {"train",    "threads",            "threads",            T_INT,   OFF(threads), 0, 256, 0, {0}},
     {"train",    "iters",              "iters",              T_LONG,  OFF(iters), 0, 1e12, 0, {0}},
     {"train",    "log_every_s",        "log_every_s",        T_INT,   OFF(log_every_s), 1, 3600, 0, {0}},
@@ -70,7 +70,7 @@ static const setting settings[] = {
     {"timeline", "every",              "timeline_every",     T_INT,   OFF(timeline_every), 1, 1000000000, 1, {0}},
     {"timeline", "max",                "timeline_max",       T_INT,   OFF(timeline_max), 2, 10000, 0, {0}},
     {"run",      "dir",                "run_dir",            T_STR,   OFF(run_dir), 0, 511, 0, {0}},
-    {"run",      "root",               "runs_root",          T_STR,   OFF(runs_root), 0, 511, 0, {0}},
+    {"run",      "root",               "runs_root",          T_STR,   OFF(runs_root), 1, 511, 0, {0}},
     {"run",      "name",               "run_name",           T_STR,   OFF(run_name), 0, 127, 0, {0}},
     {"run",      "checkpoint_every_s", "checkpoint_every_s", T_INT,   OFF(checkpoint_every_s), 0, 604800, 1, {0}},
     {"run",      "keep",               "checkpoint_keep",    T_INT,   OFF(checkpoint_keep), 1, 1000, 0, {0}},
@@ -142,10 +142,16 @@ int srv_config_preset(srv_config *c, const char *name) {
 }
 
 static void describe_range(const setting *s, char *buf, size_t len) {
+    if (s->choices[0]) {                  /* T_ENUM, or T_STR with a fixed set */
+        snprintf(buf, len, "one of \"%s\", \"%s\"", s->choices[0], s->choices[1]);
+        return;
+    }
     switch (s->type) {
     case T_FLOAT: snprintf(buf, len, "a number in [%g, %g]", s->min, s->max); break;
-    case T_STR:   snprintf(buf, len, "a string of at most %.0f characters", s->max); break;
-    case T_ENUM:  snprintf(buf, len, "one of \"%s\", \"%s\"", s->choices[0], s->choices[1]); break;
+    case T_STR:
+        if (s->min > 0) snprintf(buf, len, "a string of %.0f to %.0f characters", s->min, s->max);
+        else snprintf(buf, len, "a string of at most %.0f characters", s->max);
+        break;
     case T_BOOL:  snprintf(buf, len, "true or false"); break;
     default:      snprintf(buf, len, "an integer in [%.0f, %.0f]", s->min, s->max); break;
     }
@@ -165,12 +171,14 @@ static int set_value(srv_config *c, const setting *s, const cJSON *v, const char
     if (s->type == T_STR || s->type == T_ENUM) {
         if (!cJSON_IsString(v) || !v->valuestring) goto bad;
         const char *str = v->valuestring;
-        if (s->type == T_ENUM) {
-            for (int i = 0; i < 4 && s->choices[i]; i++)
-                if (strcmp(str, s->choices[i]) == 0) { *(int *)field = i; return 0; }
-            goto bad;
+        if (s->choices[0]) {
+            int k = -1;
+            for (int i = 0; i < 4 && s->choices[i] && k < 0; i++)
+                if (strcmp(str, s->choices[i]) == 0) k = i;
+            if (k < 0) goto bad;
+            if (s->type == T_ENUM) { *(int *)field = k; return 0; }
         }
-        if (strlen(str) > (size_t)s->max) goto bad;
+        if (strlen(str) > (size_t)s->max || strlen(str) < (size_t)s->min) goto bad;
         memcpy(field, str, strlen(str) + 1);
         return 0;
     }
@@ -367,4 +375,212 @@ cJSON *srv_config_live_to_json(const srv_config *c) {
         }
     }
     return root;
+}
+
+/* ---- one setting from text: flags, --set, POST /api/run ---------------------- */
+
+static const setting *find_dotted(const char *name) {
+    const char *dot = strchr(name, '.');
+    if (!dot) return NULL;
+    const size_t n = (size_t)(dot - name);
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strlen(settings[i].section) == n && strncmp(settings[i].section, name, n) == 0 &&
+            strcmp(settings[i].key, dot + 1) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+int srv_config_known(const char *name) { return find_dotted(name) != NULL; }
+
+int srv_config_set_text(srv_config *c, const char *name, const char *text, char *err, size_t errlen) {
+    const setting *s = find_dotted(name);
+    if (!s) {
+        snprintf(err, errlen, "%.128s: unknown setting", name);
+        return -1;
+    }
+    /* The text becomes the JSON value a config file would hold, so the one
+     * validator (set_value) judges it; text that is not a number where one
+     * is wanted stays a string and is refused with the setting's range. */
+    cJSON *v = NULL;
+    char *end = NULL;
+    double d = 0;
+    switch (s->type) {
+    case T_STR: case T_ENUM:
+        v = cJSON_CreateString(text);
+        break;
+    case T_BOOL:
+        v = strcmp(text, "true") == 0 ? cJSON_CreateTrue() : strcmp(text, "false") == 0
+            ? cJSON_CreateFalse() : cJSON_CreateString(text);
+        break;
+    case T_U64:                           /* decimal digits stay exact as a string */
+        if (text[0] && strspn(text, "0123456789") == strlen(text)) {
+            v = cJSON_CreateString(text);
+            break;
+        }
+        __attribute__((fallthrough));    /* "1e3" and the like: as a number */
+    default:
+        errno = 0;
+        d = strtod(text, &end);
+        v = (text[0] && end && !*end && !errno) ? cJSON_CreateNumber(d) : cJSON_CreateString(text);
+        break;
+    }
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = set_value(c, s, v, name, err, errlen);
+    cJSON_Delete(v);
+    return rc;
+}
+
+/* ---- flags and --help ----------------------------------------------------------- */
+
+/* The flags that stand for one setting each; everything else is --set. */
+static const srv_config_flag flags[] = {
+    {"data", "DIR", "data.dir", "directory with the IDX files (train-images-idx3-ubyte[.gz], ...); "
+                                "\"\" = the dataset's usual place"},
+    {"dataset", "NAME", "data.dataset", "mnist (data/mnist) or fashion (Debian dataset-fashion-mnist)"},
+    {"seed", "S", "train.seed", "random seed (same seed and threads: identical run)"},
+    {"threads", "T", "train.threads", "threads (0 = all cores)"},
+    {"iters", "N", "train.iters", "train: iterations to run; bench: timed iterations"},
+    {"batch", "B", "train.batch", "images per batch"},
+    {"bind", "ADDR", "server.bind", "serve: address to listen on"},
+    {"port", "P", "server.port", "serve: port (0 = any free port)"},
+    {"token", "T", "server.token", "serve: token that POST/PATCH requests must send as "
+                                   "\"Authorization: Bearer T\" (generated when --bind is not loopback)"},
+    {"run-dir", "DIR", "run.dir", "train, serve: checkpoints go here and the run resumes from the "
+                                  "newest good one"},
+    {"runs-root", "DIR", "run.root", "where runs live, one directory each"},
+    {"run-name", "NAME", "run.name", "train, serve: the run's name, its directory DIR/NAME (default: "
+                                     "resume the last run, or a new one named <preset>-<UTC time>)"},
+};
+
+const srv_config_flag *srv_config_flags(int *n) {
+    *n = (int)(sizeof flags / sizeof flags[0]);
+    return flags;
+}
+
+/* "  left" padded to HELP_COL, then text wrapped to HELP_WIDTH. */
+#define HELP_COL 28
+#define HELP_WIDTH 100
+void srv_config_help_line(FILE *f, const char *left, const char *text) {
+    int col = fprintf(f, "  %s", left);
+    if (col >= HELP_COL) { fputc('\n', f); col = 0; }
+    const char *p = text;
+    while (*p) {
+        fprintf(f, "%*s", HELP_COL - col, "");
+        col = HELP_COL;
+        size_t room = HELP_WIDTH - HELP_COL, n = strlen(p);
+        if (n > room) {                   /* break at the last space that fits */
+            n = room;
+            while (n > 0 && p[n] != ' ') n--;
+            if (n == 0) n = room;
+        }
+        fprintf(f, "%.*s\n", (int)n, p);
+        col = 0;
+        p += n;
+        while (*p == ' ') p++;
+    }
+    if (!*text) fputc('\n', f);
+}
+
+/* The stored default of setting s as JSON text ("" when hidden). */
+static void default_text(const setting *s, char *buf, size_t len) {
+    buf[0] = '\0';
+    if (s->live == HIDDEN) return;
+    srv_config d;
+    srv_config_default(&d);
+    cJSON *v = value_json(&d, s);
+    char *t = v ? cJSON_PrintUnformatted(v) : NULL;
+    if (t) snprintf(buf, len, "%s", t);
+    free(t);
+    cJSON_Delete(v);
+}
+
+void srv_config_print_flags(FILE *f) {
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        const setting *s = find_dotted(flags[i].setting);
+        char left[64], dflt[64], text[512];
+        snprintf(left, sizeof left, "--%s %s", flags[i].flag, flags[i].metavar);
+        default_text(s, dflt, sizeof dflt);
+        snprintf(text, sizeof text, "%s (%s%s%s)", flags[i].help, flags[i].setting,
+                 dflt[0] ? ", default " : "", dflt);
+        srv_config_help_line(f, left, text);
+    }
+}
+
+void srv_config_print_settings(FILE *f) {
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting *s = &settings[i];
+        char left[64], dflt[64], want[96], text[256];
+        snprintf(left, sizeof left, "%s.%s", s->section, s->key);
+        default_text(s, dflt, sizeof dflt);
+        describe_range(s, want, sizeof want);
+        snprintf(text, sizeof text, "%s%s%s%s", want, dflt[0] ? "; default " : "", dflt,
+                 s->live == 1 ? "; live (PATCH /api/config)" : "");
+        srv_config_help_line(f, left, text);
+    }
+}
+
+/* ---- whole-config checks and copies ---------------------------------------------- */
+
+static size_t field_size(const setting *s) {
+    switch (s->type) {
+    case T_LONG: return sizeof(long);
+    case T_U64:  return sizeof(uint64_t);
+    case T_FLOAT: return sizeof(float);
+    case T_STR:  return 0;                /* not copied field by field */
+    default:     return sizeof(int);      /* T_INT, T_ENUM, T_BOOL */
+    }
+}
+
+int srv_config_check(const srv_config *c, char *err, size_t errlen) {
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting *s = &settings[i];
+        const char *field = (const char *)c + s->offset;
+        double v = 0;
+        int ok = 1;
+        switch (s->type) {
+        case T_INT:   v = *(const int *)field; break;
+        case T_LONG:  v = (double)*(const long *)field; break;
+        case T_U64:   v = (double)*(const uint64_t *)field; break;
+        case T_FLOAT: v = *(const float *)field; ok = isfinite(v); break;
+        case T_BOOL:  ok = *(const int *)field == 0 || *(const int *)field == 1; break;
+        case T_ENUM: {
+            int k = *(const int *)field, n = 0;
+            while (n < 4 && s->choices[n]) n++;
+            ok = k >= 0 && k < n;
+            break;
+        }
+        case T_STR: {
+            size_t n = strnlen(field, (size_t)s->max + 1);
+            ok = n <= (size_t)s->max && n >= (size_t)s->min;
+            if (ok && s->choices[0]) {
+                ok = 0;
+                for (int k = 0; k < 4 && s->choices[k]; k++) ok |= strcmp(field, s->choices[k]) == 0;
+            }
+            break;
+        }
+        }
+        if (s->type == T_INT || s->type == T_LONG || s->type == T_U64)
+            ok = ok && v >= s->min && v <= s->max;
+        if (s->type == T_FLOAT)                /* as stored: (float)d of a d in range */
+            ok = ok && v >= (double)(float)s->min && v <= (double)(float)s->max;
+        if (!ok) {
+            char want[96];
+            describe_range(s, want, sizeof want);
+            snprintf(err, errlen, "%s.%s: must be %s", s->section, s->key, want);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void srv_config_copy_live_model(gan_config *dst, const gan_config *src) {
+    const size_t lo = OFF(model), hi = lo + sizeof(gan_config);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const setting *s = &settings[i];
+        if (s->live != 1 || s->offset < lo || s->offset >= hi) continue;
+        memcpy((char *)dst + (s->offset - lo), (const char *)src + (s->offset - lo), field_size(s));
+    }
 }

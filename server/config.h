@@ -3,8 +3,10 @@
  *
  * One table (config.c) describes each setting once: its JSON section and key,
  * type, range, and whether it may change while training runs. The same table
- * drives the config file reader, the PATCH /api/config validator and the JSON
- * shown by /api/status, so they cannot drift apart.
+ * drives the config file reader, the PATCH /api/config validator, the JSON
+ * shown by /api/status, the command-line flags (--seed, --set KEY=V, ...)
+ * and their --help lines, the checks on a checkpoint's recipe and the copy
+ * of the live recipe into a running model, so they cannot drift apart.
  *
  * Config files are nested by section ({"train": {"lr_d": 0.0002}, ...});
  * live updates are flat objects of live-tunable keys ({"lr_d": 0.0001}).
@@ -14,6 +16,7 @@
 #define GANLIVE_CONFIG_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <cJSON.h>
 #include "../nn/gan.h"
 
@@ -79,6 +82,38 @@ int srv_config_load_file(srv_config *c, const char *path, char *err, size_t errl
 /* Apply a flat object of live-tunable keys (PATCH /api/config). All or
  * nothing: on error returns -1, names the field in err, c unchanged. */
 int srv_config_apply_live_json(srv_config *c, const cJSON *obj, char *err, size_t errlen);
+
+/* The largest seed: 2^53 - 1, exact in a JSON number. */
+#define SRV_SEED_MAX 9007199254740991.0
+
+/* One setting named "section.key" (as in the config file) from text, as a
+ * command-line flag or --set gives it: numbers in strtod syntax ("1e3"),
+ * whole where the setting is; true/false; strings as they are. The same
+ * checks as the config file; -1 with a message naming the setting, c
+ * unchanged. srv_config_known: 1 when the name is a setting. */
+int srv_config_set_text(srv_config *c, const char *name, const char *text, char *err, size_t errlen);
+int srv_config_known(const char *name);
+
+/* Every setting in range (the config file's rules, applied to a config
+ * that came from elsewhere, e.g. a checkpoint). 0, or -1 naming the first
+ * setting that is not. */
+int srv_config_check(const srv_config *c, char *err, size_t errlen);
+/* Copy the live-tunable settings of the model's recipe (lr_d, lr_g, beta1,
+ * beta2, d_steps, g_steps: the table's live rows inside gan_config). */
+void srv_config_copy_live_model(gan_config *dst, const gan_config *src);
+
+/* Command-line flags that stand for one setting each ("--seed S" is
+ * train.seed); every other setting is reached with --set section.key=V. */
+typedef struct {
+    const char *flag, *metavar, *setting, *help;
+} srv_config_flag;
+const srv_config_flag *srv_config_flags(int *n);
+/* --help: the flags above with their settings and defaults, and every
+ * setting (range, default, live) for --set; srv_config_help_line prints
+ * one "  left   text" entry wrapped like the rest. */
+void srv_config_print_flags(FILE *f);
+void srv_config_print_settings(FILE *f);
+void srv_config_help_line(FILE *f, const char *left, const char *text);
 
 /* A command-line number: a whole decimal number in [lo, hi] (strtod syntax,
  * so "1e3" is 1000). 0 and *out, or -1 if it is not one. */

@@ -53,29 +53,20 @@ static void usage(FILE *f) {
         "       ganlive classifier --data DIR --out FILE [--epochs E] [--seed S] [--threads T]\n"
         "                                  train the digit classifier that scores samples\n"
         "       ganlive runs [--runs-root DIR]  list the runs kept under the runs root\n"
-        "options:\n"
-        "  --config FILE       settings (JSON, see config/default.json)\n"
-        "  --data DIR          directory with the IDX files (train-images-idx3-ubyte[.gz], ...)\n"
-        "  --dataset NAME      mnist (data/mnist) or fashion (Debian dataset-fashion-mnist)\n"
-        "  --seed S            random seed (same seed and threads: identical run)\n"
-        "  --threads T         BLAS threads (0 = all cores)\n"
-        "  --iters N           train: iterations to run (default 2000); bench: timed iterations\n"
-        "  --preset NAME       classic (the DCGAN recipe, default) or fast (conditional,\n"
-        "                      batch 16, lr 5e-4): flags after it still override one by one\n"
-        "  --batch B           images per batch (default 64)\n"
-        "  --out FILE.png      train: where to write the final 8x8 grid (default samples.png)\n"
-        "  --bind ADDR         serve: address to listen on (default 127.0.0.1)\n"
-        "  --port P            serve: port (default 8080, 0 = any free port)\n"
-        "  --run-dir DIR       train, serve: checkpoints go here and the run resumes from\n"
-        "                      the newest good one (default runs/default)\n"
-        "  --fresh             train, serve: start over; old checkpoints are moved to\n"
-        "                      DIR/old-<time>/, never deleted (a generated run name: a new run)\n"
-        "  --runs-root DIR     where runs live, one directory each (default runs)\n"
-        "  --run-name NAME     train, serve: the run's name, its directory DIR/NAME (default:\n"
-        "                      resume the last run, or a new one named <preset>-<UTC time>)\n"
-        "  --web DIR           serve: dashboard files (default: web/ beside the binary)\n"
-        "  --token T           serve: token that POST/PATCH requests must send as\n"
-        "                      \"Authorization: Bearer T\" (generated when --bind is not loopback)\n");
+        "options (settings come from the defaults, then --config, then --preset, then\n"
+        "the other flags in their order):\n");
+    srv_config_help_line(f, "--config FILE", "settings (JSON, see config/default.json)");
+    srv_config_help_line(f, "--preset NAME", "classic (the DCGAN recipe, default) or fast (conditional, batch 16, "
+                                            "lr 5e-4): flags after it still override one by one");
+    srv_config_print_flags(f);
+    srv_config_help_line(f, "--set SECTION.KEY=V", "any setting below, as in a --config file "
+                                                  "(--set train.d_steps=2 --set train.lr_d=1e-3)");
+    srv_config_help_line(f, "--fresh", "train, serve: start over; old checkpoints are moved to "
+                                      "DIR/old-<time>/, never deleted (a generated run name: a new run)");
+    srv_config_help_line(f, "--out FILE.png", "train: where to write the final 8x8 grid (default samples.png)");
+    srv_config_help_line(f, "--web DIR", "serve: dashboard files (default: web/ beside the binary)");
+    fprintf(f, "settings (section.key: accepted values; default; live ones change with PATCH /api/config):\n");
+    srv_config_print_settings(f);
 }
 
 typedef struct {
@@ -91,52 +82,98 @@ typedef struct {
 } cli;
 
 /* POST /api/run: the run was saved and stopped; start this program again
- * with the same flags but --preset NAME --fresh (the old checkpoints are
- * moved aside, not deleted; without --run-dir the new run gets a new name
- * and the old one stays as it is, runs.h). Returns only if exec fails. */
-static void restart_with_preset(char **argv, const char *preset) {
+ * with the same flags but --preset NAME --fresh and the request's name and
+ * settings. The recipe flags of the old command line (--batch, --seed,
+ * --set) go, so a setting the request leaves out is the preset's; a named
+ * run gets its directory under the runs root outright. The old checkpoints
+ * are moved aside, never deleted (without --run-dir the new run gets a new
+ * name and the old one stays as it is, runs.h). Returns only if exec fails. */
+static int takes_value(const char *arg, const char *flag) {   /* "--flag V" (1) or "--flag=V" (2) */
+    size_t n = strlen(flag);
+    if (strncmp(arg, flag, n) != 0) return 0;
+    return arg[n] == '\0' ? 1 : arg[n] == '=' ? 2 : 0;
+}
+
+static void restart_with(char **argv, const srv_config *cfg, const srv_restart *r) {
+    static const char *const dropped[] = {"--preset", "--run-name", "--batch", "--seed", "--set", NULL};
     int n = 0;
     while (argv[n]) n++;
-    char **next = calloc((size_t)n + 4, sizeof *next);
+    char dir[1200];
+    char **next = calloc((size_t)n + 8 + 2 * SRV_RESTART_SETS, sizeof *next);
     if (!next) return;
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (strcmp(argv[i], "--fresh") == 0) continue;
-        if (strcmp(argv[i], "--preset") == 0) { i++; continue; }
-        if (strncmp(argv[i], "--preset=", 9) == 0) continue;
-        if (strcmp(argv[i], "--run-name") == 0) { i++; continue; }   /* a new run, a new name */
-        if (strncmp(argv[i], "--run-name=", 11) == 0) continue;
+        int drop = 0;
+        for (int d = 0; dropped[d] && !drop; d++) drop = takes_value(argv[i], dropped[d]);
+        if (r->name[0] && !drop) drop = takes_value(argv[i], "--run-dir");
+        if (drop == 1) i++;                   /* and its value */
+        if (drop) continue;
         next[k++] = argv[i];
     }
     next[k++] = "--preset";
-    next[k++] = (char *)preset;
+    next[k++] = (char *)r->preset;
     next[k++] = "--fresh";
+    if (r->name[0]) {                         /* <root>/<name>, whatever named the old run's directory */
+        snprintf(dir, sizeof dir, "run.dir=%s/%s", cfg->runs_root[0] ? cfg->runs_root : "runs", r->name);
+        next[k++] = "--run-name";
+        next[k++] = (char *)r->name;
+        next[k++] = "--set";
+        next[k++] = dir;
+    }
+    for (int i = 0; i < r->nsets; i++) {
+        next[k++] = "--set";
+        next[k++] = (char *)r->sets[i];
+    }
     next[k] = NULL;
-    printf("ganlive: starting a new run with preset %s (old checkpoints kept)\n", preset);
+    printf("ganlive: starting a new run with preset %s%s%s (old checkpoints kept)\n", r->preset,
+           r->name[0] ? ", named " : "", r->name);
     fflush(stdout);
     execv("/proc/self/exe", next);
     fprintf(stderr, "ganlive: cannot restart: %s\n", strerror(errno));
     free(next);
 }
 
-/* Read --config first, then let every other flag override it. */
+/* One setting given on the command line (a flag of the settings table or
+ * --set): stored through the table's checks; what `train`/`serve` must
+ * know about it is noted. 0, or -1 after a message. */
+static int set_from_flag(cli *c, const char *flag, const char *name, const char *text) {
+    char err[400];
+    int rc = srv_config_set_text(&c->cfg, name, text, err, sizeof err);
+    if (rc == 0 && strcmp(name, "run.name") == 0 && (!srv_run_name_valid(text) || strchr(text, '/'))) {
+        snprintf(err, sizeof err, "run.name: must be 1-64 of [A-Za-z0-9._-], starting with a letter or digit");
+        rc = -1;
+    }
+    if (rc < 0) {
+        if (flag) fprintf(stderr, "ganlive: bad value for --%s: \"%s\": %s\n", flag, text, err);
+        else fprintf(stderr, "ganlive: --set %s=%s: %s\n", name, text, err);
+        return -1;
+    }
+    if (strcmp(name, "train.iters") == 0) c->iters_given = 1;
+    if (strcmp(name, "run.dir") == 0) c->run_dir_given = 1;
+    return 0;
+}
+
+/* Read --config first, then --preset, then every other flag in order. The
+ * flags that stand for a setting come from the settings table (config.h). */
 static int parse_args(cli *c, int argc, char **argv) {
-    enum { O_CONFIG = 1, O_DATA, O_DATASET, O_SEED, O_THREADS, O_ITERS, O_OUT, O_BIND, O_PORT, O_WEB, O_BATCH, O_TOKEN,
-           O_RUN_DIR, O_FRESH, O_CHECKPOINT, O_N, O_PRESET, O_RUNS_ROOT, O_RUN_NAME };
-    static const struct option opts[] = {
-        {"config", required_argument, 0, O_CONFIG}, {"data", required_argument, 0, O_DATA},
-        {"dataset", required_argument, 0, O_DATASET}, {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS}, {"iters", required_argument, 0, O_ITERS},
-        {"out", required_argument, 0, O_OUT}, {"bind", required_argument, 0, O_BIND},
-        {"port", required_argument, 0, O_PORT}, {"web", required_argument, 0, O_WEB},
-        {"batch", required_argument, 0, O_BATCH},
-        {"token", required_argument, 0, O_TOKEN},
-        {"run-dir", required_argument, 0, O_RUN_DIR}, {"fresh", no_argument, 0, O_FRESH},
+    enum { O_CONFIG = 1, O_OUT, O_WEB, O_FRESH, O_CHECKPOINT, O_N, O_PRESET, O_SET, O_HELP, O_SETTING };
+    static const struct option own[] = {
+        {"config", required_argument, 0, O_CONFIG}, {"out", required_argument, 0, O_OUT},
+        {"web", required_argument, 0, O_WEB}, {"fresh", no_argument, 0, O_FRESH},
         {"checkpoint", required_argument, 0, O_CHECKPOINT}, {"n", required_argument, 0, O_N},
-        {"preset", required_argument, 0, O_PRESET},
-        {"runs-root", required_argument, 0, O_RUNS_ROOT}, {"run-name", required_argument, 0, O_RUN_NAME},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+        {"preset", required_argument, 0, O_PRESET}, {"set", required_argument, 0, O_SET},
+        {"help", no_argument, 0, O_HELP},
     };
+    enum { NOWN = sizeof own / sizeof own[0] };
+    int nflags;
+    const srv_config_flag *flags = srv_config_flags(&nflags);
+    struct option opts[NOWN + 32 + 1];
+    if (nflags > 32) return -1;
+    memcpy(opts, own, sizeof own);
+    for (int i = 0; i < nflags; i++)
+        opts[NOWN + i] = (struct option){flags[i].flag, required_argument, 0, O_SETTING + i};
+    opts[NOWN + nflags] = (struct option){0, 0, 0, 0};
     char err[512];
     srv_config_default(&c->cfg);
     c->out_png = "samples.png";
@@ -147,10 +184,15 @@ static int parse_args(cli *c, int argc, char **argv) {
         int o;
         while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
             double v;
-            if (o == 'h') { usage(stdout); exit(0); }
+            if (o == 'h' || o == O_HELP) { usage(stdout); exit(0); }
             if (o == '?') return -1;
             const int want = o == O_CONFIG ? 0 : o == O_PRESET ? 1 : 2;
             if (pass != want) continue;
+            if (o >= O_SETTING) {
+                const srv_config_flag *fl = &flags[o - O_SETTING];
+                if (set_from_flag(c, fl->flag, fl->setting, optarg) < 0) return -1;
+                continue;
+            }
             switch (o) {
             case O_CONFIG:
                 if (srv_config_load_file(&c->cfg, optarg, err, sizeof err) < 0) {
@@ -158,72 +200,36 @@ static int parse_args(cli *c, int argc, char **argv) {
                     return -1;
                 }
                 break;
-            case O_DATA:
-                if (strlen(optarg) >= sizeof c->cfg.data_dir) goto bad;
-                snprintf(c->cfg.data_dir, sizeof c->cfg.data_dir, "%s", optarg);
+            case O_SET: {
+                const char *eq = strchr(optarg, '=');
+                char name[64];
+                if (!eq || (size_t)(eq - optarg) >= sizeof name) {
+                    fprintf(stderr, "ganlive: --set wants SECTION.KEY=VALUE, e.g. --set train.d_steps=2: \"%s\"\n",
+                            optarg);
+                    return -1;
+                }
+                snprintf(name, sizeof name, "%.*s", (int)(eq - optarg), optarg);
+                if (set_from_flag(c, NULL, name, eq + 1) < 0) return -1;
                 break;
-            case O_DATASET:
-                if (strcmp(optarg, "mnist") && strcmp(optarg, "fashion")) goto bad;
-                snprintf(c->cfg.dataset, sizeof c->cfg.dataset, "%s", optarg);
-                break;
-            case O_SEED:
-                if (srv_parse_whole(optarg, 0, 9007199254740991.0, &v) < 0) goto bad;
-                c->cfg.seed = (uint64_t)v;
-                break;
-            case O_THREADS:
-                if (srv_parse_whole(optarg, 0, 256, &v) < 0) goto bad;
-                c->cfg.threads = (int)v;
-                break;
-            case O_ITERS:
-                if (srv_parse_whole(optarg, 0, 1e12, &v) < 0) goto bad;
-                c->cfg.iters = (long)v;
-                c->iters_given = 1;
-                break;
+            }
             case O_OUT: c->out_png = optarg; break;
-            case O_BIND:
-                if (strlen(optarg) >= sizeof c->cfg.bind) goto bad;
-                snprintf(c->cfg.bind, sizeof c->cfg.bind, "%s", optarg);
-                break;
-            case O_PORT:
-                if (srv_parse_whole(optarg, 0, 65535, &v) < 0) goto bad;
-                c->cfg.port = (int)v;
-                break;
             case O_WEB: snprintf(c->web_dir, sizeof c->web_dir, "%s", optarg); break;
-            case O_RUN_DIR:
-                if (strlen(optarg) >= sizeof c->cfg.run_dir) goto bad;
-                snprintf(c->cfg.run_dir, sizeof c->cfg.run_dir, "%s", optarg);
-                c->run_dir_given = 1;
-                break;
-            case O_RUNS_ROOT:
-                if (!optarg[0] || strlen(optarg) >= sizeof c->cfg.runs_root) goto bad;
-                snprintf(c->cfg.runs_root, sizeof c->cfg.runs_root, "%s", optarg);
-                break;
-            case O_RUN_NAME:
-                if (!srv_run_name_valid(optarg) || strchr(optarg, '/')) goto bad;
-                snprintf(c->cfg.run_name, sizeof c->cfg.run_name, "%s", optarg);
-                break;
             case O_FRESH: c->fresh = 1; break;
             case O_CHECKPOINT: c->ckpt_file = optarg; break;
             case O_N:
-                if (srv_parse_whole(optarg, 1, 1024, &v) < 0) goto bad;
+                if (srv_parse_whole(optarg, 1, 1024, &v) < 0) {
+                    fprintf(stderr, "ganlive: bad value for --n: \"%s\": must be an integer in [1, 1024]\n", optarg);
+                    return -1;
+                }
                 c->n_samples = (int)v;
                 break;
-            case O_TOKEN:
-                if (strlen(optarg) >= sizeof c->cfg.token) goto bad;
-                snprintf(c->cfg.token, sizeof c->cfg.token, "%s", optarg);
-                break;
             case O_PRESET:
-                if (srv_config_preset(&c->cfg, optarg) < 0) goto bad;
-                break;
-            case O_BATCH:
-                if (srv_parse_whole(optarg, 1, 1024, &v) < 0) goto bad;
-                c->cfg.model.batch = (int)v;
+                if (srv_config_preset(&c->cfg, optarg) < 0) {
+                    fprintf(stderr, "ganlive: bad value for --preset: \"%s\": must be classic or fast\n", optarg);
+                    return -1;
+                }
                 break;
             }
-            continue;
-        bad:
-            fprintf(stderr, "ganlive: bad value for --%s: \"%s\"\n", opts[o - 1].name, optarg);
-            return -1;
         }
     }
     if (optind != argc) {
@@ -409,9 +415,9 @@ static int cmd_serve(cli *c) {
         for (int i = 0; i < n; i++) printf("ganlive: students join at %s (view-only)\n", urls[i]);
     }
     fflush(stdout);
-    char preset[16] = "";
+    srv_restart restart = {0};
     long seen = 0;
-    while (!stop_requested && !srv_state_restart_wanted(st, preset, sizeof preset))
+    while (!stop_requested && !srv_state_restart_wanted(st, &restart))
         seen = srv_state_wait(st, seen, 250);
     srv_state_quit(st);
     pthread_join(trainer, NULL);
@@ -421,7 +427,7 @@ static int cmd_serve(cli *c) {
     srv_http_stop(http);
     srv_state_free(st);
     srv_trainer_free(&t);
-    if (preset[0] && !stop_requested) restart_with_preset(c->argv, preset);
+    if (restart.preset[0] && !stop_requested) restart_with(c->argv, &c->cfg, &restart);
     return 0;
 }
 

@@ -92,6 +92,20 @@ static int same_preset(const char *dir, const char *preset) {
     return same;
 }
 
+void srv_run_new_name(const char *root, const char *preset, char *name, size_t len) {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32], path[1100];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    for (int k = 1; k < 1000; k++) {
+        if (k == 1) snprintf(name, len, "%.16s-%s", preset, stamp);
+        else snprintf(name, len, "%.16s-%s-%d", preset, stamp, k);
+        snprintf(path, sizeof path, "%s/%s", root, name);
+        if (access(path, F_OK) != 0) break;
+    }
+}
+
 int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, size_t errlen) {
     if (!run_dir_given && !cfg->run_name[0] && !cfg->run_dir[0]) return 0;   /* checkpoints off */
     if (run_dir_given || (!cfg->run_name[0] && strcmp(cfg->run_dir, "runs/default") != 0)) {
@@ -135,19 +149,7 @@ int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, s
         snprintf(path, sizeof path, "%s/default", root);
         if (!name[0] && is_dir(path)) snprintf(name, sizeof name, "default");
     }
-    if (!name[0]) {                                      /* a new run */
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        for (int k = 1; k < 1000; k++) {
-            if (k == 1) snprintf(name, sizeof name, "%.16s-%s", cfg->preset, stamp);
-            else snprintf(name, sizeof name, "%.16s-%s-%d", cfg->preset, stamp, k);
-            snprintf(path, sizeof path, "%s/%s", root, name);
-            if (access(path, F_OK) != 0) break;
-        }
-    }
+    if (!name[0]) srv_run_new_name(root, cfg->preset, name, sizeof name);   /* a new run */
     snprintf(cfg->run_name, sizeof cfg->run_name, "%s", name);
     if (snprintf(cfg->run_dir, sizeof cfg->run_dir, "%s/%s", root, name) >= (int)sizeof cfg->run_dir) {
         snprintf(err, errlen, "--runs-root: path too long");

@@ -98,6 +98,10 @@ int srv_run_name_valid(const char *name);
  * checkpoints (run_dir "") means no run. 0, or -1 with err (bad name). */
 int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, size_t errlen);
 
+/* A name for a new run under root: "<preset>-<UTC time>", with "-2", "-3"...
+ * when that is taken (at most SRV_RUN_SEG_MAX characters with len > that). */
+void srv_run_new_name(const char *root, const char *preset, char *name, size_t len);
+
 /* ---- the writer ---------------------------------------------------------- */
 
 typedef struct srv_runlog srv_runlog;

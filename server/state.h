@@ -269,10 +269,21 @@ int srv_state_balance_since(srv_state *s, long since, srv_balance_event *out, in
 
 /* ---- a new run (POST /api/run) ------------------------------------------ */
 
-/* HTTP side: ask the main thread to end this run and start a new one with
- * the named preset. The main thread polls srv_state_restart_wanted. */
-void srv_state_request_restart(srv_state *s, const char *preset);
-int srv_state_restart_wanted(srv_state *s, char *preset, size_t len);
+/* What a new run starts from: a preset, a name ("" = made from the preset
+ * and the time) and settings that override the preset ("section.key=value"
+ * each, checked by the settings table before they get here). */
+#define SRV_RESTART_SETS 16
+typedef struct {
+    char preset[16];
+    char name[72];
+    int nsets;
+    char sets[SRV_RESTART_SETS][96];
+} srv_restart;
+
+/* HTTP side: ask the main thread to end this run and start a new one. The
+ * main thread polls srv_state_restart_wanted (1 and *r filled when asked). */
+void srv_state_request_restart(srv_state *s, const srv_restart *r);
+int srv_state_restart_wanted(srv_state *s, srv_restart *r);
 
 /* Ask the trainer to end (wakes every waiter). */
 void srv_state_quit(srv_state *s);

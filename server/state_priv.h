@@ -90,7 +90,7 @@ struct srv_state {
     long bal_seq;                /* events recorded so far */
     int bal_skipping;            /* 0, 'd' or 'g' */
 
-    char restart_preset[16];     /* "" unless POST /api/run asked for a new run */
+    srv_restart restart;         /* preset "" unless POST /api/run asked for a new run */
 
     tl_snap *timeline;
     long tl_uid_next;            /* the next snapshot's uid */

@@ -114,17 +114,17 @@ int srv_state_quality(srv_state *s, srv_quality_info *info, srv_quality_pass *ou
     return n;
 }
 
-void srv_state_request_restart(srv_state *s, const char *preset) {
+void srv_state_request_restart(srv_state *s, const srv_restart *r) {
     pthread_mutex_lock(&s->mu);
-    snprintf(s->restart_preset, sizeof s->restart_preset, "%s", preset);
+    s->restart = *r;
     srv_state_bump(s, 1);
     pthread_mutex_unlock(&s->mu);
 }
 
-int srv_state_restart_wanted(srv_state *s, char *preset, size_t len) {
+int srv_state_restart_wanted(srv_state *s, srv_restart *r) {
     pthread_mutex_lock(&s->mu);
-    int wanted = s->restart_preset[0] != '\0';
-    if (wanted) snprintf(preset, len, "%s", s->restart_preset);
+    int wanted = s->restart.preset[0] != '\0';
+    if (wanted) *r = s->restart;
     pthread_mutex_unlock(&s->mu);
     return wanted;
 }

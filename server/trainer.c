@@ -148,13 +148,7 @@ void srv_trainer_free(srv_trainer *t) {
 }
 
 void srv_trainer_apply_live(srv_trainer *t, const srv_config *cfg) {
-    gan_config *mc = &t->model->cfg;
-    mc->lr_d = cfg->model.lr_d;
-    mc->lr_g = cfg->model.lr_g;
-    mc->beta1 = cfg->model.beta1;
-    mc->beta2 = cfg->model.beta2;
-    mc->d_steps = cfg->model.d_steps;
-    mc->g_steps = cfg->model.g_steps;
+    srv_config_copy_live_model(&t->model->cfg, &cfg->model);
     t->cfg = *cfg;
 }
 

@@ -104,6 +104,7 @@ run_suite checkpoint /usr/bin/python3 tests/test_ckpt_api.py "$bin" "$data"
 run_suite runs /usr/bin/python3 tests/test_runs.py "$bin" "$data"
 run_suite classroom /usr/bin/python3 tests/test_classroom.py "$bin" "$data"
 run_suite modes /usr/bin/python3 tests/test_modes.py "$bin" "$data"
+run_suite settings /usr/bin/python3 tests/test_settings.py "$bin" "$data"
 # 50 kill -9 restarts (10 under a sanitizer, where each start is slower)
 run_suite crash /usr/bin/python3 tests/test_crash.py "$bin" "$data" ${san:+10}
 run_suite faults /usr/bin/python3 tests/test_faults.py "$bin" "$data"

@@ -213,6 +213,38 @@ TEST(checkpoint_refuses_other_architecture_and_version) {
     rm_rf(dir);
 }
 
+/* A checkpoint whose recipe is out of the settings table's ranges (a valid
+ * CRC, written by something else) is refused, naming the setting. */
+TEST(checkpoint_refuses_settings_out_of_the_table_range) {
+    srv_trainer a;
+    srv_state *sa;
+    char err[512];
+    size_t len;
+    if (make_run(&a, &sa, 4, 32) < 0) {
+        CHECK(0);
+        return;
+    }
+    static const char *const names[] = {"train.d_steps", "train.lr_d", "train.seed"};
+    for (int i = 0; i < 3; i++) {
+        gan_config keep = a.model->cfg;
+        uint64_t seed = a.cfg.seed;
+        if (i == 0) a.model->cfg.d_steps = 101;
+        if (i == 1) a.model->cfg.lr_d = 1.5f;
+        if (i == 2) a.cfg.seed = (uint64_t)SRV_SEED_MAX + 1;
+        uint8_t *buf = ckpt_test_serialize(&a, sa, 0, &len);
+        a.model->cfg = keep;
+        a.cfg.seed = seed;
+        CHECK(buf != NULL);
+        if (!buf) continue;
+        srv_ckpt ck;
+        err[0] = '\0';
+        CHECKF(srv_ckpt_parse(buf, len, 0, &ck, err, sizeof err) != SRV_CKPT_OK && strstr(err, names[i]),
+               "%s: \"%s\"", names[i], err);
+        free(buf);
+    }
+    free_run(&a, sa);
+}
+
 TEST(checkpoint_damaged_files_are_all_refused) {
     srv_trainer a;
     srv_state *sa;
