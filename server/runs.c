@@ -904,8 +904,11 @@ static int thin_evenly(srv_run_snap *v, int n, int max) {
 }
 
 /* One pass over the log's T records: every stride-th is kept in work
- * (2 * max entries; when full, every other one goes and stride doubles),
- * and the last one besides. Count (before the final thinning). */
+ * (2 * max entries, record j * stride in work[j]; when full, every other
+ * one goes and stride doubles), and the last one besides. Then, when there
+ * were more than max, the entries nearest to max evenly spaced record
+ * indices are picked, the last record always (and a pick too close before
+ * it left out). The count (<= max), in work. */
 static int log_timeline(FILE *f, srv_run_snap *work, int max) {
     const int cap = 2 * max;
     char line[LINE_MAX_BYTES];
@@ -924,8 +927,19 @@ static int log_timeline(FILE *f, srv_run_snap *work, int max) {
         if (seen % stride == 0) work[n++] = t;
         seen++;
     }
-    if (last.iteration >= 0 && (n == 0 || work[n - 1].iteration != last.iteration)) work[n++] = last;
-    return n;
+    if (seen <= max) return n;                   /* all of them (stride 1) */
+    const double step = (double)(seen - 1) / (max - 1);   /* records between picks, > 1 */
+    long prev_j = -1;
+    int out = 0;
+    for (int k = 0; k < max - 1; k++) {
+        long j = lround((double)k * step / (double)stride);
+        if (j > n - 1) j = n - 1;
+        if (j <= prev_j || 2.0 * (double)(seen - 1 - j * stride) < step) continue;
+        work[out++] = work[j];                   /* out <= j: in place */
+        prev_j = j;
+    }
+    work[out++] = last;
+    return out;
 }
 
 /* The run wall time at iteration it from a checkpoint's history: the first
@@ -979,7 +993,7 @@ int srv_run_timeline(int dfd, srv_run_snap *out, int max, int *from_ckpt) {
     srv_run_snap *work = malloc(((size_t)max * 2 + 1) * sizeof *work);
     int n = -1;
     if (work) {
-        n = thin_evenly(work, log_timeline(f, work, max), max);
+        n = log_timeline(f, work, max);
         memcpy(out, work, (size_t)n * sizeof *work);
     }
     free(work);
@@ -1101,6 +1115,7 @@ static long newest_ckpt(int dfd) {
     int fd = dup(dfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) { if (fd >= 0) close(fd); return -1; }
+    rewinddir(d);                        /* a dup shares the offset a former read left at the end */
     long best = -1;
     struct dirent *e;
     while ((e = readdir(d))) {

@@ -24,6 +24,20 @@ aside as "<name>/old-<time>", still listed and readable; `ganlive runs`
 prints the table; and a kill -9 during training loses at most the last
 few seconds of the curve: the figure (seconds between the newest point the
 server had published and the newest point in its log) is printed.
+
+Timelines and resumes: alpha is stopped once more and resumed (SIGTERM, then
+a new server on the same run): its /api/quality has the passes from before
+the restart. /api/runs/<name>/timeline lists exactly the PNG files each run
+wrote into <run>/timeline/ (alpha, beta whose writer only flushed on the
+way out, gamma while current), each decoding to the pixels /api/timeline
+served for that iteration while the run was live, with the time_s of that
+iteration's point; a stopped run's timeline is served by another server; a
+run without timeline/ (checkpoints only) falls back to its checkpoint's
+timeline; a long log's listing is thinned to 400 keeping first and last;
+ETag / If-None-Match gives 304; malformed snapshot names are 400, unknown
+ones 404; a symlinked timeline/ or PNG and traversal reach nothing outside
+the root; gamma resumed after its kill -9 writes no logged snapshot twice;
+--fresh sets the timeline aside with the log.
 One line per check, then "N passed, N failed". Python 3 stdlib only.
 """
 import json
@@ -39,6 +53,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import testlib  # noqa: E402
 from testlib import check  # noqa: E402
+from test_insight import png_pixels  # noqa: E402
 
 MAX_LOST_S = 3.0             # the writer flushes every second
 
@@ -102,6 +117,73 @@ def record(s):
             "quality": quality_settled(s), "status": s.status()}
 
 
+def live_timeline(s):
+    """What a server's /api/timeline serves now: {iteration: decoded pixels}."""
+    st, js = s.get("/api/timeline")
+    out = {}
+    for snap in (js or {}).get("snapshots", []):
+        st, _, data = s.c.req("GET", snap["url"])
+        if st == 200:
+            out[snap["iteration"]] = png_pixels(data)
+    return out
+
+
+def disk_timeline(s, name):
+    """GET /api/runs/<name>/timeline as a dict, or None."""
+    st, js = s.get("/api/runs/%s/timeline" % name)
+    return js if st == 200 and js else None
+
+
+def disk_its(s, name):
+    js = disk_timeline(s, name)
+    return [i["iteration"] for i in js["items"]] if js else []
+
+
+def tl_files(root, name):
+    """The iterations of the PNG files in <run>/timeline/, sorted."""
+    d = os.path.join(root, name, "timeline")
+    if not os.path.isdir(d):
+        return []
+    return sorted(int(f[:-4]) for f in os.listdir(d) if f.endswith(".png") and f[:-4].isdigit())
+
+
+def log_snaps(root, name):
+    """The iterations of the T records of a run's log, in file order."""
+    with open(os.path.join(root, name, "metrics.log")) as f:
+        return [int(l.split()[1]) for l in f.read().splitlines() if l.startswith("T ")]
+
+
+def check_timeline(s, root, name, live, points):
+    """A stopped (or paused, flushed) run's timeline from disk, read by
+    server s: the listing is the files, oldest first; each PNG decodes to
+    the pixels live had for it (every live iteration is listed); each time_s
+    is the time of that iteration's point (unmerged points only)."""
+    js = disk_timeline(s, name)
+    its = [i["iteration"] for i in js["items"]] if js else []
+    check("%s: /timeline lists the PNG files the run wrote, oldest first (%d)" % (name, len(its)),
+          js and js["run"] == name and js["source"] == "log" and its == tl_files(root, name) and len(its) >= 3
+          and all(i["url"] == "/api/runs/%s/timeline/%d.png" % (name, i["iteration"]) for i in js["items"]),
+          (js and js.get("source"), its, tl_files(root, name)))
+    check("%s: every snapshot /api/timeline served while live is on disk (%d)" % (name, len(live)),
+          live and set(live) <= set(its), (sorted(live), its))
+    same, bad = 0, []
+    for it in sorted(set(live) & set(its)):
+        st, hd, data = s.c.req("GET", "/api/runs/%s/timeline/%d.png" % (name, it))
+        if st == 200 and hd.get("content-type") == "image/png" and png_pixels(data) == live[it]:
+            same += 1
+        else:
+            bad.append((it, st))
+    check("%s: each PNG from disk decodes to the pixels /api/timeline served live (%d)" % (name, same),
+          same and not bad, bad)
+    want = {p["iteration"]: p["time_s"] for p in points if p["count"] == 1}
+    want[0] = 0
+    timed = [i for i in (js["items"] if js else []) if i["iteration"] in want]
+    check("%s: each snapshot's time_s is its iteration's point's (%d compared)" % (name, len(timed)),
+          timed and all(i["time_s"] == want[i["iteration"]] for i in timed),
+          [(i["iteration"], i["time_s"], want[i["iteration"]]) for i in timed if i["time_s"] != want[i["iteration"]]])
+    return js
+
+
 def run(binary, data_dir):
     tmp = tempfile.mkdtemp(prefix="ganlive-runs-")
     try:
@@ -142,10 +224,41 @@ def body(binary, data_dir, tmp):
                                                         400 if slow else 120))
     st, _, js = a.c.post("/api/pause")
     check("alpha paused", st == 200 and js["state"] == "paused", (st, js))
+    live = {"alpha": live_timeline(a)}
+    check("alpha (current, paused): its timeline on disk holds every snapshot /api/timeline lists within 5 s",
+          live["alpha"] and testlib.wait_for(lambda: set(live["alpha"]) <= set(disk_its(a, "alpha")), 5),
+          (sorted(live["alpha"]), disk_its(a, "alpha")))
     rec["alpha"] = record(a)
     check("alpha: quality passes ran", rec["alpha"]["quality"] and len(rec["alpha"]["quality"]) >= 1,
           rec["alpha"]["quality"])
     check("alpha: SIGTERM exits 0", a.stop() == 0, a.rc)
+
+    # ---- alpha resumed: the quality passes from before the restart --------------------
+    before = rec["alpha"]
+    a = Server(binary, data_dir, cfg_path, root, "alpha")
+    check("alpha resumed: answers", a.ready())
+    st, js = a.get("/api/quality")
+    passes = js["passes"] if st == 200 and js else []
+    check("alpha resumed: /api/quality has the %d passes from before the restart" % len(before["quality"] or []),
+          before["quality"] and passes[:len(before["quality"])] == before["quality"], (passes, before["quality"]))
+    check("alpha resumed: trains on", a.wait_iteration(before["status"]["iteration"] + 12) is not None, a.status())
+    st, _, js = a.c.post("/api/pause")
+    check("alpha resumed: paused", st == 200 and js["state"] == "paused", (st, js))
+    more = live_timeline(a)
+    check("alpha resumed: a snapshot's pixels are the same as before the restart",
+          all(more[i] == live["alpha"][i] for i in set(more) & set(live["alpha"])) and set(more) & set(live["alpha"]),
+          sorted(set(more) & set(live["alpha"])))
+    live["alpha"].update(more)
+    check("alpha resumed (paused): its timeline on disk holds the new snapshots within 5 s",
+          testlib.wait_for(lambda: set(more) <= set(disk_its(a, "alpha")), 5), (sorted(more), disk_its(a, "alpha")))
+    rec["alpha"] = record(a)
+    rec["alpha"]["timeline"] = sorted(more)          # what its last checkpoint holds
+    check("alpha resumed: the passes from before come first",
+          (rec["alpha"]["quality"] or [])[:len(before["quality"])] == before["quality"], rec["alpha"]["quality"])
+    check("alpha resumed: SIGTERM exits 0", a.stop() == 0, a.rc)
+    t = log_snaps(root, "alpha")
+    check("alpha: its log's T records are in increasing order, none twice (%d)" % len(t),
+          t and all(x < y for x, y in zip(t, t[1:])), t)
 
     # ---- beta: diverged ---------------------------------------------------------------
     # beta's writer waits 10 minutes between flushes (test hook): what its log
@@ -156,6 +269,7 @@ def body(binary, data_dir, tmp):
     bst = b.wait_state("diverged")
     check("beta diverges", bst is not None, b.status())
     rec["beta"] = record(b)
+    live["beta"] = live_timeline(b)
     check("beta: SIGTERM while diverged exits 0", b.stop() == 0, b.rc)
 
     # ---- gamma: the current run ----------------------------------------------------------
@@ -216,6 +330,36 @@ def body(binary, data_dir, tmp):
               and all((not want or p["iteration"] > want[-1]["iteration"])
                       and p["iteration"] <= rec[n]["status"]["iteration"] for p in q["passes"][len(want):]),
               (st, q, want))
+    # ---- their timelines, from disk, served by gamma ----------------------------------------
+    tl = {}
+    for n in ("alpha", "beta"):
+        tl[n] = check_timeline(g, root, n, live[n], rec[n]["points"])
+    path = "/api/runs/alpha/timeline/%d.png" % rec["alpha"]["timeline"][-1]
+    st, hd, data = g.c.req("GET", path)
+    etag = hd.get("etag", "")
+    check("alpha: a PNG has an ETag and Cache-Control: no-cache",
+          st == 200 and etag.startswith('"') and hd.get("cache-control") == "no-cache", (st, hd))
+    st, hd, body = g.c.req("GET", path, headers={"If-None-Match": etag})
+    check("alpha: If-None-Match with its ETag: 304, no body, the same ETag",
+          st == 304 and body == b"" and hd.get("etag") == etag, (st, hd, body[:40]))
+    st, _, body = g.c.req("GET", path, headers={"If-None-Match": '"tl-0-0-0.000000000"'})
+    check("alpha: If-None-Match with another ETag: 200, the PNG", st == 200 and body == data, st)
+    st, js = g.get("/api/runs/current/timeline")
+    check("/api/runs/current/timeline: gamma's, named so", st == 200 and js["run"] == "gamma", (st, js))
+    for q in ("?x=1", "?since=1"):
+        st, js = g.get("/api/runs/alpha/timeline" + q)
+        check("timeline%s: 400" % q, st == 400 and "error" in js, (st, js))
+    st, js = g.get(path + "?v=1")
+    check("timeline/<N>.png?v=1: 400", st == 400 and "error" in js, (st, js))
+    # malformed snapshot names are 400, a well-formed one that is no snapshot 404; '+'
+    # is not in the route alphabet (http.c: 404 before any route)
+    for name, want in (("-5.png", 400), ("abc.png", 400), ("5", 400), ("5.PNG", 400), ("05.png", 400),
+                       ("5.png.tmp", 400), ("5.png.", 400), ("1" * 19 + ".png", 400), ("9" * 40 + ".png", 400),
+                       (".png", 400), ("", 400), ("5.5.png", 400), ("+5.png", 404), ("%2B5.png", 404),
+                       ("%2D5.png", 404), ("7.png", 404), ("999999.png", 404)):
+        st, _, data = g.c.req("GET", "/api/runs/alpha/timeline/" + name)
+        check("timeline/%s: %d" % (name[:30], want), st == want and b"error" in data, (st, data[:120]))
+
     st, js = g.get("/api/runs/alpha/metrics?since=10&limit=5")
     check("since=10&limit=5: iterations 11..15, iteration = the run's last",
           st == 200 and [p["iteration"] for p in js["points"]] == [11, 12, 13, 14, 15]
@@ -232,9 +376,14 @@ def body(binary, data_dir, tmp):
     # ---- the current run: its log follows it ----------------------------------------------
     st, _, js = g.c.post("/api/pause")
     check("gamma paused", st == 200 and js["state"] == "paused", (st, js))
-    live = g.points("/api/metrics")
-    same = testlib.wait_for(lambda: g.points("/api/runs/gamma/metrics") == live, 5)
+    live_points = g.points("/api/metrics")
+    same = testlib.wait_for(lambda: g.points("/api/runs/gamma/metrics") == live_points, 5)
     check("gamma (current, paused): metrics from its log equal /api/metrics within 5 s", same)
+    live["gamma"] = live_timeline(g)
+    check("gamma (current, paused): /api/runs/gamma/timeline has every snapshot of /api/timeline within 5 s",
+          live["gamma"] and testlib.wait_for(lambda: set(live["gamma"]) <= set(disk_its(g, "gamma")), 5),
+          (sorted(live["gamma"]), disk_its(g, "gamma")))
+    check_timeline(g, root, "gamma", live["gamma"], live_points)
     st, _, js = g.c.post("/api/resume")
 
     # ---- names and paths: nothing outside the root --------------------------------------------
@@ -272,6 +421,39 @@ def body(binary, data_dir, tmp):
                        ("/api/runs/alpha/nosuch", 404), ("/api/runs/" + "x" * 65 + "/metrics", 400)):
         st, _, _ = g.c.req("GET", path)
         check("%s: %d" % (path, want), st == want, st)
+    # the timeline: a symlinked timeline/ or PNG inside a run is not followed
+    os.makedirs(os.path.join(outside, "timeline"))
+    for d in (outside, os.path.join(outside, "timeline")):
+        with open(os.path.join(d, "5.png"), "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n canary 424242")
+    with open(os.path.join(outside, "metrics.log"), "a") as f:
+        f.write("T 5 1.5\n")
+    for n in ("tlsym", "tlpng"):
+        os.makedirs(os.path.join(root, n))
+        with open(os.path.join(root, n, "metrics.log"), "w") as f:
+            f.write("T 5 1.5\nT 6 1.6\n")
+    os.symlink(os.path.join(outside, "timeline"), os.path.join(root, "tlsym", "timeline"))
+    os.makedirs(os.path.join(root, "tlpng", "timeline"))
+    os.symlink(os.path.join(outside, "5.png"), os.path.join(root, "tlpng", "timeline", "5.png"))
+    os.mkfifo(os.path.join(root, "tlpng", "timeline", "6.png"))
+    for path in ("/api/runs/tlsym/timeline/5.png", "/api/runs/tlpng/timeline/5.png", "/api/runs/tlpng/timeline/6.png",
+                 "/api/runs/evil/timeline", "/api/runs/evil/timeline/5.png", "/api/runs/alpha/old-1/timeline/5.png",
+                 "/api/runs/../outside/timeline/5.png", "/api/runs/%2e%2e/outside/timeline/5.png",
+                 "/api/runs/%2e%2e%2foutside/timeline/5.png", "/api/runs/alpha/timeline/..%2f..%2f..%2foutside%2f5.png",
+                 "/api/runs/alpha/timeline/%2e%2e/%2e%2e/%2e%2e/outside/5.png", "/api/runs/alpha/timeline/../metrics.log",
+                 "/api/runs/alpha/timeline/" + os.path.join(outside, "5.png"),
+                 "/api/runs/alpha/timeline//" + os.path.join(outside, "5.png"),
+                 "/api/runs/" + outside + "/timeline/5.png", "/api/runs/%2F" + outside[1:] + "/timeline/5.png",
+                 "/api/runs/alpha/timeline/5.png/..", "/api/runs/alpha/timeline/5.png%00"):
+        st, _, data = g.c.req("GET", path)
+        check("%s: refused (%d), nothing from outside" % (path, st), st in (400, 404) and b"424242" not in data,
+              data[:200])
+    st, js = g.get("/api/runs/tlsym/timeline")
+    check("a run with a symlinked timeline/: listed from its log, its PNGs unreachable (above)",
+          st == 200 and [i["iteration"] for i in js["items"]] == [5, 6], (st, js))
+    shutil.rmtree(os.path.join(root, "tlsym"))
+    shutil.rmtree(os.path.join(root, "tlpng"))
+
     st, js = g.get("/api/runs")
     names = [r["name"] for r in js["runs"]] if st == 200 else []
     check("listing: no symlinked run, nothing from outside", "evil" not in names and "alpha/old-1" not in names
@@ -292,7 +474,52 @@ def body(binary, data_dir, tmp):
           pts == rec["alpha"]["points"], (len(pts), len(rec["alpha"]["points"])))
     st, js = g.get("/api/runs/legacy/old-1700000000/metrics?since=10&limit=3")
     check("legacy: since and limit", st == 200 and [p["iteration"] for p in js["points"]] == [11, 12, 13], js)
+    js = disk_timeline(g, "legacy/old-1700000000")
+    its = [i["iteration"] for i in js["items"]] if js else []
+    check("legacy (no timeline/): /timeline falls back to its checkpoint's, the snapshots alpha had at its end",
+          js and js["source"] == "checkpoint" and js["run"] == "legacy/old-1700000000"
+          and its == rec["alpha"]["timeline"], (js, rec["alpha"]["timeline"]))
+    want = {p["iteration"]: p["time_s"] for p in rec["alpha"]["points"] if p["count"] == 1}
+    want[0] = 0
+    check("legacy: each time_s is its iteration's point's, from the checkpoint's history",
+          js and all(i["time_s"] == want[i["iteration"]] for i in js["items"] if i["iteration"] in want)
+          and any(i["iteration"] in want for i in js["items"]), js)
+    same, bad = 0, []
+    for i in (js["items"] if js else []):
+        st, hd, data = g.c.req("GET", i["url"])
+        if st == 200 and hd.get("content-type") == "image/png" and png_pixels(data) == live["alpha"].get(i["iteration"]):
+            same += 1
+        else:
+            bad.append((i["iteration"], st))
+    check("legacy: each PNG, encoded from the checkpoint's pixels, is alpha's live one (%d)" % same,
+          same and not bad, bad)
+    if its:
+        path = "/api/runs/legacy/old-1700000000/timeline/%d.png" % its[-1]
+        st, hd, _ = g.c.req("GET", path)
+        st2, _, body = g.c.req("GET", path, headers={"If-None-Match": hd.get("etag", "none")})
+        check("legacy: ETag and If-None-Match: 304", st == 200 and hd.get("etag") and st2 == 304 and body == b"",
+              (st, hd, st2))
+    st, _, _ = g.c.req("GET", "/api/runs/legacy/old-1700000000/timeline/7.png")
+    check("legacy: a snapshot the checkpoint does not hold: 404", st == 404, st)
     shutil.rmtree(os.path.join(root, "legacy"))
+
+    # ---- a long timeline: thinned evenly to 400, first and last kept ------------------------------
+    many = os.path.join(root, "many")
+    os.makedirs(os.path.join(many, "timeline"))
+    with open(os.path.join(many, "metrics.log"), "w") as f:
+        for k in range(1000):
+            f.write("T %d %.17g\n" % (5 * k, 0.5 * k))
+            if k == 3:
+                f.write("T 10 9.9\nX 1 2\nT x 1\n")      # out of order, unknown, bad: skipped
+        f.write("T 999999 1")                            # torn: no newline
+    js = disk_timeline(g, "many")
+    its = [i["iteration"] for i in js["items"]] if js else []
+    gaps = [y - x for x, y in zip(its, its[1:])]
+    check("1000 snapshots: 390..400 listed, the first and the last among them, evenly spread",
+          390 <= len(its) <= 400 and its[0] == 0 and its[-1] == 4995 and gaps and min(gaps) > 0
+          and max(gaps) <= 2 * min(gaps)
+          and js["items"][-1]["time_s"] == 499.5, (len(its), its[:5], its[-5:], gaps and (min(gaps), max(gaps))))
+    shutil.rmtree(many)
 
     # ---- `ganlive runs` ----------------------------------------------------------------------
     p = subprocess.run([binary, "runs", "--runs-root", root], capture_output=True, text=True, timeout=60)
@@ -327,7 +554,37 @@ def body(binary, data_dir, tmp):
     check("kill -9 loses at most %.0f s of the curve (lost %.2f s)" % (MAX_LOST_S, lost_s),
           0 <= lost_s <= MAX_LOST_S, (seen, logged))
 
+    # ---- gamma resumed after its kill -9: no logged snapshot written twice ---------------------------
+    tdir = os.path.join(root, "gamma", "timeline")
+    old_t = log_snaps(root, "gamma")
+    old_files = {f: (os.stat(os.path.join(tdir, f)).st_ino, os.stat(os.path.join(tdir, f)).st_mtime_ns)
+                 for f in os.listdir(tdir)}
+    g2 = Server(binary, data_dir, cfg_path, root, "gamma", extra=["--batch", "8"])
+    check("gamma resumed after kill -9: answers", g2.ready())
+    def newer():
+        st, js = g2.get("/api/timeline")
+        return st == 200 and js["snapshots"] and js["snapshots"][-1]["iteration"] > old_t[-1]
+    check("gamma resumed: takes a snapshot past its last logged one (%d)" % (old_t[-1] if old_t else -1),
+          old_t and testlib.wait_for(newer, 120), g2.status())
+    g2.c.post("/api/pause")
+    more = live_timeline(g2)
+    check("gamma resumed (paused): its new snapshots reach the disk",
+          testlib.wait_for(lambda: set(i for i in more if i > old_t[-1]) <= set(disk_its(g2, "gamma")), 5)
+          and any(i > old_t[-1] for i in more), (sorted(more), old_t[-1:]))
+    t = log_snaps(root, "gamma")
+    check("gamma resumed: T records in increasing order, none twice, the old ones kept (%d, %d before)"
+          % (len(t), len(old_t)), t[:len(old_t)] == old_t and all(x < y for x, y in zip(t, t[1:])), t)
+    now = {f: (os.stat(os.path.join(tdir, f)).st_ino, os.stat(os.path.join(tdir, f)).st_mtime_ns)
+           for f in old_files if os.path.exists(os.path.join(tdir, f))}
+    check("gamma resumed: no PNG written before the crash was written again (%d)" % len(old_files),
+          now == old_files, sorted(f for f in old_files if now.get(f) != old_files[f]))
+    js = disk_timeline(g2, "gamma")
+    check("gamma resumed: the listing is still the files", js and [i["iteration"] for i in js["items"]]
+          == tl_files(root, "gamma"), (js and len(js["items"]), len(tl_files(root, "gamma"))))
+    check("gamma resumed: SIGTERM exits 0", g2.stop() == 0, g2.rc)
+
     # ---- --fresh with a name: the old files go aside and stay a run -----------------------------------
+    fresh_at = time.time() - 1
     a2 = Server(binary, data_dir, cfg_path, root, "alpha", extra=["--fresh"])
     check("alpha --fresh answers", a2.ready())
     check("alpha --fresh trains", a2.wait_iteration(3) is not None)
@@ -339,6 +596,17 @@ def body(binary, data_dir, tmp):
     if olds:
         pts = a2.points("/api/runs/%s/metrics" % olds[0]["name"])
         check("alpha/old-<time>: its metrics are the earlier alpha's", pts == rec["alpha"]["points"], len(pts))
+        tjs = disk_timeline(a2, olds[0]["name"])
+        check("alpha/old-<time>: its timeline went aside with its log, the same snapshots and times",
+              tjs and tl["alpha"] and tjs["source"] == "log" and [(i["iteration"], i["time_s"]) for i in tjs["items"]]
+              == [(i["iteration"], i["time_s"]) for i in tl["alpha"]["items"]]
+              and tjs["items"][0]["url"].startswith("/api/runs/%s/timeline/" % olds[0]["name"]), tjs)
+        its = testlib.wait_for(lambda: disk_its(a2, "alpha"), 5)
+        tdir = os.path.join(root, "alpha", "timeline")
+        old = [f for f in os.listdir(tdir) if os.stat(os.path.join(tdir, f)).st_mtime < fresh_at]
+        check("the new alpha's timeline starts over: its own snapshots, from iteration 0, none older than it",
+              its and its[0] == 0 and set(its) <= set(tl_files(root, "alpha")) and not old,
+              (its, tl_files(root, "alpha"), old))
         cur = [r for r in js["runs"] if r["name"] == "alpha"]
         check("the new alpha starts over", cur and cur[0]["state"] == "current" and cur[0]["iteration"] < 200, cur)
         st, js = a2.get("/api/runs/gamma")
