@@ -264,6 +264,10 @@ void *srv_quality_thread(void *arg) {
         srv_config cfg;
         srv_state_config(q.st, &cfg);                 /* quality_every is live */
         if (cfg.quality_every <= 0) continue;
+        if (last < 0) {               /* a resumed run's passes (restored): go on after them */
+            srv_quality_pass lp;
+            if (srv_state_quality(q.st, NULL, &lp, 1) == 1) last = lp.iteration;
+        }
         srv_status s;
         srv_state_status(q.st, &s);
         if (s.iteration < next_due(last, cfg.quality_every, early)) continue;

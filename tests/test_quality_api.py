@@ -26,6 +26,18 @@ samples.json's requested labels, fixed.png's ten columns, and the 400s.
 Part 3: servers whose classifier file is missing or damaged (one flipped
 bit): training runs, /api/quality says why naming the file, samples.json
 has null labels.
+Part 4, readable since and the early cadence (quality.every 1000, the test
+hook GANLIVE_TEST_READABLE_MIN=3 as the score that counts as readable, since
+the small test model never reaches 7 in seconds): paused and stepped to the
+next hundreds, a pass at exactly each; then free running past 2,300: passes
+in distinct hundreds below 2,000 and at most one in 2,000..2,999;
+status.quality.readable_since null before the first pass with a score >= 3
+(found in GET /api/quality's passes), equal to it (iteration and time) from
+then on, the best score so far; after a restart on the same run directory
+it is again the first readable pass of the passes the server lists (the
+same moment as before once the passes come back from the run log); a new
+run (POST /api/run fast, conditional) starts with readable_since null and
+as_asked, the share read as the digit asked for, in its passes.
 Every server's exit status and output are checked (tests/testlib.py).
 One line per check, then "N passed, N failed". Needs python3-numpy.
 """
@@ -366,6 +378,127 @@ def test_without_classifier(binary, data_dir, tmp):
             check("server without a usable classifier: SIGTERM exits 0 (%s)" % why, srv.stop() == 0, srv.rc)
 
 
+# ---- part 4: readable since, early cadence ----------------------------------
+
+READABLE_MIN = 3.0       # GANLIVE_TEST_READABLE_MIN: reached after a few hundred iterations here
+
+
+def first_readable(passes, threshold):
+    """The first pass (unconditional run) whose score reaches threshold."""
+    return next((p for p in passes if p["inception_score"] >= threshold), None)
+
+
+def readable_server(binary, data_dir, cfg_path, run_dir, label):
+    return testlib.Server(binary, ["--data", data_dir, "--config", cfg_path, "--run-dir", run_dir],
+                          env={"GANLIVE_TEST_READABLE_MIN": str(READABLE_MIN)}, label=label)
+
+
+def test_readable_and_cadence(binary, data_dir, tmp):
+    cfg = json.load(open(os.path.join(HERE, "config-test.json")))
+    cfg["quality"] = {"every": 1000, "samples": 200}
+    cfg_path = os.path.join(tmp, "config-readable.json")
+    json.dump(cfg, open(cfg_path, "w"))
+    run_dir = os.path.join(tmp, "run-readable")
+    srv = readable_server(binary, data_dir, cfg_path, run_dir, "readable server")
+    c = srv.c
+    seen = []                                  # (newest pass's iteration, readable_since) from /api/status
+
+    def look():
+        q = th.status(c)["quality"]
+        if q:
+            seen.append((q["iteration"], q["readable_since"]))
+        return q
+
+    passes_of = lambda: c.json("GET", "/api/quality")[2]["passes"]  # noqa: E731
+    try:
+        if not check("readable server answers", srv.ready(60)):
+            return
+        # exact early cadence: paused, stepped to the next hundreds, a pass at each
+        c.post("/api/pause")
+        start = th.status(c)["iteration"]
+        exact = []
+        for target in range((start // 100 + 1) * 100, (start // 100 + 4) * 100, 100):
+            it = th.status(c)["iteration"]
+            c.post("/api/step", {"n": target - it})
+            if wait_for(lambda: any(p["iteration"] == target for p in passes_of()), 60):
+                exact.append(target)
+            look()
+        check("early cadence, paused and stepped: a pass at exactly %s (quality.every 1000)"
+              % [t for t in range((start // 100 + 1) * 100, (start // 100 + 4) * 100, 100)],
+              len(exact) == 3, (start, exact, [p["iteration"] for p in passes_of()]))
+        c.post("/api/resume")
+        wait_for(lambda: look() is not None and th.status(c)["iteration"] >= 2300, 150, step=0.1)
+        c.post("/api/pause")
+        s = th.status(c)
+        ps = passes_of()
+        its = [p["iteration"] for p in ps]
+        early = [i for i in its if i < 2000]
+        buckets = [i // 100 for i in early]
+        print("     passes at %s (run at %d)" % (its, s["iteration"]))
+        check("early cadence: passes below 2000 in distinct hundreds, at least 5 of them (every 1000 "
+              "would give 1)", len(early) >= 5 and len(set(buckets)) == len(buckets), early)
+        later = [i for i in its if 2000 <= i < 3000]
+        check("after 2000 the configured cadence: at most one pass in 2000..2999 (run at %d)" % s["iteration"],
+              s["iteration"] >= 2300 and len(later) <= 1, later)
+        q = s["quality"]
+        check("status.quality.readable: the score, threshold from the hook",
+              q["readable"]["metric"] == "inception_score" and q["readable"]["threshold"] == READABLE_MIN and
+              q["as_asked"] is None, q["readable"])
+        first = first_readable(ps, READABLE_MIN)
+        if not check("some pass reached score %.1f" % READABLE_MIN, first is not None,
+                     [p["inception_score"] for p in ps]):
+            return
+        since = q["readable_since"]
+        check("readable_since = the first pass with score >= %.1f in /api/quality (iteration %d, time %.2f)"
+              % (READABLE_MIN, first["iteration"], first["time"]),
+              since is not None and since["iteration"] == first["iteration"] and
+              abs(since["time_s"] - first["time"]) < 1e-6, (since, first))
+        before = [(i, r) for i, r in seen if i < first["iteration"]]
+        after = [(i, r) for i, r in seen if i >= first["iteration"]]
+        check("readable_since null at every pass before it (%d passes seen)" % len(set(i for i, _ in before)),
+              before and all(r is None for _, r in before), before[:8])
+        check("readable_since unchanged at every pass after it (%d passes seen)" % len(set(i for i, _ in after)),
+              len(set(i for i, _ in after)) >= 3 and all(r == since for _, r in after),
+              [x for x in after if x[1] != since][:4])
+        best = max(ps, key=lambda p: p["inception_score"])
+        check("readable.best: the best score so far and its pass",
+              abs(q["readable"]["best"] - best["inception_score"]) < 1e-4 and
+              q["readable"]["best_iteration"] == best["iteration"], (q["readable"], best["iteration"]))
+        # a restart on the same run: the same moment when the passes come back
+        check("readable server: SIGTERM exits 0", srv.stop() == 0, srv.rc)
+        srv = readable_server(binary, data_dir, cfg_path, run_dir, "readable server, restarted")
+        c = srv.c
+        if not check("restarted readable server answers", srv.ready(60)):
+            return
+        wait_for(lambda: th.status(c)["quality"] is not None, 30)
+        s2 = th.status(c)
+        ps2 = passes_of()
+        back = any(p["iteration"] == first["iteration"] for p in ps2)
+        f2 = first_readable(ps2, READABLE_MIN)
+        since2 = s2["quality"]["readable_since"] if s2["quality"] else None
+        check("after a restart readable_since = the first readable pass the server lists (%s)"
+              % ("the passes came back" if back else "no passes came back from the run log yet"),
+              s2["iteration"] >= s["iteration"] and
+              ((f2 is None and since2 is None) or
+               (f2 is not None and since2 is not None and since2["iteration"] == f2["iteration"] and
+                abs(since2["time_s"] - f2["time"]) < 1e-6)), (since2, f2, s2["iteration"]))
+        if back:
+            check("after a restart readable_since is the same moment as before", since2 == since, (since2, since))
+        # a new run starts unreadable
+        st, _, js = c.post("/api/run", {"preset": "fast"})
+        s3 = wait_for(lambda: (lambda s: s if s and s.get("preset") == "fast" else None)(_try_status(c)), 60)
+        if not check("new run (fast) after POST /api/run", st == 202 and s3 is not None, (st, js)):
+            return
+        check("a new run has no readable_since", s3["quality"] is None or s3["quality"]["readable_since"] is None,
+              s3["quality"])
+        q3 = wait_for(lambda: th.status(c)["quality"], 60)
+        check("the new run's first pass: conditional, as_asked in [0, 1], readable_since null",
+              q3 is not None and q3["readable"]["metric"] == "as_asked" and 0 <= q3["as_asked"] <= 1 and
+              q3["readable_since"] is None and q3["readable"]["best"] == q3["as_asked"], q3)
+    finally:
+        check("readable server: SIGTERM exits 0 at the end", srv.stop() == 0, srv.rc)
+
+
 def _try_status(c):
     try:
         st, _, js = c.json("GET", "/api/status", timeout=2)
@@ -401,6 +534,7 @@ def run(binary, data_dir):
         test_run_and_conditional(c, run_dir, srv.proc)
         check("quality server: SIGTERM exits 0", srv.stop() == 0, srv.rc)
         test_without_classifier(binary, data_dir, tmp)
+        test_readable_and_cadence(binary, data_dir, tmp)
     except Exception as e:  # report, then clean up below
         import traceback
         traceback.print_exc()

@@ -11,6 +11,14 @@
 // (sample | nearest training digit) and the /api/nearest table, for the
 // shared seed 1 (the same on every page, so the server renders it once for
 // a class) until "New samples" picks this page's own; again on a new pass.
+// Readable: a line at the top of the panel (made here), from /api/status
+// quality.readable_since: "readable since 0:52 (iteration 969)", the run
+// time and iteration of the first pass that was readable (>= 80% read as
+// the digit asked for, or an Inception-style score >= 7); before that "not
+// readable yet (best so far: 71% / score 6.1)" (conditional: the best share
+// read as asked / the best score of the passes; unconditional: the best
+// score). #quality-readable carries data-readable ("yes"/"no") and
+// data-iteration for the browser tests.
 // #chart-quality carries data-passes and data-ceiling for the browser tests.
 import { $, api, loadImg, color, randomSeed, fmtInt, fmtFixed, fmtPct, relabelChart, AXIS, GRID, SHARED_SEED } from './lib.js';
 import { t, onChange } from './i18n.js';
@@ -29,9 +37,11 @@ store.subscribe('status', (s) => {
   if (newPass) lastPassIter = q.iteration;
   if (!started || newPass) { started = true; loadQuality(); loadNearest(); }
   renderRatio(q ? q.nn_ratio : null);
+  renderReadable(q && typeof q === 'object' ? q : null);
 });
 store.subscribe('run', () => {
   lastPassIter = null;
+  renderReadable(null);
   if (quality) { quality.passes = []; renderQuality(); }
   setTimeout(() => { loadQuality(); loadNearest(); }, 500);
 });
@@ -52,6 +62,60 @@ function renderWarnings(list) {
     ul.append(li);
   }
   $('quality-warning').hidden = !list.length;
+}
+
+// ---- readable since ------------------------------------------------------------------------
+let readableQ = null;
+function readableEl() {
+  let el = $('quality-readable');
+  if (!el) {
+    el = document.createElement('p');
+    el.id = 'quality-readable';
+    el.className = 'nn-line';
+    el.setAttribute('aria-live', 'polite');
+    el.hidden = true;
+    const body = $('quality-body');
+    body.insertBefore(el, body.firstChild);
+  }
+  return el;
+}
+// run time as m:ss, or h:mm:ss
+function fmtClock(s) {
+  if (!Number.isFinite(s) || s < 0) return '–';
+  s = Math.floor(s);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+function renderReadable(q) {
+  readableQ = q;
+  const el = readableEl();
+  const r = q && q.readable && typeof q.readable === 'object' ? q.readable : null;
+  const since = q && q.readable_since && typeof q.readable_since === 'object' ? q.readable_since : null;
+  el.hidden = !r;
+  el.textContent = '';
+  if (!r) { delete el.dataset.readable; delete el.dataset.iteration; return; }
+  const share = r.metric === 'as_asked';
+  const thr = share ? `${Math.round(r.threshold * 100)}%` : fmtFixed(r.threshold, 1);
+  el.title = t(share ? 'q.readableTipShare' : 'q.readableTipScore', { v: thr });
+  const strong = document.createElement('strong');
+  if (since) {
+    el.dataset.readable = 'yes';
+    el.dataset.iteration = String(since.iteration);
+    strong.textContent = t('q.readableSince', { t: fmtClock(since.time_s), i: fmtInt(since.iteration) });
+    el.append(strong);
+    return;
+  }
+  el.dataset.readable = 'no';
+  delete el.dataset.iteration;
+  const passes = quality && Array.isArray(quality.passes) ? quality.passes : [];
+  const scores = passes.map((p) => p.inception_score).filter(Number.isFinite);
+  const bestScore = share ? (scores.length ? Math.max(...scores) : null) : r.best;
+  const parts = [];
+  if (share && Number.isFinite(r.best)) parts.push(`${Math.round(r.best * 100)}%`);
+  if (Number.isFinite(bestScore)) parts.push(t('q.score', { s: fmtFixed(bestScore, 1) }));
+  strong.textContent = t('q.notReadable');
+  el.append(strong);
+  if (parts.length) el.append(` ${t('q.bestSoFar', { b: parts.join(' / ') })}`);
 }
 
 // ---- quality chart and histogram ---------------------------------------------------------
@@ -108,6 +172,7 @@ function renderQuality() {
   }
   renderHistogram(passes[passes.length - 1] || null);
   renderRatio(passes.length ? passes[passes.length - 1].nn_ratio : null);
+  renderReadable(readableQ);          // the best score of the passes
 }
 function renderHistogram(pass) {
   const box = $('quality-hist');
@@ -185,6 +250,7 @@ onChange(() => {
   relabelChart(qChart, SERIES);
   renderQuality();
   renderRatio(nnRatio);
+  renderReadable(readableQ);
   if (nearestMedian !== null || $('nearest-table').tBodies[0].rows.length) renderNearestCaption();
 });
 

@@ -163,6 +163,16 @@ async function main() {
     const h = await page.$$eval('#quality-hist .bar-fill', (els) => els.filter((e) => parseFloat(e.style.height) > 0).length);
     if (h !== 10) throw new Error(`${h} bars with a height`);
   });
+  await check('quality panel: "not readable yet" with the best score so far (unconditional, score under 7)', async () => {
+    await page.waitForSelector('#quality-readable:not([hidden])', { timeout: 8000 });
+    const t = await textOf(page, '#quality-readable');
+    const m1 = /^not readable yet \(best so far: score (\d+\.\d)\)$/.exec(t);
+    if (!m1) throw new Error(`text "${t}"`);
+    if (await page.getAttribute('#quality-readable', 'data-readable') !== 'no') throw new Error('data-readable not "no"');
+    const st = await apiJson('/api/status');
+    if (!(Number(m1[1]) < 7 && Math.abs(Number(m1[1]) - st.quality.readable.best) < 0.5)) throw new Error(`${m1[1]} vs ${JSON.stringify(st.quality.readable)}`);
+    return `"${t}"`;
+  });
   await check('warning banner appears with the mode-collapse switch and goes away', async () => {
     if (!(await page.isHidden('#quality-warning'))) throw new Error('banner shown before');
     await apiPost('/__mock/warnings', { mode_collapse: true });
@@ -381,6 +391,19 @@ async function main() {
     const url = await pc.$eval('#samples', (im) => im.dataset.url);
     if (!/n=80/.test(url)) throw new Error(url);
     return url;
+  });
+  await check('conditional run: "readable since m:ss (iteration N)" once 80% are read as asked', async () => {
+    await pc.waitForFunction(() => document.getElementById('quality-readable').dataset.readable === 'no', null, { timeout: 8000 });
+    const before = await textOf(pc, '#quality-readable');
+    if (!/^not readable yet \(best so far: \d+% \/ score \d+\.\d\)$/.test(before)) throw new Error(`before: "${before}"`);
+    await pc.waitForFunction(() => document.getElementById('quality-readable').dataset.readable === 'yes', null, { timeout: 30000 });
+    const t = await textOf(pc, '#quality-readable');
+    const st = await pc.evaluate(async () => (await fetch('/api/status', { cache: 'no-store' })).json());
+    const r = st.quality.readable_since, s = Math.floor(r.time_s);
+    const want = `readable since ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')} (iteration ${r.iteration.toLocaleString('en-US')})`;
+    if (t !== want) throw new Error(`"${t}", want "${want}"`);
+    if (!/80%/.test(await pc.getAttribute('#quality-readable', 'title'))) throw new Error('no 80% in the tooltip');
+    return `"${before}" then "${t}"`;
   });
   await pc.close();
 
