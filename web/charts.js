@@ -10,8 +10,19 @@
 // every RENDER_MS, with an EMA smoothing slider; with the pointer off a
 // chart its legend shows the latest values. A new run (store "run") empties
 // them. onDraw(fn) lets another panel paint on both charts after each draw
-// (balance.js: its markers). Each chart's box carries data-points and
-// data-first (how many points, the first iteration) for the browser tests.
+// (balance.js: its markers, in iterations: only with the iteration axis).
+// setOverlay() (runs.js) adds other runs to the loss chart (their D and G
+// loss, dashed and solid in the run's colour), the accuracy chart (overall)
+// and the Quality card's runs chart (#chart-quality-runs: Inception Score and
+// Frechet distance of this run and the others, shown while one is ticked),
+// and sets the x axis of all three: iteration, wall time (time_s) or images
+// seen (iteration x the run's batch). Runs share the union of their x values;
+// each series is smoothed on its own points first. Each chart's box carries
+// data-points and data-first (this run's points, its first iteration), and
+// data-x, data-runs (this run's name, then the others), data-run-points,
+// data-sums (per run: the sum of the G loss / overall accuracy / Inception
+// Score as fed to the chart before smoothing; data-dsums: D loss) and
+// data-xlast (each run's last x) for the browser tests.
 import { $, api, color, fade, fmtInt, fmtFixed, AXIS, GRID } from './lib.js';
 import { t, onChange, lang } from './i18n.js';
 import * as store from './store.js';
@@ -104,6 +115,15 @@ const axes = (yFmt) => [
 const fmt = (d) => (u, v) => (v == null ? '–' : v.toFixed(d));
 const pctValue = (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`);
 const line = (label, stroke, width, extra = {}) => ({ label, stroke, width, points: { show: false }, ...extra });
+// Another run's legend value: its own latest at or before the x shown (the
+// x values are the union of all runs', so most have none of their own).
+const atOrBefore = (f) => (u, v, si, idx) => {
+  if (v == null && idx != null) {
+    const d = u.data[si];
+    for (let i = Math.min(idx, d.length - 1); i >= 0; i--) if (d[i] != null) { v = d[i]; break; }
+  }
+  return f(u, v);
+};
 
 const drawHooks = [];
 export const onDraw = (fn) => { drawHooks.push(fn); };
@@ -168,8 +188,8 @@ function build() {
       line(t('s.dloss'), C.d, 2, { value: fmt(4) }),
       line(t('s.gloss'), C.g, 2, { value: fmt(4) }),
       ...others.flatMap((r) => [
-        line(runLabel(r, t('s.dloss')), r.colour, 1.5, { dash: [5, 4], value: fmt(4) }),
-        line(runLabel(r, t('s.gloss')), r.colour, 2, { value: fmt(4) })]),
+        line(runLabel(r, t('s.dloss')), r.colour, 1.5, { dash: [5, 4], value: atOrBefore(fmt(4)) }),
+        line(runLabel(r, t('s.gloss')), r.colour, 2, { value: atOrBefore(fmt(4)) })]),
     ],
     axes: axes((u, vals) => vals.map((v) => v.toFixed(2))),
   }, [[], [], [], [], [], ...others.flatMap(() => [[], []])], lossEl);
@@ -182,7 +202,7 @@ function build() {
       line(t('s.fake'), C.fake, 2, { value: pctValue }),
       line(t('s.overall'), C.all, 2, { value: pctValue }),
       line(t('s.eq'), C.eq, 1, { dash: [6, 5], value: () => '50%' }),
-      ...others.map((r) => line(runLabel(r, t('s.overall')), r.colour, 2, { value: pctValue })),
+      ...others.map((r) => line(runLabel(r, t('s.overall')), r.colour, 2, { value: atOrBefore(pctValue) })),
     ],
     axes: axes((u, vals) => vals.map((v) => `${v}%`)),
   }, [[], [], [], [], [], ...others.map(() => [])], accEl);
@@ -195,9 +215,9 @@ function build() {
     const cur = { label: t('runs.thisRun', { name: ov.current ? ov.current.name : '' }), colour: C.d };
     const pass = (r) => [
       { label: runLabel(r, t('q.is')), stroke: r.colour, scale: 'is', width: 2, points: { show: true, size: 5 },
-        spanGaps: true, value: (u, v) => fmtFixed(v, 2) },
+        spanGaps: true, value: atOrBefore((u, v) => fmtFixed(v, 2)) },
       { label: runLabel(r, t('q.fd')), stroke: r.colour, scale: 'fd', width: 1, dash: [5, 4],
-        points: { show: true, size: 4 }, spanGaps: true, value: (u, v) => fmtFixed(v, 2) }];
+        points: { show: true, size: 4 }, spanGaps: true, value: atOrBefore((u, v) => fmtFixed(v, 2)) }];
     qrChart = new uPlot({
       width: qrEl.clientWidth || 600, height: 220, cursor: { drag: { x: false, y: false } }, legend: { live: true },
       scales: { x: { time: false }, is: { range: (u, lo, hi) => [0, Math.max(10, hi || 0)] },
@@ -256,7 +276,11 @@ function joined(tables) {
 function render() {
   lastRender = performance.now();
   if (!lossChart || !accChart) return;
-  if (overlayKey() !== builtKey) { build(); builtKey = overlayKey(); }
+  if (overlayKey() !== builtKey) {
+    build();
+    builtKey = overlayKey();
+    scheduleRender();   // a new chart's first draw resets its legend: set it again next time
+  }
   const alpha = Number($('smoothing').value) || 0;
   const batch = ov.current ? ov.current.batch : 0;
   const [x, dl, gl, ar, af, aa] = table(points, batch, ['d_loss', 'g_loss', 'd_acc_real', 'd_acc_fake', 'd_acc']);
