@@ -33,142 +33,124 @@ void gan_config_default(gan_config *c) {
     c->lrelu_slope = 0.2f; c->init_std = 0.02f;
 }
 
-/* ---- parameter blocks ---------------------------------------------------- */
+/* ---- the two networks ----------------------------------------------------- */
+
+/* G: a noise image (g_in x 1 x 1) up to 28 x 28 (widths x ngf). */
+static const net_spec g_spec = {3, {
+    /* op        width  k  s  p  BN  activation */
+    {NET_CONVT,  2,     7, 1, 0, 1,  NET_RELU},     /* [2ngf][B][7][7] */
+    {NET_CONVT,  1,     4, 2, 1, 1,  NET_RELU},     /* [ngf][B][14][14] */
+    {NET_CONVT,  0,     4, 2, 1, 0,  NET_OUTPUT},   /* [1][B][28][28] tanh or ReLU */
+}};
+
+/* D: 28 x 28 down to one logit (widths x ndf). */
+static const net_spec d_spec = {3, {
+    {NET_CONV,   1,     4, 2, 1, 0,  NET_LRELU},    /* [ndf][B][14][14] */
+    {NET_CONV,   2,     4, 2, 1, 1,  NET_LRELU},    /* [2ndf][B][7][7] */
+    {NET_CONV,   0,     7, 1, 0, 0,  NET_NONE},     /* [1][B] logits */
+}};
 
 int gan_g_in(const gan_config *c) { return c->nz + (c->conditional ? GAN_CLASSES : 0); }
 int gan_d_in(const gan_config *c) { return 1 + (c->conditional ? GAN_CLASSES : 0); }
 
+int gan_nets(const gan_config *c, net *g, net *d) {
+    const net_act out = c->g_output == GAN_OUT_RELU ? NET_RELU : NET_TANH;
+    if (net_init(g, &g_spec, gan_g_in(c), 1, c->ngf, 1, out, c->lrelu_slope,
+                 c->bn_eps, c->bn_momentum) < 0 ||
+        net_init(d, &d_spec, gan_d_in(c), GAN_IMG, c->ndf, 1, NET_NONE, c->lrelu_slope,
+                 c->bn_eps, c->bn_momentum) < 0)
+        return -1;
+    /* the named structs of gan.h are views of these lists */
+    if (g->nparams != GAN_G_NTENSORS || d->nparams != GAN_D_NTENSORS ||
+        g->nstats != (int)(sizeof(gan_gbuffers) / sizeof(float *)) ||
+        d->nstats != (int)(sizeof(gan_dbuffers) / sizeof(float *)) ||
+        g->nacts != (int)(sizeof(gan_gacts) / sizeof(float *)) ||
+        d->nacts != (int)(sizeof(gan_dacts) / sizeof(float *)) ||
+        g->L[g->n - 1].OH != GAN_IMG || d->L[d->n - 1].OH != 1)
+        return -1;
+    return 0;
+}
+
+/* ---- parameter blocks ---------------------------------------------------- */
+
+/* The architecture fields of c are in range (gan_model_new checks them; the
+ * other callers pass a model's config), so gan_nets succeeds. */
+static void nets_of(const gan_config *c, net *g, net *d) {
+    if (gan_nets(c, g, d) < 0) { g->n = d->n = 0; g->nparams = d->nparams = 0; }
+}
+
 void gan_gparam_sizes(const gan_config *c, size_t s[GAN_G_NTENSORS]) {
-    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
-    s[0] = (size_t)gan_g_in(c) * g2 * 7 * 7;   /* w1 */
-    s[1] = g2; s[2] = g2;                /* bn1 gamma, beta */
-    s[3] = g2 * g1 * 4 * 4;              /* w2 */
-    s[4] = g1; s[5] = g1;                /* bn2 gamma, beta */
-    s[6] = g1 * 1 * 4 * 4;               /* w3 */
+    net g, d;
+    nets_of(c, &g, &d);
+    net_param_sizes(&g, s);
 }
 
 void gan_dparam_sizes(const gan_config *c, size_t s[GAN_D_NTENSORS]) {
-    const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf;
-    s[0] = d1 * (size_t)gan_d_in(c) * 4 * 4;   /* w1 */
-    s[1] = d2 * d1 * 4 * 4;              /* w2 */
-    s[2] = d2; s[3] = d2;                /* bn2 gamma, beta */
-    s[4] = 1 * d2 * 7 * 7;               /* w3 */
-}
-
-static size_t sum_sizes(const size_t *s, int n) {
-    size_t t = 0;
-    for (int i = 0; i < n; i++) t += s[i];
-    return t;
+    net g, d;
+    nets_of(c, &g, &d);
+    net_param_sizes(&d, s);
 }
 
 size_t gan_gparam_count(const gan_config *c) {
-    size_t s[GAN_G_NTENSORS];
-    gan_gparam_sizes(c, s);
-    return sum_sizes(s, GAN_G_NTENSORS);
+    net g, d;
+    nets_of(c, &g, &d);
+    return net_param_count(&g);
 }
 
 size_t gan_dparam_count(const gan_config *c) {
-    size_t s[GAN_D_NTENSORS];
-    gan_dparam_sizes(c, s);
-    return sum_sizes(s, GAN_D_NTENSORS);
+    net g, d;
+    nets_of(c, &g, &d);
+    return net_param_count(&d);
 }
 
-size_t gan_gbuffer_count(const gan_config *c) { return 2 * (2 * (size_t)c->ngf) + 2 * (size_t)c->ngf; }
-size_t gan_dbuffer_count(const gan_config *c) { return 2 * (2 * (size_t)c->ndf); }
+size_t gan_gbuffer_count(const gan_config *c) {
+    net g, d;
+    nets_of(c, &g, &d);
+    return net_stat_count(&g);
+}
+
+size_t gan_dbuffer_count(const gan_config *c) {
+    net g, d;
+    nets_of(c, &g, &d);
+    return net_stat_count(&d);
+}
 
 void gan_gparams_point(gan_gparams *p, float *block, const gan_config *c) {
-    size_t s[GAN_G_NTENSORS];
-    gan_gparam_sizes(c, s);
-    float **ptrs[GAN_G_NTENSORS] = {&p->w1, &p->bn1_g, &p->bn1_b, &p->w2,
-                                    &p->bn2_g, &p->bn2_b, &p->w3};
-    for (int i = 0; i < GAN_G_NTENSORS; i++) { *ptrs[i] = block; block += s[i]; }
+    net g, d;
+    nets_of(c, &g, &d);
+    net_params_point(&g, p->t, block);
 }
 
 void gan_dparams_point(gan_dparams *p, float *block, const gan_config *c) {
-    size_t s[GAN_D_NTENSORS];
-    gan_dparam_sizes(c, s);
-    float **ptrs[GAN_D_NTENSORS] = {&p->w1, &p->w2, &p->bn2_g, &p->bn2_b, &p->w3};
-    for (int i = 0; i < GAN_D_NTENSORS; i++) { *ptrs[i] = block; block += s[i]; }
+    net g, d;
+    nets_of(c, &g, &d);
+    net_params_point(&d, p->t, block);
 }
 
 void gan_gbuffers_point(gan_gbuffers *b, float *block, const gan_config *c) {
-    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
-    b->bn1_mean = block; b->bn1_var = block + g2;
-    b->bn2_mean = block + 2 * g2; b->bn2_var = block + 2 * g2 + g1;
+    net g, d;
+    nets_of(c, &g, &d);
+    net_stats_point(&g, b->t, block);
 }
 
 void gan_dbuffers_point(gan_dbuffers *b, float *block, const gan_config *c) {
-    const size_t d2 = 2 * (size_t)c->ndf;
-    b->bn2_mean = block; b->bn2_var = block + d2;
+    net g, d;
+    nets_of(c, &g, &d);
+    net_stats_point(&d, b->t, block);
 }
 
 /* ---- activations --------------------------------------------------------- */
 
-/* Lay out G's activations for batch B from base (or just count them when
- * base is NULL). Returns the number of floats.
- * grad: the gradient twin, which gan_g_backward fills from the top down
- * (c3, a2, c2, a1, c1), so dL/da1 reuses dL/da2's memory and dL/dc1 reuses
- * dL/dc2's (each is dead by then, and the layer-1 tensors are the smaller);
- * z, the BatchNorm statistics and out have no gradient. Saves 2*ngf*B*49*2
- * floats (6.4 MB for the default model). */
-static size_t gacts_layout(gan_gacts *a, float *base, const gan_config *c, int B, int grad) {
-    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
-    const size_t n1 = g2 * B * 49, n2 = g1 * B * 196, n3 = (size_t)B * GAN_PIX;
-    const size_t own = grad ? 0 : 1;            /* 0: no block of its own */
-    struct { float **p; size_t n; } t[] = {
-        {&a->z, own * gan_g_in(c) * B},
-        {&a->c1, own * n1}, {&a->bn1_mean, own * g2}, {&a->bn1_rstd, own * g2}, {&a->a1, own * n1},
-        {&a->c2, n2}, {&a->bn2_mean, own * g1}, {&a->bn2_rstd, own * g1}, {&a->a2, n2},
-        {&a->c3, n3}, {&a->out, own * n3},
-    };
-    size_t off = 0;
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        *t[i].p = (base && t[i].n) ? base + off : NULL;
-        off += t[i].n;
-    }
-    if (grad) {
-        a->a1 = a->a2;
-        a->c1 = a->c2;
-    }
-    return off;
+/* Activations (net.h's layout): G's gradient twin has no z, batch
+ * statistics or out, and dL/da1, dL/dc1 reuse dL/da2, dL/dc2's memory
+ * (saves 2*ngf*B*49*2 floats, 6.4 MB for the default model); D's has
+ * dL/dx (the G step's dL/dfake) and no im2col buffers. */
+static size_t gacts_layout(const gan_model *m, gan_gacts *a, float *base, int grad) {
+    return net_acts_layout(&m->gnet, a->t, base, m->cfg.batch, grad ? NET_GRAD : 0);
 }
 
-/* Same for D; the im2col buffers are laid out only when with_cols (the
- * gradient twin of the activations needs none). */
-static size_t dacts_layout(gan_dacts *a, float *base, const gan_config *c, int B, int with_cols) {
-    const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf;
-    const size_t din = (size_t)gan_d_in(c);
-    const size_t n0 = din * B * GAN_PIX, n1 = d1 * B * 196, n2 = d2 * B * 49;
-    struct { float **p; size_t n; } t[] = {
-        {&a->x, n0}, {&a->col1, with_cols ? din * 16 * B * 196 : 0},
-        {&a->c1, n1}, {&a->a1, n1},
-        {&a->col2, with_cols ? d1 * 16 * B * 49 : 0},
-        {&a->c2, n2}, {&a->bn2_mean, d2}, {&a->bn2_rstd, d2}, {&a->a2, n2},
-        {&a->col3, 0}, {&a->logits, (size_t)B},   /* conv 3 is direct: no col */
-    };
-    size_t off = 0;
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        *t[i].p = (base && t[i].n) ? base + off : NULL;
-        off += t[i].n;
-    }
-    return off;
-}
-
-/* Largest col/dcol scratch any G or D layer needs at batch B. */
-static size_t scratch_floats(const gan_config *c, int B) {
-    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf, d1 = (size_t)c->ndf;
-    const size_t din = (size_t)gan_d_in(c);
-    size_t need[] = {
-        g2 * 49 * B,               /* ConvT 1: [2ngf*7*7][B*1*1] */
-        g1 * 16 * B * 49,          /* ConvT 2: [ngf*4*4][B*7*7] */
-        16 * (size_t)B * 196,      /* ConvT 3: [1*4*4][B*14*14] */
-        d1 * 16 * B * 49,          /* D conv 2 dcol */
-        din * 16 * B * 196,        /* D conv 1 dcol */
-        2 * d1 * 49 * B,           /* D conv 3 dcol */
-    };
-    size_t m = 0;
-    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) if (need[i] > m) m = need[i];
-    return m;
+static size_t dacts_layout(const gan_model *m, gan_dacts *a, float *base, int grad) {
+    return net_acts_layout(&m->dnet, a->t, base, m->cfg.batch, grad ? NET_GRAD | NET_GRAD_INPUT : 0);
 }
 
 static int config_ok(const gan_config *c) {
@@ -182,20 +164,22 @@ gan_model *gan_model_new(const gan_config *c) {
     gan_model *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->cfg = *c;
-    m->g_count = gan_gparam_count(c);
-    m->d_count = gan_dparam_count(c);
+    if (gan_nets(c, &m->gnet, &m->dnet) < 0) { free(m); return NULL; }
+    m->g_count = net_param_count(&m->gnet);
+    m->d_count = net_param_count(&m->dnet);
     const int B = c->batch;
-    const size_t ga = gacts_layout(&m->ga, NULL, c, B, 0);
-    const size_t dga = gacts_layout(&m->dga, NULL, c, B, 1);
-    const size_t da = dacts_layout(&m->da, NULL, c, B, 1);
-    const size_t dda = dacts_layout(&m->dda, NULL, c, B, 0);
+    const size_t ga = gacts_layout(m, &m->ga, NULL, 0);
+    const size_t dga = gacts_layout(m, &m->dga, NULL, 1);
+    const size_t da = dacts_layout(m, &m->da, NULL, 0);
+    const size_t dda = dacts_layout(m, &m->dda, NULL, 1);
     m->act_floats = ga + da;
-    m->scratch_floats = scratch_floats(c, B);
+    const size_t gs = net_scratch_floats(&m->gnet, B), ds = net_scratch_floats(&m->dnet, B);
+    m->scratch_floats = gs > ds ? gs : ds;   /* shared col / dcol scratch */
     float **blocks[] = {&m->g_mem, &m->g_grad_mem, &m->g_m_mem, &m->g_v_mem, &m->g_buf_mem,
                         &m->d_mem, &m->d_grad_mem, &m->d_m_mem, &m->d_v_mem, &m->d_buf_mem,
                         &m->act_mem, &m->dact_mem, &m->scratch};
-    const size_t counts[] = {m->g_count, m->g_count, m->g_count, m->g_count, gan_gbuffer_count(c),
-                             m->d_count, m->d_count, m->d_count, m->d_count, gan_dbuffer_count(c),
+    const size_t counts[] = {m->g_count, m->g_count, m->g_count, m->g_count, net_stat_count(&m->gnet),
+                             m->d_count, m->d_count, m->d_count, m->d_count, net_stat_count(&m->dnet),
                              ga + da, dga + dda, m->scratch_floats};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         *blocks[i] = calloc(counts[i], sizeof(float));
@@ -203,20 +187,20 @@ gan_model *gan_model_new(const gan_config *c) {
     }
     m->fake_labels = calloc((size_t)B, 1);
     if (!m->fake_labels) { gan_model_free(m); return NULL; }
-    gan_gparams_point(&m->g, m->g_mem, c);
-    gan_gparams_point(&m->g_grad, m->g_grad_mem, c);
-    gan_gparams_point(&m->g_m, m->g_m_mem, c);
-    gan_gparams_point(&m->g_v, m->g_v_mem, c);
-    gan_gbuffers_point(&m->g_buf, m->g_buf_mem, c);
-    gan_dparams_point(&m->d, m->d_mem, c);
-    gan_dparams_point(&m->d_grad, m->d_grad_mem, c);
-    gan_dparams_point(&m->d_m, m->d_m_mem, c);
-    gan_dparams_point(&m->d_v, m->d_v_mem, c);
-    gan_dbuffers_point(&m->d_buf, m->d_buf_mem, c);
-    gacts_layout(&m->ga, m->act_mem, c, B, 0);
-    dacts_layout(&m->da, m->act_mem + ga, c, B, 1);
-    gacts_layout(&m->dga, m->dact_mem, c, B, 1);
-    dacts_layout(&m->dda, m->dact_mem + dga, c, B, 0);
+    gan_gparams *gp[] = {&m->g, &m->g_grad, &m->g_m, &m->g_v};
+    gan_dparams *dp[] = {&m->d, &m->d_grad, &m->d_m, &m->d_v};
+    float *gmem[] = {m->g_mem, m->g_grad_mem, m->g_m_mem, m->g_v_mem};
+    float *dmem[] = {m->d_mem, m->d_grad_mem, m->d_m_mem, m->d_v_mem};
+    for (int i = 0; i < 4; i++) {
+        net_params_point(&m->gnet, gp[i]->t, gmem[i]);
+        net_params_point(&m->dnet, dp[i]->t, dmem[i]);
+    }
+    net_stats_point(&m->gnet, m->g_buf.t, m->g_buf_mem);
+    net_stats_point(&m->dnet, m->d_buf.t, m->d_buf_mem);
+    gacts_layout(m, &m->ga, m->act_mem, 0);
+    dacts_layout(m, &m->da, m->act_mem + ga, 0);
+    gacts_layout(m, &m->dga, m->dact_mem, 1);
+    dacts_layout(m, &m->dda, m->dact_mem + dga, 1);
     return m;
 }
 
@@ -230,28 +214,26 @@ void gan_model_free(gan_model *m) {
 
 static void fill_const(float *x, size_t n, float v) { for (size_t i = 0; i < n; i++) x[i] = v; }
 
+/* DCGAN init of one network: conv weights N(0, sd), BN gamma N(1, sd),
+ * beta 0, running mean 0 / var 1, in tensor order. */
+static void init_net(const net *n, float *const *p, float *const *st, nn_rng *rng, float sd) {
+    size_t s[NET_MAX_PARAMS];
+    net_param_sizes(n, s);
+    for (int i = 0; i < n->n; i++) {
+        const net_lay *l = &n->L[i];
+        nn_rng_fill_normal(rng, p[l->w_at], s[l->w_at], 0.0f, sd);
+        if (!l->bn) continue;
+        nn_rng_fill_normal(rng, p[l->gamma_at], (size_t)l->OC, 1.0f, sd);
+        fill_const(p[l->gamma_at + 1], (size_t)l->OC, 0.0f);
+        fill_const(st[l->mean_at], (size_t)l->OC, 0.0f);
+        fill_const(st[l->mean_at + 1], (size_t)l->OC, 1.0f);
+    }
+}
+
 void gan_model_init(gan_model *m, nn_rng *rng) {
-    const gan_config *c = &m->cfg;
-    size_t gs[GAN_G_NTENSORS], ds[GAN_D_NTENSORS];
-    gan_gparam_sizes(c, gs);
-    gan_dparam_sizes(c, ds);
-    const float sd = c->init_std;
-    nn_rng_fill_normal(rng, m->g.w1, gs[0], 0.0f, sd);
-    nn_rng_fill_normal(rng, m->g.bn1_g, gs[1], 1.0f, sd);
-    fill_const(m->g.bn1_b, gs[2], 0.0f);
-    nn_rng_fill_normal(rng, m->g.w2, gs[3], 0.0f, sd);
-    nn_rng_fill_normal(rng, m->g.bn2_g, gs[4], 1.0f, sd);
-    fill_const(m->g.bn2_b, gs[5], 0.0f);
-    nn_rng_fill_normal(rng, m->g.w3, gs[6], 0.0f, sd);
-    nn_rng_fill_normal(rng, m->d.w1, ds[0], 0.0f, sd);
-    nn_rng_fill_normal(rng, m->d.w2, ds[1], 0.0f, sd);
-    nn_rng_fill_normal(rng, m->d.bn2_g, ds[2], 1.0f, sd);
-    fill_const(m->d.bn2_b, ds[3], 0.0f);
-    nn_rng_fill_normal(rng, m->d.w3, ds[4], 0.0f, sd);
-    const size_t g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf, d2 = 2 * (size_t)c->ndf;
-    fill_const(m->g_buf.bn1_mean, g2, 0.0f); fill_const(m->g_buf.bn1_var, g2, 1.0f);
-    fill_const(m->g_buf.bn2_mean, g1, 0.0f); fill_const(m->g_buf.bn2_var, g1, 1.0f);
-    fill_const(m->d_buf.bn2_mean, d2, 0.0f); fill_const(m->d_buf.bn2_var, d2, 1.0f);
+    const float sd = m->cfg.init_std;
+    init_net(&m->gnet, m->g.t, m->g_buf.t, rng, sd);
+    init_net(&m->dnet, m->d.t, m->d_buf.t, rng, sd);
     memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
     memset(m->g_m_mem, 0, m->g_count * sizeof(float));
     memset(m->g_v_mem, 0, m->g_count * sizeof(float));
@@ -406,16 +388,22 @@ int gan_g_step(gan_model *m, const float *z, const uint8_t *labels, gan_metrics 
 /* ---- cost model ---------------------------------------------------------- */
 
 double gan_iteration_flops(const gan_config *c) {
-    const double B = c->batch, nz = gan_g_in(c), din = gan_d_in(c), g2 = 2.0 * c->ngf, g1 = c->ngf;
-    const double d1 = c->ndf, d2 = 2.0 * c->ndf;
+    net g, d;
+    if (gan_nets(c, &g, &d) < 0) return 0.0;
     /* one GEMM pass of each layer (forward, dW and dX all cost the same) */
-    const double g_l1 = 2 * (g2 * 49) * B * nz, g_l2 = 2 * (g1 * 16) * (B * 49) * g2,
-                 g_l3 = 2 * 16 * (B * 196) * g1;
-    const double d_l1 = 2 * d1 * (B * 196) * (din * 16), d_l2 = 2 * d2 * (B * 49) * (d1 * 16),
-                 d_l3 = 2 * 1 * B * (d2 * 49);
-    const double g_fwd = g_l1 + g_l2 + g_l3, d_fwd = d_l1 + d_l2 + d_l3;
-    const double g_bwd = g_fwd + g_l2 + g_l3;            /* dW all, dX of layers 2, 3 */
-    const double d_bwd_params = d_fwd + d_l2 + d_l3;     /* dW all, dX of layers 2, 3 */
+    double g_fwd = 0, d_fwd = 0, g_dx = 0, d_dx = 0;   /* dX: all layers but the first */
+    for (int i = 0; i < g.n; i++) {
+        const double l = net_layer_flop(&g.L[i], c->batch);
+        g_fwd += l;
+        if (i) g_dx += l;
+    }
+    for (int i = 0; i < d.n; i++) {
+        const double l = net_layer_flop(&d.L[i], c->batch);
+        d_fwd += l;
+        if (i) d_dx += l;
+    }
+    const double g_bwd = g_fwd + g_dx;                   /* dW all, dX of layers 2.. */
+    const double d_bwd_params = d_fwd + d_dx;            /* dW all, dX of layers 2.. */
     const double d_bwd_input = d_fwd;                    /* dX all, no dW */
     const double d_step = g_fwd + 2 * d_fwd + 2 * d_bwd_params;
     const double g_step = d_fwd + d_bwd_input + g_bwd;   /* + a G forward after the first */

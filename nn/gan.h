@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "nn.h"
+#include "net.h"
 
 #define GAN_IMG 28            /* image side */
 #define GAN_PIX (GAN_IMG * GAN_IMG)
@@ -57,35 +58,52 @@ typedef struct {
 void gan_config_default(gan_config *c);
 
 /* Named pointers into one parameter-shaped block (params, grads, m or v). */
-typedef struct {
-    float *w1;          /* [g_in][2ngf][7][7] ConvT 1 (g_in = nz, + 10 if conditional) */
-    float *bn1_g;       /* [2ngf] */
-    float *bn1_b;       /* [2ngf] */
-    float *w2;          /* [2ngf][ngf][4][4]  ConvT 2 */
-    float *bn2_g;       /* [ngf] */
-    float *bn2_b;       /* [ngf] */
-    float *w3;          /* [ngf][1][4][4]     ConvT 3 */
-} gan_gparams;
+/* Each is a union: the names, and t[], the same pointers in the order of
+ * net.h's tensor lists (what the generic passes take). */
 #define GAN_G_NTENSORS 7
+typedef union {
+    struct {
+        float *w1;      /* [g_in][2ngf][7][7] ConvT 1 (g_in = nz, + 10 if conditional) */
+        float *bn1_g;   /* [2ngf] */
+        float *bn1_b;   /* [2ngf] */
+        float *w2;      /* [2ngf][ngf][4][4]  ConvT 2 */
+        float *bn2_g;   /* [ngf] */
+        float *bn2_b;   /* [ngf] */
+        float *w3;      /* [ngf][1][4][4]     ConvT 3 */
+    };
+    float *t[GAN_G_NTENSORS];
+} gan_gparams;
 
-typedef struct {
-    float *w1;          /* [ndf][d_in][4][4]  Conv 1 (d_in = 1, + 10 if conditional) */
-    float *w2;          /* [2ndf][ndf][4][4]  Conv 2 */
-    float *bn2_g;       /* [2ndf] */
-    float *bn2_b;       /* [2ndf] */
-    float *w3;          /* [1][2ndf][7][7]    Conv 3 */
-} gan_dparams;
 #define GAN_D_NTENSORS 5
+typedef union {
+    struct {
+        float *w1;      /* [ndf][d_in][4][4]  Conv 1 (d_in = 1, + 10 if conditional) */
+        float *w2;      /* [2ndf][ndf][4][4]  Conv 2 */
+        float *bn2_g;   /* [2ndf] */
+        float *bn2_b;   /* [2ndf] */
+        float *w3;      /* [1][2ndf][7][7]    Conv 3 */
+    };
+    float *t[GAN_D_NTENSORS];
+} gan_dparams;
 
 /* BatchNorm running statistics ("buffers" in PyTorch's words). */
-typedef struct {
-    float *bn1_mean, *bn1_var;   /* [2ngf] */
-    float *bn2_mean, *bn2_var;   /* [ngf] */
+typedef union {
+    struct {
+        float *bn1_mean, *bn1_var;   /* [2ngf] */
+        float *bn2_mean, *bn2_var;   /* [ngf] */
+    };
+    float *t[4];
 } gan_gbuffers;
-typedef struct {
-    float *bn2_mean, *bn2_var;   /* [2ndf] */
+typedef union {
+    struct {
+        float *bn2_mean, *bn2_var;   /* [2ndf] */
+    };
+    float *t[2];
 } gan_dbuffers;
 
+/* G and D as net.h networks for this config (their tables are in gan.c).
+ * Returns 0, or -1 when the config gives no valid shapes. */
+int gan_nets(const gan_config *c, net *g, net *d);
 /* Input channels of G's first layer (nz, + GAN_CLASSES when conditional)
  * and of D's first layer (1, + GAN_CLASSES when conditional). */
 int gan_g_in(const gan_config *c);
@@ -110,31 +128,38 @@ void gan_dparams_point(gan_dparams *p, float *block, const gan_config *c);
 void gan_gbuffers_point(gan_gbuffers *b, float *block, const gan_config *c);
 void gan_dbuffers_point(gan_dbuffers *b, float *block, const gan_config *c);
 
-/* Activations of one generator pass over `batch` images (train mode). */
-typedef struct {
-    float *z;           /* [g_in][B]  noise rows, then one-hot label rows */
-    float *c1;          /* [2ngf][B][7][7]   ConvT 1 output */
-    float *bn1_mean, *bn1_rstd;  /* [2ngf] */
-    float *a1;          /* [2ngf][B][7][7]   ReLU(BN 1), fused */
-    float *c2;          /* [ngf][B][14][14] */
-    float *bn2_mean, *bn2_rstd;  /* [ngf] */
-    float *a2;          /* [ngf][B][14][14]  ReLU(BN 2), fused */
-    float *c3;          /* [1][B][28][28] */
-    float *out;         /* [1][B][28][28]    tanh/ReLU output = the images */
+/* Activations of one generator pass over `batch` images (train mode); the
+ * gradient twin (dga) has dL/d(x) in each, see gan.c for which it keeps. */
+typedef union {
+    struct {
+        float *z;       /* [g_in][B]  noise rows, then one-hot label rows */
+        float *c1;      /* [2ngf][B][7][7]   ConvT 1 output */
+        float *bn1_mean, *bn1_rstd;  /* [2ngf] */
+        float *a1;      /* [2ngf][B][7][7]   ReLU(BN 1), fused */
+        float *c2;      /* [ngf][B][14][14] */
+        float *bn2_mean, *bn2_rstd;  /* [ngf] */
+        float *a2;      /* [ngf][B][14][14]  ReLU(BN 2), fused */
+        float *c3;      /* [1][B][28][28] */
+        float *out;     /* [1][B][28][28]    tanh/ReLU output = the images */
+    };
+    float *t[11];
 } gan_gacts;
 
 /* Activations of one discriminator pass over `batch` images. */
-typedef struct {
-    float *x;           /* [d_in][B][28][28] input images (copied in), then label planes */
-    float *col1;        /* [d_in*16][B*14*14] im2col of x */
-    float *c1;          /* [ndf][B][14][14] */
-    float *a1;          /* [ndf][B][14][14] LeakyReLU */
-    float *col2;        /* [ndf*16][B*7*7] */
-    float *c2;          /* [2ndf][B][7][7] */
-    float *bn2_mean, *bn2_rstd;  /* [2ndf] */
-    float *a2;          /* [2ndf][B][7][7]  LeakyReLU(BN 2), fused */
-    float *col3;        /* NULL: conv 3 is a direct kernel (nn_conv_full_*) */
-    float *logits;      /* [B] */
+typedef union {
+    struct {
+        float *x;       /* [d_in][B][28][28] input images (copied in), then label planes */
+        float *col1;    /* [d_in*16][B*14*14] im2col of x */
+        float *c1;      /* [ndf][B][14][14] */
+        float *a1;      /* [ndf][B][14][14] LeakyReLU */
+        float *col2;    /* [ndf*16][B*7*7] */
+        float *c2;      /* [2ndf][B][7][7] */
+        float *bn2_mean, *bn2_rstd;  /* [2ndf] */
+        float *a2;      /* [2ndf][B][7][7]  LeakyReLU(BN 2), fused */
+        float *col3;    /* NULL: conv 3 is a direct kernel (nn_conv_full_*) */
+        float *logits;  /* [B] */
+    };
+    float *t[11];
 } gan_dacts;
 
 /* Per-iteration figures (of the last D step and last G step). */
@@ -168,6 +193,7 @@ const char *gan_layer_name(gan_layer l);   /* static string */
 /* The whole trainable model. */
 typedef struct {
     gan_config cfg;
+    net gnet, dnet;                   /* the two networks' shapes (gan_nets) */
     size_t g_count, d_count;          /* parameter counts */
     /* generator: one block per role */
     float *g_mem, *g_grad_mem, *g_m_mem, *g_v_mem, *g_buf_mem;

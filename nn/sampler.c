@@ -3,8 +3,10 @@
  * A gan_sampler owns just the buffers an eval-mode forward pass needs for up
  * to max_batch images and reads the parameters it is handed (a copy the
  * trainer published), so any thread may sample while training goes on.
- * BatchNorm uses the running statistics; BN and ReLU run in place, since
- * nothing here is kept for a backward pass.
+ * It runs net.h's forward pass over the tables of gan.c in eval mode:
+ * BatchNorm uses the running statistics, and each layer's convolution,
+ * BN and activation share one buffer (in place), since nothing here is kept
+ * for a backward pass.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -13,12 +15,12 @@
 
 struct gan_sampler {
     gan_config cfg;
+    net g, d;       /* the networks (gan_nets) */
     int max_batch;
     float *mem;     /* one block for everything below */
     float *z;       /* [g_in][B] noise rows, then one-hot label rows */
-    float *h1;      /* [2ngf][B][7][7]   (D: [2ndf][B][7][7]) */
-    float *h2;      /* [ngf][B][14][14]  (D: [ndf][B][14][14]) */
-    float *h3;      /* [1][B][28][28] */
+    float *h[2];    /* layer i's output (in place through BN and activation) in
+                       h[i % 2], for G and D alike (net_eval_acts) */
     float *col;     /* largest im2col scratch of G or D */
     float *dx;      /* [d_in][B][28][28] D's input */
     float *dlogits; /* [B] */
@@ -34,21 +36,20 @@ gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
     if (!s) return NULL;
     s->cfg = *c;
     s->max_batch = max_batch;
+    if (gan_nets(c, &s->g, &s->d) < 0) { free(s); return NULL; }
     /* D's passes (gan_sampler_judge) reuse G's buffers, each sized for both */
-    const size_t B = (size_t)max_batch, g2 = 2 * (size_t)c->ngf, g1 = (size_t)c->ngf;
-    const size_t d1 = (size_t)c->ndf, d2 = 2 * (size_t)c->ndf, din = (size_t)gan_d_in(c);
-    const size_t nz = (size_t)gan_g_in(c) * B, n3 = B * GAN_PIX, nx = din * B * GAN_PIX;
-    const size_t n1 = max2(g2 * B * 49, d2 * B * 49), n2 = max2(g1 * B * 196, d1 * B * 196);
-    size_t ncol = max2(max2(g2 * 49 * B, g1 * 16 * B * 49), 16 * B * 196);   /* ConvT 1, 2, 3 */
-    ncol = max2(ncol, max2(max2(din * 16 * B * 196, d1 * 16 * B * 49), d2 * 49 * B));   /* Conv 1, 2, 3 */
-    s->mem = malloc((nz + n1 + n2 + n3 + ncol + nx + B) * sizeof(float));
-    s->labels = malloc(B);
+    const int B = max_batch;
+    const size_t nz = net_in_floats(&s->g, B), nx = net_in_floats(&s->d, B);
+    const size_t n0 = max2(net_eval_floats(&s->g, 0, B), net_eval_floats(&s->d, 0, B));
+    const size_t n1 = max2(net_eval_floats(&s->g, 1, B), net_eval_floats(&s->d, 1, B));
+    const size_t ncol = max2(net_scratch_floats(&s->g, B), net_scratch_floats(&s->d, B));
+    s->mem = malloc((nz + n0 + n1 + ncol + nx + (size_t)B) * sizeof(float));
+    s->labels = malloc((size_t)B);
     if (!s->mem || !s->labels) { gan_sampler_free(s); return NULL; }
     s->z = s->mem;
-    s->h1 = s->z + nz;
-    s->h2 = s->h1 + n1;
-    s->h3 = s->h2 + n2;
-    s->col = s->h3 + n3;
+    s->h[0] = s->z + nz;
+    s->h[1] = s->h[0] + n0;
+    s->col = s->h[1] + n1;
     s->dx = s->col + ncol;
     s->dlogits = s->dx + nx;
     return s;
@@ -61,38 +62,29 @@ void gan_sampler_free(gan_sampler *s) {
     free(s);
 }
 
-/* One chunk of at most max_batch images. */
-static void generate_chunk(gan_sampler *s, const gan_gparams *p, const gan_gbuffers *b,
+/* One chunk of at most max_batch images, G's last layer straight into
+ * images ([1][B][28][28] is already [B][784]). */
+static void generate_chunk(gan_sampler *s, float *const *p, float *const *stats,
                            const float *z, const uint8_t *labels, int B, float *images) {
-    const gan_config *c = &s->cfg;
-    const int g2 = 2 * c->ngf, g1 = c->ngf;
-    gan_g_input(s->z, z, labels, c, B);
-    nn_convt2d_forward(s->h1, s->col, s->z, p->w1, B, gan_g_in(c), 1, 1, g2, 7, 1, 0);
-    nn_batchnorm_act_forward_eval(s->h1, s->h1, p->bn1_g, p->bn1_b, b->bn1_mean, b->bn1_var,
-                                  c->bn_eps, 0.0f, g2, B * 49);
-    nn_convt2d_forward(s->h2, s->col, s->h1, p->w2, B, g2, 7, 7, g1, 4, 2, 1);
-    nn_batchnorm_act_forward_eval(s->h2, s->h2, p->bn2_g, p->bn2_b, b->bn2_mean, b->bn2_var,
-                                  c->bn_eps, 0.0f, g1, B * 196);
-    nn_convt2d_forward(s->h3, s->col, s->h2, p->w3, B, g1, 14, 14, 1, 4, 2, 1);
-    /* [1][B][28][28] is already [B][784] */
-    if (c->g_output == GAN_OUT_TANH) nn_tanh_forward(images, s->h3, (size_t)B * GAN_PIX);
-    else nn_relu_forward(images, s->h3, (size_t)B * GAN_PIX);
+    float *acts[NET_MAX_ACTS];
+    gan_g_input(s->z, z, labels, &s->cfg, B);
+    net_eval_acts(&s->g, acts, s->z, s->h, images);
+    net_forward(&s->g, acts, p, stats, s->col, B, 0, NULL);
 }
 
 void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbuf,
                           const float *z, const uint8_t *labels, int n, float *images) {
-    gan_gparams p;
-    gan_gbuffers b;
-    /* the pointer structs only read through these */
-    gan_gparams_point(&p, (float *)gparams, &s->cfg);
-    gan_gbuffers_point(&b, (float *)gbuf, &s->cfg);
+    float *p[NET_MAX_PARAMS], *st[NET_MAX_STATS];
+    /* the passes only read through these */
+    net_params_point(&s->g, p, (float *)gparams);
+    net_stats_point(&s->g, st, (float *)gbuf);
     for (int done = 0; done < n; done += s->max_batch) {
         const int B = n - done < s->max_batch ? n - done : s->max_batch;
         /* labels NULL: i % 10 over the whole request, not per chunk */
         const uint8_t *lab = labels ? labels + done : s->labels;
         if (!labels)
             for (int i = 0; i < B; i++) s->labels[i] = (uint8_t)((done + i) % GAN_CLASSES);
-        generate_chunk(s, &p, &b, z + (size_t)done * s->cfg.nz, lab, B, images + (size_t)done * GAN_PIX);
+        generate_chunk(s, p, st, z + (size_t)done * s->cfg.nz, lab, B, images + (size_t)done * GAN_PIX);
     }
 }
 
@@ -100,25 +92,17 @@ void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbu
 
 void gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
                        const float *images, const uint8_t *labels, int n, float *prob) {
-    const gan_config *c = &s->cfg;
-    const int d1 = c->ndf, d2 = 2 * c->ndf;
-    gan_dparams p;
-    gan_dbuffers b;
-    gan_dparams_point(&p, (float *)dparams, c);
-    gan_dbuffers_point(&b, (float *)dbuf, c);
+    float *p[NET_MAX_PARAMS], *st[NET_MAX_STATS], *acts[NET_MAX_ACTS];
+    net_params_point(&s->d, p, (float *)dparams);
+    net_stats_point(&s->d, st, (float *)dbuf);
+    net_eval_acts(&s->d, acts, s->dx, s->h, s->dlogits);
     for (int done = 0; done < n; done += s->max_batch) {
         const int B = n - done < s->max_batch ? n - done : s->max_batch;
         const uint8_t *lab = labels ? labels + done : s->labels;
         if (!labels)
             for (int i = 0; i < B; i++) s->labels[i] = (uint8_t)((done + i) % GAN_CLASSES);
-        gan_d_input(s->dx, images + (size_t)done * GAN_PIX, lab, c, B);
-        float *a1 = s->h2, *a2 = s->h1;   /* [ndf][B][14][14], [2ndf][B][7][7] */
-        nn_conv2d_forward(a1, s->col, s->dx, p.w1, B, gan_d_in(c), 28, 28, d1, 4, 2, 1);
-        nn_leaky_relu_forward(a1, a1, c->lrelu_slope, (size_t)d1 * B * 196);
-        nn_conv2d_forward(a2, s->col, a1, p.w2, B, d1, 14, 14, d2, 4, 2, 1);
-        nn_batchnorm_act_forward_eval(a2, a2, p.bn2_g, p.bn2_b, b.bn2_mean, b.bn2_var,
-                                      c->bn_eps, c->lrelu_slope, d2, B * 49);
-        nn_conv_full_forward(s->dlogits, a2, p.w3, B, d2, 49, 1);
+        gan_d_input(s->dx, images + (size_t)done * GAN_PIX, lab, &s->cfg, B);
+        net_forward(&s->d, acts, p, st, s->col, B, 0, NULL);
         for (int i = 0; i < B; i++) prob[done + i] = 1.0f / (1.0f + expf(-s->dlogits[i]));
     }
 }
