@@ -34,8 +34,16 @@ start() {   # start NAME ARGS...: serve run NAME on a free port; sets pid and po
     done
 }
 start first --preset classic
-sleep 22   # the quality passes start after the real test digits are scored (some 15 s)
+# until its first quality pass (they start once the real test digits are scored, some 15 s)
+sleep 8
+for _ in $(seq 1 180); do
+    curl -sf "http://127.0.0.1:$port/api/quality" | grep -q '"passes":\[{' && break
+    sleep 0.5
+done
 kill $pid; wait $pid; pid=
 start second --preset fast
 sleep 4
+# paused before the page loads: its charts, timelines and the run's files then agree
+curl -sf -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$port/api/pause" >/dev/null
+sleep 1.5   # the log is flushed every second
 node tests/browser/runs.mjs "http://127.0.0.1:$port"
