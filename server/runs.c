@@ -109,6 +109,7 @@ void srv_run_new_name(const char *root, const char *preset, char *name, size_t l
 int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, size_t errlen) {
     if (!run_dir_given && !cfg->run_name[0] && !cfg->run_dir[0]) return 0;   /* checkpoints off */
     if (run_dir_given || (!cfg->run_name[0] && strcmp(cfg->run_dir, "runs/default") != 0)) {
+        const int named = cfg->run_name[0] != '\0';
         const char *base = strrchr(cfg->run_dir, '/');
         base = base && base[1] ? base + 1 : cfg->run_dir;
         if (!cfg->run_name[0]) snprintf(cfg->run_name, sizeof cfg->run_name, "%.127s", base);
@@ -116,6 +117,16 @@ int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, s
             if (base == cfg->run_dir) snprintf(cfg->runs_root, sizeof cfg->runs_root, ".");
             else snprintf(cfg->runs_root, sizeof cfg->runs_root, "%.*s",
                           (int)(base - 1 - cfg->run_dir) ? (int)(base - 1 - cfg->run_dir) : 1, cfg->run_dir);
+        }
+        /* a named run placed at <root>/<name> outright (POST /api/run's
+         * restart does that): the run started last, as below */
+        char at[1100], text[80];
+        if (named && seg_valid(cfg->run_name, strlen(cfg->run_name)) && strcmp(cfg->run_name, "current") != 0 &&
+            snprintf(at, sizeof at, "%s/%s", cfg->runs_root, cfg->run_name) < (int)sizeof at &&
+            strcmp(at, cfg->run_dir) == 0 && srv_mkdir_p(cfg->runs_root) == 0) {
+            snprintf(at, sizeof at, "%s/current", cfg->runs_root);
+            snprintf(text, sizeof text, "%s\n", cfg->run_name);
+            write_atomic(at, text);
         }
         return 0;
     }
