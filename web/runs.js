@@ -163,6 +163,12 @@ async function loadRuns() {
 
 $('runs-x').addEventListener('change', push);
 store.subscribe('run', () => { setTimeout(() => loadRuns().catch(() => {}), 500); });
+// The event stream back after a drop: the server may have restarted on another run.
+let wasLive = false;
+store.subscribe('conn', (c) => {
+  if (c.kind === 'live' && wasLive === 'lost') loadRuns().catch(() => {});
+  wasLive = c.kind === 'live' ? true : wasLive ? 'lost' : false;
+});
 onChange(renderList);
 setInterval(() => { if (!document.hidden) loadRuns().catch(() => {}); }, REFRESH_MS);
 loadRuns().catch(() => {});
