@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include "data.h"
 #include "nn.h"
+#include "net.h"
 
 #define CLS_IMG 28
 #define CLS_PIX (CLS_IMG * CLS_IMG)
@@ -40,29 +41,39 @@
 #define CLS_BN_EPS 1e-5f
 #define CLS_BN_MOMENTUM 0.1f
 
-typedef struct {
-    float *w1;          /* [32][1][4][4] */
-    float *w2;          /* [64][32][4][4] */
-    float *bn2_g;       /* [64] */
-    float *bn2_b;       /* [64] */
-    float *w3;          /* [10][64][7][7] */
+/* Unions like gan.h's: the names, and t[] in the order of net.h's lists
+ * (the layers' table is in classifier.c). */
+typedef union {
+    struct {
+        float *w1;      /* [32][1][4][4] */
+        float *w2;      /* [64][32][4][4] */
+        float *bn2_g;   /* [64] */
+        float *bn2_b;   /* [64] */
+        float *w3;      /* [10][64][7][7] */
+    };
+    float *t[CLS_NTENSORS];
 } cls_params;
 
-typedef struct {
-    float *x;                    /* [1][B][28][28] */
-    float *col1;                 /* [16][B*196] (not in the gradient twin) */
-    float *c1, *a1;              /* [32][B][14][14] */
-    float *col2;                 /* [32*16][B*49] */
-    float *c2;                   /* [64][B][7][7] */
-    float *bn2_mean, *bn2_rstd;  /* [64] */
-    float *a2;                   /* [64][B][7][7] */
-    float *col3;                 /* [64*49][B] */
-    float *logits;               /* [10][B] class-major, as the conv writes it */
-    float *logits_t;             /* [B][10] row per sample */
-    float *probs;                /* [B][10] */
+typedef union {
+    struct {
+        float *x;                    /* [1][B][28][28] (not in the gradient twin) */
+        float *col1;                 /* [16][B*196] (not in the gradient twin) */
+        float *c1, *a1;              /* [32][B][14][14] */
+        float *col2;                 /* [32*16][B*49] */
+        float *c2;                   /* [64][B][7][7] */
+        float *bn2_mean, *bn2_rstd;  /* [64] */
+        float *a2;                   /* [64][B][7][7] */
+        float *col3;                 /* [64*49][B] */
+        float *logits;               /* [10][B] class-major, as the conv writes it */
+        /* the classifier's own, after the network's slots: */
+        float *logits_t;             /* [B][10] row per sample */
+        float *probs;                /* [B][10] (not in the gradient twin) */
+    };
+    float *t[13];
 } cls_acts;
 
 typedef struct {
+    net net;                     /* the network's shapes (classifier.c's table) */
     int batch;                   /* largest batch of every pass */
     int train;                   /* has gradient and Adam blocks */
     size_t count;                /* parameters */
@@ -113,10 +124,12 @@ double cls_accuracy(cls_model *m, const gan_dataset *d, int n);
  *   "GLCL" u32 version(1) u32 img u32 c1 u32 c2 u32 k u32 nparams u32 nbuf
  *   f32 params[nparams] f32 buffers[nbuf] (running mean then var)
  *   f32 test_accuracy  u32 crc32 (zlib) of every byte before it
- * Saved to FILE.tmp then renamed. Both return 0, or -1 with a message
- * naming the file. Load refuses short, long, damaged (CRC), foreign (magic),
- * other-version or other-shape files, and non-finite values; on failure the
- * model is untouched. test_acc may be NULL. */
+ * Saved crash-safe (binio.h: FILE.tmp, fsync, rename, fsync of the
+ * directory; a failed save leaves the old file as it was). Both return 0,
+ * or -1 with a message naming the file. Load refuses short, long, damaged
+ * (CRC), foreign (magic), other-version or other-shape files, and
+ * non-finite values; on failure the model is untouched. test_acc may be
+ * NULL. */
 int cls_save(const cls_model *m, const char *path, float test_acc, char *err, size_t errlen);
 int cls_load(cls_model *m, const char *path, float *test_acc, char *err, size_t errlen);
 
