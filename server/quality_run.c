@@ -19,9 +19,16 @@
  * pass goes into srv_state (srv_state_add_quality) with its mode-collapse
  * and copying flags.
  *
+ * Cadence: every quality_every iterations, and in the first QR_EARLY_UNTIL
+ * iterations every QR_EARLY_EVERY too (next_due), so the moment the digits
+ * become readable (srv_quality_readable) is seen; those early passes score
+ * half the samples.
+ *
  * Cost and priority: the thread runs one OpenMP thread at nice +10, so the
  * trainer keeps the cores; a pass of 1,000 samples costs about 75 GFLOP,
- * a few seconds every few minutes at the defaults.
+ * a few seconds every few minutes at the defaults. The early cadence keeps
+ * it busy for most of the first 2,000 iterations; bench/quality_cadence.py
+ * measures what that costs training.
  */
 #include <math.h>
 #include <stdio.h>
@@ -42,6 +49,7 @@
 #define QR_NOISE_STREAM 0x9a11e7ULL
 #define QR_EARLY_EVERY 100        /* early cadence: a pass every this many iterations ... */
 #define QR_EARLY_UNTIL 2000       /* ... up to this iteration, so the readable moment is seen */
+#define QR_EARLY_MIN_SAMPLES 100  /* early passes: half of quality_samples, at least this many */
 
 typedef struct {
     srv_state *st;
@@ -120,12 +128,12 @@ done:
     return rc;
 }
 
-/* One pass over the generator of iteration `it` (already in q->gp/gb).
- * 0, -1 on no memory, -2 when the server is stopping (checked between
- * chunks, so a stop never waits for a whole pass). */
-static int run_pass(scorer *q, const gan_dataset *train, long it, srv_quality_pass *p) {
+/* One pass of n samples (at most q->n) over the generator of iteration
+ * `it` (already in q->gp/gb). 0, -1 on no memory, -2 when the server is
+ * stopping (checked between chunks, so a stop never waits for a whole
+ * pass). */
+static int run_pass(scorer *q, const gan_dataset *train, long it, int n, srv_quality_pass *p) {
     const gan_config *mc = &q->cfg.model;
-    const int n = q->n;
     nn_rng rng;
     nn_rng_seed(&rng, q->cfg.seed ^ QR_NOISE_STREAM);   /* same noise every pass */
     nn_rng_fill_normal(&rng, q->z, (size_t)n * (size_t)mc->nz, 0.0f, 1.0f);
@@ -257,8 +265,11 @@ void *srv_quality_thread(void *arg) {
     info.reason[0] = '\0';
     srv_state_set_quality_info(q.st, &info);
     long last = -1;
-    const char *sw = getenv("GANLIVE_BENCH_EARLY_QUALITY");   /* bench/quality_cadence.py: "0" = off */
+    /* bench/quality_cadence.py's switch: "0" no early cadence, "full" early
+     * passes of all the samples */
+    const char *sw = getenv("GANLIVE_BENCH_EARLY_QUALITY");
     const int early = !(sw && strcmp(sw, "0") == 0);
+    const int early_full = sw && strcmp(sw, "full") == 0;
     while (!srv_state_quitting(q.st)) {
         seen = srv_state_wait(q.st, seen, 1000);
         srv_config cfg;
@@ -276,7 +287,16 @@ void *srv_quality_thread(void *arg) {
         srv_point at;                 /* the run time of the iteration scored (restores continue it) */
         const int have_at = srv_state_latest_point(q.st, &at) == 0;
         srv_quality_pass p;
-        int rc = run_pass(&q, train, it, &p);
+        /* a pass of the early cadence scores half the samples (the first
+         * half of the same noise): it costs half as much and the cadence
+         * keeps up with training */
+        const int early_pass = early && cfg.quality_every > QR_EARLY_EVERY && it < QR_EARLY_UNTIL;
+        int n = q.n;
+        if (early_pass && !early_full) {
+            n = q.n / 2;
+            if (n < QR_EARLY_MIN_SAMPLES) n = q.n < QR_EARLY_MIN_SAMPLES ? q.n : QR_EARLY_MIN_SAMPLES;
+        }
+        int rc = run_pass(&q, train, it, n, &p);
         if (rc == -2) break;
         if (rc < 0) {
             fprintf(stderr, "ganlive: quality pass at iteration %ld: out of memory\n", it);
