@@ -94,10 +94,19 @@ $(BUILD)/.flags: FORCE
 	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
 .PHONY: FORCE
 FORCE:
--include $(patsubst %.o,%.d,$(NN_OBJ) $(SRV_OBJ) $(TEST_OBJ) $(BUILD)/server/main.o)
+-include $(patsubst %.o,%.d,$(NN_OBJ) $(SRV_OBJ) $(TEST_OBJ) $(BUILD)/server/main.o $(BUILD)/tests/failpoints/failpoints.o)
 
 $(BIN): $(NN_OBJ) $(SRV_OBJ) $(BUILD)/server/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+# Faults on purpose, for the tests only: the same program linked with
+# tests/failpoints/failpoints.c through the linker's --wrap (see that file:
+# GANLIVE_TEST_POISON_AT puts a NaN in a chosen iteration's data). The
+# program that ships, $(BIN), carries no test hook.
+FP_OBJ  := $(BUILD)/tests/failpoints/failpoints.o
+FP_WRAP := -Wl,--wrap=srv_trainer_iteration,--wrap=gan_d_step
+$(BIN)-failpoints: $(NN_OBJ) $(SRV_OBJ) $(BUILD)/server/main.o $(FP_OBJ)
+	$(CC) $(LDFLAGS) $(FP_WRAP) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 # The unit tests count our own code's allocations (tests/test_alloc.c).
 TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
@@ -150,14 +159,14 @@ run: deps data $(if $(filter fashion,$(DATASET)),fashion)
 	./$(BIN) serve --dataset $(DATASET) $(ARGS)
 
 test: deps-test data
-	@$(MAKE) --no-print-directory $(BIN) $(TESTBIN) web data/mnist/classifier.bin
+	@$(MAKE) --no-print-directory $(BIN) $(BIN)-failpoints $(TESTBIN) web data/mnist/classifier.bin
 	@$(if $(SANITIZER),,$(MAKE) --no-print-directory test-builds)
 	@tests/run.sh $(if $(SANITIZER),--sanitizer $(SANITIZER),--all)
 
 # What `make test` runs besides the plain suite: the whole suite again built
 # with ASan+UBSan, the TSan stress test, and a short run of every fuzzer.
 test-builds:
-	@$(MAKE) --no-print-directory SANITIZER=address ganlive-address build-address/run_tests
+	@$(MAKE) --no-print-directory SANITIZER=address ganlive-address ganlive-address-failpoints build-address/run_tests
 	@$(MAKE) --no-print-directory SANITIZER=thread ganlive-thread
 	@$(MAKE) --no-print-directory fuzz-build
 

@@ -39,28 +39,6 @@ static int query_refused(srv_call *c, enum MHD_Result *reply) {
 }
 
 
-cJSON *srv_api_status_json(const srv_status *s) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddStringToObject(o, "state", srv_run_state_name(s->state));
-    cJSON_AddNumberToObject(o, "iteration", (double)s->iteration);
-    srv_json_number(o, "epoch", s->epoch);
-    srv_json_number(o, "images_per_sec", s->images_per_sec);
-    srv_json_number(o, "uptime_s", s->uptime_s);
-    if (s->state == SRV_DIVERGED) cJSON_AddStringToObject(o, "diverged_reason", s->diverged_reason);
-    if (s->restore_error[0]) cJSON_AddStringToObject(o, "restore_error", s->restore_error);
-    cJSON *ck = s->has_checkpoint ? cJSON_AddObjectToObject(o, "last_checkpoint")
-                                  : cJSON_AddNullToObject(o, "last_checkpoint");
-    if (ck && s->has_checkpoint) {
-        cJSON_AddStringToObject(ck, "path", s->ckpt_path);
-        cJSON_AddNumberToObject(ck, "iteration", (double)s->ckpt_iteration);
-        srv_json_number(ck, "time", s->ckpt_time);
-    }
-    if (s->ckpt_error[0]) cJSON_AddStringToObject(o, "checkpoint_error", s->ckpt_error);
-    else cJSON_AddNullToObject(o, "checkpoint_error");
-    return o;
-}
-
 int srv_api_classroom_figures(srv_http *h, srv_figure out[SRV_CLASSROOM_FIGURES]) {
     srv_render_stats r;
     srv_render_get_stats(h->render, &r);
@@ -159,42 +137,6 @@ enum MHD_Result srv_api_status(srv_call *c) {
         }
     }
     return srv_reply_json(c->conn, MHD_HTTP_OK, o);
-}
-
-static cJSON *point_json(const srv_point *p) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "iteration", (double)p->iteration);
-    cJSON_AddNumberToObject(o, "count", (double)p->count);
-    srv_json_number(o, "time_s", p->time_s);
-    srv_json_float(o, "d_loss", p->m.d_loss);
-    srv_json_float(o, "g_loss", p->m.g_loss);
-    srv_json_float(o, "d_acc", p->m.d_acc);
-    srv_json_float(o, "d_acc_real", p->m.d_acc_real);
-    srv_json_float(o, "d_acc_fake", p->m.d_acc_fake);
-    srv_json_float(o, "d_real", p->m.d_real);
-    srv_json_float(o, "d_fake", p->m.d_fake);
-    return o;
-}
-
-cJSON *srv_api_points_json(long current, const srv_point *pts, int n) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_CreateArray();
-    if (!o || !arr) goto fail;
-    cJSON_AddNumberToObject(o, "iteration", (double)current);
-    cJSON_AddItemToObject(o, "points", arr);
-    arr = NULL;
-    cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "points");
-    for (int i = 0; i < n; i++) {
-        cJSON *p = point_json(&pts[i]);
-        if (!p) goto fail;
-        cJSON_AddItemToArray(list, p);
-    }
-    return o;
-fail:
-    cJSON_Delete(arr);
-    cJSON_Delete(o);
-    return NULL;
 }
 
 enum MHD_Result srv_api_metrics(srv_call *c) {
@@ -297,22 +239,6 @@ enum MHD_Result srv_api_step(srv_call *c) {
     }
     srv_state_status(c->h->st, &s);
     return reply_run_state(c, s.state, iteration);
-}
-
-/* ---- samples ---------------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x) {          /* splitmix64 finaliser */
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-uint64_t srv_api_fresh_seed(srv_http *h) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t k = atomic_fetch_add(&h->seed_counter, 1) + 1;
-    return mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^ mix64(k);
 }
 
 /* ---- timeline ------------------------------------------------------------ */

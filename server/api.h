@@ -22,6 +22,7 @@
 #include "query.h"
 #include "render.h"
 #include "state.h"
+#include "views.h"
 #include "../nn/classifier.h"
 
 #define SRV_BODY_MAX (16 * 1024)          /* default server.max_body (413 above) */
@@ -73,7 +74,7 @@ typedef struct {
 
 typedef enum MHD_Result (*srv_handler)(srv_call *c);
 
-/* ---- replies (http.c). Each queues the response and says how it went. ---- */
+/* ---- replies (reply.c). Each queues the response and says how it went. ---- */
 
 /* Add the headers every response carries (nosniff). */
 void srv_http_common_headers(struct MHD_Response *r);
@@ -85,14 +86,13 @@ enum MHD_Result srv_reply_json(struct MHD_Connection *conn, unsigned status, cJS
 /* {"error": "..."} with a printf-style message. */
 enum MHD_Result srv_reply_error(struct MHD_Connection *conn, unsigned status,
                                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* {"error": msg} with one extra header (hname NULL: none): 401's
+ * WWW-Authenticate, 405's Allow, 503's Retry-After. */
+enum MHD_Result srv_reply_error_header(struct MHD_Connection *conn, unsigned status, const char *msg,
+                                       const char *hname, const char *hvalue);
 /* image/png reply; takes ownership of the malloc'd png. */
 enum MHD_Result srv_reply_png(struct MHD_Connection *conn, unsigned char *png, size_t len);
 
-/* Add a number, or null when it is NaN or infinite (the one rule for every
- * figure this server prints), rounded to the significant digits its type
- * carries so the JSON stays short. */
-void srv_json_number(cJSON *obj, const char *key, double v);   /* 10 digits */
-void srv_json_float(cJSON *obj, const char *key, float v);     /* 7 digits */
 
 /* ---- query strings (http_query.c, checked by query.c) ----------------- */
 
@@ -146,9 +146,6 @@ enum MHD_Result srv_api_invite_png(srv_call *c);
 cJSON *srv_api_access_json(srv_http *h, struct MHD_Connection *conn);
 enum MHD_Result srv_api_interpolate_png(srv_call *c);
 
-/* {"iteration": current, "points": [...]}, caller owns the result (NULL on
- * no memory). Shared by /api/metrics and the SSE stream. */
-cJSON *srv_api_points_json(long current, const srv_point *pts, int n);
 /* Columns of the near-square grid of n images that samples.png draws. */
 int srv_api_grid_cols(int n);
 /* A fresh seed for requests without one (time and a counter, mixed). */
@@ -188,7 +185,5 @@ typedef struct {
 } srv_figure;
 #define SRV_CLASSROOM_FIGURES 12
 int srv_api_classroom_figures(srv_http *h, srv_figure out[SRV_CLASSROOM_FIGURES]);
-/* JSON of the status figures (without config); caller owns the result. */
-cJSON *srv_api_status_json(const srv_status *s);
 
 #endif

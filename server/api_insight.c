@@ -28,7 +28,7 @@
 #include "api.h"
 #include "latent.h"
 #include "png.h"
-#include "trainer.h"
+#include "run.h"
 
 #define SRV_STEPS_MAX 32
 

@@ -23,7 +23,7 @@
 #include "json_strict.h"
 #include "png.h"
 #include "runs.h"
-#include "trainer.h"
+#include "run.h"
 
 #define NEAREST_MAX 64
 
@@ -406,12 +406,14 @@ enum MHD_Result srv_api_run(srv_call *c) {
             r.nsets++;
         }
     }
-    if (!r.name[0]) srv_run_new_name(root, r.preset, r.name, sizeof r.name);   /* <preset>-<time> */
+    /* Without a name: a run whose directory was named outright starts over
+     * in it (its old files moved aside); any other gets <preset>-<time>. */
+    if (!r.name[0] && !c->h->cfg.run_dir_fixed) srv_run_new_name(root, r.preset, r.name, sizeof r.name);
     srv_state_request_restart(c->h->st, &r);
     cJSON *o = cJSON_CreateObject();
     if (o) {
         cJSON_AddStringToObject(o, "preset", r.preset);
-        cJSON_AddStringToObject(o, "name", r.name);   /* given, or made here */
+        cJSON_AddStringToObject(o, "name", r.name[0] ? r.name : c->h->cfg.run_name);   /* given, made, or kept */
         if (settings && cJSON_IsObject(settings))
             cJSON_AddItemToObject(o, "settings", cJSON_Duplicate(settings, 1));
         cJSON_AddBoolToObject(o, "restarting", 1);

@@ -28,13 +28,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "api.h"
+#include "hash.h"
 #include "json_strict.h"
 #include "png.h"
 #include "render.h"
-#include "trainer.h"
+#include "run.h"
 
 /* ---- the query ----------------------------------------------------------- */
+
+uint64_t srv_api_fresh_seed(srv_http *h) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t k = atomic_fetch_add(&h->seed_counter, 1) + 1;
+    return srv_mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^ srv_mix64(k);
+}
 
 int srv_api_grid_cols(int n) {
     int cols = (int)ceil(sqrt((double)n));

@@ -51,6 +51,8 @@ typedef struct {
     char run_dir[512];           /* "runs/default"; "" = no checkpoints */
     char runs_root[512];         /* where named runs live (runs.h); default "runs" */
     char run_name[128];          /* the run's name ("" = resolved at start, runs.h) */
+    int run_dir_fixed;           /* not a setting: set by srv_runs_resolve when run.dir
+                                    (--run-dir or a config file) named the directory outright */
     int checkpoint_every_s;      /* live; 0 = only on request and at exit */
     int checkpoint_keep;         /* newest files kept */
     /* recipe preset the run started from: "classic" | "fast" */

@@ -18,17 +18,6 @@
 #include "guard.h"
 #include "netif.h"
 
-int srv_guard_is_loopback(const char *addr) {
-    unsigned char a[16];
-    if (inet_pton(AF_INET, addr, a) == 1) return a[0] == 127;
-    if (inet_pton(AF_INET6, addr, a) == 1) {
-        static const unsigned char one[16] = {[15] = 1};
-        static const unsigned char v4map[12] = {[10] = 0xff, [11] = 0xff};
-        return memcmp(a, one, 16) == 0 || (memcmp(a, v4map, 12) == 0 && a[12] == 127);
-    }
-    return 0;
-}
-
 static int is_wildcard(const char *addr) {
     unsigned char a[16], zero[16] = {0};
     if (inet_pton(AF_INET, addr, a) == 1) return memcmp(a, zero, 4) == 0;
@@ -78,14 +67,14 @@ int srv_guard_init(srv_guard *g, const srv_config *cfg, char *err, size_t errlen
                 return -1;
             }
         memcpy(g->token, cfg->token, tlen + 1);
-    } else if (!srv_guard_is_loopback(bind)) {
+    } else if (!srv_netif_is_loopback(bind)) {
         if (random_token(g->token, sizeof g->token, err, errlen) != 0) return -1;
         g->token_generated = 1;
     }
-    g->bind_is_loopback = srv_guard_is_loopback(bind);
+    g->bind_is_loopback = srv_netif_is_loopback(bind);
     if (!is_wildcard(bind))
         snprintf(g->bind_host, sizeof g->bind_host, strchr(bind, ':') ? "[%s]" : "%s", bind);
-    if (!srv_guard_is_loopback(bind)) {   /* LAN bind: the machine's own names */
+    if (!srv_netif_is_loopback(bind)) {   /* LAN bind: the machine's own names */
         srv_netif_list ifs;
         int n = srv_netif_addresses(&ifs);
         for (int i = 0; i < n && g->nlocal < SRV_GUARD_LOCAL_MAX; i++)

@@ -42,8 +42,6 @@ typedef struct {
     char local[SRV_GUARD_LOCAL_MAX][72];
 } srv_guard;
 
-/* 1 when addr is a numeric loopback address (127.0.0.0/8, ::1). */
-int srv_guard_is_loopback(const char *addr);
 
 /* Fill g from the config: check the token's form, generate one when the bind
  * address is not loopback and none was given. -1 with a message on error. */

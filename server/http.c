@@ -1,5 +1,5 @@
-/* http.c - the embedded HTTP server: daemon, request lifecycle, routing,
- * replies and static files.
+/* http.c - the embedded HTTP server: daemon, request lifecycle, routing
+ * and static files.
  *
  * The design is simple, after libmicrohttpd's simplepost.c and largepost.c:
  * the access handler allocates a small per-request struct on its first call
@@ -7,6 +7,9 @@
  * the rest is drained and the answer is 413), and on the final call (no more
  * upload data) routes the request and queues exactly one response. The
  * completion callback frees the struct, whatever happened.
+ *
+ * The replies themselves (JSON, errors, PNG, rendered answers) are
+ * reply.c's, so the handlers need not call back into this file.
  *
  * Routing is one table of {method, path, prefix?, handler}: a path that
  * matches with another method answers 405 with an Allow header listing the
@@ -46,167 +49,12 @@
 #include "api.h"
 #include "http.h"
 #include "json_strict.h"
-#include "trainer.h"
 
 #define CONN_TIMEOUT_S 30
 #define CONN_LIMIT 1500                    /* a class of 100 dashboards is about 300 */
 #define PER_IP_LIMIT 500
 #define CONN_MEMORY (32 * 1024)
 #define ASSET_MAX (16 * 1024 * 1024)
-
-/* ---- replies --------------------------------------------------------------- */
-
-void srv_http_common_headers(struct MHD_Response *r) {
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-}
-
-enum MHD_Result srv_reply(struct MHD_Connection *conn, unsigned status,
-                          struct MHD_Response *r) {
-    if (!r) return MHD_NO;
-    srv_http_common_headers(r);
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-/* Queue malloc'd JSON text (taken), with one extra header unless hname is
- * NULL (Allow, WWW-Authenticate, Retry-After). */
-static enum MHD_Result reply_text_json(struct MHD_Connection *conn, unsigned status,
-                                       char *text, const char *hname, const char *hvalue) {
-    struct MHD_Response *r =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!r) {
-        free(text);
-        return MHD_NO;
-    }
-    if (hname) MHD_add_response_header(r, hname, hvalue);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    return srv_reply(conn, status, r);
-}
-
-/* {"error": msg} with one extra header (see reply_text_json). */
-static enum MHD_Result reply_error_header(struct MHD_Connection *conn, unsigned status,
-                                          const char *msg, const char *hname, const char *hvalue) {
-    cJSON *o = cJSON_CreateObject();
-    char *text = o && cJSON_AddStringToObject(o, "error", msg) ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    return reply_text_json(conn, status, text, hname, hvalue);
-}
-
-enum MHD_Result srv_reply_json(struct MHD_Connection *conn, unsigned status, cJSON *obj) {
-    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
-    cJSON_Delete(obj);
-    if (!text) {
-        static const char oom[] = "{\"error\":\"out of memory\"}";
-        text = strdup(oom);
-        if (!text) return MHD_NO;
-        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return reply_text_json(conn, status, text, NULL, NULL);
-}
-
-enum MHD_Result srv_reply_error(struct MHD_Connection *conn, unsigned status,
-                                const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    if (o && !cJSON_AddStringToObject(o, "error", msg)) {
-        cJSON_Delete(o);
-        o = NULL;
-    }
-    return srv_reply_json(conn, status, o);
-}
-
-enum MHD_Result srv_reply_png(struct MHD_Connection *conn, unsigned char *png, size_t len) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, png, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(png);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "image/png");
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    return srv_reply(conn, MHD_HTTP_OK, r);
-}
-
-void srv_client_addr(struct MHD_Connection *conn, char *out, size_t len) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-    snprintf(out, len, "?");
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
-}
-
-enum MHD_Result srv_reply_render_error(srv_call *c, int status, int retry_s, const char *err) {
-    if (status != SRV_RENDER_BUSY && status != SRV_RENDER_UNFAIR)
-        return srv_reply_error(c->conn, (unsigned)status, "%s", err);
-    cJSON *o = cJSON_CreateObject();
-    char *text = o && cJSON_AddStringToObject(o, "error", err) &&
-                 cJSON_AddNumberToObject(o, "retry_after_s", retry_s)
-                     ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    char secs[16];
-    snprintf(secs, sizeof secs, "%d", retry_s);
-    return reply_text_json(c->conn, (unsigned)status, text, "Retry-After", secs);
-}
-
-/* Generated answers may be kept by the browser but are checked each time
- * (no-cache): the ETag names the run, the model snapshot and the query. */
-enum MHD_Result srv_reply_rendered(srv_call *c, const char *key, srv_render_fn fn, void *arg) {
-    char client[48], etag[64] = "", err[200] = "";
-    int retry_s = 1;
-    srv_rendered *e = NULL;
-    srv_client_addr(c->conn, client, sizeof client);
-    const char *inm = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "If-None-Match");
-    int rc = srv_render_cached(c->h->render, client, key, inm, fn, arg, &e, etag, sizeof etag,
-                               &retry_s, err, sizeof err);
-    struct MHD_Response *r = NULL;
-    if (rc == SRV_RENDER_NOT_MODIFIED) {
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (!r) return MHD_NO;
-        MHD_add_response_header(r, "ETag", etag);
-        MHD_add_response_header(r, "Cache-Control", "no-cache");
-        return srv_reply(c->conn, MHD_HTTP_NOT_MODIFIED, r);
-    }
-    if (rc != 0) return srv_reply_render_error(c, rc, retry_s, err);
-    size_t len;
-    const char *type;
-    const unsigned char *data = srv_rendered_data(e, &len, &type);
-    r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-    if (r) {
-        char it[24];
-        snprintf(it, sizeof it, "%ld", srv_rendered_iteration(e));
-        MHD_add_response_header(r, "Content-Type", type);
-        MHD_add_response_header(r, "ETag", srv_rendered_etag(e));
-        MHD_add_response_header(r, "Cache-Control", "no-cache");
-        MHD_add_response_header(r, "X-Ganlive-Iteration", it);
-    }
-    srv_rendered_release(c->h->render, e);
-    return r ? srv_reply(c->conn, MHD_HTTP_OK, r) : MHD_NO;
-}
-
-/* Numbers go out rounded to the digits they carry (a float's 7, a double's
- * 10), so JSON stays short: cJSON prints the shortest text that reads back. */
-static void add_rounded(cJSON *obj, const char *key, double v, int digits) {
-    if (!isfinite(v)) {
-        cJSON_AddNullToObject(obj, key);
-        return;
-    }
-    char buf[40];
-    snprintf(buf, sizeof buf, "%.*g", digits, v);
-    cJSON_AddNumberToObject(obj, key, strtod(buf, NULL));
-}
-
-void srv_json_number(cJSON *obj, const char *key, double v) { add_rounded(obj, key, v, 10); }
-void srv_json_float(cJSON *obj, const char *key, float v) { add_rounded(obj, key, v, 7); }
 
 /* ---- routing --------------------------------------------------------------- */
 
@@ -375,7 +223,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
 static enum MHD_Result reply_refused(struct MHD_Connection *conn, unsigned status,
                                      const char *why) {
     const int auth = status == MHD_HTTP_UNAUTHORIZED;
-    return reply_error_header(conn, status, why, auth ? "WWW-Authenticate" : NULL,
+    return srv_reply_error_header(conn, status, why, auth ? "WWW-Authenticate" : NULL,
                               auth ? "Bearer realm=\"ganlive\"" : NULL);
 }
 
@@ -411,7 +259,7 @@ static enum MHD_Result dispatch(srv_http *h, struct MHD_Connection *conn, const 
     if (!hit && allow[0]) {
         char msg[96];
         snprintf(msg, sizeof msg, "method not allowed; use %s", allow);
-        return reply_error_header(conn, MHD_HTTP_METHOD_NOT_ALLOWED, msg, "Allow", allow);
+        return srv_reply_error_header(conn, MHD_HTTP_METHOD_NOT_ALLOWED, msg, "Allow", allow);
     }
     if (!hit || rq->bad_path) return srv_reply_error(conn, MHD_HTTP_NOT_FOUND, "not found");
     if (rq->too_large)
@@ -575,6 +423,12 @@ static int load_asset(srv_asset *a, const char *web_dir, char *err, size_t errle
     return 0;
 }
 
+/* The render worker's audience is the event hub (render.h). */
+static int hub_viewers(void *ctx) { return srv_events_viewers(ctx); }
+static void hub_announce(void *ctx, long version, long iteration, uint64_t seed, const char *key) {
+    srv_events_samples(ctx, version, iteration, seed, key);
+}
+
 srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_dir,
                          char *err, size_t errlen) {
     srv_http *h = calloc(1, sizeof *h);
@@ -601,7 +455,8 @@ srv_http *srv_http_start(srv_state *st, const srv_config *cfg, const char *web_d
 
     h->events = srv_events_start(st, err, errlen);
     if (!h->events) goto fail;
-    h->render = srv_render_start(st, cfg, h->events, srv_api_live_grid, err, errlen);
+    const srv_render_audience hub = {h->events, hub_viewers, hub_announce};
+    h->render = srv_render_start(st, cfg, &hub, srv_api_live_grid, err, errlen);
     if (!h->render) goto fail;
 
     struct sockaddr_storage ss;

@@ -22,8 +22,8 @@
 #include "bench.h"
 #include "checkpoint.h"
 #include "classifier_cmd.h"
-#include "diverge.h"
 #include "http.h"
+#include "loop.h"
 #include "png.h"
 #include "state.h"
 #include "quality_run.h"
@@ -85,7 +85,7 @@ typedef struct {
  * with the same flags but --preset NAME --fresh and the request's name and
  * settings. The recipe flags of the old command line (--batch, --seed,
  * --set) go, so a setting the request leaves out is the preset's; a named
- * run gets its directory under the runs root outright. The old checkpoints
+ * run goes under the runs root (its --run-dir goes too). The old checkpoints
  * are moved aside, never deleted (without --run-dir the new run gets a new
  * name and the old one stays as it is, runs.h). Returns only if exec fails. */
 static int takes_value(const char *arg, const char *flag) {   /* "--flag V" (1) or "--flag=V" (2) */
@@ -94,11 +94,10 @@ static int takes_value(const char *arg, const char *flag) {   /* "--flag V" (1) 
     return arg[n] == '\0' ? 1 : arg[n] == '=' ? 2 : 0;
 }
 
-static void restart_with(char **argv, const srv_config *cfg, const srv_restart *r) {
+static void restart_with(char **argv, const srv_restart *r) {
     static const char *const dropped[] = {"--preset", "--run-name", "--batch", "--seed", "--set", NULL};
     int n = 0;
     while (argv[n]) n++;
-    char dir[1200];
     char **next = calloc((size_t)n + 8 + 2 * SRV_RESTART_SETS, sizeof *next);
     if (!next) return;
     int k = 0;
@@ -114,12 +113,9 @@ static void restart_with(char **argv, const srv_config *cfg, const srv_restart *
     next[k++] = "--preset";
     next[k++] = (char *)r->preset;
     next[k++] = "--fresh";
-    if (r->name[0]) {                         /* <root>/<name>, whatever named the old run's directory */
-        snprintf(dir, sizeof dir, "run.dir=%s/%s", cfg->runs_root[0] ? cfg->runs_root : "runs", r->name);
+    if (r->name[0]) {                         /* <root>/<name>: a name beats a config file's run.dir */
         next[k++] = "--run-name";
         next[k++] = (char *)r->name;
-        next[k++] = "--set";
-        next[k++] = dir;
     }
     for (int i = 0; i < r->nsets; i++) {
         next[k++] = "--set";
@@ -298,6 +294,28 @@ static int cmd_sample(cli *c) {
     return rc;
 }
 
+/* `train`'s progress line, every log_every_s and at the last iteration. */
+typedef struct {
+    long iters, last_iter;
+    double last_log;
+    int log_every_s;
+} train_progress;
+
+static void print_progress(const srv_trainer *t, void *arg) {
+    train_progress *p = arg;
+    const double now = now_s();
+    if (now - p->last_log < p->log_every_s && t->iteration != p->iters) return;
+    const gan_metrics *mt = &t->last;
+    printf("iter %6ld  epoch %6.2f  d_loss %.4f  g_loss %.4f  d_acc %.3f  "
+           "d_real %.3f  d_fake %.3f  %.0f img/s\n",
+           t->iteration, gan_batcher_epoch(&t->batcher), (double)mt->d_loss, (double)mt->g_loss,
+           (double)mt->d_acc, (double)mt->d_real, (double)mt->d_fake,
+           (double)(t->iteration - p->last_iter) * t->model->cfg.batch / (now - p->last_log));
+    fflush(stdout);
+    p->last_log = now;
+    p->last_iter = t->iteration;
+}
+
 static int cmd_train(cli *c) {
     char err[512];
     srv_trainer t;
@@ -312,42 +330,12 @@ static int cmd_train(cli *c) {
            t.data.n, t.data_dir, mc->batch, c->cfg.iters, (unsigned long long)t.cfg.seed);
     install_signals();
     const double start = now_s();
-    double last_log = start, last_save = start;
-    long last_iter = t.iteration, saved_at = t.iteration;
-    int rc = 0;
-    while (t.iteration < c->cfg.iters && !stop_requested) {
-        int rejected = srv_trainer_iteration(&t) < 0;
-        if (rejected || srv_loss_exploded(&t.last)) {   /* diverge.h */
-            char why[160];
-            srv_diverge_reason(&t.last, rejected, rejected ? t.iteration + 1 : t.iteration, why,
-                               sizeof why);
-            fprintf(stderr, "ganlive: training diverged: %s\n", why);
-            rc = 1;
-            break;
-        }
-        srv_state_publish(st, t.iteration, gan_batcher_epoch(&t.batcher), &t.last, NULL, NULL, NULL, NULL);
-        if (t.iteration % t.cfg.timeline_every == 0) srv_trainer_publish_timeline(&t, st);
-        const double now = now_s();
-        if (t.cfg.run_dir[0] && t.cfg.checkpoint_every_s > 0 &&
-            now - last_save >= t.cfg.checkpoint_every_s) {
-            if (srv_ckpt_save_run(&t, st, 0) == 0) saved_at = t.iteration;
-            last_save = now;
-        }
-        if (now - last_log >= c->cfg.log_every_s || t.iteration == c->cfg.iters) {
-            const gan_metrics *mt = &t.last;
-            printf("iter %6ld  epoch %6.2f  d_loss %.4f  g_loss %.4f  d_acc %.3f  "
-                   "d_real %.3f  d_fake %.3f  %.0f img/s\n",
-                   t.iteration, gan_batcher_epoch(&t.batcher), (double)mt->d_loss,
-                   (double)mt->g_loss, (double)mt->d_acc, (double)mt->d_real, (double)mt->d_fake,
-                   (double)(t.iteration - last_iter) * mc->batch / (now - last_log));
-            fflush(stdout);
-            last_log = now;
-            last_iter = t.iteration;
-        }
-    }
+    train_progress progress = {c->cfg.iters, t.iteration, start, c->cfg.log_every_s};
+    const srv_loop loop = {.stop_at = c->cfg.iters, .stop = &stop_requested, .end_on_divergence = 1,
+                           .progress = print_progress, .arg = &progress};
+    int rc = srv_run_loop(&t, st, &loop);     /* the final checkpoint too, before the grid's
+                                                 fresh noise could shift the saved RNG */
     if (stop_requested) printf("interrupted at iteration %ld\n", t.iteration);
-    /* before the grid: its fresh noise must not shift the saved RNG */
-    if (rc == 0 && t.cfg.run_dir[0] && t.iteration != saved_at) srv_ckpt_save_run(&t, st, 0);
     /* full precision, so two runs can be compared bit for bit */
     printf("final iteration %ld d_loss %.9g g_loss %.9g d_acc %.9g\n", t.iteration,
            (double)t.last.d_loss, (double)t.last.g_loss, (double)t.last.d_acc);
@@ -427,7 +415,7 @@ static int cmd_serve(cli *c) {
     srv_http_stop(http);
     srv_state_free(st);
     srv_trainer_free(&t);
-    if (restart.preset[0] && !stop_requested) restart_with(c->argv, &c->cfg, &restart);
+    if (restart.preset[0] && !stop_requested) restart_with(c->argv, &restart);
     return 0;
 }
 

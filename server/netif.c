@@ -12,13 +12,23 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "guard.h"
 #include "netif.h"
 
 static void add(srv_netif_list *out, const char *host) {
     for (int i = 0; i < out->n; i++)
         if (strcmp(out->host[i], host) == 0) return;
     if (out->n < SRV_NETIF_MAX) snprintf(out->host[out->n++], SRV_NETIF_LEN, "%s", host);
+}
+
+int srv_netif_is_loopback(const char *addr) {
+    unsigned char a[16];
+    if (inet_pton(AF_INET, addr, a) == 1) return a[0] == 127;
+    if (inet_pton(AF_INET6, addr, a) == 1) {
+        static const unsigned char one[16] = {[15] = 1};
+        static const unsigned char v4map[12] = {[10] = 0xff, [11] = 0xff};
+        return memcmp(a, one, 16) == 0 || (memcmp(a, v4map, 12) == 0 && a[12] == 127);
+    }
+    return 0;
 }
 
 int srv_netif_addresses(srv_netif_list *out) {
@@ -41,7 +51,7 @@ int srv_netif_addresses(srv_netif_list *out) {
             } else {
                 continue;
             }
-            if (!srv_guard_is_loopback(text)) add(out, host);
+            if (!srv_netif_is_loopback(text)) add(out, host);
         }
     }
     freeifaddrs(ifs);

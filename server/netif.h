@@ -21,4 +21,7 @@ int srv_netif_addresses(srv_netif_list *out);
 /* The host name (gethostname), "" when unknown. */
 void srv_netif_hostname(char *out, size_t len);
 
+/* 1 when addr is a numeric loopback address (127.0.0.0/8, ::1). */
+int srv_netif_is_loopback(const char *addr);
+
 #endif

@@ -33,9 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "clock.h"
-#include "events.h"
+#include "hash.h"
 #include "render.h"
-#include "trainer.h"
+#include "run.h"
 
 #define BURST_S 0.25          /* CPU seconds the budget may save up */
 #define MAX_CLIENTS 256       /* addresses tracked for fairness at once */
@@ -77,7 +77,7 @@ typedef struct {
 struct srv_render {
     srv_state *st;
     srv_config cfg;
-    srv_events *events;
+    srv_render_audience audience;         /* viewers NULL: nobody to broadcast to */
     srv_live_fn live_fn;
     pthread_t thread;
     int started;
@@ -114,19 +114,6 @@ struct srv_render {
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h;
-}
-
-static uint64_t mix64(uint64_t x) {          /* splitmix64 finaliser */
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 static uint64_t random_runid(void) {
     uint64_t v = 0;
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -136,8 +123,8 @@ static uint64_t random_runid(void) {
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return v ^ mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^
-           mix64((uint64_t)getpid());
+    return v ^ srv_mix64((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^
+           srv_mix64((uint64_t)getpid());
 }
 
 static void make_etag(const srv_render *r, long version, uint64_t hash, char *out, size_t len) {
@@ -296,7 +283,7 @@ int srv_render_cached(srv_render *r, const char *client, const char *key,
                       const char *if_none_match, srv_render_fn fn, void *arg,
                       srv_rendered **out, char *etag_out, size_t etag_len, int *retry_s,
                       char *err, size_t errlen) {
-    const uint64_t hash = fnv1a(key);
+    const uint64_t hash = srv_fnv1a(key);
     int rc;
     *out = NULL;
     pthread_mutex_lock(&r->mu);
@@ -426,7 +413,7 @@ static void run_job(srv_render *r, job *j) {
 
 /* Render the live grid of this version and announce it (mutex not held). */
 static void render_live(srv_render *r) {
-    uint64_t seed = mix64(r->runid ^ (uint64_t)r->version) >> 11;   /* < 2^53: exact in JSON */
+    uint64_t seed = srv_mix64(r->runid ^ (uint64_t)r->version) >> 11;   /* < 2^53: exact in JSON */
     char key[SRV_RENDER_KEY_MAX], err[200];
     srv_render_out out = {0};
     srv_render_ctx x = {&r->cfg, r->version, r->iteration, r->st, r->classifier, r};
@@ -445,7 +432,7 @@ static void render_live(srv_render *r) {
         return;
     }
     snprintf(e->key, sizeof e->key, "%s", key);
-    e->hash = fnv1a(key);
+    e->hash = srv_fnv1a(key);
     e->version = r->version;
     e->iteration = r->iteration;
     e->data = out.data;
@@ -466,7 +453,7 @@ static void render_live(srv_render *r) {
     long version = r->version, iteration = r->iteration;
     evict(r);
     pthread_mutex_unlock(&r->mu);
-    if (r->events) srv_events_samples(r->events, version, iteration, seed, key);
+    if (r->audience.announce) r->audience.announce(r->audience.ctx, version, iteration, seed, key);
 }
 
 static double live_every_s(srv_render *r) {
@@ -514,8 +501,8 @@ static void *worker(void *arg) {
         double every = live_every_s(r);
         int running = refresh_snapshot(r, every);
         /* the shared live grid of this snapshot, while anyone watches */
-        if (r->version > 0 && r->live_version != r->version && r->events &&
-            srv_events_viewers(r->events) > 0)
+        if (r->version > 0 && r->live_version != r->version && r->audience.viewers &&
+            r->audience.viewers(r->audience.ctx) > 0)
             render_live(r);
         pthread_mutex_lock(&r->mu);
         /* budget: fill, and wait while spent (only while training runs) */
@@ -576,7 +563,7 @@ static void *worker(void *arg) {
 
 /* ---- start and stop ----------------------------------------------------------------- */
 
-srv_render *srv_render_start(srv_state *st, const srv_config *cfg, srv_events *events,
+srv_render *srv_render_start(srv_state *st, const srv_config *cfg, const srv_render_audience *audience,
                              srv_live_fn live_fn, char *err, size_t errlen) {
     srv_render *r = calloc(1, sizeof *r);
     if (!r) {
@@ -585,7 +572,7 @@ srv_render *srv_render_start(srv_state *st, const srv_config *cfg, srv_events *e
     }
     r->st = st;
     r->cfg = *cfg;
-    r->events = events;
+    if (audience) r->audience = *audience;
     r->live_fn = live_fn;
     r->cache_cap = (size_t)(cfg->cache_mb > 0 ? cfg->cache_mb : 1) << 20;
     r->runid = random_runid();

@@ -38,7 +38,14 @@
 #include "../nn/gan.h"
 
 typedef struct srv_render srv_render;
-typedef struct srv_events srv_events;
+
+/* Who watches the shared live grid: the SSE hub (events.h), reached only
+ * through these so that the worker depends on nothing above it. */
+typedef struct {
+    void *ctx;
+    int (*viewers)(void *ctx);            /* streams open now */
+    void (*announce)(void *ctx, long version, long iteration, uint64_t seed, const char *key);
+} srv_render_audience;
 
 #define SRV_RENDER_KEY_MAX 208    /* canonical keys are shorter than this */
 
@@ -101,9 +108,9 @@ typedef struct {
 typedef int (*srv_live_fn)(srv_render_ctx *x, uint64_t seed, char *key, size_t keylen,
                            srv_render_out *out, char *err, size_t errlen);
 
-/* Start the worker. cfg is the run's config (copied); events may be NULL
- * (no live broadcast). NULL with a message on failure. */
-srv_render *srv_render_start(srv_state *st, const srv_config *cfg, srv_events *events,
+/* Start the worker. cfg is the run's config (copied); audience may be NULL
+ * (no live broadcast; copied otherwise). NULL with a message on failure. */
+srv_render *srv_render_start(srv_state *st, const srv_config *cfg, const srv_render_audience *audience,
                              srv_live_fn live_fn, char *err, size_t errlen);
 void srv_render_stop(srv_render *r);
 

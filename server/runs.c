@@ -109,6 +109,7 @@ void srv_run_new_name(const char *root, const char *preset, char *name, size_t l
 int srv_runs_resolve(srv_config *cfg, int run_dir_given, int fresh, char *err, size_t errlen) {
     if (!run_dir_given && !cfg->run_name[0] && !cfg->run_dir[0]) return 0;   /* checkpoints off */
     if (run_dir_given || (!cfg->run_name[0] && strcmp(cfg->run_dir, "runs/default") != 0)) {
+        cfg->run_dir_fixed = 1;
         const int named = cfg->run_name[0] != '\0';
         const char *base = strrchr(cfg->run_dir, '/');
         base = base && base[1] ? base + 1 : cfg->run_dir;

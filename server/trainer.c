@@ -17,67 +17,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include "checkpoint.h"
-#include "diverge.h"
 #include "png.h"
 #include "trainer.h"
 
 #define FIXED_NOISE_STREAM 0x5eed0f1eedULL
-
-int srv_fixed_n(const gan_config *c) { return c->conditional ? SRV_FIXED_MAX : SRV_FIXED_N; }
-int srv_fixed_cols(const gan_config *c) { return c->conditional ? GAN_CLASSES : 8; }
-
-void srv_output_range(const gan_config *c, float *lo, float *hi) {
-    *lo = c->g_output == GAN_OUT_TANH ? -1.0f : 0.0f;
-    *hi = 1.0f;
-}
-
-void srv_images_to_unit(const gan_config *c, const float *images, float *out, size_t n) {
-    float lo, hi;
-    srv_output_range(c, &lo, &hi);
-    for (size_t i = 0; i < n; i++) {
-        const float v = (images[i] - lo) / (hi - lo);
-        out[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
-    }
-}
-
-void srv_images_to_classifier(const gan_config *c, float *images, size_t n) {
-    if (c->g_output == GAN_OUT_TANH) return;          /* already [-1, 1] */
-    for (size_t i = 0; i < n; i++) images[i] = 2.0f * images[i] - 1.0f;
-}
-
-void srv_data_dir(const srv_config *cfg, char *out, size_t len) {
-    if (cfg->data_dir[0]) snprintf(out, len, "%s", cfg->data_dir);
-    else if (strcmp(cfg->dataset, "fashion") == 0) snprintf(out, len, "/usr/share/datasets/fashion-mnist");
-    else snprintf(out, len, "data/mnist");
-}
-
-void srv_classifier_path(const srv_config *cfg, char *out, size_t len) {
-    if (cfg->classifier[0]) snprintf(out, len, "%s", cfg->classifier);
-    else if (cfg->data_dir[0]) snprintf(out, len, "%s/classifier.bin", cfg->data_dir);
-    else if (strcmp(cfg->dataset, "fashion") == 0) snprintf(out, len, "data/fashion-mnist-classifier.bin");
-    else snprintf(out, len, "data/mnist/classifier.bin");
-}
-
-cls_model *srv_classifier_load(const srv_config *cfg, int batch, char *err, size_t errlen) {
-    char path[600];
-    srv_classifier_path(cfg, path, sizeof path);
-    if (access(path, F_OK) != 0) {
-        snprintf(err, errlen, "no classifier at %s (make run trains one; or: ganlive classifier "
-                 "--data DIR --out %s)", path, path);
-        return NULL;
-    }
-    cls_model *m = cls_model_new(batch, 0);
-    if (!m) {
-        snprintf(err, errlen, "out of memory for the classifier");
-        return NULL;
-    }
-    if (cls_load(m, path, NULL, err, errlen) < 0) {
-        cls_model_free(m);
-        return NULL;
-    }
-    return m;
-}
 
 /* Threads of the calling thread's layer work (nn/par.h). BLAS itself stays
  * single-threaded: the layers give each thread its own block of columns. */
@@ -88,15 +31,6 @@ static void use_threads(const srv_config *cfg) {
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
-}
-
-/* TEST HOOK: take the next iteration of a GANLIVE_TEST_POISON_AT list
- * ("130,101": first 130, then, after that one, 101: a run restored to 100
- * diverges again at once); 0 when the list is used up. */
-static void next_poison(srv_trainer *t, const char *list) {
-    char *end = NULL;
-    t->poison_at = list && *list ? strtol(list, &end, 10) : 0;
-    t->poison_rest = end && *end == ',' ? end + 1 : NULL;
 }
 
 int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t errlen) {
@@ -128,14 +62,13 @@ int srv_trainer_init(srv_trainer *t, const srv_config *cfg, char *err, size_t er
         return -1;
     }
     gan_model_init(t->model, &t->rng);
-    /* TEST HOOK, for the divergence tests only: poison one iteration's data */
-    const char *poison = getenv("GANLIVE_TEST_POISON_AT");   /* "N" or "N,M,...": in turn */
-    if (poison && *poison) next_poison(t, poison);
     nn_rng fixed;
     nn_rng_seed(&fixed, cfg->seed ^ FIXED_NOISE_STREAM);
     nn_rng_fill_normal(&fixed, t->fixed_noise, (size_t)srv_fixed_n(mc) * mc->nz, 0.0f, 1.0f);
     return 0;
 }
+
+void srv_trainer_use_threads(const srv_trainer *t) { use_threads(&t->cfg); }
 
 void srv_trainer_free(srv_trainer *t) {
     gan_batcher_free(&t->batcher);
@@ -204,12 +137,6 @@ int srv_trainer_iteration(srv_trainer *t) {
     const size_t nnoise = (size_t)c->batch * c->nz;
     for (int s = 0; s < c->d_steps; s++) {
         gan_batcher_next(&t->batcher, &t->rng, c->batch, lo, hi, t->real, t->real_labels);
-        if (t->poison_at > 0 && t->iteration + 1 == t->poison_at) {   /* TEST HOOK */
-            next_poison(t, t->poison_rest);
-            t->real[0] = NAN;
-            fprintf(stderr, "ganlive: test hook GANLIVE_TEST_POISON_AT: NaN in the data of "
-                    "iteration %ld\n", t->iteration + 1);
-        }
         nn_rng_fill_normal(&t->rng, t->noise, nnoise, 0.0f, 1.0f);
         draw_labels(t);
         if (gan_d_step(m, t->real, t->real_labels, t->noise, t->fake_labels, &t->last) < 0)
@@ -238,12 +165,6 @@ void srv_trainer_sample_grid(srv_trainer *t, int fresh) {
     free(tmp);
 }
 
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Render the fixed-noise grid and hand it to the timeline. */
 void srv_trainer_publish_timeline(srv_trainer *t, srv_state *st) {
     float lo, hi;
@@ -257,60 +178,4 @@ void srv_trainer_publish_timeline(srv_trainer *t, srv_state *st) {
     srv_grid_render(pixels, t->grid, n, cols, 1, lo, hi);
     srv_state_add_timeline(st, t->iteration, pixels, w, h);
     free(pixels);
-}
-
-void *srv_trainer_thread(void *arg) {
-    srv_trainer_job *job = arg;
-    srv_trainer *t = job->trainer;
-    srv_state *st = job->state;
-    gan_model *m = t->model;
-    use_threads(&t->cfg);      /* this thread trains, not the one that built t */
-    srv_state_set_fixed_noise(st, t->fixed_noise, srv_fixed_n(&m->cfg));
-    srv_state_set_dataset(st, &t->data);   /* read-only for /api/real.png */
-    srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, m->g_mem, m->g_buf_mem,
-                      m->d_mem, m->d_buf_mem);
-    srv_trainer_publish_timeline(t, st);
-    double last_save = mono_s();
-    long saved_at = t->iteration;          /* resumed from (or fresh at) this one */
-    int diverged = 0;
-    for (;;) {
-        srv_config cfg;
-        int changed = 0;
-        srv_action act = srv_state_boundary(st, &cfg, &changed);
-        if (act == SRV_QUIT) break;
-        if (act == SRV_SAVE || act == SRV_RESTORE) {
-            if (act == SRV_SAVE && srv_ckpt_save_run(t, st, 1) == 0) saved_at = t->iteration;
-            if (act == SRV_RESTORE && srv_ckpt_restore_run(t, st) == 0) {
-                diverged = 0;
-                saved_at = t->iteration;
-            }
-            last_save = mono_s();
-            continue;
-        }
-        if (changed) srv_trainer_apply_live(t, &cfg);
-        int rejected = srv_trainer_iteration(t) < 0;
-        if (rejected || srv_loss_exploded(&t->last)) {   /* diverge.h */
-            diverged = 1;
-            char why[128];
-            srv_diverge_reason(&t->last, rejected, rejected ? t->iteration + 1 : t->iteration,
-                               why, sizeof why);
-            srv_state_set_diverged(st, t->iteration, why);
-            continue;
-        }
-        srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), &t->last,
-                          m->g_mem, m->g_buf_mem, m->d_mem, m->d_buf_mem);
-        if (t->bal_new) {
-            srv_state_add_balance(st, &t->bal_event, t->skipping);
-            t->bal_new = 0;
-        }
-        if (t->iteration % t->cfg.timeline_every == 0) srv_trainer_publish_timeline(t, st);
-        if (t->cfg.checkpoint_every_s > 0 && t->cfg.run_dir[0] &&
-            mono_s() - last_save >= t->cfg.checkpoint_every_s) {
-            if (srv_ckpt_save_run(t, st, 0) == 0) saved_at = t->iteration;
-            last_save = mono_s();
-        }
-    }
-    /* clean exit (SIGINT/SIGTERM): save, unless diverged or nothing new */
-    if (!diverged && t->cfg.run_dir[0] && t->iteration != saved_at) srv_ckpt_save_run(t, st, 0);
-    return NULL;
 }

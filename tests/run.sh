@@ -93,6 +93,7 @@ run_suite() {
 }
 
 run_suite unit "$build/run_tests"
+run_suite layers /usr/bin/python3 tests/test_layers.py "$build"
 run_suite cli tests/test_cli.sh "$bin" "$data"
 run_suite http /usr/bin/python3 tests/test_http.py "$bin" "$data"
 run_suite insight /usr/bin/python3 tests/test_insight.py "$bin" "$data"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "testhelp.h"
 #include "../server/guard.h"
+#include "../server/netif.h"
 #include "../server/query.h"
 
 static void guard_for(srv_guard *g, const char *bind, const char *token, const char *hosts,
@@ -76,9 +77,9 @@ TEST(guard_token) {
     srv_guard g2;
     guard_for(&g2, "::", "", "", 8080);
     CHECK(g2.token_generated && strcmp(g.token, g2.token) != 0);
-    CHECK(srv_guard_is_loopback("127.1.2.3") && srv_guard_is_loopback("::1") &&
-          srv_guard_is_loopback("::ffff:127.0.0.1") && !srv_guard_is_loopback("10.0.0.1") &&
-          !srv_guard_is_loopback("0.0.0.0") && !srv_guard_is_loopback("localhost"));
+    CHECK(srv_netif_is_loopback("127.1.2.3") && srv_netif_is_loopback("::1") &&
+          srv_netif_is_loopback("::ffff:127.0.0.1") && !srv_netif_is_loopback("10.0.0.1") &&
+          !srv_netif_is_loopback("0.0.0.0") && !srv_netif_is_loopback("localhost"));
 
     guard_for(&g, "127.0.0.1", "0123456789abcdefXYZ", "", 8080);
     CHECK(srv_guard_token_ok(&g, "Bearer 0123456789abcdefXYZ"));

@@ -63,15 +63,29 @@ def log_dir():
     return _log_dir
 
 
+def failpoints_binary(binary):
+    """The failpoint twin of binary (./ganlive -> ./ganlive-failpoints, built
+    by `make test`): the same program linked with tests/failpoints/, the
+    only one that reads GANLIVE_TEST_POISON_AT. A server given that variable
+    runs it, since the program that ships has no test hook."""
+    twin = binary + "-failpoints"
+    if not os.path.exists(twin):
+        raise RuntimeError("%s is missing: make %s" % (twin, os.path.basename(twin)))
+    return twin
+
+
 class Server:
     """`binary serve --port P ARGS...` with stdout and stderr in one log file.
 
     args: the rest of the command line (--data, --config, --run-dir, ...);
-    env: added to the environment; preexec_fn: run in the child before exec
+    env: added to the environment (with GANLIVE_TEST_POISON_AT the server is
+    the failpoint twin of binary: failpoints_binary); preexec_fn: run in the child before exec
     (resource limits). label names the server in failure messages."""
 
     def __init__(self, binary, args, env=None, preexec_fn=None, label=None, port=None):
         import test_http
+        if env and "GANLIVE_TEST_POISON_AT" in env:
+            binary = failpoints_binary(binary)
         self.port = port or test_http.free_port()
         self.label = label or "server %d" % (len(_servers) + 1)
         self.log_path = os.path.join(log_dir(), "serve-%d-%d.log" % (len(_servers) + 1, self.port))
