@@ -43,6 +43,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "checkpoint.h"
+#include "../nn/binio.h"
 
 #define TAG SRV_CKPT_TAG
 #define HEADER_BYTES SRV_CKPT_HEADER_BYTES
@@ -54,45 +55,24 @@
 
 /* ---- reading --------------------------------------------------------------- */
 
-typedef struct {
-    const uint8_t *p;
-    size_t len, pos;
-    int bad;                           /* read past the end */
-} rbuf;
-
-static const uint8_t *r_bytes(rbuf *r, size_t n) {
-    if (r->bad || r->len - r->pos < n) { r->bad = 1; return NULL; }
-    const uint8_t *p = r->p + r->pos;
-    r->pos += n;
-    return p;
-}
-
-static uint32_t ld_u32(const uint8_t *b) {
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-static uint32_t r_u32(rbuf *r) { const uint8_t *b = r_bytes(r, 4); return b ? ld_u32(b) : 0; }
-static uint64_t r_u64(rbuf *r) { uint64_t lo = r_u32(r); return lo | (uint64_t)r_u32(r) << 32; }
-static int r_i32(rbuf *r) { return (int)(int32_t)r_u32(r); }
-static int64_t r_i64(rbuf *r) { return (int64_t)r_u64(r); }
-static float r_f32(rbuf *r) { uint32_t u = r_u32(r); float v; memcpy(&v, &u, 4); return v; }
-static double r_f64(rbuf *r) { uint64_t u = r_u64(r); double v; memcpy(&v, &u, 8); return v; }
-
-static float ld_f32(const uint8_t *b) { uint32_t u = ld_u32(b); float v; memcpy(&v, &u, 4); return v; }
+/* Values are little-endian, read through binio.h's bounded reader: a read
+ * past the end gives 0 and sets r->bad, so a section is read whole and
+ * checked once. */
 
 /* Open the next section: it must carry `tag` and fit in r. */
-static int sec_open(rbuf *r, uint32_t tag, rbuf *sub, char *err, size_t errlen) {
-    uint32_t got = r_u32(r);
-    uint64_t n = r_u64(r);
+static int sec_open(nn_reader *r, uint32_t tag, nn_reader *sub, char *err, size_t errlen) {
+    uint32_t got = nn_read_u32(r);
+    uint64_t n = nn_read_u64(r);
     char name[5] = {(char)tag, (char)(tag >> 8), (char)(tag >> 16), (char)(tag >> 24), 0};
     if (r->bad) { snprintf(err, errlen, "truncated before section %s", name); return -1; }
     if (got != tag) { snprintf(err, errlen, "section %s missing (found tag 0x%08x)", name, got); return -1; }
     if (n > r->len - r->pos) { snprintf(err, errlen, "section %s runs past the end", name); return -1; }
-    *sub = (rbuf){r->p + r->pos, (size_t)n, 0, 0};
+    *sub = (nn_reader){r->p + r->pos, (size_t)n, 0, 0};
     r->pos += (size_t)n;
     return 0;
 }
 
-static int sec_close(const rbuf *sub, const char *name, char *err, size_t errlen) {
+static int sec_close(const nn_reader *sub, const char *name, char *err, size_t errlen) {
     if (sub->bad || sub->pos != sub->len) {
         snprintf(err, errlen, "section %s has the wrong length (%zu bytes)", name, sub->len);
         return -1;
@@ -101,16 +81,16 @@ static int sec_close(const rbuf *sub, const char *name, char *err, size_t errlen
 }
 
 /* A float block of exactly n finite floats. */
-static int r_block(rbuf *r, uint32_t tag, const char *name, size_t n, const uint8_t **out,
+static int r_block(nn_reader *r, uint32_t tag, const char *name, size_t n, const uint8_t **out,
                    char *err, size_t errlen) {
-    rbuf s;
+    nn_reader s;
     if (sec_open(r, tag, &s, err, errlen) < 0) return -1;
     if (s.len / 4 != n || s.len % 4) {
         snprintf(err, errlen, "%s: %zu bytes, the architecture needs %zu floats", name, s.len, n);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(ld_f32(s.p + 4 * i))) {
+        if (!isfinite(nn_get_f32(s.p + 4 * i))) {
             snprintf(err, errlen, "%s: value %zu is not finite", name, i);
             return -1;
         }
@@ -121,23 +101,23 @@ static int r_block(rbuf *r, uint32_t tag, const char *name, size_t n, const uint
 static int in_f(float v, double lo, double hi) { return isfinite(v) && v >= (float)lo && v <= (float)hi; }
 static int in_i(long v, long lo, long hi) { return v >= lo && v <= hi; }
 
-static int parse_conf(rbuf *r, uint32_t version, srv_ckpt *ck, char *err, size_t errlen) {
-    rbuf s;
+static int parse_conf(nn_reader *r, uint32_t version, srv_ckpt *ck, char *err, size_t errlen) {
+    nn_reader s;
     if (sec_open(r, TAG('C', 'O', 'N', 'F'), &s, err, errlen) < 0) return -1;
     gan_config *c = &ck->model;
     gan_config_default(c);
-    c->nz = r_i32(&s); c->ngf = r_i32(&s); c->ndf = r_i32(&s);
-    int out = r_i32(&s);
-    c->batch = r_i32(&s);
-    c->lr_d = r_f32(&s); c->lr_g = r_f32(&s); c->beta1 = r_f32(&s); c->beta2 = r_f32(&s);
-    c->adam_eps = r_f32(&s);
-    c->d_steps = r_i32(&s); c->g_steps = r_i32(&s);
-    c->bn_eps = r_f32(&s); c->bn_momentum = r_f32(&s); c->lrelu_slope = r_f32(&s);
-    c->init_std = r_f32(&s);
-    ck->seed = r_u64(&s);
-    const uint8_t *ds = r_bytes(&s, sizeof ck->dataset);
-    ck->timeline_every = r_i32(&s);
-    c->conditional = version >= 2 ? r_i32(&s) : 0;
+    c->nz = nn_read_i32(&s); c->ngf = nn_read_i32(&s); c->ndf = nn_read_i32(&s);
+    int out = nn_read_i32(&s);
+    c->batch = nn_read_i32(&s);
+    c->lr_d = nn_read_f32(&s); c->lr_g = nn_read_f32(&s); c->beta1 = nn_read_f32(&s); c->beta2 = nn_read_f32(&s);
+    c->adam_eps = nn_read_f32(&s);
+    c->d_steps = nn_read_i32(&s); c->g_steps = nn_read_i32(&s);
+    c->bn_eps = nn_read_f32(&s); c->bn_momentum = nn_read_f32(&s); c->lrelu_slope = nn_read_f32(&s);
+    c->init_std = nn_read_f32(&s);
+    ck->seed = nn_read_u64(&s);
+    const uint8_t *ds = nn_read_bytes(&s, sizeof ck->dataset);
+    ck->timeline_every = nn_read_i32(&s);
+    c->conditional = version >= 2 ? nn_read_i32(&s) : 0;
     if (sec_close(&s, "CONF", err, errlen) < 0) return -1;
     memcpy(ck->dataset, ds, sizeof ck->dataset);
     c->g_output = out == 1 ? GAN_OUT_RELU : GAN_OUT_TANH;
@@ -165,17 +145,17 @@ static int parse_conf(rbuf *r, uint32_t version, srv_ckpt *ck, char *err, size_t
     return 0;
 }
 
-static int parse_stat(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
-    rbuf s;
+static int parse_stat(nn_reader *r, srv_ckpt *ck, char *err, size_t errlen) {
+    nn_reader s;
     if (sec_open(r, TAG('S', 'T', 'A', 'T'), &s, err, errlen) < 0) return -1;
-    int64_t it = r_i64(&s), gt = r_i64(&s), dt = r_i64(&s);
-    for (int i = 0; i < 4; i++) ck->rng.s[i] = r_u32(&s);
-    ck->rng.has_spare = r_i32(&s);
-    ck->rng.spare = r_f32(&s);
-    int64_t epoch = r_i64(&s);
-    ck->data_n = r_i32(&s);
-    ck->data_pos = r_i32(&s);
-    int64_t mult = r_i64(&s);
+    int64_t it = nn_read_i64(&s), gt = nn_read_i64(&s), dt = nn_read_i64(&s);
+    for (int i = 0; i < 4; i++) ck->rng.s[i] = nn_read_u32(&s);
+    ck->rng.has_spare = nn_read_i32(&s);
+    ck->rng.spare = nn_read_f32(&s);
+    int64_t epoch = nn_read_i64(&s);
+    ck->data_n = nn_read_i32(&s);
+    ck->data_pos = nn_read_i32(&s);
+    int64_t mult = nn_read_i64(&s);
     if (sec_close(&s, "STAT", err, errlen) < 0) return -1;
     const int64_t big = (int64_t)1 << 50;
     if (it < 0 || it > big || gt < 0 || gt > big || dt < 0 || dt > big || epoch < 0 ||
@@ -194,8 +174,8 @@ static int parse_stat(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
 }
 
 /* The permutation: every index below data_n exactly once. */
-static int parse_order(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
-    rbuf s;
+static int parse_order(nn_reader *r, srv_ckpt *ck, char *err, size_t errlen) {
+    nn_reader s;
     if (sec_open(r, TAG('O', 'R', 'D', 'R'), &s, err, errlen) < 0) return -1;
     const size_t n = (size_t)ck->data_n;
     if (s.len != 4 * n) {
@@ -206,7 +186,7 @@ static int parse_order(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
     if (!seen) { snprintf(err, errlen, "out of memory"); return -1; }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        uint32_t v = ld_u32(s.p + 4 * i);
+        uint32_t v = nn_get_u32(s.p + 4 * i);
         if (v >= n || (seen[v / 8] & (1u << (v % 8)))) rc = -1;
         else seen[v / 8] |= (uint8_t)(1u << (v % 8));
     }
@@ -216,10 +196,10 @@ static int parse_order(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
     return rc;
 }
 
-static int parse_history(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
-    rbuf s;
+static int parse_history(nn_reader *r, srv_ckpt *ck, char *err, size_t errlen) {
+    nn_reader s;
     if (sec_open(r, TAG('H', 'I', 'S', 'T'), &s, err, errlen) < 0) return -1;
-    uint32_t n = r_u32(&s);
+    uint32_t n = nn_read_u32(&s);
     if (s.bad || n > HIST_MAX || (s.len - s.pos) != (size_t)n * POINT_BYTES) {
         snprintf(err, errlen, "HIST: bad point count");
         return -1;
@@ -228,11 +208,11 @@ static int parse_history(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
     if (!ck->points) { snprintf(err, errlen, "out of memory"); return -1; }
     for (uint32_t i = 0; i < n; i++) {
         srv_point *p = &ck->points[i];
-        int64_t it = r_i64(&s), count = r_i64(&s);
-        p->time_s = r_f64(&s);
-        p->m.d_loss = r_f32(&s); p->m.g_loss = r_f32(&s); p->m.d_acc_real = r_f32(&s);
-        p->m.d_acc_fake = r_f32(&s); p->m.d_acc = r_f32(&s); p->m.d_real = r_f32(&s);
-        p->m.d_fake = r_f32(&s);
+        int64_t it = nn_read_i64(&s), count = nn_read_i64(&s);
+        p->time_s = nn_read_f64(&s);
+        p->m.d_loss = nn_read_f32(&s); p->m.g_loss = nn_read_f32(&s); p->m.d_acc_real = nn_read_f32(&s);
+        p->m.d_acc_fake = nn_read_f32(&s); p->m.d_acc = nn_read_f32(&s); p->m.d_real = nn_read_f32(&s);
+        p->m.d_fake = nn_read_f32(&s);
         if (it < 0 || it > ck->iteration || (i > 0 && it <= ck->points[i - 1].iteration) ||
             count < 1 || count > ((int64_t)1 << 50) || !isfinite(p->time_s)) {
             snprintf(err, errlen, "HIST: point %u is out of order or range", i);
@@ -245,10 +225,10 @@ static int parse_history(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
     return sec_close(&s, "HIST", err, errlen);
 }
 
-static int parse_timeline(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
-    rbuf s;
+static int parse_timeline(nn_reader *r, srv_ckpt *ck, char *err, size_t errlen) {
+    nn_reader s;
     if (sec_open(r, TAG('T', 'M', 'L', 'N'), &s, err, errlen) < 0) return -1;
-    uint32_t n = r_u32(&s);
+    uint32_t n = nn_read_u32(&s);
     if (s.bad || n > TL_MAX || n > (s.len - s.pos) / 20) {
         snprintf(err, errlen, "TMLN: bad snapshot count");
         return -1;
@@ -257,9 +237,9 @@ static int parse_timeline(rbuf *r, srv_ckpt *ck, char *err, size_t errlen) {
     if (!ck->timeline) { snprintf(err, errlen, "out of memory"); return -1; }
     size_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
-        int64_t it = r_i64(&s);
-        uint32_t w = r_u32(&s), h = r_u32(&s), clen = r_u32(&s);
-        const uint8_t *z = r_bytes(&s, clen);
+        int64_t it = nn_read_i64(&s);
+        uint32_t w = nn_read_u32(&s), h = nn_read_u32(&s), clen = nn_read_u32(&s);
+        const uint8_t *z = nn_read_bytes(&s, clen);
         if (!z || it < 0 || it > ck->iteration ||
             (i > 0 && it <= ck->timeline[i - 1].iteration) || w < 1 || w > TL_SIDE_MAX ||
             h < 1 || h > TL_SIDE_MAX || (total += (size_t)w * h) > TL_PIXELS_MAX) {
@@ -295,12 +275,12 @@ srv_ckpt_result srv_ckpt_parse(const uint8_t *buf, size_t len, unsigned flags, s
                                                       : "not a ganlive checkpoint (bad magic)", len);
         return SRV_CKPT_DAMAGED;
     }
-    rbuf r = {buf, len - 4, 8, 0};
-    uint32_t version = r_u32(&r);
-    (void)r_u32(&r);
-    uint64_t total = r_u64(&r);
+    nn_reader r = {buf, len - 4, 8, 0};
+    uint32_t version = nn_read_u32(&r);
+    (void)nn_read_u32(&r);
+    uint64_t total = nn_read_u64(&r);
     uint32_t crc = (uint32_t)crc32_z(0L, buf, len - 4);
-    int crc_ok = (flags & SRV_CKPT_SKIP_CRC) || crc == ld_u32(buf + len - 4);
+    int crc_ok = (flags & SRV_CKPT_SKIP_CRC) || crc == nn_get_u32(buf + len - 4);
     if (version < SRV_CKPT_VERSION_MIN || version > SRV_CKPT_VERSION) {
         /* a whole file of another version (its checksum holds) is refused;
          * a flipped version field in a damaged file is just damage */
@@ -316,7 +296,7 @@ srv_ckpt_result srv_ckpt_parse(const uint8_t *buf, size_t len, unsigned flags, s
     }
     if (!crc_ok) {
         snprintf(err, errlen, "checksum mismatch (CRC32 %08x, stored %08x)", crc,
-                 ld_u32(buf + len - 4));
+                 nn_get_u32(buf + len - 4));
         return SRV_CKPT_DAMAGED;
     }
     if (parse_conf(&r, version, ck, err, errlen) < 0 || parse_stat(&r, ck, err, errlen) < 0 ||
@@ -425,29 +405,21 @@ srv_ckpt_result srv_ckpt_check(const srv_ckpt *ck, const srv_config *cfg, int da
     return SRV_CKPT_OK;
 }
 
-static void ld_floats(float *dst, const uint8_t *src, size_t n) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(dst, src, n * sizeof(float));
-#else
-    for (size_t i = 0; i < n; i++) dst[i] = ld_f32(src + 4 * i);
-#endif
-}
-
 void srv_ckpt_apply_trainer(const srv_ckpt *ck, srv_trainer *t, int keep_live) {
     gan_model *m = t->model;
-    ld_floats(m->g_mem, ck->g, ck->g_count);
-    ld_floats(m->g_buf_mem, ck->g_buf, ck->gbuf_count);
-    ld_floats(m->g_m_mem, ck->g_m, ck->g_count);
-    ld_floats(m->g_v_mem, ck->g_v, ck->g_count);
-    ld_floats(m->d_mem, ck->d, ck->d_count);
-    ld_floats(m->d_buf_mem, ck->d_buf, ck->dbuf_count);
-    ld_floats(m->d_m_mem, ck->d_m, ck->d_count);
-    ld_floats(m->d_v_mem, ck->d_v, ck->d_count);
-    ld_floats(t->fixed_noise, ck->fixed_noise, (size_t)srv_fixed_n(&ck->model) * (size_t)ck->model.nz);
+    nn_get_f32s(m->g_mem, ck->g, ck->g_count);
+    nn_get_f32s(m->g_buf_mem, ck->g_buf, ck->gbuf_count);
+    nn_get_f32s(m->g_m_mem, ck->g_m, ck->g_count);
+    nn_get_f32s(m->g_v_mem, ck->g_v, ck->g_count);
+    nn_get_f32s(m->d_mem, ck->d, ck->d_count);
+    nn_get_f32s(m->d_buf_mem, ck->d_buf, ck->dbuf_count);
+    nn_get_f32s(m->d_m_mem, ck->d_m, ck->d_count);
+    nn_get_f32s(m->d_v_mem, ck->d_v, ck->d_count);
+    nn_get_f32s(t->fixed_noise, ck->fixed_noise, (size_t)srv_fixed_n(&ck->model) * (size_t)ck->model.nz);
     m->g_t = ck->g_t;
     m->d_t = ck->d_t;
     t->rng = ck->rng;
-    for (int i = 0; i < ck->data_n; i++) t->batcher.order[i] = ld_u32(ck->order + 4 * (size_t)i);
+    for (int i = 0; i < ck->data_n; i++) t->batcher.order[i] = nn_get_u32(ck->order + 4 * (size_t)i);
     t->batcher.pos = ck->data_pos;
     t->batcher.epoch = ck->batch_epoch;
     t->iteration = ck->iteration;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "checkpoint.h"
+#include "../nn/binio.h"
 
 #define STAGE_BYTES ((size_t)64 << 10)    /* the file sink's buffer */
 #define SECTIONS_MAX 16                    /* 13 in versions 1 and 2 */
@@ -52,13 +53,7 @@ static void ckw_pass(ckw *w, sink_kind kind) {
 }
 
 static void ckw_flush(ckw *w) {
-    size_t done = 0;
-    while (w->kind == SINK_FD && !w->err && done < w->used) {
-        ssize_t n = write(w->fd, w->buf + done, w->used - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) w->err = n == 0 ? ENOSPC : errno;
-        else done += (size_t)n;
-    }
+    if (w->kind == SINK_FD && !w->err && w->used && nn_write_all(w->fd, w->buf, w->used) < 0) w->err = errno;
     w->used = 0;
 }
 
@@ -82,15 +77,13 @@ static void w_bytes(ckw *w, const void *src, size_t n) {
     }
 }
 
-static void w_u32(ckw *w, uint32_t v) {
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    w_bytes(w, b, 4);
-}
-static void w_u64(ckw *w, uint64_t v) { w_u32(w, (uint32_t)v); w_u32(w, (uint32_t)(v >> 32)); }
+/* Values little-endian (binio.h). */
+static void w_u32(ckw *w, uint32_t v) { uint8_t b[4]; nn_put_u32(b, v); w_bytes(w, b, 4); }
+static void w_u64(ckw *w, uint64_t v) { uint8_t b[8]; nn_put_u64(b, v); w_bytes(w, b, 8); }
 static void w_i32(ckw *w, int v) { w_u32(w, (uint32_t)v); }
 static void w_i64(ckw *w, long v) { w_u64(w, (uint64_t)(int64_t)v); }
-static void w_f32(ckw *w, float v) { uint32_t u; memcpy(&u, &v, 4); w_u32(w, u); }
-static void w_f64(ckw *w, double v) { uint64_t u; memcpy(&u, &v, 8); w_u64(w, u); }
+static void w_f32(ckw *w, float v) { uint8_t b[4]; nn_put_f32(b, v); w_bytes(w, b, 4); }
+static void w_f64(ckw *w, double v) { uint8_t b[8]; nn_put_f64(b, v); w_bytes(w, b, 8); }
 
 static void w_floats(ckw *w, const float *x, size_t n) {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

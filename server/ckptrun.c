@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "checkpoint.h"
 #include "png.h"
+#include "../nn/binio.h"
 
 static double mono_ms(void) {
     struct timespec ts;
@@ -49,14 +50,6 @@ int srv_mkdir_p(const char *dir) {
     }
     if (mkdir(p, 0755) < 0 && errno != EEXIST) return -1;
     return 0;
-}
-
-static int fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 int srv_ckpt_lock_dir(const char *dir, char *err, size_t errlen) {
@@ -139,37 +132,12 @@ void srv_ckpt_clean_tmp(const char *dir) {
     closedir(d);
 }
 
-/* stream into tmp -> fsync -> rename -> fsync(dir). 0 with *len, or -1
- * with err; tmp is never left behind (a failed write removes it whole). */
-static int write_durable(const char *dir, const char *tmp, const char *path,
-                         const srv_ckpt_src *src, size_t *len, char *err, size_t errlen) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    const char *step = "fsync";
-    if (srv_ckpt_write_fd(src, fd, tmp, len, err, errlen) < 0) {
-        step = NULL;                               /* err says why */
-        goto fail;
-    }
-    if (fsync(fd) < 0) goto fail;
-    step = "close";
-    int rc = close(fd);
-    fd = -1;
-    if (rc < 0) goto fail;
-    step = "rename";
-    if (rename(tmp, path) < 0) goto fail;
-    if (fsync_dir(dir) < 0) {
-        snprintf(err, errlen, "cannot fsync directory %s: %s", dir, strerror(errno));
-        return -1;   /* the file is in place; durability of the name is unsure */
-    }
-    return 0;
-fail:
-    if (step) snprintf(err, errlen, "cannot %s %s: %s", step, tmp, strerror(errno));
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return -1;
+/* The checkpoint streamed into the temporary file of nn_file_write_atomic. */
+typedef struct { const srv_ckpt_src *src; const char *tmp; size_t len; } ckpt_sink;
+
+static int write_checkpoint(int fd, void *ctx, char *err, size_t errlen) {
+    ckpt_sink *k = ctx;
+    return srv_ckpt_write_fd(k->src, fd, k->tmp, &k->len, err, errlen);
 }
 
 int srv_ckpt_save(const char *dir, int keep, const srv_trainer *t, srv_state *st,
@@ -198,7 +166,10 @@ int srv_ckpt_save(const char *dir, int keep, const srv_trainer *t, srv_state *st
     }
     snprintf(path, pathlen, "%s/ckpt-%09ld.bin", dir, t->iteration);
     snprintf(tmp, sizeof tmp, "%s/.ckpt-%09ld.bin.tmp", dir, t->iteration);
-    if (write_durable(dir, tmp, path, &src, bytes, err, errlen) < 0) goto done;
+    /* tmp -> fsync -> rename -> fsync(dir): binio.h; tmp never left behind */
+    ckpt_sink sink = {&src, tmp, 0};
+    if (nn_file_write_atomic(path, tmp, write_checkpoint, &sink, err, errlen) < 0) goto done;
+    *bytes = sink.len;
     rc = 0;
     char **names;                                  /* rotation: only after success */
     int n = srv_ckpt_list(dir, &names);
@@ -259,7 +230,7 @@ int srv_ckpt_set_aside(const char *dir, char *moved_to, size_t len, char *err, s
             rc = -1;
         }
     }
-    if (rc >= 0) { fsync_dir(moved_to); fsync_dir(dir); }
+    if (rc >= 0) { nn_fsync_dir(moved_to); nn_fsync_dir(dir); }
     srv_ckpt_names_free(names, n);
     return rc;
 }
