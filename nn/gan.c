@@ -73,70 +73,45 @@ int gan_nets(const gan_config *c, net *g, net *d) {
 
 /* ---- parameter blocks ---------------------------------------------------- */
 
-/* The architecture fields of c are in range (gan_model_new checks them; the
- * other callers pass a model's config), so gan_nets succeeds. */
-static void nets_of(const gan_config *c, net *g, net *d) {
-    if (gan_nets(c, g, d) < 0) { g->n = d->n = 0; g->nparams = d->nparams = 0; }
+/* G (which 0) or D (1) of config c; no layers when c gives no valid shapes
+ * (gan_model_new refuses such a config, the other callers pass a model's). */
+static net net_of(const gan_config *c, int which) {
+    net g, d;
+    if (gan_nets(c, &g, &d) < 0) memset(&g, 0, sizeof g), memset(&d, 0, sizeof d);
+    return which ? d : g;
 }
 
-void gan_gparam_sizes(const gan_config *c, size_t s[GAN_G_NTENSORS]) {
-    net g, d;
-    nets_of(c, &g, &d);
-    net_param_sizes(&g, s);
+static void sizes_of(const gan_config *c, int which, size_t *s, int n) {
+    const net k = net_of(c, which);
+    for (int i = 0; i < n; i++) s[i] = 0;
+    net_param_sizes(&k, s);
 }
 
-void gan_dparam_sizes(const gan_config *c, size_t s[GAN_D_NTENSORS]) {
-    net g, d;
-    nets_of(c, &g, &d);
-    net_param_sizes(&d, s);
-}
-
-size_t gan_gparam_count(const gan_config *c) {
-    net g, d;
-    nets_of(c, &g, &d);
-    return net_param_count(&g);
-}
-
-size_t gan_dparam_count(const gan_config *c) {
-    net g, d;
-    nets_of(c, &g, &d);
-    return net_param_count(&d);
-}
-
-size_t gan_gbuffer_count(const gan_config *c) {
-    net g, d;
-    nets_of(c, &g, &d);
-    return net_stat_count(&g);
-}
-
-size_t gan_dbuffer_count(const gan_config *c) {
-    net g, d;
-    nets_of(c, &g, &d);
-    return net_stat_count(&d);
-}
+void gan_gparam_sizes(const gan_config *c, size_t s[GAN_G_NTENSORS]) { sizes_of(c, 0, s, GAN_G_NTENSORS); }
+void gan_dparam_sizes(const gan_config *c, size_t s[GAN_D_NTENSORS]) { sizes_of(c, 1, s, GAN_D_NTENSORS); }
+size_t gan_gparam_count(const gan_config *c) { const net n = net_of(c, 0); return net_param_count(&n); }
+size_t gan_dparam_count(const gan_config *c) { const net n = net_of(c, 1); return net_param_count(&n); }
+size_t gan_gbuffer_count(const gan_config *c) { const net n = net_of(c, 0); return net_stat_count(&n); }
+size_t gan_dbuffer_count(const gan_config *c) { const net n = net_of(c, 1); return net_stat_count(&n); }
 
 void gan_gparams_point(gan_gparams *p, float *block, const gan_config *c) {
-    net g, d;
-    nets_of(c, &g, &d);
-    net_params_point(&g, p->t, block);
+    const net n = net_of(c, 0);
+    net_params_point(&n, p->t, block);
 }
 
 void gan_dparams_point(gan_dparams *p, float *block, const gan_config *c) {
-    net g, d;
-    nets_of(c, &g, &d);
-    net_params_point(&d, p->t, block);
+    const net n = net_of(c, 1);
+    net_params_point(&n, p->t, block);
 }
 
 void gan_gbuffers_point(gan_gbuffers *b, float *block, const gan_config *c) {
-    net g, d;
-    nets_of(c, &g, &d);
-    net_stats_point(&g, b->t, block);
+    const net n = net_of(c, 0);
+    net_stats_point(&n, b->t, block);
 }
 
 void gan_dbuffers_point(gan_dbuffers *b, float *block, const gan_config *c) {
-    net g, d;
-    nets_of(c, &g, &d);
-    net_stats_point(&d, b->t, block);
+    const net n = net_of(c, 1);
+    net_stats_point(&n, b->t, block);
 }
 
 /* ---- activations --------------------------------------------------------- */

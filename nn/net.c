@@ -108,8 +108,11 @@ size_t net_acts_layout(const net *n, float **t, float *base, int B, int flags) {
         size[l->c_at] = out;
         if (l->a_at >= 0 && !(grad && i == last)) size[l->a_at] = out;
         if (!grad || !nx) continue;
-        /* gradients run top down: reuse the next layer's c and a when they fit */
-        if (out <= net_out_floats(n, i + 1, B)) {
+        /* gradients run top down: reuse the next layer's c and a when they
+         * fit. dL/dc is written by the BN/activation backward, after the
+         * next layer's dL/dc is spent; without them dL/dc is the layer's
+         * output gradient, written while the next one's is still read. */
+        if (out <= net_out_floats(n, i + 1, B) && (l->bn || l->act != NET_NONE)) {
             alias[l->c_at] = nx->c_at;
             if (l->a_at >= 0 && nx->a_at >= 0 && i + 1 < last) alias[l->a_at] = nx->a_at;
         }
