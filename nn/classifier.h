@@ -8,6 +8,7 @@
  *   -> Conv(1 -> 32, k4 s2 p1)    [32][B][14][14]  -> LeakyReLU(0.2)
  *   -> Conv(32 -> 64, k4 s2 p1)   [64][B][7][7]    -> BN -> LeakyReLU(0.2)
  *   -> Conv(64 -> 10, k7 s1 p0)   [10][B]          logits, channel-major
+ * (run from the table cls_spec in classifier.c with net.h's passes, as D is)
  * The logits come out class-major [10][B]; they are transposed to row per
  * sample [B][10] for nn_softmax_ce_* and the gradient transposed back.
  * Features for a Frechet distance: the BN+LeakyReLU output averaged over

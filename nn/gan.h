@@ -11,6 +11,9 @@
  *   -> Conv(1 -> ndf, k4 s2 p1)      [ndf][B][14][14]  -> LeakyReLU(0.2)
  *   -> Conv(ndf -> 2ndf, k4 s2 p1)   [2ndf][B][7][7]   -> BN -> LeakyReLU(0.2)
  *   -> Conv(2ndf -> 1, k7 s1 p0)     [1][B]  one logit per image
+ * The code runs these from one table per network (g_spec, d_spec at the
+ * top of gan.c, net.h): every size, layout and pass follows from it, for
+ * training, sampling and D's verdicts alike.
  *
  * Memory: each network owns one block per role (params, grads, Adam m,
  * Adam v, BN running statistics, activations) with a struct of named
