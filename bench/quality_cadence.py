@@ -2,6 +2,7 @@
 """quality_cadence.py - what the early quality cadence costs training.
 
     python3 bench/quality_cadence.py ./ganlive data/mnist [SECONDS] [ROUNDS] [--full]
+    python3 bench/quality_cadence.py ./ganlive data/mnist --interleave [WINDOW_S] [SERVERS]
 
 Quality passes run every 100 iterations for the first 2,000 iterations (so
 the moment the digits become readable is seen), then every quality.every.
@@ -26,6 +27,17 @@ runs on this 2-core machine move the figures more than the passes do. The
 script holds /tmp/ganlive-bench.lock (flock) for the whole measurement, so
 benchmarks do not overlap; it runs a copy of the binary (others rebuild
 ./ganlive meanwhile).
+
+--interleave: the comparison inside one run, so the load others put on the
+machine falls on both sides alike: a fresh fast run trains through its
+first 2,000 iterations while PATCH /api/config switches quality.every
+between 500 (the early cadence: passes back to back) and 0 (no passes; the
+window starts once a pass in flight has ended) every WINDOW_S seconds
+(default 12). Reports iterations/s with and without passes (medians and
+means of the windows) and their ratio, for the early passes as they run
+(a helper thread at nice +19) and, as GANLIVE_BENCH_EARLY_QUALITY=nice10,
+on the quality thread itself (nice +10), SERVERS runs of each (default 2),
+alternated.
 """
 import fcntl
 import os
@@ -88,6 +100,96 @@ def one(binary, data, arm, seconds):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def threads(pid):
+    """{tid: (nice, cpu seconds)} of a process's threads."""
+    out = {}
+    tck = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                x = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(tid)] = (int(x[16]), (int(x[11]) + int(x[12])) / tck)
+    return out
+
+
+def lowprio_cpu(pid):
+    """CPU seconds of the process minus those of its nice 0 threads now alive:
+    the quality thread's, the early passes' (threads that have ended too)
+    and the HTTP threads' (idle here)."""
+    return cpu_s(pid) - sum(c for nice, c in threads(pid).values() if nice == 0)
+
+
+def interleave_one(binary, data, window, label, env_value):
+    busy, idle = [], []
+    port = th.free_port()
+    tmp = tempfile.mkdtemp(prefix="ganlive-cadence-")
+    env = dict(os.environ)
+    env.pop("GANLIVE_BENCH_EARLY_QUALITY", None)
+    if env_value:
+        env["GANLIVE_BENCH_EARLY_QUALITY"] = env_value
+    cmd = [binary, "serve", "--port", str(port), "--data", data, "--run-dir", os.path.join(tmp, "run"),
+           "--web", os.path.join(HERE, "..", "web"), "--seed", "1", "--preset", "fast"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    c = th.Client(port)
+    try:
+        th.wait_ready(c, proc, 60)
+        while not c.json("GET", "/api/quality")[2]["available"]:
+            time.sleep(0.05)
+        on = True
+        while True:
+            c.patch("/api/config", {"quality_every": 500 if on else 0})
+            if not on:                       # let a pass in flight end first
+                deadline = time.time() + 60
+                while time.time() < deadline:
+                    a = lowprio_cpu(proc.pid)
+                    time.sleep(0.5)
+                    if lowprio_cpu(proc.pid) - a < 0.02:
+                        break
+            t1, it1, q1 = time.time(), th.status(c)["iteration"], lowprio_cpu(proc.pid)
+            time.sleep(window)
+            t2, it2, q2 = time.time(), th.status(c)["iteration"], lowprio_cpu(proc.pid)
+            if it2 >= 2000:
+                break
+            share = (q2 - q1) / (t2 - t1)
+            ips = (it2 - it1) / (t2 - t1)
+            (busy if on else idle).append(ips)
+            print("%s %-6s %.2f it/s, iterations %d..%d, passes' threads %.0f%% of a core, load average %s"
+                  % (label, "passes" if on else "none", ips, it1, it2, 100 * share, loadavg()), flush=True)
+            on = not on
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return busy, idle
+
+
+def interleave(binary, data, window, servers):
+    med = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1]) / 2  # noqa
+    arms = (("nice19", None), ("nice10", "nice10"))
+    res = {a: ([], []) for a, _ in arms}
+    for n in range(servers):
+        for arm, env_value in (arms if n % 2 == 0 else arms[::-1]):
+            b, i = interleave_one(binary, data, window, "%s run %d" % (arm, n + 1), env_value)
+            res[arm][0].extend(b)
+            res[arm][1].extend(i)
+    for arm, _ in arms:
+        busy, idle = res[arm]
+        if busy and idle:
+            mb, mi = med(busy), med(idle)
+            print("early passes at %s: %.2f it/s while they run (median of %d windows, mean %.2f), %.2f it/s "
+                  "without passes (median of %d, mean %.2f); ratio of the medians %.3f (%+.1f%%), of the means "
+                  "%.3f" % (arm, mb, len(busy), sum(busy) / len(busy), mi, len(idle), sum(idle) / len(idle),
+                            mb / mi, 100 * (mb / mi - 1), (sum(busy) / len(busy)) / (sum(idle) / len(idle))),
+                  flush=True)
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -97,6 +199,16 @@ def main():
     binary = os.path.join(keep, "ganlive")       # a copy: others rebuild ./ganlive meanwhile
     shutil.copy2(sys.argv[1], binary)
     args = [a for a in sys.argv[3:] if not a.startswith("--")]
+    if "--interleave" in sys.argv:
+        lock = open("/tmp/ganlive-bench.lock", "a")
+        print("waiting for /tmp/ganlive-bench.lock ...", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            interleave(binary, data, float(args[0]) if args else 12.0, int(args[1]) if len(args) > 1 else 2)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            shutil.rmtree(keep, ignore_errors=True)
+        return 0
     seconds = float(args[0]) if args else 60.0
     rounds = int(args[1]) if len(args) > 1 else 3
     arms = ("early", "off", "full") if "--full" in sys.argv else ("early", "off")
