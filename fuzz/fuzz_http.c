@@ -36,7 +36,7 @@
 #include <unistd.h>
 #include <cJSON.h>
 #include "../server/http.h"
-#include "../server/trainer.h"
+#include "../server/loop.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
