@@ -12,17 +12,19 @@
 // them. onDraw(fn) lets another panel paint on both charts after each draw
 // (balance.js: its markers, in iterations: only with the iteration axis).
 // setOverlay() (runs.js) adds other runs to the loss chart (their D and G
-// loss, dashed and solid in the run's colour), the accuracy chart (overall)
-// and the Quality card's runs chart (#chart-quality-runs: Inception Score and
-// Frechet distance of this run and the others, shown while one is ticked),
-// and sets the x axis of all three: iteration, wall time (time_s) or images
-// seen (iteration x the run's batch). Runs share the union of their x values;
-// each series is smoothed on its own points first. Each chart's box carries
+// loss, dashed and solid in the run's colour) and the accuracy chart
+// (overall), and sets the x axis of both: iteration, wall time (time_s) or
+// images seen (iteration x the run's batch). Runs share the union of their x
+// values; each series is smoothed on its own points first. The Quality
+// card's chart (insight.js) draws the same runs' passes on the same axis:
+// onOverlay(fn) tells it of each setOverlay, and overlay(), overlayKey(),
+// overlayTable(), xSeries(), xAxis(), atOrBefore() and joined() are the
+// pieces it builds with. Each chart's box carries
 // data-points and data-first (this run's points, its first iteration), and
 // data-x, data-runs (this run's name, then the others), data-run-points,
-// data-sums (per run: the sum of the G loss / overall accuracy / Inception
-// Score as fed to the chart before smoothing; data-dsums: D loss) and
-// data-xlast (each run's last x) for the browser tests.
+// data-sums (per run: the sum of the G loss / overall accuracy as fed to the
+// chart before smoothing; data-dsums: D loss) and data-xlast (each run's
+// last x) for the browser tests.
 import { $, api, color, fade, fmtInt, fmtFixed, AXIS, GRID } from './lib.js';
 import { t, onChange, lang } from './i18n.js';
 import * as store from './store.js';
@@ -106,9 +108,11 @@ const C = {
   eq: color('--c-eq', '#e6e6e6'),
 };
 const big = (v) => (Math.abs(v) >= 1e6 ? `${v / 1e6}M` : Math.abs(v) >= 10000 ? `${v / 1000}k` : v);
+// The x axis of every chart that follows the switch (the Quality card's too).
+export const xAxis = () => ({ stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 },
+  values: (u, vals) => vals.map((v) => (ov.x === 'time' ? `${big(v)} s` : big(v))) });
 const axes = (yFmt) => [
-  { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 },
-    values: (u, vals) => vals.map((v) => (ov.x === 'time' ? `${big(v)} s` : big(v))) },
+  xAxis(),
   { stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 }, size: 50,
     values: yFmt },
 ];
@@ -117,7 +121,7 @@ const pctValue = (u, v) => (v == null ? '–' : `${v.toFixed(1)}%`);
 const line = (label, stroke, width, extra = {}) => ({ label, stroke, width, points: { show: false }, ...extra });
 // Another run's legend value: its own latest at or before the x shown (the
 // x values are the union of all runs', so most have none of their own).
-const atOrBefore = (f) => (u, v, si, idx) => {
+export const atOrBefore = (f) => (u, v, si, idx) => {
   if (v == null && idx != null) {
     const d = u.data[si];
     for (let i = Math.min(idx, d.length - 1); i >= 0; i--) if (d[i] != null) { v = d[i]; break; }
@@ -133,19 +137,25 @@ const runDrawHooks = (u) => {
   for (const f of drawHooks) { try { f(u); } catch (e) { console.error(e); } }
 };
 
-let lossChart = null, accChart = null, qrChart = null;
+let lossChart = null, accChart = null;
 // The loss and accuracy charts that exist (none if uPlot failed to load).
 export const charts = () => [lossChart, accChart].filter(Boolean);
 export const redraw = () => { for (const u of charts()) u.redraw(false, false); };
 
 // ---- other runs on the same charts (runs.js feeds them) ------------------------------------
-// x: the x axis for all three ('iteration' | 'time' | 'images': iteration x batch);
+// x: the x axis for all charts ('iteration' | 'time' | 'images': iteration x batch);
 // current: {name, batch} of this server's run (null: not known yet);
 // runs: [{name, label, colour, batch, points, passes}] the ticked others, points as
-//   /api/runs/<name>/metrics, passes as /api/runs/<name>/quality with time as time_s;
-// currentPasses: this run's quality passes, the same way.
-let ov = { x: 'iteration', current: null, runs: [], currentPasses: [] };
-export function setOverlay(o) { ov = { ...ov, ...o }; scheduleRender(); }
+//   /api/runs/<name>/metrics, passes as /api/runs/<name>/quality with time as time_s.
+let ov = { x: 'iteration', current: null, runs: [] };
+const overlayHooks = [];
+export const onOverlay = (fn) => { overlayHooks.push(fn); };
+export const overlay = () => ov;
+export function setOverlay(o) {
+  ov = { ...ov, ...o };
+  scheduleRender();
+  for (const f of overlayHooks) { try { f(ov); } catch (e) { console.error(e); } }
+}
 const X_KEYS = { iteration: 's.iteration', time: 's.time', images: 's.images' };
 function xOf(p, batch) {
   if (ov.x === 'time') return p.time_s;
@@ -154,7 +164,7 @@ function xOf(p, batch) {
 }
 // [xs, col per key] of one run's points on the chosen axis; x only grows (a
 // resumed run repeats wall times), a figure that is not finite is null.
-function table(pts, batch, keys) {
+export function overlayTable(pts, batch, keys) {
   const xs = [], cols = keys.map(() => []);
   let last = -Infinity;
   for (const p of pts) {
@@ -166,16 +176,15 @@ function table(pts, batch, keys) {
   }
   return [xs, ...cols];
 }
-const xSeries = () => ({ label: t(X_KEYS[ov.x]),
+export const xSeries = () => ({ label: t(X_KEYS[ov.x]),
   value: (u, v) => (v == null ? '–' : ov.x === 'time' ? `${fmtFixed(v, 1)} s` : fmtInt(v)) });
-const runLabel = (r, what) => `${r.label}${what ? ` · ${what}` : ''}`;
+export const runLabel = (r, what) => `${r.label}${what ? ` · ${what}` : ''}`;
 
 let builtKey = '';
-const elOf = () => ({ lossEl: $('chart-loss'), accEl: $('chart-acc'), qrEl: $('chart-quality-runs') });
+const elOf = () => ({ lossEl: $('chart-loss'), accEl: $('chart-acc') });
 function build() {
-  const { lossEl, accEl, qrEl } = elOf();
-  for (const u of [lossChart, accChart, qrChart]) if (u) u.destroy();
-  qrChart = null;
+  const { lossEl, accEl } = elOf();
+  for (const u of [lossChart, accChart]) if (u) u.destroy();
   const common = { height: CHART_H, scales: { x: { time: false } }, cursor: { drag: { x: true, y: false } },
     legend: { live: true }, plugins: [{ hooks: { draw: [runDrawHooks] } }] };
   const others = ov.runs;
@@ -206,26 +215,6 @@ function build() {
     ],
     axes: axes((u, vals) => vals.map((v) => `${v}%`)),
   }, [[], [], [], [], [], ...others.map(() => [])], accEl);
-  // The quality passes of this run and the ticked ones (the Quality card's
-  // own chart, insight.js, stays this run's alone).
-  $('quality-runs').hidden = !others.length;
-  if (others.length) {
-    const qa = (scale, side, stroke) => ({ scale, side, stroke: AXIS, size: 46,
-      grid: { stroke: scale === 'is' ? GRID : 'transparent', width: 1 }, ticks: { stroke: GRID, width: 1 } });
-    const cur = { label: t('runs.thisRun', { name: ov.current ? ov.current.name : '' }), colour: C.d };
-    const pass = (r) => [
-      { label: runLabel(r, t('q.is')), stroke: r.colour, scale: 'is', width: 2, points: { show: true, size: 5 },
-        spanGaps: true, value: atOrBefore((u, v) => fmtFixed(v, 2)) },
-      { label: runLabel(r, t('q.fd')), stroke: r.colour, scale: 'fd', width: 1, dash: [5, 4],
-        points: { show: true, size: 4 }, spanGaps: true, value: atOrBefore((u, v) => fmtFixed(v, 2)) }];
-    qrChart = new uPlot({
-      width: qrEl.clientWidth || 600, height: 220, cursor: { drag: { x: false, y: false } }, legend: { live: true },
-      scales: { x: { time: false }, is: { range: (u, lo, hi) => [0, Math.max(10, hi || 0)] },
-        fd: { range: (u, lo, hi) => [0, Math.max(1, hi || 0) * 1.05] } },
-      series: [xSeries(), ...pass(cur), ...others.flatMap(pass)],
-      axes: [axes()[0], qa('is', 3), qa('fd', 1)],
-    }, [[], [], [], ...others.flatMap(() => [[], []])], qrEl);
-  }
   for (const u of [lossChart, accChart]) u.root.parentElement.dataset.x = ov.x;
 }
 
@@ -236,17 +225,16 @@ export function makeCharts() {
   }
   build();
   builtKey = overlayKey();
-  const { lossEl, accEl, qrEl } = elOf();
+  const { lossEl, accEl } = elOf();
   const ro = new ResizeObserver(() => {
     if (lossChart) lossChart.setSize({ width: lossEl.clientWidth, height: CHART_H });
     if (accChart) accChart.setSize({ width: accEl.clientWidth, height: CHART_H });
-    if (qrChart && qrEl.clientWidth) qrChart.setSize({ width: qrEl.clientWidth, height: 220 });
   });
   ro.observe(lossEl);
   ro.observe(accEl);
-  ro.observe(qrEl);
 }
-const overlayKey = () => `${lang()}|${ov.x}|${ov.current ? ov.current.name : ''}|${ov.runs.map((r) => `${r.name}=${r.label}=${r.colour}`).join('|')}`;
+// What a chart of the overlay is built for (its series and labels): another means build again.
+export const overlayKey = () => `${lang()}|${ov.x}|${ov.current ? ov.current.name : ''}|${ov.runs.map((r) => `${r.name}=${r.label}=${r.colour}`).join('|')}`;
 
 function ema(vals, alpha) {
   const out = new Array(vals.length);
@@ -270,7 +258,7 @@ const pct = (a) => a.map((v) => (v === null ? null : v * 100));
 // Several runs on one x: the union of their x values, each series undefined
 // (joined across) where its run has no point. The last column of the
 // accuracy chart (50%) spans the union.
-function joined(tables) {
+export function joined(tables) {
   return tables.length > 1 ? uPlot.join(tables) : tables[0];
 }
 function render() {
@@ -283,8 +271,8 @@ function render() {
   }
   const alpha = Number($('smoothing').value) || 0;
   const batch = ov.current ? ov.current.batch : 0;
-  const [x, dl, gl, ar, af, aa] = table(points, batch, ['d_loss', 'g_loss', 'd_acc_real', 'd_acc_fake', 'd_acc']);
-  const others = ov.runs.map((r) => table(r.points || [], r.batch, ['d_loss', 'g_loss', 'd_acc']));
+  const [x, dl, gl, ar, af, aa] = overlayTable(points, batch, ['d_loss', 'g_loss', 'd_acc_real', 'd_acc_fake', 'd_acc']);
+  const others = ov.runs.map((r) => overlayTable(r.points || [], r.batch, ['d_loss', 'g_loss', 'd_acc']));
   lossChart.setData(joined([[x, dl, gl, ema(dl, alpha), ema(gl, alpha)],
     ...others.map(([xs, d, g]) => [xs, ema(d, alpha), ema(g, alpha)])]));
   // Accuracies are fractions; the chart shows percents.
@@ -316,15 +304,6 @@ function render() {
     box.dataset.xlast = all.map((tb) => (tb[0].length ? tb[0][tb[0].length - 1] : '')).join(',');
   }
   lossChart.root.parentElement.dataset.dsums = all.map((tb) => sum(tb[1])).join(',');
-  if (qrChart) {
-    const qk = ['inception_score', 'frechet'];
-    const qt = [table(ov.currentPasses || [], batch, qk), ...ov.runs.map((r) => table(r.passes || [], r.batch, qk))];
-    qrChart.setData(joined(qt));
-    const box = qrChart.root.parentElement;
-    box.dataset.runs = names.join(',');
-    box.dataset.runPoints = qt.map((tb) => tb[0].length).join(',');
-    box.dataset.sums = qt.map((tb) => sum(tb[1])).join(',');
-  }
 }
 
 $('smoothing').addEventListener('input', () => {

@@ -19,13 +19,21 @@
 // read as asked / the best score of the passes; unconditional: the best
 // score). #quality-readable carries data-readable ("yes"/"no") and
 // data-iteration for the browser tests.
-// #chart-quality carries data-passes and data-ceiling for the browser tests.
-import { $, api, loadImg, color, randomSeed, fmtInt, fmtFixed, fmtPct, relabelChart, AXIS, GRID, SHARED_SEED } from './lib.js';
+// The runs ticked in "Runs side by side" are drawn on the same chart, as on
+// the Loss chart: charts.js hands over what runs.js set (onOverlay), each
+// run's Inception Score solid and Frechet distance dashed in its colour,
+// named "name (preset: what differs)", and every run, this one too, against
+// the x axis chosen in the Loss card (iteration, wall time, images seen).
+// #chart-quality carries data-passes and data-ceiling for the browser tests,
+// and as the loss chart does data-x, data-runs (this run, then the others),
+// data-run-points, data-sums (Inception Score), data-fsums (Frechet
+// distance) and data-xlast, per run, as fed to the chart.
+import { $, api, loadImg, color, randomSeed, fmtInt, fmtFixed, fmtPct, GRID, SHARED_SEED } from './lib.js';
 import { t, onChange } from './i18n.js';
 import * as store from './store.js';
+import { overlay, onOverlay, overlayKey, overlayTable, xSeries, xAxis, atOrBefore, joined, runLabel } from './charts.js';
 
 const C = { is: color('--c-d', '#5b9dff'), fd: color('--c-g', '#ff8a4c'), conf: color('--c-real', '#3ecf8e') };
-const SERIES = ['s.iteration', 'q.is', 'q.fd', 'q.conf', 'q.isCeil', 'q.fdCeil'];
 const NEAREST_N = 8;
 
 // ---- status: warnings, new passes ----------------------------------------------------
@@ -119,10 +127,15 @@ function renderReadable(q) {
 }
 
 // ---- quality chart and histogram ---------------------------------------------------------
-let quality = null, qChart = null;
+let quality = null, qChart = null, qKey = '';
+// Built again when the ticked runs, their labels, the x axis or the language change.
 function makeQualityChart() {
-  if (qChart || typeof uPlot === 'undefined') return;
+  if (typeof uPlot === 'undefined' || (qChart && qKey === overlayKey())) return;
   const el = $('chart-quality');
+  const others = overlay().runs;
+  if (qChart) qChart.destroy();
+  else new ResizeObserver(() => { qChart.setSize({ width: el.clientWidth, height: 220 }); }).observe(el);
+  qKey = overlayKey();
   const line = (key, stroke, scale, extra = {}) => ({ label: t(key), stroke, scale, width: 2, points: { show: true, size: 5 }, ...extra });
   const axis = (scale, side, stroke) => ({ scale, side, stroke, size: 46, grid: { stroke: scale === 'is' ? GRID : 'transparent', width: 1 },
     ticks: { stroke: GRID, width: 1 } });
@@ -131,17 +144,19 @@ function makeQualityChart() {
     scales: { x: { time: false }, is: { range: (u, lo, hi) => [0, Math.max(10, hi || 0)] },
       fd: { range: (u, lo, hi) => [0, Math.max(1, hi || 0) * 1.05] }, conf: { range: [0, 1] } },
     series: [
-      { label: t('s.iteration'), value: (u, v) => (v == null ? '–' : fmtInt(v)) },
+      xSeries(),
       line('q.is', C.is, 'is', { value: (u, v) => fmtFixed(v, 2) }),
       line('q.fd', C.fd, 'fd', { value: (u, v) => fmtFixed(v, 2) }),
       line('q.conf', C.conf, 'conf', { value: (u, v) => fmtPct(v) }),
       line('q.isCeil', C.is, 'is', { width: 1, dash: [6, 5], points: { show: false }, value: (u, v) => fmtFixed(v, 2) }),
       line('q.fdCeil', C.fd, 'fd', { width: 1, dash: [6, 5], points: { show: false }, value: (u, v) => fmtFixed(v, 2) }),
+      ...others.flatMap((r) => [
+        { ...line('q.is', r.colour, 'is', { spanGaps: true, value: atOrBefore((u, v) => fmtFixed(v, 2)) }), label: runLabel(r, t('q.is')) },
+        { ...line('q.fd', r.colour, 'fd', { width: 1.5, dash: [5, 4], points: { show: true, size: 4 }, spanGaps: true,
+          value: atOrBefore((u, v) => fmtFixed(v, 2)) }), label: runLabel(r, t('q.fd')) }]),
     ],
-    axes: [{ stroke: AXIS, grid: { stroke: GRID, width: 1 }, ticks: { stroke: GRID, width: 1 } },
-      axis('is', 3, C.is), axis('fd', 1, C.fd)],
-  }, [[], [], [], [], [], []], el);
-  new ResizeObserver(() => { qChart.setSize({ width: el.clientWidth, height: 220 }); }).observe(el);
+    axes: [xAxis(), axis('is', 3, C.is), axis('fd', 1, C.fd)],
+  }, [[], [], [], [], [], [], ...others.flatMap(() => [[], []])], el);
 }
 async function loadQuality() {
   try { quality = await api('/api/quality'); } catch { return; }
@@ -161,19 +176,35 @@ function renderQuality() {
   $('chart-quality').dataset.passes = String(off ? 0 : passes.length);
   $('chart-quality').dataset.ceiling = String(Number.isFinite(ceil.inception_score));
   if (off) return;
-  makeQualityChart();
-  if (qChart) {
-    const x = passes.map((p) => p.iteration);
-    const col = (k) => passes.map((p) => (Number.isFinite(p[k]) ? p[k] : null));
-    const flat = (v) => x.map(() => (Number.isFinite(v) ? v : null));
-    qChart.setData([x, col('inception_score'), col('frechet'), col('confidence'),
-      flat(ceil.inception_score), flat(ceil.frechet)]);
-    if (x.length && !(qChart.cursor.left >= 0)) qChart.setLegend({ idx: x.length - 1 });
-  }
+  drawQuality(passes, ceil);
   renderHistogram(passes[passes.length - 1] || null);
   renderRatio(passes.length ? passes[passes.length - 1].nn_ratio : null);
   renderReadable(readableQ);          // the best score of the passes
 }
+// This run's passes and the ticked runs' (runs.js), on the Loss card's x axis.
+function drawQuality(passes, ceil) {
+  makeQualityChart();
+  if (!qChart) return;
+  const ov = overlay();
+  const mine = overlayTable(passes.map((p) => ({ ...p, time_s: p.time })), ov.current ? ov.current.batch : 0,
+    ['inception_score', 'frechet', 'confidence']);
+  const others = ov.runs.map((r) => overlayTable(r.passes || [], r.batch, ['inception_score', 'frechet']));
+  const x = mine[0];
+  const flat = (v) => (xs) => xs.map(() => (Number.isFinite(v) ? v : null));
+  const data = joined([[...mine, flat(ceil.inception_score)(x), flat(ceil.frechet)(x)], ...others]);
+  data[4] = flat(ceil.inception_score)(data[0]);   // the ceilings span every run's x
+  data[5] = flat(ceil.frechet)(data[0]);
+  qChart.setData(data);
+  if (x.length && !(qChart.cursor.left >= 0)) qChart.setLegend({ idx: data[0].indexOf(x[x.length - 1]) });
+  const all = [mine, ...others], sum = (a) => a.reduce((acc, v) => acc + (v ?? 0), 0), box = $('chart-quality');
+  box.dataset.x = ov.x;
+  box.dataset.runs = [ov.current ? ov.current.name : '', ...ov.runs.map((r) => r.name)].join(',');
+  box.dataset.runPoints = all.map((tb) => tb[0].length).join(',');
+  box.dataset.sums = all.map((tb) => sum(tb[1])).join(',');
+  box.dataset.fsums = all.map((tb) => sum(tb[2])).join(',');
+  box.dataset.xlast = all.map((tb) => (tb[0].length ? tb[0][tb[0].length - 1] : '')).join(',');
+}
+onOverlay(() => { if (quality && quality.available !== false) drawQuality(Array.isArray(quality.passes) ? quality.passes : [], quality.ceiling || {}); });
 function renderHistogram(pass) {
   const box = $('quality-hist');
   box.textContent = '';
@@ -247,8 +278,7 @@ $('btn-nearest').addEventListener('click', () => { nearestSeed = randomSeed(); l
 // ---- language ------------------------------------------------------------------------------
 onChange(() => {
   renderWarnings(warnings);
-  relabelChart(qChart, SERIES);
-  renderQuality();
+  renderQuality();                    // the chart is built again in this language
   renderRatio(nnRatio);
   renderReadable(readableQ);
   if (nearestMedian !== null || $('nearest-table').tBodies[0].rows.length) renderNearestCaption();

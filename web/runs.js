@@ -1,6 +1,6 @@
 // runs.js - "Runs side by side": every run the server keeps under its runs
 // root (/api/runs); the ticked ones are drawn on the dashboard's own loss,
-// accuracy and quality charts (charts.js), one colour per run.
+// accuracy (charts.js) and quality (insight.js) charts, one colour per run.
 //
 // The list shows each run's name, preset, state and the settings that
 // differ from its preset. This server's run is always on the charts (its
@@ -8,7 +8,8 @@
 // /api/runs/<name>/metrics (paged, from the run's log on disk) and its
 // quality passes from /api/runs/<name>/quality, and hands them to
 // charts.setOverlay with the x axis chosen in the Loss card (#runs-x:
-// iteration, wall time, images seen = iteration x batch). The legends name
+// iteration, wall time, images seen = iteration x batch); charts.js passes
+// the passes on to the Quality card's chart (insight.js). The legends name
 // each run with its preset and what differs. The list, and ticked runs that
 // some ganlive is still training, are refreshed every REFRESH_MS, asking
 // only for points past the last one held. When this server's run changes
@@ -31,7 +32,6 @@ let known = null;               // the names in the previous listing
 const ticked = new Set();       // other runs drawn on the charts
 const colours = new Map();      // name -> palette index, given when ticked
 const held = new Map();         // name -> {points, last, passes}
-let currentPasses = [];         // this run's quality passes (only while another is ticked)
 const listeners = [];
 export const onRuns = (fn) => { listeners.push(fn); };
 export const listing = () => ({ runs, current });
@@ -127,7 +127,6 @@ function push() {
     current: current ? { name: current, batch: (cur && cur.batch) || 0 } : null,
     runs: others.map((r) => ({ name: r.name, label: runLabel(r), colour: colourOf(r.name), batch: r.batch || 0,
       points: held.get(r.name).points, passes: held.get(r.name).passes })),
-    currentPasses,
   });
 }
 
@@ -139,7 +138,6 @@ async function refresh() {
       try { await load(n); } catch { /* a run that went away: skip it */ }
     }
   }
-  if (ticked.size && current) currentPasses = await loadPasses(current);
   push();
 }
 

@@ -1,10 +1,11 @@
 // runs.mjs - runs side by side against a real server with two runs on disk
 // (runs.sh: "first", preset classic, stopped; "second", preset fast, this
 // server's): both listed, this server's run fixed on the charts; ticking
-// "first" overlays it on the loss, accuracy and quality charts, and each
-// series the charts hold equals that run's points from
-// /api/runs/<name>/metrics (and passes from /quality); the x axis switch
-// redraws every run against wall time and images seen; Compare digits shows
+// "first" overlays it on the loss, accuracy and quality charts (the Quality
+// card's own chart: no separate one), and each series the charts hold
+// equals that run's points from /api/runs/<name>/metrics (and both runs'
+// passes from /api/runs/<name>/quality); the x axis switch redraws every
+// run on all three charts against wall time and images seen; Compare digits shows
 // both runs' snapshots picked at or before the slider's iteration (or wall
 // time); the New run dialog refuses a bad name itself, shows the server's
 // 400 beside its field, and a good request restarts the server on a new run
@@ -65,14 +66,16 @@ async function main() {
       if (!s.checked || !s.disabled || f.checked) throw new Error(JSON.stringify(boxes));
       return boxes.map((x) => x.run).join(',');
     });
-    await check('with nothing ticked the loss chart draws this run alone', async () => {
+    await check('with nothing ticked the loss and quality charts draw this run alone', async () => {
       const d = await waitFor(async () => { const x = await ds('chart-loss'); return x.runs === 'second' ? x : null; });
-      const legend = await page.evaluate(() => document.querySelectorAll('#chart-loss .u-legend .u-series').length);
-      if (!d || legend !== 5) throw new Error(`runs ${d && d.runs}, ${legend} legend entries`);
-      return `${d.points} points`;
+      const q = await waitFor(async () => { const x = await ds('chart-quality'); return x.runs === 'second' ? x : null; });
+      const legend = await page.evaluate(() => ['chart-loss', 'chart-quality'].map((id) => document.querySelectorAll(`#${id} .u-legend .u-series`).length));
+      if (!d || !q || legend[0] !== 5 || legend[1] !== 6) throw new Error(`runs ${d && d.runs} / ${q && q.runs}, legend entries ${legend}`);
+      return `${d.points} points, ${q.runPoints} passes`;
     });
     await page.click('#runs-list input[data-run="first"]');
-    const d = await waitFor(async () => { const x = await ds('chart-loss'); return x.runs === 'second,first' ? x : null; });
+    // (listed as soon as its load starts: wait for its points too)
+    const d = await waitFor(async () => { const x = await ds('chart-loss'); return x.runs === 'second,first' && Number(x.runPoints.split(',')[1]) > 0 ? x : null; });
     await check('ticking "first" overlays it on the loss and accuracy charts', async () => {
       if (!d) throw new Error(`runs ${(await ds('chart-loss')).runs}`);
       const n = await page.evaluate(() => ['chart-loss', 'chart-acc'].map((id) => document.querySelectorAll(`#${id} .u-legend .u-series`).length));
@@ -113,19 +116,39 @@ async function main() {
         throw new Error(`${e.message}; /api/metrics ${live.length} points, first differing from the log: ${JSON.stringify(bad || null)}`);
       }
     });
-    await check('the quality chart holds both runs\' passes', async () => {
-      const qf = (await api('/api/runs/first/quality')).passes, qs = (await api('/api/runs/second/quality')).passes;
+    const qp = async (name) => (await api(`/api/runs/${name}/quality`)).passes.map((p) => ({ ...p, time_s: p.time }));
+    const passes = { first: await qp('first'), second: await qp('second') };
+    await check('the Quality card\'s own chart holds both runs\' passes, as /api/runs/<name>/quality has them', async () => {
+      const qf = passes.first, qs = passes.second;
       const q = await waitFor(async () => {
-        const x = await ds('chart-quality-runs');
-        return x.runs === 'second,first' && Number(x.runPoints.split(',')[0]) === qs.length ? x : null;
+        const x = await ds('chart-quality');
+        return x.runs === 'second,first' && x.runPoints === `${qs.length},${qf.length}` ? x : null;
       });
-      const visible = await page.isVisible('#chart-quality-runs');
-      if (!q || !visible) throw new Error(`${JSON.stringify(q)} visible ${visible}`);
-      const counts = q.runPoints.split(',').map(Number), sums = q.sums.split(',').map(Number);
-      if (counts[1] !== qf.length || qf.length < 1 || !close(sums[1], sum(qf, 'inception_score'))) {
-        throw new Error(`chart ${q.runPoints} / ${q.sums}, log ${qs.length},${qf.length}`);
+      if (!q) throw new Error(`chart ${JSON.stringify(await ds('chart-quality'))}, passes ${qs.length},${qf.length}`);
+      const sums = q.sums.split(',').map(Number), fsums = q.fsums.split(',').map(Number);
+      const bad = [[qs, 0], [qf, 1]].filter(([ps, i]) => ps.length < 1 || !close(sums[i], sum(ps, 'inception_score'))
+        || !close(fsums[i], sum(ps, 'frechet')));
+      if (bad.length) {
+        throw new Error(`chart IS ${q.sums} FD ${q.fsums}; /quality IS ${sum(qs, 'inception_score')},${sum(qf, 'inception_score')}`
+          + ` FD ${sum(qs, 'frechet')},${sum(qf, 'frechet')}`);
       }
-      return `${counts.join(' and ')} passes`;
+      const gone = await page.evaluate(() => !document.getElementById('chart-quality-runs') && !document.getElementById('quality-runs'));
+      if (!gone) throw new Error('the separate quality chart is still on the page');
+      return `${q.runPoints} passes, IS sums ${q.sums}`;
+    });
+    await check('the quality legend names "first" with its preset and what differs, score and distance', async () => {
+      const run = await api('/api/runs/first');
+      const labels = await page.$$eval('#chart-quality .u-legend .u-series .u-label', (els) => els.map((e) => e.textContent));
+      const want = Object.entries(run.differs || {}).map(([k, v]) => `${k}=${v}`).join(' ');
+      const mine = labels.filter((x) => x.startsWith(`first (classic${want ? `: ${want}` : ''}) · `));
+      if (labels.length !== 8 || mine.length !== 2 || !/inception score/.test(mine[0]) || !/Fréchet/.test(mine[1])) {
+        throw new Error(`labels ${JSON.stringify(labels)}`);
+      }
+      const colours = await page.evaluate(() => [...document.querySelectorAll('#chart-quality .u-legend .u-series .u-marker')]
+        .slice(-2).map((m) => getComputedStyle(m).borderColor));
+      const swatch = await page.$eval('#runs-list input[data-run="first"] + .run-swatch', (el) => getComputedStyle(el).backgroundColor);
+      if (colours.some((c) => c !== swatch)) throw new Error(`markers ${colours}, the run's swatch ${swatch}`);
+      return mine.join(' | ');
     });
     // x: wall time, then images seen
     const runs = Object.fromEntries((await api('/api/runs')).runs.map((r) => [r.name, r]));
@@ -147,7 +170,15 @@ async function main() {
         || legend !== label) {
         throw new Error(`x ${x.xlast} (was ${before}), want ${want}, accuracy ${acc.xlast}, legend "${legend}"`);
       }
-      return `last x ${x.xlast}`;
+      // the quality chart follows the same switch: each run's last pass on this axis
+      const q = await waitFor(async () => { const y = await ds('chart-quality'); return y.x === mode ? y : null; });
+      const ql = q ? q.xlast.split(',').map(Number) : [];
+      const qwant = [lastOf(passes.second, f(runs.second)), lastOf(passes.first, f(runs.first))];
+      const qlegend = await page.$eval('#chart-quality .u-legend .u-series th .u-label', (el) => el.textContent);
+      if (!q || ql.length !== 2 || ql.some((v, i) => Math.abs(v - qwant[i]) > 1e-6) || qlegend !== label) {
+        throw new Error(`quality chart x ${q && q.x}, last x ${q && q.xlast}, want ${qwant}, legend "${qlegend}"`);
+      }
+      return `last x ${x.xlast}; quality ${q.xlast}`;
     };
     await check('x axis: wall time redraws both runs against their time_s', () => xCheck('time', 'wall time (s)', () => (p) => p.time_s));
     await check('x axis: images seen is iteration x each run\'s batch', () => xCheck('images', 'images seen', (r) => (p) => p.iteration * r.batch));
