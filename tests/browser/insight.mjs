@@ -169,8 +169,11 @@ async function main() {
     const m1 = /^not readable yet \(best so far: score (\d+\.\d)\)$/.exec(t);
     if (!m1) throw new Error(`text "${t}"`);
     if (await page.getAttribute('#quality-readable', 'data-readable') !== 'no') throw new Error('data-readable not "no"');
-    const st = await apiJson('/api/status');
-    if (!(Number(m1[1]) < 7 && Math.abs(Number(m1[1]) - st.quality.readable.best) < 0.5)) throw new Error(`${m1[1]} vs ${JSON.stringify(st.quality.readable)}`);
+    // the best score of the passes up to the status the page last drew (it polls; passes go on)
+    const passes = (await apiJson('/api/quality')).passes;
+    let best = -Infinity;
+    const bests = passes.map((p) => (best = Math.max(best, p.inception_score)).toFixed(1));
+    if (!(Number(m1[1]) < 7 && bests.includes(m1[1]))) throw new Error(`${m1[1]} not among the running bests ${bests.join(' ')}`);
     return `"${t}"`;
   });
   await check('warning banner appears with the mode-collapse switch and goes away', async () => {
