@@ -1,18 +1,19 @@
 // controls.js - pause, resume (or "Restore last checkpoint"), step, and
-// "Start new run" with a preset.
+// the "New run…" dialog.
 //
 // The buttons follow the store's "state" and "access": they show only what
-// the server said, and a viewer's are disabled (and the preset group hidden
-// by status.js). A POST's answer is authoritative: its state is set with
+// the server said, and a viewer's are disabled (and the New run button
+// hidden by status.js: .presenter-only). A POST's answer is authoritative: its state is set with
 // force, so a status poll that was in flight is dropped as stale. A diverged
 // run's Resume restores the newest good checkpoint; the run then went back,
 // so the page starts the run over (store.newRun) and reloads what it shows.
-// "Start new run" confirms in the page's language and POSTs /api/run with
-// the preset beside it; "New run…" opens a dialog with the preset, a run
-// name and the settings to change (blank: the preset's value), checked as
-// the server checks them, and POSTs {"preset", "name", "settings"}; a 400
-// is shown next to the field it names. The event stream's reconnect then
-// follows the new run (and runs.js keeps the previous one on the charts).
+// "New run…", the one way to start a run from the page, opens a dialog with
+// the preset (this run's at first), a run name and the settings to change
+// (blank: the preset's value), checked as the server checks them; "Start new
+// run" POSTs {"preset", "name", "settings"} (Cancel or Escape posts
+// nothing), and a 400 is shown next to the field it names. The event
+// stream's reconnect then follows the new run (and runs.js keeps the
+// previous one on the charts, ticked).
 import { $, api, fmtInt, showMsg } from './lib.js';
 import { t, onChange, applyLanguage } from './i18n.js';
 import * as store from './store.js';
@@ -93,36 +94,10 @@ $('btn-step').addEventListener('click', async () => {
   if (r) controlMsg(() => t('msg.stepped', { d: fmtInt(r.iteration - before), i: fmtInt(r.iteration) }));
 });
 
-// ---- preset: start a new run ----------------------------------------------------------------
-let presetTouched = false;
-function runMsg(fn, err = false) {
-  showMsg('run-msg', fn);
-  $('run-msg').classList.toggle('err', err);
-}
-store.subscribe('status', (s) => {
-  if (!presetTouched && (s.preset === 'classic' || s.preset === 'fast')) $('preset').value = s.preset;
-});
-$('preset').addEventListener('change', () => { presetTouched = true; });
-$('btn-run').addEventListener('click', async () => {
-  if (store.get('access').viewer) return;
-  const p = $('preset').value;
-  if (!window.confirm(t('preset.confirm', { p: t(`preset.${p}`) }))) return;
-  $('btn-run').disabled = true;
-  runMsg(() => t('preset.starting', { p: t(`preset.${p}`) }));
-  try {
-    await api('/api/run', { method: 'POST', body: { preset: p } });
-    presetTouched = false;
-  } catch (e) {
-    runMsg(() => t('preset.failed', { e: e.message }), true);
-  } finally {
-    setTimeout(() => { $('btn-run').disabled = false; }, 1500);
-  }
-});
-store.subscribe('run', () => {
-  setTimeout(() => { if (!$('run-msg').classList.contains('err')) runMsg(() => ''); }, 500);
-});
-
 // ---- the New run dialog ---------------------------------------------------------------
+// "starting run …" until the page follows the new run.
+const runMsg = (fn) => showMsg('run-msg', fn);
+store.subscribe('run', () => { setTimeout(() => runMsg(() => ''), 500); });
 // As the server checks a run name: 1-64 of [A-Za-z0-9._-], a letter or digit first.
 export const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 // [key, integer, least value, the i18n key of its label, least value excluded]. Upper
@@ -223,7 +198,8 @@ $('nr-preset').addEventListener('change', placeholders);
 $('btn-new-run').addEventListener('click', () => {
   if (store.get('access').viewer) return;
   clearErrors();
-  $('nr-preset').value = $('preset').value;
+  const s = store.get('status');
+  if (s && (s.preset === 'classic' || s.preset === 'fast')) $('nr-preset').value = s.preset;   // this run's
   placeholders();
   $('run-dialog').showModal();
 });

@@ -127,7 +127,9 @@ function renderReadable(q) {
 }
 
 // ---- quality chart and histogram ---------------------------------------------------------
-let quality = null, qChart = null, qKey = '';
+let quality = null, qChart = null, qKey = '', qLatest = -1;   // qLatest: this run's newest pass in the chart's data
+// With the pointer off the chart its legend shows this run's newest pass (a new chart's first draw clears it: again when ready).
+const latestLegend = (u) => { if (qLatest >= 0 && !(u.cursor.left >= 0)) u.setLegend({ idx: qLatest }); };
 // Built again when the ticked runs, their labels, the x axis or the language change.
 function makeQualityChart() {
   if (typeof uPlot === 'undefined' || (qChart && qKey === overlayKey())) return;
@@ -141,6 +143,7 @@ function makeQualityChart() {
     ticks: { stroke: GRID, width: 1 } });
   qChart = new uPlot({
     width: el.clientWidth || 600, height: 220, cursor: { drag: { x: false, y: false } }, legend: { live: true },
+    hooks: { ready: [latestLegend] },
     scales: { x: { time: false }, is: { range: (u, lo, hi) => [0, Math.max(10, hi || 0)] },
       fd: { range: (u, lo, hi) => [0, Math.max(1, hi || 0) * 1.05] }, conf: { range: [0, 1] } },
     series: [
@@ -195,7 +198,8 @@ function drawQuality(passes, ceil) {
   data[4] = flat(ceil.inception_score)(data[0]);   // the ceilings span every run's x
   data[5] = flat(ceil.frechet)(data[0]);
   qChart.setData(data);
-  if (x.length && !(qChart.cursor.left >= 0)) qChart.setLegend({ idx: data[0].indexOf(x[x.length - 1]) });
+  qLatest = x.length ? data[0].indexOf(x[x.length - 1]) : -1;
+  latestLegend(qChart);
   const all = [mine, ...others], sum = (a) => a.reduce((acc, v) => acc + (v ?? 0), 0), box = $('chart-quality');
   box.dataset.x = ov.x;
   box.dataset.runs = [ov.current ? ov.current.name : '', ...ov.runs.map((r) => r.name)].join(',');

@@ -11,8 +11,12 @@
 // (hidden for an unconditional run; digit=D / digits=all on a conditional
 // one), the latent walk (click, click -> interpolate.png with both seeds),
 // real beside fake, balance markers (SSE event and GET /api/balance after a
-// reload), "Start new run" (confirm in the page's language, POST /api/run,
-// the page follows the restarted run), quality unavailable (reason shown),
+// reload), the "New run…" dialog as the one way to start a run (no old preset
+// select or button; Cancel and Escape post nothing; in Spanish it says the
+// run is set aside, starts at this run's preset, POSTs only the preset
+// picked, says which run starts, and the page follows the restarted run
+// while the old run is kept, listed and ticked, on the loss and quality
+// charts), quality unavailable (reason shown),
 // and no script errors, failed requests or foreign requests.
 // Prints "ok - ..." / "FAIL - ..." per check, then "N passed, N failed";
 // the exit code is non-zero on failure.
@@ -100,9 +104,11 @@ async function main() {
     const r = await page.goto(`${m.url}/`, { waitUntil: 'load', timeout: 15000 });
     if (!r || !r.ok()) throw new Error(`HTTP ${r && r.status()}`);
     await page.waitForFunction(() => document.getElementById('conn').dataset.conn === 'live', null, { timeout: 10000 });
-    for (const id of ['chart-quality', 'quality-hist', 'nearest-img', 'walk-candidates', 'real-img', 'lang', 'preset', 'btn-run']) {
+    for (const id of ['chart-quality', 'quality-hist', 'nearest-img', 'walk-candidates', 'real-img', 'lang', 'btn-new-run', 'run-dialog']) {
       if (!(await page.$(`#${id}`))) throw new Error(`#${id} missing`);
     }
+    // the dialog is the one way to start a run: the old one-click preset flow is gone
+    for (const id of ['preset', 'btn-run', 'chart-quality-runs']) if (await page.$(`#${id}`)) throw new Error(`#${id} still there`);
   });
   if (!loaded) return;
 
@@ -111,7 +117,7 @@ async function main() {
     if ((await page.getAttribute('html', 'lang')) !== 'en') throw new Error('not English at first');
     await page.selectOption('#lang', 'es');
     const want = { '#h-samples': 'Muestras en vivo', '#btn-pause': 'Pausar', '#h-acc': 'Precisión del discriminador',
-      '#h-loss': 'Pérdida', '#btn-step': 'Paso', '#h-quality': 'Calidad', '#btn-run': 'Empezar nueva ejecución',
+      '#h-loss': 'Pérdida', '#btn-step': 'Paso', '#h-quality': 'Calidad', '#btn-new-run': 'Nueva ejecución…',
       '#h-walk': 'Paseo por el espacio latente', '#state': 'entrenando' };
     for (const [sel, text] of Object.entries(want)) {
       const got = await textOf(page, sel);
@@ -119,6 +125,8 @@ async function main() {
     }
     if ((await page.getAttribute('html', 'lang')) !== 'es') throw new Error('<html lang> not es');
     if (!/Reanudar/.test(await textOf(page, '#btn-resume'))) throw new Error('resume button not translated');
+    // the charts are built again in the new language at their next draw (at most every 250 ms)
+    await page.waitForFunction(() => /reales/.test(document.querySelector('#chart-acc .u-legend').textContent), null, { timeout: 3000 }).catch(() => {});
     const legend = await textOf(page, '#chart-acc .u-legend');
     if (!/reales/.test(legend) || !/50%/.test(legend)) throw new Error(`accuracy legend "${legend}"`);
     const label = await page.$eval('#cfg-lr_d', (el) => el.closest('label').querySelector('.fname').textContent);
@@ -147,7 +155,7 @@ async function main() {
     if (!q.quality.ceiling) throw new Error('no ceiling');
     const legend = await textOf(page, '#chart-quality .u-legend');
     if (!/IS real data/.test(legend) || !/FD real data/.test(legend)) throw new Error(`legend "${legend}"`);
-    if (!/9\.80/.test(legend)) throw new Error('ceiling value 9.80 not in the legend');
+    if (!/9\.80/.test(legend)) throw new Error(`ceiling value 9.80 not in the legend "${legend}"`);
     const n = await page.$eval('#chart-quality canvas', (c) => {
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let k = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) k++; return k;
@@ -327,30 +335,51 @@ async function main() {
     return `${ev} events`;
   });
 
-  // ---- preset / new run ----
-  await check('Start new run: cancelling the confirm posts nothing', async () => {
-    const before = m.run.restarts;
-    let msg = '';
-    page.once('dialog', (d) => { msg = d.message(); d.dismiss(); });
-    await page.click('#btn-run');
+  // ---- new run: the dialog ----
+  let runPosts = 0;
+  page.on('request', (r) => { if (r.url().endsWith('/api/run') && r.method() === 'POST') runPosts++; });
+  await check('New run: Cancel and Escape close the dialog and post nothing', async () => {
+    const before = m.run.restarts, posts = runPosts;
+    for (const close of [() => page.click('#nr-cancel'), () => page.keyboard.press('Escape')]) {
+      await page.click('#btn-new-run');
+      await page.waitForSelector('#run-dialog[open]', { timeout: 5000 });
+      if ((await page.inputValue('#nr-preset')) !== 'classic') throw new Error(`preset ${await page.inputValue('#nr-preset')}, not this run's`);
+      await close();
+      await page.waitForSelector('#run-dialog:not([open])', { state: 'attached', timeout: 5000 });
+    }
     await sleep(500);
-    if (!/preset/.test(msg)) throw new Error(`dialog "${msg}"`);
-    if (m.run.restarts !== before) throw new Error('the run restarted');
+    if (runPosts !== posts || m.run.restarts !== before) throw new Error(`${runPosts - posts} POSTs, the run restarted ${m.run.restarts - before} times`);
   });
-  await check('Start new run: confirm in Spanish, POST /api/run, the page follows the new run', async () => {
+  await check('New run in Spanish: says the run is set aside, POSTs the preset, the page follows the new run', async () => {
     await page.selectOption('#lang', 'es');
-    await page.selectOption('#preset', 'fast');
     await page.waitForFunction(() => Number(document.getElementById('iteration').dataset.value) > 200, null, { timeout: 15000 });
     const before = await page.$eval('#iteration', (el) => Number(el.dataset.value));
-    let msg = '';
+    await page.click('#btn-new-run');
+    await page.waitForSelector('#run-dialog[open]', { timeout: 5000 });
+    const d = await page.evaluate(() => ({ title: document.getElementById('h-run-dialog').textContent,
+      hint: document.querySelector('#run-form > .hint').textContent, start: document.getElementById('nr-start').textContent,
+      fast: document.querySelector('#nr-preset option[value="fast"]').textContent }));
+    if (d.title !== 'Nueva ejecución' || !/se guarda y se aparta/.test(d.hint) || !/desde la iteración 0/.test(d.hint)
+      || d.start !== 'Empezar nueva ejecución' || d.fast !== 'rápido') throw new Error(JSON.stringify(d));
+    await page.selectOption('#nr-preset', 'fast');
+    await page.evaluate(() => {          // every line the page shows meanwhile
+      window.__runMsgs = [];
+      const el = document.getElementById('run-msg');
+      window.__runObs = new MutationObserver(() => window.__runMsgs.push(el.textContent));
+      window.__runObs.observe(el, { childList: true, characterData: true, subtree: true });
+    });
     const posted = page.waitForRequest((r) => r.url().endsWith('/api/run') && r.method() === 'POST');
-    page.once('dialog', (d) => { msg = d.message(); d.accept(); });
-    await page.click('#btn-run');
-    const req = await posted;
-    if (JSON.parse(req.postData()).preset !== 'fast') throw new Error(`body ${req.postData()}`);
-    if (!/¿Empezar una nueva ejecución con el preajuste «rápido»\?/.test(msg)) throw new Error(`dialog "${msg}"`);
+    const answered = page.waitForResponse((r) => r.url().endsWith('/api/run') && r.request().method() === 'POST');
+    await page.click('#nr-start');
+    const req = await posted, res = await answered;
+    if (req.postData() !== JSON.stringify({ preset: 'fast' })) throw new Error(`body ${req.postData()}`);
+    const name = (await res.json()).name;
+    await page.waitForSelector('#run-dialog:not([open])', { state: 'attached', timeout: 5000 });
     await page.waitForFunction((b) => Number(document.getElementById('iteration').dataset.value) < b - 100, before, { timeout: 15000 });
     await page.waitForFunction(() => document.getElementById('conn').dataset.conn === 'live', null, { timeout: 10000 });
+    const msgs = await page.evaluate(() => { window.__runObs.disconnect(); return window.__runMsgs; });
+    const want = `empezando la ejecución «${name}» con el preajuste «rápido»…`;
+    if (!name || !msgs.includes(want)) throw new Error(`run-msg showed ${JSON.stringify(msgs)}, want "${want}"`);
     const st = await apiJson('/api/status');
     if (st.preset !== 'fast' || m.run.restarts !== 1) throw new Error(`preset ${st.preset}, restarts ${m.run.restarts}`);
     await sleep(1000);
@@ -359,7 +388,20 @@ async function main() {
     const markers = await G(page);
     if (markers.balanceEvents) throw new Error('old balance events kept');
     await page.selectOption('#lang', 'en');
-    return `${before} -> ${await page.$eval('#iteration', (el) => el.dataset.value)}`;
+    return `${name}: ${before} -> ${await page.$eval('#iteration', (el) => el.dataset.value)}`;
+  });
+  await check('New run: the old run is kept, listed and ticked, on the loss and quality charts', async () => {
+    const runs = await apiJson('/api/runs');
+    const old = runs.runs.find((r) => r.name === 'mock');
+    if (!old || old.state !== 'stopped' || runs.current === 'mock') throw new Error(JSON.stringify(runs));
+    const cur = runs.current, want = `${cur},mock`;
+    await page.waitForFunction((w) => document.getElementById('chart-loss').dataset.runs === w
+      && document.getElementById('chart-quality').dataset.runs === w, want, { timeout: 15000 });
+    const box = await page.$eval('#runs-list input[data-run="mock"]', (b) => b.checked);
+    const passes = (await apiJson('/api/runs/mock/quality')).passes.length;
+    const q = await page.$eval('#chart-quality', (el) => el.dataset.runPoints.split(',').map(Number));
+    if (!box || !(passes >= 2) || q[1] !== passes) throw new Error(`ticked ${box}, chart ${q}, /quality ${passes}`);
+    return `${want}; "mock" ${passes} passes`;
   });
   await check('loss and accuracy charts hold only the new run\'s points', async () => {
     const x = await page.$$eval('#chart-loss, #chart-acc', (els) => els.map((el) => [Number(el.dataset.first), Number(el.dataset.points)]));

@@ -38,7 +38,8 @@
 // restarts the fake run from iteration 0 (uptime too) and drops the SSE streams.
 // Runs side by side: the run is named "mock" at first; POST /api/run {"preset",
 // "name", "settings"} checks the name and the settings as the C server does
-// (400 naming the field; 409 for a name taken) and sets the old run aside as a
+// (400 naming the field; 409 for a name taken), answers 202 with the run's
+// name (the one given, else "<preset>-<N>"), and sets the old run aside as a
 // stopped run (its points, passes and snapshots kept): /api/runs lists them,
 // /api/runs/<name>/metrics, /quality, /timeline ({run, items: [{iteration,
 // time_s, url}]}) and /timeline/<N>.png answer for each.
@@ -610,9 +611,11 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
           const [lo, hi] = LIMITS[k];
           if (typeof v !== 'number' || !(v >= lo && v <= hi)) return json(res, 400, { error: `settings.${k}: must be in ${lo}..${hi}` });
         }
-        json(res, 202, { preset: body.preset, name: name || null, settings: body.settings, restarting: true });
+        // as the C server: the name given, or one made for it ("<preset>-<N>" here)
+        const made = name || `${body.preset}-${RUN.restarts + 1}`;
+        json(res, 202, { preset: body.preset, name: made, settings: body.settings, restarting: true });
         RUN.lastBody = body;
-        setTimeout(() => restartRun(body.preset, name), 100);
+        setTimeout(() => restartRun(body.preset, made), 100);
         return;
       }
       if (p === '/api/samples/fixed.png' && req.method === 'GET') return png(res, fixedPng(S.iteration));
