@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """quality_cadence.py - what the early quality cadence costs training.
 
-    python3 bench/quality_cadence.py ./ganlive data/mnist [SECONDS] [ROUNDS] [--full]
+    python3 bench/quality_cadence.py ./ganlive data/mnist [SECONDS] [ROUNDS]
     python3 bench/quality_cadence.py ./ganlive data/mnist --interleave [WINDOW_S] [SERVERS]
 
 Quality passes run every 100 iterations for the first 2,000 iterations (so
@@ -12,16 +12,14 @@ and seed 1, in two arms, alternated ROUNDS times (default 3):
 
   early  the server as it is (passes at 100, 200, ... below 2,000, the
          early ones over half the samples);
-  off    GANLIVE_BENCH_EARLY_QUALITY=0: only the regular cadence (one pass
-         at 500 in the window);
-  full   (with --full) GANLIVE_BENCH_EARLY_QUALITY=full: the early cadence
-         with every pass over all the samples.
+  off    --set quality.early_until=0: only the regular cadence (one pass
+         at 500 in the window).
 
 Each arm trains for SECONDS (default 60) of wall time counted from the
 moment the quality thread is ready (the real test digits scored, the same
 start-up in both arms), all inside the first 2,000 iterations, where the
 early passes are. Reports iterations/s of each run, each arm's mean, and
-the ratio early/off (and full/off), with the server's CPU seconds in the
+the ratio early/off, with the server's CPU seconds in the
 window and the load average before each run, since other people's test
 runs on this 2-core machine move the figures more than the passes do. The
 script holds /tmp/ganlive-bench.lock (flock) for the whole measurement, so
@@ -35,9 +33,7 @@ between 500 (the early cadence: passes back to back) and 0 (no passes; the
 window starts once a pass in flight has ended) every WINDOW_S seconds
 (default 12). Reports iterations/s with and without passes (medians and
 means of the windows) and their ratio, for the early passes as they run
-(a helper thread at nice +19) and, as GANLIVE_BENCH_EARLY_QUALITY=nice10,
-on the quality thread itself (nice +10), SERVERS runs of each (default 2),
-alternated.
+(a helper thread at nice +19), over SERVERS runs (default 2).
 """
 import fcntl
 import os
@@ -68,13 +64,10 @@ def one(binary, data, arm, seconds):
     port = th.free_port()
     tmp = tempfile.mkdtemp(prefix="ganlive-cadence-")
     env = dict(os.environ)
-    env.pop("GANLIVE_BENCH_EARLY_QUALITY", None)
-    if arm == "off":
-        env["GANLIVE_BENCH_EARLY_QUALITY"] = "0"
-    elif arm == "full":
-        env["GANLIVE_BENCH_EARLY_QUALITY"] = "full"
     cmd = [binary, "serve", "--port", str(port), "--data", data, "--run-dir", os.path.join(tmp, "run"),
            "--web", os.path.join(HERE, "..", "web"), "--seed", "1", "--preset", "fast"]
+    if arm == "off":
+        cmd += ["--set", "quality.early_until=0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
     c = th.Client(port)
@@ -121,14 +114,11 @@ def lowprio_cpu(pid):
     return cpu_s(pid) - sum(c for nice, c in threads(pid).values() if nice == 0)
 
 
-def interleave_one(binary, data, window, label, env_value):
+def interleave_one(binary, data, window, label):
     busy, idle = [], []
     port = th.free_port()
     tmp = tempfile.mkdtemp(prefix="ganlive-cadence-")
     env = dict(os.environ)
-    env.pop("GANLIVE_BENCH_EARLY_QUALITY", None)
-    if env_value:
-        env["GANLIVE_BENCH_EARLY_QUALITY"] = env_value
     cmd = [binary, "serve", "--port", str(port), "--data", data, "--run-dir", os.path.join(tmp, "run"),
            "--web", os.path.join(HERE, "..", "web"), "--seed", "1", "--preset", "fast"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
@@ -172,14 +162,14 @@ def interleave_one(binary, data, window, label, env_value):
 
 def interleave(binary, data, window, servers):
     med = lambda v: sorted(v)[len(v) // 2] if len(v) % 2 else sum(sorted(v)[len(v) // 2 - 1:len(v) // 2 + 1]) / 2  # noqa
-    arms = (("nice19", None), ("nice10", "nice10"))
-    res = {a: ([], []) for a, _ in arms}
+    arms = ("nice19",)
+    res = {a: ([], []) for a in arms}
     for n in range(servers):
-        for arm, env_value in (arms if n % 2 == 0 else arms[::-1]):
-            b, i = interleave_one(binary, data, window, "%s run %d" % (arm, n + 1), env_value)
+        for arm in arms:
+            b, i = interleave_one(binary, data, window, "%s run %d" % (arm, n + 1))
             res[arm][0].extend(b)
             res[arm][1].extend(i)
-    for arm, _ in arms:
+    for arm in arms:
         busy, idle = res[arm]
         if busy and idle:
             mb, mi = med(busy), med(idle)
@@ -211,7 +201,7 @@ def main():
         return 0
     seconds = float(args[0]) if args else 60.0
     rounds = int(args[1]) if len(args) > 1 else 3
-    arms = ("early", "off", "full") if "--full" in sys.argv else ("early", "off")
+    arms = ("early", "off")
     lock = open("/tmp/ganlive-bench.lock", "a")
     print("waiting for /tmp/ganlive-bench.lock ...", flush=True)
     fcntl.flock(lock, fcntl.LOCK_EX)
@@ -224,14 +214,12 @@ def main():
                 rates[arm].append(ips)
                 print("round %d %-5s %.2f it/s (iterations %d..%d, server CPU %.0f s, load average %s before; "
                       "passes in the window at %s)" % (r + 1, arm, ips, it1, it2, cpu, la, inside), flush=True)
-            print("round %d ratio early/off %.3f%s" % (r + 1, rates["early"][-1] / rates["off"][-1],
-                  ", full/off %.3f" % (rates["full"][-1] / rates["off"][-1]) if "full" in rates else ""),
-                  flush=True)
+            print("round %d ratio early/off %.3f" % (r + 1, rates["early"][-1] / rates["off"][-1]), flush=True)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         shutil.rmtree(keep, ignore_errors=True)
     mean = {k: sum(v) / len(v) for k, v in rates.items()}
-    for arm in arms[:1] + arms[2:]:
+    for arm in arms[:1]:
         ratios = sorted(e / o for e, o in zip(rates[arm], rates["off"]))
         med = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
         print("%s: %.2f it/s, off (regular cadence only): %.2f it/s (means of %d); ratio of the means %.3f "

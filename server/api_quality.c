@@ -44,6 +44,8 @@ static cJSON *pass_json(const srv_quality_pass *p) {
     }
     cJSON_AddBoolToObject(o, "mode_collapse", p->mode_collapse);
     cJSON_AddBoolToObject(o, "copying", p->copying);
+    if (p->has_as_asked) srv_json_float(o, "as_asked", p->as_asked);   /* conditional runs */
+    else cJSON_AddNullToObject(o, "as_asked");
     return o;
 }
 

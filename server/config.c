@@ -66,6 +66,10 @@ static const setting settings[] = {
     {"quality",  "every",              "quality_every",      T_INT,   OFF(quality_every), 0, 1000000000, 1, {0}},
     {"quality",  "samples",            "quality_samples",    T_INT,   OFF(quality_samples), 100, 10000, 0, {0}},
     {"quality",  "classifier",         "classifier",         T_STR,   OFF(classifier), 0, 511, 0, {0}},
+    {"quality",  "early_every",        "quality_early_every", T_INT,  OFF(quality_early_every), 1, 1000000000, 1, {0}},
+    {"quality",  "early_until",        "quality_early_until", T_INT,  OFF(quality_early_until), 0, 1000000000, 1, {0}},
+    {"quality",  "readable_as_asked",  "readable_as_asked",  T_FLOAT, OFF(readable_as_asked), 0, 1, 0, {0}},
+    {"quality",  "readable_score",     "readable_score",     T_FLOAT, OFF(readable_score), 1, 10, 0, {0}},
     {"history",  "max_points",         "max_points",         T_INT,   OFF(history_max_points), 100, 10000000, 0, {0}},
     {"timeline", "every",              "timeline_every",     T_INT,   OFF(timeline_every), 1, 1000000000, 1, {0}},
     {"timeline", "max",                "timeline_max",       T_INT,   OFF(timeline_max), 2, 10000, 0, {0}},
@@ -108,6 +112,10 @@ void srv_config_default(srv_config *c) {
     c->quality_every = 500;
     c->quality_samples = 1000;
     c->classifier[0] = '\0';          /* "" = <data dir>/classifier.bin */
+    c->quality_early_every = 100;
+    c->quality_early_until = 2000;
+    c->readable_as_asked = 0.8f;
+    c->readable_score = 7.0f;
     srv_config_preset(c, "classic");
 }
 

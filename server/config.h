@@ -67,6 +67,11 @@ typedef struct {
     int quality_every;           /* live; iterations between passes, 0 = off */
     int quality_samples;         /* generated digits scored per pass */
     char classifier[512];        /* model file; "" = <data dir>/classifier.bin */
+    int quality_early_every;     /* live; early passes this often ... */
+    int quality_early_until;     /* live; ... up to this iteration (0 = no early passes) */
+    float readable_as_asked;     /* "readable": this share read as the digit asked for
+                                    (conditional), or */
+    float readable_score;        /* this Inception-style score (unconditional) */
 } srv_config;
 
 void srv_config_default(srv_config *c);

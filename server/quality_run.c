@@ -19,8 +19,8 @@
  * pass goes into srv_state (srv_state_add_quality) with its mode-collapse
  * and copying flags.
  *
- * Cadence: every quality_every iterations, and in the first QR_EARLY_UNTIL
- * iterations every QR_EARLY_EVERY too (next_due), so the moment the digits
+ * Cadence: every quality_every iterations, and below quality.early_until
+ * (2000) every quality.early_every (100) too (next_due), so the moment the digits
  * become readable (srv_quality_readable) is seen; those early passes score
  * half the samples.
  *
@@ -49,8 +49,6 @@
 #define QR_NN_SUBSET 200          /* samples (and test digits) searched for neighbours */
 #define QR_CHUNK 4                /* samples generated and classified at a time */
 #define QR_NOISE_STREAM 0x9a11e7ULL
-#define QR_EARLY_EVERY 100        /* early cadence: a pass every this many iterations ... */
-#define QR_EARLY_UNTIL 2000       /* ... up to this iteration, so the readable moment is seen */
 #define QR_EARLY_MIN_SAMPLES 100  /* early passes: half of quality_samples, at least this many */
 #define QR_EARLY_NICE 19          /* early passes run on a helper thread at this niceness */
 
@@ -186,15 +184,15 @@ static int run_pass(scorer *q, const gan_dataset *train, long it, int n, srv_qua
 }
 
 /* The iteration the pass after one at `last` (-1: none yet) is due at:
- * every `every` iterations, and in the first QR_EARLY_UNTIL iterations every
- * QR_EARLY_EVERY as well (when that is more often), so the moment the
- * digits become readable is seen to within QR_EARLY_EVERY iterations.
- * `early` 0 (the benchmark's switch) leaves only the regular cadence. */
-static long next_due(long last, long every, int early) {
+ * every quality.every iterations, and below quality.early_until every
+ * quality.early_every as well (when that is more often), so the moment the
+ * digits become readable is seen to within early_every iterations. */
+static long next_due(long last, const srv_config *cfg) {
+    const long every = cfg->quality_every, early = cfg->quality_early_every;
     long due = last < 0 ? every : (last / every + 1) * every;
-    if (early && every > QR_EARLY_EVERY) {
-        long e = last < 0 ? QR_EARLY_EVERY : (last / QR_EARLY_EVERY + 1) * QR_EARLY_EVERY;
-        if (e <= QR_EARLY_UNTIL && e < due) due = e;
+    if (cfg->quality_early_until > 0 && every > early) {
+        long e = last < 0 ? early : (last / early + 1) * early;
+        if (e <= cfg->quality_early_until && e < due) due = e;
     }
     return due;
 }
@@ -302,12 +300,6 @@ void *srv_quality_thread(void *arg) {
     info.reason[0] = '\0';
     srv_state_set_quality_info(q.st, &info);
     long last = -1;
-    /* bench/quality_cadence.py's switch: "0" no early cadence, "full" early
-     * passes of all the samples, "nice10" early passes on this thread */
-    const char *sw = getenv("GANLIVE_BENCH_EARLY_QUALITY");
-    const int early = !(sw && strcmp(sw, "0") == 0);
-    const int early_full = sw && strcmp(sw, "full") == 0;
-    const int early_here = sw && strcmp(sw, "nice10") == 0;
     while (!srv_state_quitting(q.st)) {
         seen = srv_state_wait(q.st, seen, 1000);
         srv_config cfg;
@@ -319,7 +311,7 @@ void *srv_quality_thread(void *arg) {
         }
         srv_status s;
         srv_state_status(q.st, &s);
-        if (s.iteration < next_due(last, cfg.quality_every, early)) continue;
+        if (s.iteration < next_due(last, &cfg)) continue;
         long it = srv_state_copy_generator(q.st, q.gp, q.gb);
         if (it < 0) continue;
         srv_point at;                 /* the run time of the iteration scored (restores continue it) */
@@ -328,14 +320,13 @@ void *srv_quality_thread(void *arg) {
         /* a pass of the early cadence scores half the samples (the first
          * half of the same noise): it costs half as much and the cadence
          * keeps up with training */
-        const int early_pass = early && cfg.quality_every > QR_EARLY_EVERY && it < QR_EARLY_UNTIL;
+        const int early_pass = cfg.quality_every > cfg.quality_early_every && it < cfg.quality_early_until;
         int n = q.n;
-        if (early_pass && !early_full) {
+        if (early_pass) {
             n = q.n / 2;
             if (n < QR_EARLY_MIN_SAMPLES) n = q.n < QR_EARLY_MIN_SAMPLES ? q.n : QR_EARLY_MIN_SAMPLES;
         }
-        int rc = early_pass && !early_here ? run_pass_low(&q, train, it, n, &p)
-                                           : run_pass(&q, train, it, n, &p);
+        int rc = early_pass ? run_pass_low(&q, train, it, n, &p) : run_pass(&q, train, it, n, &p);
         if (rc == -2) break;
         if (rc < 0) {
             fprintf(stderr, "ganlive: quality pass at iteration %ld: out of memory\n", it);

@@ -194,7 +194,10 @@ static size_t fmt_pass(char *b, size_t room, const srv_quality_pass *q) {
     for (int k = 0; k < GAN_CLASSES && n > 0 && (size_t)n < room; k++)
         n += snprintf(b + n, room - (size_t)n, " %.9g", (double)q->histogram[k]);
     if (n > 0 && (size_t)n < room)
-        n += snprintf(b + n, room - (size_t)n, " %d %d\n", q->mode_collapse, q->copying);
+        n += snprintf(b + n, room - (size_t)n, " %d %d", q->mode_collapse, q->copying);
+    if (n > 0 && (size_t)n < room && q->has_as_asked)     /* conditional runs: the readable share */
+        n += snprintf(b + n, room - (size_t)n, " %.9g", (double)q->as_asked);
+    if (n > 0 && (size_t)n < room) n += snprintf(b + n, room - (size_t)n, "\n");
     return n < 0 ? 0 : (size_t)n < room ? (size_t)n : room - 1;
 }
 
@@ -241,6 +244,11 @@ int srv_runlog_parse(const char *line, srv_point *p, srv_quality_pass *q) {
         for (int k = 0; k < GAN_CLASSES; k++) q->histogram[k] = (float)cur_num(&c);
         q->mode_collapse = (int)cur_long(&c);
         q->copying = (int)cur_long(&c);
+        while (*c.s == ' ') c.s++;
+        if (!c.bad && *c.s != '\n') {                      /* as_asked: logs before it lack it */
+            q->as_asked = (float)cur_num(&c);
+            q->has_as_asked = 1;
+        }
         return c.bad ? 0 : 'Q';
     }
     if (line[0] == 'S') return 'S';

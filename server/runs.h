@@ -21,7 +21,9 @@
  *                  P iteration count time_s d_loss g_loss d_acc d_acc_real
  *                    d_acc_fake d_real d_fake              a metrics point
  *                  Q iteration time_s confidence inception_score frechet
- *                    nn_ratio h0 .. h9 mode_collapse copying   a quality pass
+ *                    nn_ratio h0 .. h9 mode_collapse copying [as_asked]
+ *                                                          a quality pass
+ *                    (as_asked: conditional runs; logs before it lack it)
  *                  S unix_time iteration state [reason]    a state change
  *                  T iteration time_s                      a timeline snapshot
  *                    (time_s: the run's wall time at that iteration, as

@@ -202,16 +202,12 @@ typedef struct {
     float as_asked;                  /* share of samples read as the digit asked for */
 } srv_quality_pass;
 
-/* "Readable": the first pass at which >= SRV_READABLE_AS_ASKED of the
- * samples are read as the digit asked for (conditional model), or whose
- * Inception-style score is >= SRV_READABLE_SCORE (unconditional). Kept by
- * srv_state from the passes as they are added (srv_state_add_quality,
- * srv_state_restore_quality), so passes restored from a checkpoint or a run
- * log give the same moment back; once reached it stays for the run. The
- * environment variable GANLIVE_TEST_READABLE_MIN (tests only) replaces
- * whichever threshold applies. */
-#define SRV_READABLE_AS_ASKED 0.80f
-#define SRV_READABLE_SCORE 7.0f
+/* "Readable": the first pass at which >= quality.readable_as_asked (0.8) of
+ * the samples are read as the digit asked for (conditional model), or
+ * whose Inception-style score is >= quality.readable_score (7.0)
+ * (unconditional). Kept by srv_state from the passes as they are added
+ * (srv_state_add_quality), so passes read back from a run's log give the
+ * same moment back; once reached it stays for the run. */
 typedef struct {
     int conditional;                 /* metric: as_asked (1) or inception_score (0) */
     float threshold;                 /* the value the metric must reach */
@@ -238,10 +234,6 @@ typedef struct {
 void srv_state_set_quality_info(srv_state *s, const srv_quality_info *info);
 /* Add the newest pass; updates the readable moment (see above). */
 void srv_state_add_quality(srv_state *s, const srv_quality_pass *p);
-/* Replace the passes with a resumed run's (n of them, oldest first; the
- * newest SRV_QUALITY_MAX are kept) and recompute the readable moment from
- * all n. 0, or -1 on no memory (state unchanged). */
-int srv_state_restore_quality(srv_state *s, const srv_quality_pass *p, int n);
 /* The readable moment and the best figure so far (see above). */
 void srv_state_quality_readable(srv_state *s, srv_quality_readable *out);
 /* Whether pass p is readable under r's metric and threshold. */

@@ -13,13 +13,7 @@
  * GANLIVE_TEST_READABLE_MIN replaces the threshold). Mutex held. */
 static void readable_rule(srv_state *s, srv_quality_readable *r) {
     r->conditional = s->cfg.model.conditional != 0;
-    r->threshold = r->conditional ? SRV_READABLE_AS_ASKED : SRV_READABLE_SCORE;
-    const char *hook = getenv("GANLIVE_TEST_READABLE_MIN");
-    if (hook && *hook) {
-        char *end;
-        double v = strtod(hook, &end);
-        if (end != hook && *end == '\0') r->threshold = (float)v;
-    }
+    r->threshold = r->conditional ? s->cfg.readable_as_asked : s->cfg.readable_score;
 }
 
 int srv_quality_pass_readable(const srv_quality_readable *r, const srv_quality_pass *p) {
@@ -74,27 +68,6 @@ void srv_state_add_quality(srv_state *s, const srv_quality_pass *p) {
         srv_state_bump(s, 0);
     }
     pthread_mutex_unlock(&s->mu);
-}
-
-int srv_state_restore_quality(srv_state *s, const srv_quality_pass *p, int n) {
-    pthread_mutex_lock(&s->mu);
-    if (!s->q_ring) s->q_ring = calloc(SRV_QUALITY_MAX, sizeof *s->q_ring);
-    if (!s->q_ring) {
-        pthread_mutex_unlock(&s->mu);
-        return -1;
-    }
-    srv_quality_readable r;
-    memset(&r, 0, sizeof r);
-    readable_rule(s, &r);
-    s->q_head = s->q_len = 0;
-    for (int i = 0; i < n; i++) {
-        ring_add(s, &p[i]);
-        readable_add(&r, &p[i]);
-    }
-    s->q_info.readable = r;
-    srv_state_bump(s, 0);
-    pthread_mutex_unlock(&s->mu);
-    return 0;
 }
 
 void srv_state_quality_readable(srv_state *s, srv_quality_readable *out) {

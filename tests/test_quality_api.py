@@ -26,8 +26,8 @@ samples.json's requested labels, fixed.png's ten columns, and the 400s.
 Part 3: servers whose classifier file is missing or damaged (one flipped
 bit): training runs, /api/quality says why naming the file, samples.json
 has null labels.
-Part 4, readable since and the early cadence (quality.every 1000, the test
-hook GANLIVE_TEST_READABLE_MIN=3 as the score that counts as readable, since
+Part 4, readable since and the early cadence (quality.every 1000, the
+setting quality.readable_score 3 as the score that counts as readable, since
 the small test model never reaches 7 in seconds): paused and stepped to the
 next hundreds, a pass at exactly each; then free running past 2,300: passes
 in distinct hundreds below 2,000 and at most one in 2,000..2,999;
@@ -381,7 +381,7 @@ def test_without_classifier(binary, data_dir, tmp):
 
 # ---- part 4: readable since, early cadence ----------------------------------
 
-READABLE_MIN = 3.0       # GANLIVE_TEST_READABLE_MIN: reached after a few hundred iterations here
+READABLE_MIN = 3.0       # quality.readable_score here: reached after a few hundred iterations
 
 
 def first_readable(passes, threshold):
@@ -390,8 +390,8 @@ def first_readable(passes, threshold):
 
 
 def readable_server(binary, data_dir, cfg_path, run_dir, label):
-    return testlib.Server(binary, ["--data", data_dir, "--config", cfg_path, "--run-dir", run_dir],
-                          env={"GANLIVE_TEST_READABLE_MIN": str(READABLE_MIN)}, label=label)
+    return testlib.Server(binary, ["--data", data_dir, "--config", cfg_path, "--run-dir", run_dir,
+                                   "--set", "quality.readable_score=%g" % READABLE_MIN], label=label)
 
 
 def test_readable_and_cadence(binary, data_dir, tmp):
