@@ -44,7 +44,7 @@
 #endif
 #include "../nn/quality.h"
 #include "quality_run.h"
-#include "trainer.h"
+#include "run.h"
 
 #define QR_NN_SUBSET 200          /* samples (and test digits) searched for neighbours */
 #define QR_CHUNK 4                /* samples generated and classified at a time */
