@@ -23,7 +23,9 @@ directory, a conditional twin for the `digit`/`digits` examples), and then:
     numbers masked: each line must begin some line of the answer.
 
 The invite examples run against a third server bound to 0.0.0.0 (with a
-token, as any bind off loopback needs). An If-None-Match example gets the
+token, as any bind off loopback needs), the POST /api/run examples against
+a fourth (each restarts it on a new run, and the next example waits until
+it is back). An If-None-Match example gets the
 ETag its server gave the example before it.
 
 A server that prints anything a sanitizer would, or dies, fails the suite.
@@ -311,6 +313,30 @@ def run_example(idx, heading, cmd, exp, server, workdir):
           "not found: %s; nearest lines: %s" % (bad, near or out[:300]))
 
 
+def wait_new_run(server, timeout=180, settle=10):
+    """After a POST /api/run example the process saves, exec()s itself and
+    comes back on the new run (slowly under a sanitizer): the examples after
+    it must meet neither the old process going down nor the new one starting.
+    Waits until /api/status answers from a process younger than the wait (a
+    restart), or the same process still answers after `settle` seconds (the
+    request was refused). True, or a failed check."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            st, _, js = server.c.json("GET", "/api/status", timeout=5)
+        except OSError:
+            st, js = 0, None
+        if st == 200 and js:
+            age = js.get("uptime_s", 1e9)
+            if age < time.time() - t0:                     # a new process: the restart is done
+                return True
+            if time.time() - t0 > settle:                  # the old one, still: nothing restarted
+                return True
+        time.sleep(0.2)
+    check("%s server came back after POST /api/run" % server.name, False, "%d s" % timeout)
+    return False
+
+
 def run(binary, data_dir):
     with open(os.path.join(ROOT, "README.md")) as f:
         section = api_section(f.read())
@@ -323,8 +349,11 @@ def run(binary, data_dir):
     # the invite examples need a server the LAN can reach (a token then)
     lan = Server(binary, data_dir, "LAN", {"server": {"bind": "0.0.0.0",
                                                      "token": "readme-test-token-0123456789"}})
+    # POST /api/run restarts its server on a new run: a server of its own,
+    # so the examples after it still see the main server's run
+    newrun = Server(binary, data_dir, "new-run", {})
     try:
-        if not (main.ready and cond.ready and lan.ready):
+        if not (main.ready and cond.ready and lan.ready and newrun.ready):
             return
         # the examples show a run past its first timeline snapshots and quality passes
         check("main server reached iteration 110", main.wait_iteration(110, 300))
@@ -337,8 +366,11 @@ def run(binary, data_dir):
         for i, (heading, cmd, exp) in enumerate(exs):
             conditional = re.search(r"[?&]digits?=", cmd) is not None
             invite = "/api/invite" in cmd
-            run_example(i, heading, cmd, exp, lan if invite else cond if conditional else main,
-                        workdir)
+            restarts = "/api/run" in cmd and "-X POST" in cmd
+            server = lan if invite else cond if conditional else newrun if restarts else main
+            run_example(i, heading, cmd, exp, server, workdir)
+            if restarts:
+                wait_new_run(server)
     except Exception as e:  # report, then clean up below
         import traceback
         traceback.print_exc()
@@ -347,6 +379,7 @@ def run(binary, data_dir):
         main.stop()
         cond.stop()
         lan.stop()
+        newrun.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
