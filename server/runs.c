@@ -20,6 +20,7 @@
 #include "checkpoint.h"
 #include "png.h"
 #include "runs.h"
+#include "../nn/binio.h"
 
 #define LINE_MAX_BYTES 1024              /* a log line is far shorter */
 #define RUN_JSON_MAX (256 * 1024)
@@ -423,7 +424,7 @@ static double snap_time(srv_runlog *l, long it) {
  * followed through a symlink). 0, or -1 (reported once; skipped). */
 static int save_snapshot(srv_runlog *l, long it) {
     unsigned char *png = NULL;
-    size_t len = 0, off = 0;
+    size_t len = 0;
     char name[40], tmp[48];
     int fd = -1, rc = -1, made = 0;
     const char *what = "make";
@@ -444,12 +445,7 @@ static int save_snapshot(srv_runlog *l, long it) {
     fd = openat(l->tfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) goto done;
     made = 1;
-    while (off < len) {
-        ssize_t w = write(fd, png + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) goto done;
-        off += (size_t)w;
-    }
+    if (nn_write_all(fd, png, len) < 0) goto done;
     int cl = close(fd);
     fd = -1;
     if (cl != 0 || renameat(l->tfd, tmp, l->tfd, name) < 0) goto done;
