@@ -59,3 +59,13 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t 
         adam_scalar(param, grad, m, v, i, (size_t)hi, step, beta1, beta2, eps, bc2_sqrt);
     }
 }
+
+void nn_ema_update(float *avg, const float *x, size_t n, float decay) {
+    const float keep = decay, take = 1.0f - decay;
+    #pragma omp parallel
+    {
+        long lo, hi;
+        nn_share((long)n, &lo, &hi);
+        for (long i = lo; i < hi; i++) avg[i] = keep * avg[i] + take * x[i];
+    }
+}

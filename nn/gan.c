@@ -29,6 +29,8 @@ void gan_config_default(gan_config *c) {
     c->lr_d = 2e-4f; c->lr_g = 2e-4f;
     c->beta1 = 0.5f; c->beta2 = 0.999f; c->adam_eps = 1e-8f;
     c->d_steps = 1; c->g_steps = 1;
+    c->ema = 0.0f; c->loss = GAN_LOSS_BCE; c->real_label = 1.0f;
+    c->lr_warmup = 0; c->lr_half_life = 0;
     c->bn_eps = 1e-5f; c->bn_momentum = 0.1f;
     c->lrelu_slope = 0.2f; c->init_std = 0.02f;
 }
@@ -152,10 +154,11 @@ gan_model *gan_model_new(const gan_config *c) {
     m->scratch_floats = gs > ds ? gs : ds;   /* shared col / dcol scratch */
     float **blocks[] = {&m->g_mem, &m->g_grad_mem, &m->g_m_mem, &m->g_v_mem, &m->g_buf_mem,
                         &m->d_mem, &m->d_grad_mem, &m->d_m_mem, &m->d_v_mem, &m->d_buf_mem,
-                        &m->act_mem, &m->dact_mem, &m->scratch};
+                        &m->act_mem, &m->dact_mem, &m->scratch, &m->g_ema_mem};
     const size_t counts[] = {m->g_count, m->g_count, m->g_count, m->g_count, net_stat_count(&m->gnet),
                              m->d_count, m->d_count, m->d_count, m->d_count, net_stat_count(&m->dnet),
-                             ga + da, dga + dda, m->scratch_floats};
+                             ga + da, dga + dda, m->scratch_floats,
+                             m->g_count + net_stat_count(&m->gnet)};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         *blocks[i] = calloc(counts[i], sizeof(float));
         if (!*blocks[i]) { gan_model_free(m); return NULL; }
@@ -183,7 +186,7 @@ void gan_model_free(gan_model *m) {
     if (!m) return;
     free(m->g_mem); free(m->g_grad_mem); free(m->g_m_mem); free(m->g_v_mem); free(m->g_buf_mem);
     free(m->d_mem); free(m->d_grad_mem); free(m->d_m_mem); free(m->d_v_mem); free(m->d_buf_mem);
-    free(m->act_mem); free(m->dact_mem); free(m->scratch); free(m->fake_labels);
+    free(m->act_mem); free(m->dact_mem); free(m->scratch); free(m->fake_labels); free(m->g_ema_mem);
     free(m);
 }
 
@@ -216,6 +219,32 @@ void gan_model_init(gan_model *m, nn_rng *rng) {
     memset(m->d_m_mem, 0, m->d_count * sizeof(float));
     memset(m->d_v_mem, 0, m->d_count * sizeof(float));
     m->g_t = m->d_t = 0;
+    /* the average starts at G */
+    memcpy(m->g_ema_mem, m->g_mem, m->g_count * sizeof(float));
+    memcpy(m->g_ema_mem + m->g_count, m->g_buf_mem, net_stat_count(&m->gnet) * sizeof(float));
+}
+
+const float *gan_sample_gparams(const gan_model *m) {
+    return m->cfg.ema > 0.0f ? m->g_ema_mem : m->g_mem;
+}
+
+const float *gan_sample_gbuffers(const gan_model *m) {
+    return m->cfg.ema > 0.0f ? m->g_ema_mem + m->g_count : m->g_buf_mem;
+}
+
+void gan_ema_update(gan_model *m) {
+    const float t = (float)m->g_t;
+    float decay = (1.0f + t) / (10.0f + t);
+    if (decay > m->cfg.ema) decay = m->cfg.ema;
+    nn_ema_update(m->g_ema_mem, m->g_mem, m->g_count, decay);
+    nn_ema_update(m->g_ema_mem + m->g_count, m->g_buf_mem, net_stat_count(&m->gnet), decay);
+}
+
+float gan_lr_factor(const gan_config *c, long t) {
+    float f = 1.0f;
+    if (c->lr_warmup > 0 && t < c->lr_warmup) f = (float)t / (float)c->lr_warmup;
+    if (c->lr_half_life > 0) f *= exp2f(-(float)t / (float)c->lr_half_life);
+    return f;
 }
 
 /* ---- forward and backward passes ---------------------------------------- */
@@ -283,6 +312,22 @@ static float share_positive(const float *x, int B, int want_positive) {
     return (float)n / (float)B;
 }
 
+/* D's loss over the logits in m->da.logits for real (1) or fake (0) images;
+ * writes dL/dlogits into dlogits [B]. */
+static float d_loss(gan_model *m, float *dlogits, int real) {
+    const gan_config *c = &m->cfg;
+    const int B = c->batch;
+    memset(dlogits, 0, (size_t)B * sizeof(float));
+    if (c->loss == GAN_LOSS_HINGE) {          /* relu(1 - x) for real, relu(1 + x) for fake */
+        const float sign = real ? 1.0f : -1.0f;
+        nn_hinge_backward(dlogits, m->da.logits, sign, 1.0f, B);
+        return nn_hinge_forward(m->da.logits, sign, B);
+    }
+    const float target = real ? c->real_label : 0.0f;
+    nn_bce_logits_backward(dlogits, m->da.logits, target, 1.0f, B);
+    return nn_bce_logits_forward(m->da.logits, target, B);
+}
+
 int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, const float *z,
                const uint8_t *fake_labels, gan_metrics *out) {
     const gan_config *c = &m->cfg;
@@ -291,13 +336,11 @@ int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, cons
     double t = tick(m);
     nn_zero(m->d_grad_mem, m->d_count);
 
-    /* real batch: target 1 */
+    /* real batch: target real_label (BCE) or +1 (hinge) */
     gan_d_forward(m, real, real_labels, B);
-    const float loss_real = nn_bce_logits_forward(m->da.logits, 1.0f, B);
+    const float loss_real = d_loss(m, dlogits, 1);
     out->d_acc_real = share_positive(m->da.logits, B, 1);
     out->d_real = mean_sigmoid(m->da.logits, B);
-    memset(dlogits, 0, (size_t)B * sizeof(float));
-    nn_bce_logits_backward(dlogits, m->da.logits, 1.0f, 1.0f, B);
     gan_d_backward(m, dlogits, NULL, 1, B);
 
     /* fake batch: target 0 (G's output is an input here, no gradient to G) */
@@ -306,11 +349,9 @@ int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, cons
     gan_g_forward(m, B);
     t = tock(m, GAN_PHASE_G_FORWARD, t);
     gan_d_forward(m, m->ga.out, m->fake_labels, B);
-    const float loss_fake = nn_bce_logits_forward(m->da.logits, 0.0f, B);
+    const float loss_fake = d_loss(m, dlogits, 0);
     out->d_acc_fake = share_positive(m->da.logits, B, 0);
     out->d_fake = mean_sigmoid(m->da.logits, B);
-    memset(dlogits, 0, (size_t)B * sizeof(float));
-    nn_bce_logits_backward(dlogits, m->da.logits, 0.0f, 1.0f, B);
     gan_d_backward(m, dlogits, NULL, 1, B);
 
     out->d_loss = loss_real + loss_fake;
@@ -321,7 +362,7 @@ int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, cons
     m->d_t++;
     const double ta = gan_prof_clock(m);
     nn_adam_update(m->d_mem, m->d_grad_mem, m->d_m_mem, m->d_v_mem, m->d_count,
-                   c->lr_d, c->beta1, c->beta2, c->adam_eps, m->d_t);
+                   c->lr_d * gan_lr_factor(c, m->d_t), c->beta1, c->beta2, c->adam_eps, m->d_t);
     gan_prof_layer(m, GAN_L_ADAM, 0, 0.0, ta);
     tock(m, GAN_PHASE_OPTIMISER, t);
     return 0;
@@ -339,11 +380,16 @@ int gan_g_step(gan_model *m, const float *z, const uint8_t *labels, gan_metrics 
         gan_g_forward(m, B);
     }
     t = tock(m, GAN_PHASE_G_FORWARD, t);
-    /* non-saturating loss: G wants D to say "real" */
+    /* G wants D to say "real": non-saturating BCE, or -D(G(z)) under hinge */
     gan_d_forward(m, m->ga.out, m->fake_labels, B);
-    out->g_loss = nn_bce_logits_forward(m->da.logits, 1.0f, B);
     memset(dlogits, 0, (size_t)B * sizeof(float));
-    nn_bce_logits_backward(dlogits, m->da.logits, 1.0f, 1.0f, B);
+    if (c->loss == GAN_LOSS_HINGE) {
+        out->g_loss = nn_neg_mean_forward(m->da.logits, B);
+        nn_neg_mean_backward(dlogits, 1.0f, B);
+    } else {
+        out->g_loss = nn_bce_logits_forward(m->da.logits, 1.0f, B);
+        nn_bce_logits_backward(dlogits, m->da.logits, 1.0f, 1.0f, B);
+    }
     nn_zero(dfake, (size_t)gan_d_in(c) * B * GAN_PIX);
     gan_d_backward(m, dlogits, dfake, 0, B);
     t = tock(m, GAN_PHASE_D, t);
@@ -354,7 +400,8 @@ int gan_g_step(gan_model *m, const float *z, const uint8_t *labels, gan_metrics 
     m->g_t++;
     const double ta = gan_prof_clock(m);
     nn_adam_update(m->g_mem, m->g_grad_mem, m->g_m_mem, m->g_v_mem, m->g_count,
-                   c->lr_g, c->beta1, c->beta2, c->adam_eps, m->g_t);
+                   c->lr_g * gan_lr_factor(c, m->g_t), c->beta1, c->beta2, c->adam_eps, m->g_t);
+    if (c->ema > 0.0f) gan_ema_update(m);
     gan_prof_layer(m, GAN_L_ADAM, 0, 0.0, ta);
     tock(m, GAN_PHASE_OPTIMISER, t);
     return 0;

@@ -43,6 +43,9 @@
 #define GAN_BATCH_MAX 1024    /* images per batch */
 
 typedef enum { GAN_OUT_TANH = 0, GAN_OUT_RELU = 1 } gan_output;
+/* The adversarial loss: the DCGAN's cross-entropy (G's non-saturating form),
+ * or the hinge loss (D: relu(1 - D(x)) + relu(1 + D(G(z))), G: -D(G(z))). */
+typedef enum { GAN_LOSS_BCE = 0, GAN_LOSS_HINGE = 1 } gan_loss;
 
 /* Every setting of the model and its training recipe. */
 typedef struct {
@@ -54,6 +57,14 @@ typedef struct {
     /* recipe (live-tunable between iterations) */
     float lr_d, lr_g, beta1, beta2, adam_eps;
     int d_steps, g_steps;
+    /* recipe (fixed for a run; 0 / 1 give the classic DCGAN) */
+    float ema;          /* decay of the generator's moving average (G EMA) that samples
+                           come from; 0 = none, samples come from G itself */
+    gan_loss loss;
+    float real_label;   /* D's target for real images under BCE: 1, or less for one-sided
+                           label smoothing */
+    int lr_warmup;      /* Adam steps over which both learning rates rise linearly to lr */
+    int lr_half_life;   /* then halve every this many steps; 0 = constant */
     /* constants of the recipe */
     float bn_eps, bn_momentum, lrelu_slope, init_std;
 } gan_config;
@@ -167,8 +178,8 @@ typedef union {
 
 /* Per-iteration figures (of the last D step and last G step). */
 typedef struct {
-    float d_loss;       /* BCE(real,1) + BCE(fake,0) */
-    float g_loss;       /* BCE(D(G(z)),1), non-saturating */
+    float d_loss;       /* BCE(real,real_label) + BCE(fake,0), or the hinge loss */
+    float g_loss;       /* BCE(D(G(z)),1), non-saturating, or -mean D(G(z)) (hinge) */
     float d_acc_real;   /* share of real logits > 0 */
     float d_acc_fake;   /* share of fake logits < 0 */
     float d_acc;        /* mean of the two */
@@ -200,6 +211,9 @@ typedef struct {
     size_t g_count, d_count;          /* parameter counts */
     /* generator: one block per role */
     float *g_mem, *g_grad_mem, *g_m_mem, *g_v_mem, *g_buf_mem;
+    /* G EMA (cfg.ema > 0): [g_count] averaged parameters, then [gbuffer count]
+     * averaged BN running statistics; what samples come from */
+    float *g_ema_mem;
     gan_gparams g, g_grad, g_m, g_v;
     gan_gbuffers g_buf;
     /* discriminator */
@@ -262,6 +276,18 @@ void gan_g_backward(gan_model *m, const float *dimages, int B);
 int gan_d_step(gan_model *m, const float *real, const uint8_t *real_labels, const float *z,
                const uint8_t *fake_labels, gan_metrics *out);
 int gan_g_step(gan_model *m, const float *z, const uint8_t *labels, gan_metrics *out);
+
+/* The generator that samples come from: the moving average when the recipe
+ * keeps one (cfg.ema > 0), else G itself. Parameter and statistics blocks as
+ * gan_sampler_generate takes them. */
+const float *gan_sample_gparams(const gan_model *m);
+const float *gan_sample_gbuffers(const gan_model *m);
+/* G EMA update after a G step at Adam step t: avg = d*avg + (1-d)*x over the
+ * parameters and the BN statistics, with d = min(ema, (1+t)/(10+t)) so the
+ * average follows quickly while G is young. */
+void gan_ema_update(gan_model *m);
+/* The learning-rate factor at Adam step t (1-based): warm-up, then halving. */
+float gan_lr_factor(const gan_config *c, long t);
 
 /* Multiply-add FLOPs (2 per MAC) of the GEMMs of one training iteration
  * with the config's batch, d_steps and g_steps: what a benchmark divides by

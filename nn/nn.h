@@ -148,6 +148,15 @@ float nn_bce_logits_forward(const float *logits, float target, int B);
 void nn_bce_logits_backward(float *dlogits, const float *logits, float target,
                             float scale, int B);
 
+/* ---- hinge loss on logits (the GAN hinge loss) ----------------------------- */
+/* Mean over B of max(0, 1 - sign*x): sign +1 for real images, -1 for fakes. */
+float nn_hinge_forward(const float *logits, float sign, int B);
+/* dlogits [B] += scale * (-sign if 1 - sign*x > 0, else 0) / B */
+void nn_hinge_backward(float *dlogits, const float *logits, float sign, float scale, int B);
+/* G's hinge loss: -mean(x); its gradient dlogits [B] += -scale / B. */
+float nn_neg_mean_forward(const float *logits, int B);
+void nn_neg_mean_backward(float *dlogits, float scale, int B);
+
 /* ---- softmax cross-entropy on logits (integer labels) ------------------- */
 /* Row per sample: logits, probs [B][K]; labels [B] in [0, K). Stable (the
  * row's maximum is subtracted before exp). Writes the softmax probabilities
@@ -163,6 +172,9 @@ void nn_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *l
 /* t is the 1-based step count after this update. */
 void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t n,
                     float lr, float beta1, float beta2, float eps, long t);
+
+/* Exponential moving average: avg = decay*avg + (1-decay)*x, n values. */
+void nn_ema_update(float *avg, const float *x, size_t n, float decay);
 
 /* ---- BLAS ------------------------------------------------------------------ */
 /* Threads BLAS itself may use (1 inside the layers, which split work

@@ -9,7 +9,9 @@
  *           file length
  *   CONF    architecture and recipe (every gan_config field), u64 seed,
  *           char dataset[16], i32 timeline_every; version 2 then i32
- *           conditional (absent in version 1: unconditional)
+ *           conditional (absent in version 1: unconditional); version 3 then
+ *           f32 ema, i32 loss, f32 real_label, i32 lr_warmup, i32
+ *           lr_half_life (absent before: the classic recipe)
  *   STAT    i64 iteration, g_t, d_t; nn_rng (4 u32, i32 has_spare, f32
  *           spare); i64 batcher epoch; i32 dataset size, batcher position;
  *           i64 timeline thinning factor
@@ -18,6 +20,8 @@
  *           rows, 80 when conditional)
  *   GPRM GBUF GADM GADV DPRM DBUF DADM DADV   the float blocks of gan_model
  *           (params, BN running stats, Adam m, Adam v of G then D)
+ *   GEMA    version 3, only when ema > 0: the G EMA's params, then its BN
+ *           running stats
  *   HIST    u32 n; n * (i64 iteration, i64 count, f64 time_s, 7 f32)
  *   TMLN    u32 n; n * (i64 iteration, u32 w, u32 h, u32 clen, zlib data)
  *   u32 CRC32 of everything above
@@ -118,6 +122,11 @@ static int parse_conf(nn_reader *r, uint32_t version, srv_ckpt *ck, char *err, s
     const uint8_t *ds = nn_read_bytes(&s, sizeof ck->dataset);
     ck->timeline_every = nn_read_i32(&s);
     c->conditional = version >= 2 ? nn_read_i32(&s) : 0;
+    int loss = 0;
+    if (version >= 3) {
+        c->ema = nn_read_f32(&s); loss = nn_read_i32(&s); c->real_label = nn_read_f32(&s);
+        c->lr_warmup = nn_read_i32(&s); c->lr_half_life = nn_read_i32(&s);
+    }
     if (sec_close(&s, "CONF", err, errlen) < 0) return -1;
     memcpy(ck->dataset, ds, sizeof ck->dataset);
     c->g_output = out == 1 ? GAN_OUT_RELU : GAN_OUT_TANH;
@@ -129,10 +138,12 @@ static int parse_conf(nn_reader *r, uint32_t version, srv_ckpt *ck, char *err, s
     as_set.seed = ck->seed;
     as_set.timeline_every = ck->timeline_every;
     char why[200];
-    if (!in_i(out, 0, 1)) {
-        snprintf(err, errlen, "CONF: a setting is out of range: model.g_output");
+    if (!in_i(out, 0, 1) || !in_i(loss, 0, 1)) {
+        snprintf(err, errlen, "CONF: a setting is out of range: %s", in_i(out, 0, 1) ? "train.loss"
+                                                                              : "model.g_output");
         return -1;
     }
+    c->loss = loss == 1 ? GAN_LOSS_HINGE : GAN_LOSS_BCE;
     if (srv_config_check(&as_set, why, sizeof why) < 0) {
         snprintf(err, errlen, "CONF: a setting is out of range: %s", why);
         return -1;
@@ -317,12 +328,15 @@ srv_ckpt_result srv_ckpt_parse(const uint8_t *buf, size_t len, unsigned flags, s
         r_block(&r, TAG('D', 'B', 'U', 'F'), "DBUF", ck->dbuf_count, &ck->d_buf, err, errlen) < 0 ||
         r_block(&r, TAG('D', 'A', 'D', 'M'), "DADM", ck->d_count, &ck->d_m, err, errlen) < 0 ||
         r_block(&r, TAG('D', 'A', 'D', 'V'), "DADV", ck->d_count, &ck->d_v, err, errlen) < 0 ||
+        (c->ema > 0.0f && r_block(&r, TAG('G', 'E', 'M', 'A'), "GEMA", ck->g_count + ck->gbuf_count,
+                                  &ck->g_ema, err, errlen) < 0) ||
         parse_history(&r, ck, err, errlen) < 0 || parse_timeline(&r, ck, err, errlen) < 0)
         goto damaged;
     if (r.pos != r.len) {
         snprintf(err, errlen, "%zu unknown bytes after the last section", r.len - r.pos);
         goto damaged;
     }
+    if (ck->g_ema) ck->g_ema_buf = ck->g_ema + 4 * ck->g_count;
     return SRV_CKPT_OK;
 damaged:
     srv_ckpt_free(ck);
@@ -415,6 +429,12 @@ void srv_ckpt_apply_trainer(const srv_ckpt *ck, srv_trainer *t, int keep_live) {
     nn_get_f32s(m->d_buf_mem, ck->d_buf, ck->dbuf_count);
     nn_get_f32s(m->d_m_mem, ck->d_m, ck->d_count);
     nn_get_f32s(m->d_v_mem, ck->d_v, ck->d_count);
+    if (ck->g_ema) {
+        nn_get_f32s(m->g_ema_mem, ck->g_ema, ck->g_count + ck->gbuf_count);
+    } else {        /* no average kept: it starts at G, as a fresh run's does */
+        memcpy(m->g_ema_mem, m->g_mem, ck->g_count * sizeof(float));
+        memcpy(m->g_ema_mem + ck->g_count, m->g_buf_mem, ck->gbuf_count * sizeof(float));
+    }
     nn_get_f32s(t->fixed_noise, ck->fixed_noise, (size_t)srv_fixed_n(&ck->model) * (size_t)ck->model.nz);
     m->g_t = ck->g_t;
     m->d_t = ck->d_t;
@@ -433,6 +453,11 @@ void srv_ckpt_apply_trainer(const srv_ckpt *ck, srv_trainer *t, int keep_live) {
     c->bn_momentum = k->bn_momentum;
     c->lrelu_slope = k->lrelu_slope;
     c->init_std = k->init_std;
+    c->ema = k->ema;
+    c->loss = k->loss;
+    c->real_label = k->real_label;
+    c->lr_warmup = k->lr_warmup;
+    c->lr_half_life = k->lr_half_life;
     t->cfg.seed = ck->seed;
     if (!keep_live) {
         srv_config_copy_live_model(c, k);

@@ -25,9 +25,11 @@
 #include "state.h"
 #include "trainer.h"
 
-/* Version 2 added gan_config.conditional to CONF; version-1 files are still
- * read (as unconditional models). */
-#define SRV_CKPT_VERSION 2
+/* Version 2 added gan_config.conditional to CONF; version 3 the recipe's
+ * G EMA, loss, real label and learning-rate schedule to CONF and the GEMA
+ * section. Older files are still read (as the classic recipe; version 1 as
+ * unconditional models). */
+#define SRV_CKPT_VERSION 3
 #define SRV_CKPT_VERSION_MIN 1
 #define SRV_CKPT_MAX_BYTES ((size_t)1 << 34)   /* 16 GiB: larger files are refused */
 
@@ -64,6 +66,7 @@ typedef struct {
     const uint8_t *fixed_noise;       /* srv_fixed_n(&model) * nz floats */
     size_t g_count, d_count, gbuf_count, dbuf_count;
     const uint8_t *g, *g_buf, *g_m, *g_v, *d, *d_buf, *d_m, *d_v;
+    const uint8_t *g_ema, *g_ema_buf;  /* the G EMA (GEMA), NULL when the recipe keeps none */
     srv_point *points;                /* owned */
     int npoints;
     srv_snapshot *timeline;           /* owned, with pixels */

@@ -23,7 +23,7 @@
 #include "../nn/binio.h"
 
 #define STAGE_BYTES ((size_t)64 << 10)    /* the file sink's buffer */
-#define SECTIONS_MAX 16                    /* 13 in versions 1 and 2 */
+#define SECTIONS_MAX 16                    /* 13 in versions 1 and 2, 14 in 3 with a G EMA */
 #define ERR_SIZES (-1)                     /* ckw.err: the passes disagree (a bug) */
 
 typedef enum { SINK_COUNT, SINK_MEM, SINK_FD } sink_kind;
@@ -170,6 +170,10 @@ static void emit(ckw *w, const srv_ckpt_src *src, const packed_tl *tl, int versi
     w_bytes(w, ds, sizeof ds);
     w_i32(w, t->cfg.timeline_every);
     if (version >= 2) w_i32(w, c->conditional);
+    if (version >= 3) {
+        w_f32(w, c->ema); w_i32(w, (int)c->loss); w_f32(w, c->real_label);
+        w_i32(w, c->lr_warmup); w_i32(w, c->lr_half_life);
+    }
     sec_end(w);
 
     sec_begin(w, SRV_CKPT_TAG('S', 'T', 'A', 'T'));
@@ -196,6 +200,8 @@ static void emit(ckw *w, const srv_ckpt_src *src, const packed_tl *tl, int versi
     w_block(w, SRV_CKPT_TAG('D', 'B', 'U', 'F'), m->d_buf_mem, gan_dbuffer_count(c));
     w_block(w, SRV_CKPT_TAG('D', 'A', 'D', 'M'), m->d_m_mem, m->d_count);
     w_block(w, SRV_CKPT_TAG('D', 'A', 'D', 'V'), m->d_v_mem, m->d_count);
+    if (version >= 3 && c->ema > 0.0f)
+        w_block(w, SRV_CKPT_TAG('G', 'E', 'M', 'A'), m->g_ema_mem, m->g_count + gan_gbuffer_count(c));
 
     sec_begin(w, SRV_CKPT_TAG('H', 'I', 'S', 'T'));
     w_u32(w, (uint32_t)src->npoints);
@@ -227,10 +233,13 @@ static int write_ckpt(const srv_ckpt_src *src, ckw *w, sink_kind kind, const cha
                       char *err, size_t errlen) {
     const gan_config *c = &src->t->model->cfg;
     int version = src->version ? src->version : SRV_CKPT_VERSION;
+    const int classic = c->ema == 0.0f && c->loss == GAN_LOSS_BCE && c->real_label == 1.0f &&
+                        c->lr_warmup == 0 && c->lr_half_life == 0;
     if (version < SRV_CKPT_VERSION_MIN || version > SRV_CKPT_VERSION ||
-        (version < 2 && c->conditional)) {
-        snprintf(err, errlen, "cannot write a%s model as checkpoint format version %d",
-                 c->conditional ? " conditional" : "n unconditional", version);
+        (version < 2 && c->conditional) || (version < 3 && !classic)) {
+        snprintf(err, errlen, "cannot write a%s model%s as checkpoint format version %d",
+                 c->conditional ? " conditional" : "n unconditional",
+                 classic ? "" : " with a G EMA, hinge loss, label smoothing or lr schedule", version);
         return -1;
     }
     packed_tl tl = {0};
@@ -289,10 +298,11 @@ int srv_ckpt_serialize(const srv_ckpt_src *src, uint8_t **buf, size_t *len,
 int srv_ckpt_model_finite(const gan_model *m) {
     const size_t gb = gan_gbuffer_count(&m->cfg), db = gan_dbuffer_count(&m->cfg);
     const float *blocks[] = {m->g_mem, m->g_m_mem, m->g_v_mem, m->g_buf_mem,
-                             m->d_mem, m->d_m_mem, m->d_v_mem, m->d_buf_mem};
+                             m->d_mem, m->d_m_mem, m->d_v_mem, m->d_buf_mem, m->g_ema_mem};
     const size_t counts[] = {m->g_count, m->g_count, m->g_count, gb,
-                             m->d_count, m->d_count, m->d_count, db};
-    for (size_t b = 0; b < 8; b++)
+                             m->d_count, m->d_count, m->d_count, db,
+                             m->cfg.ema > 0.0f ? m->g_count + gb : 0};
+    for (size_t b = 0; b < 9; b++)
         for (size_t i = 0; i < counts[b]; i++)
             if (!isfinite(blocks[b][i])) return 0;
     return 1;

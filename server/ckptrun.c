@@ -277,8 +277,9 @@ int srv_ckpt_restore_run(srv_trainer *t, srv_state *st) {
     }
     srv_ckpt_apply_trainer(&ck, t, 1);
     srv_ckpt_free(&ck);
-    srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL, t->model->g_mem,
-                      t->model->g_buf_mem, t->model->d_mem, t->model->d_buf_mem);
+    srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), NULL,
+                      gan_sample_gparams(t->model), gan_sample_gbuffers(t->model), t->model->d_mem,
+                      t->model->d_buf_mem);
     printf("ganlive: restored %s at iteration %ld after divergence\n", path, t->iteration);
     fflush(stdout);
     srv_state_restore_done(st, 0, NULL);
@@ -327,8 +328,9 @@ int srv_ckpt_sample(const char *file, int n, uint64_t seed, const char *out,
     float *img = malloc((size_t)n * GAN_PIX * sizeof(float));
     gan_sampler *s = gan_sampler_new(c, chunk);
     if (!gp || !gb || !z || !img || !s) { snprintf(err, errlen, "out of memory"); goto done; }
-    memcpy(gp, ck.g, ck.g_count * sizeof(float));        /* little-endian hosts */
-    memcpy(gb, ck.g_buf, ck.gbuf_count * sizeof(float));
+    /* the weights the dashboard samples from: the average when the run keeps one */
+    memcpy(gp, ck.g_ema ? ck.g_ema : ck.g, ck.g_count * sizeof(float));      /* little-endian hosts */
+    memcpy(gb, ck.g_ema ? ck.g_ema_buf : ck.g_buf, ck.gbuf_count * sizeof(float));
     nn_rng rng;
     nn_rng_seed(&rng, seed);
     nn_rng_fill_normal(&rng, z, (size_t)n * (size_t)c->nz, 0.0f, 1.0f);

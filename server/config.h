@@ -42,6 +42,7 @@ typedef struct {
     uint64_t seed;
     int threads;                 /* 0 = all cores */
     long iters;                  /* train: iterations to run; serve: 0 = forever */
+    int seconds;                 /* train: also end after this many seconds of training; 0 = no limit */
     int log_every_s;
     /* history and timeline */
     int history_max_points;

@@ -14,8 +14,8 @@ static double mono_s(void) {
 static void publish(srv_trainer *t, srv_state *st, const srv_loop *o, const gan_metrics *m) {
     const gan_model *g = t->model;
     if (o->publish_weights)
-        srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), m, g->g_mem, g->g_buf_mem,
-                          g->d_mem, g->d_buf_mem);
+        srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), m, gan_sample_gparams(g),
+                          gan_sample_gbuffers(g), g->d_mem, g->d_buf_mem);
     else
         srv_state_publish(st, t->iteration, gan_batcher_epoch(&t->batcher), m, NULL, NULL, NULL, NULL);
 }
@@ -25,11 +25,13 @@ int srv_run_loop(srv_trainer *t, srv_state *st, const srv_loop *o) {
     srv_state_set_dataset(st, &t->data);   /* read-only for /api/real.png */
     publish(t, st, o, NULL);
     srv_trainer_publish_timeline(t, st);
-    double last_save = mono_s();
+    const double began = mono_s();
+    double last_save = began;
     long saved_at = t->iteration;          /* resumed from (or fresh at) this one */
     int diverged = 0;
     for (;;) {
         if ((o->stop && *o->stop) || (o->stop_at >= 0 && t->iteration >= o->stop_at)) break;
+        if (o->stop_after_s > 0 && mono_s() - began >= o->stop_after_s) break;
         srv_config cfg;
         int changed = 0;
         srv_action act = srv_state_boundary(st, &cfg, &changed);

@@ -19,6 +19,7 @@
 
 typedef struct {
     long stop_at;                   /* end once this many iterations are done; < 0 never */
+    double stop_after_s;            /* end once the loop has run this long (wall time); 0 never */
     volatile sig_atomic_t *stop;    /* when set (a signal): end at the next boundary */
     int publish_weights;            /* copy G and D to the state each iteration (serve) */
     int end_on_divergence;          /* 1: report it and end (train); 0: the state shows it

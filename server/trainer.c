@@ -161,7 +161,8 @@ void srv_trainer_sample_grid(srv_trainer *t, int fresh) {
         if (tmp) { nn_rng_fill_normal(&t->rng, tmp, (size_t)n * c->nz, 0.0f, 1.0f); z = tmp; }
     }
     /* labels NULL: i % 10, one column per class in a 10-column grid */
-    gan_sampler_generate(t->sampler, t->model->g_mem, t->model->g_buf_mem, z, NULL, n, t->grid);
+    gan_sampler_generate(t->sampler, gan_sample_gparams(t->model), gan_sample_gbuffers(t->model), z,
+                         NULL, n, t->grid);
     free(tmp);
 }
 

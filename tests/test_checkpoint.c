@@ -86,7 +86,8 @@ static int same_model(const srv_trainer *a, const srv_trainer *b) {
            same_floats(x->d_mem, y->d_mem, x->d_count) &&
            same_floats(x->d_m_mem, y->d_m_mem, x->d_count) &&
            same_floats(x->d_v_mem, y->d_v_mem, x->d_count) &&
-           same_floats(x->d_buf_mem, y->d_buf_mem, db) && x->g_t == y->g_t && x->d_t == y->d_t;
+           same_floats(x->d_buf_mem, y->d_buf_mem, db) && x->g_t == y->g_t && x->d_t == y->d_t &&
+           (x->cfg.ema == 0.0f || same_floats(x->g_ema_mem, y->g_ema_mem, x->g_count + gb));
 }
 
 uint8_t *ckpt_test_serialize(const srv_trainer *t, srv_state *st, int version, size_t *len) {
@@ -199,7 +200,9 @@ TEST(checkpoint_refuses_other_architecture_and_version) {
         uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
         for (int i = 0; i < 4; i++) buf[len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
         CHECK(srv_ckpt_parse(buf, len, 0, &ck, err, sizeof err) == SRV_CKPT_VERSION_MISMATCH);
-        CHECKF(strstr(err, "version 3") && strstr(err, "reads versions 1 to 2"), "%s", err);
+        char want[64];
+        snprintf(want, sizeof want, "reads versions 1 to %d", SRV_CKPT_VERSION);
+        CHECKF(strstr(err, "version 4") && strstr(err, want), "%s", err);
         buf[8] = 0;                                      /* and one before version 1 */
         crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
         for (int i = 0; i < 4; i++) buf[len - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
@@ -373,9 +376,64 @@ TEST(checkpoint_failed_save_reports_and_keeps_older) {
     rm_rf(dir);
 }
 
+/* The recipe of version 3 (G EMA, hinge loss, label smoothing, lr schedule)
+ * round-trips: the loaded run has the file's recipe and its G EMA, and trains
+ * on bit for bit with the run that never stopped. The recipe comes from the
+ * file, not from the resuming run's settings; such a model is never written
+ * in an older format, and a classic one written as version 2 still loads. */
+TEST(checkpoint_round_trip_recipe_and_ema) {
+    srv_trainer a, b;
+    srv_state *sa, *sb;
+    char dir[256], path[1024], err[512], found[1024];
+    size_t bytes, len;
+    if (make_run(&a, &sa, 21, 32) < 0 || make_run(&b, &sb, 22, 32) < 0 || !make_tmpdir(dir, sizeof dir)) {
+        CHECK(0);
+        return;
+    }
+    gan_config *c = &a.model->cfg;
+    c->ema = 0.9f; c->loss = GAN_LOSS_HINGE; c->real_label = 0.9f; c->lr_warmup = 3; c->lr_half_life = 50;
+    a.cfg.model = *c;
+    run_iters(&a, sa, 6);
+    CHECK(memcmp(a.model->g_ema_mem, a.model->g_mem, a.model->g_count * sizeof(float)) != 0);
+    CHECKF(srv_ckpt_save(dir, 3, &a, sa, path, sizeof path, &bytes, err, sizeof err) == 0, "%s", err);
+    srv_ckpt ck;
+    CHECKF(srv_ckpt_find(dir, &b.cfg, b.data.n, &ck, found, sizeof found, stderr, err, sizeof err) == 1,
+           "%s", err);
+    CHECK(ck.owned[8] == 3 && ck.g_ema != NULL && ck.model.ema == 0.9f && ck.model.loss == GAN_LOSS_HINGE &&
+          ck.model.real_label == 0.9f && ck.model.lr_warmup == 3 && ck.model.lr_half_life == 50);
+    srv_ckpt_apply_trainer(&ck, &b, 0);
+    srv_ckpt_apply_state(&ck, sb);
+    srv_ckpt_free(&ck);
+    const gan_config *k = &b.model->cfg;
+    CHECK(k->ema == 0.9f && k->loss == GAN_LOSS_HINGE && k->real_label == 0.9f && k->lr_warmup == 3 &&
+          k->lr_half_life == 50);
+    CHECK(same_model(&a, &b));
+    CHECK(gan_sample_gparams(b.model) == b.model->g_ema_mem);
+    run_iters(&a, sa, 4);
+    run_iters(&b, sb, 4);
+    CHECK(same_model(&a, &b) && memcmp(&a.last, &b.last, sizeof a.last) == 0);
+    CHECK(ckpt_test_serialize(&a, sa, 2, &len) == NULL);      /* not as version 2 */
+    /* a classic model as version 2 (as ganlive wrote them before) loads as classic */
+    free_run(&b, sb);
+    free_run(&a, sa);
+    if (make_run(&a, &sa, 23, 32) < 0) { CHECK(0); rm_rf(dir); return; }
+    run_iters(&a, sa, 3);
+    uint8_t *v2 = ckpt_test_serialize(&a, sa, 2, &len);
+    CHECK(v2 && v2[8] == 2);
+    CHECK(v2 && srv_ckpt_parse(v2, len, 0, &ck, err, sizeof err) == SRV_CKPT_OK);
+    if (v2) {
+        CHECK(ck.g_ema == NULL && ck.model.ema == 0.0f && ck.model.loss == GAN_LOSS_BCE &&
+              ck.model.real_label == 1.0f && ck.model.lr_warmup == 0 && ck.model.lr_half_life == 0);
+        srv_ckpt_free(&ck);
+    }
+    free(v2);
+    free_run(&a, sa);
+    rm_rf(dir);
+}
+
 /* A version-1 file, as ganlive wrote them before `conditional` existed
  * (the writer's test hook, and the fuzz seeds the old writer made), still
- * resumes bit for bit as an unconditional run; the next save is version 2. */
+ * resumes bit for bit as an unconditional run; the next save is the current version. */
 TEST(checkpoint_reads_version_1) {
     srv_trainer a, b;
     srv_state *sa, *sb;
@@ -406,7 +464,7 @@ TEST(checkpoint_reads_version_1) {
     run_iters(&b, sb, 3);
     CHECK(same_model(&a, &b) && b.iteration == 10);
     CHECK(srv_ckpt_save(dir, 3, &b, sb, path, sizeof path, &bytes, err, sizeof err) == 0);
-    CHECK(srv_ckpt_load_file(path, &ck, err, sizeof err) == SRV_CKPT_OK && ck.owned[8] == 2 &&
+    CHECK(srv_ckpt_load_file(path, &ck, err, sizeof err) == SRV_CKPT_OK && ck.owned[8] == SRV_CKPT_VERSION &&
           ck.model.conditional == 0 && ck.iteration == 10);
     srv_ckpt_free(&ck);
     /* the writer never writes a conditional model as version 1 */

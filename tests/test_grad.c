@@ -411,8 +411,9 @@ static double bce_loss(void *p) {
 }
 
 TEST(bce_logits_grad) {
-    static const struct { float target, scale; } cases[] = {{1, 1}, {0, 1}, {1, 0.5f}, {0, 2}};
-    for (int ci = 0; ci < 4; ci++) {
+    /* 0.9: one-sided label smoothing of the real batch */
+    static const struct { float target, scale; } cases[] = {{1, 1}, {0, 1}, {1, 0.5f}, {0, 2}, {0.9f, 1}};
+    for (int ci = 0; ci < 5; ci++) {
         bce_ctx c = {.B = 16, .target = cases[ci].target, .scale = cases[ci].scale};
         c.x = gc_alloc(16);
         float *dx = gc_alloc(16), *dx1 = gc_alloc(16);
@@ -427,6 +428,48 @@ TEST(bce_logits_grad) {
         snprintf(what, sizeof what, "bce case %d (target %g scale %g) dlogits", ci,
                  (double)c.target, (double)c.scale);
         grad_check(what, bce_loss, &c, c.x, dx1, 16, 1e-2f);
+        free(c.x); free(dx); free(dx1);
+    }
+}
+
+/* ---- hinge loss ------------------------------------------------------------ */
+
+typedef struct { int B; float sign, scale; float *x; int neg_mean; } hinge_ctx;
+
+static double hinge_loss(void *p) {
+    hinge_ctx *c = p;
+    return (double)c->scale * (c->neg_mean ? nn_neg_mean_forward(c->x, c->B)
+                                           : nn_hinge_forward(c->x, c->sign, c->B));
+}
+
+/* D's hinge (real: sign +1, fake: -1) and G's -mean; logits on both sides
+ * of the margin, none within the finite-difference step of the kink. */
+TEST(hinge_grad) {
+    static const struct { float sign, scale; int neg_mean; } cases[] = {
+        {1, 1, 0}, {-1, 1, 0}, {1, 0.5f, 0}, {-1, 2, 0}, {0, 1, 1}, {0, 3, 1}};
+    for (int ci = 0; ci < 6; ci++) {
+        hinge_ctx c = {.B = 16, .sign = cases[ci].sign, .scale = cases[ci].scale,
+                       .neg_mean = cases[ci].neg_mean};
+        c.x = gc_alloc(16);
+        float *dx = gc_alloc(16), *dx1 = gc_alloc(16);
+        gc_fill(c.x, 16, 750 + (uint32_t)ci, 3.0f, 0.0f);
+        for (int i = 0; i < 16; i++)        /* keep clear of the kinks at +-1 */
+            if (fabsf(fabsf(c.x[i]) - 1.0f) < 0.05f) c.x[i] += 0.2f;
+        c.x[0] = 0.5f * c.sign; c.x[1] = 2.5f * c.sign;   /* inside and outside the margin */
+        char what[160];
+        for (int k = 0; k < 2; k++) {        /* twice: the gradient accumulates */
+            if (c.neg_mean) nn_neg_mean_backward(dx, c.scale, c.B);
+            else nn_hinge_backward(dx, c.x, c.sign, c.scale, c.B);
+            if (k == 0) memcpy(dx1, dx, sizeof *dx * 16);
+        }
+        snprintf(what, sizeof what, "hinge case %d dlogits accumulates", ci);
+        check_multiple(what, dx, dx1, 16, 2.0);
+        snprintf(what, sizeof what, "hinge case %d (sign %g scale %g%s) dlogits", ci, (double)c.sign,
+                 (double)c.scale, c.neg_mean ? ", G's -mean" : "");
+        grad_check(what, hinge_loss, &c, c.x, dx1, 16, 1e-2f);
+        if (!c.neg_mean)   /* outside the margin: no gradient at all */
+            CHECKF(dx1[1] == 0.0f, "hinge case %d: a logit past the margin has gradient %g", ci,
+                   (double)dx1[1]);
         free(c.x); free(dx); free(dx1);
     }
 }

@@ -433,7 +433,10 @@ static void fill_param(float *p, size_t n, uint32_t stream, int kind) {
 
 /* One whole training iteration (D step, G step, eval sampling) of the
  * default model at batch 8 against PyTorch; conditional: with the label
- * channels of G's input and D's label planes (fixture gan_cond.bin). */
+ * channels of G's input and D's label planes (fixture gan_cond.bin). A
+ * fixture with a "recipe" entry (make_fixtures.py's RECIPES) also sets the
+ * loss, real label, learning-rate schedule and G EMA, and the EMA after the
+ * G step is compared too (gan_hinge.bin, gan_smooth.bin). */
 static void dcgan_iteration(const char *file, int conditional) {
     fx_file *f = fx_open(file);
     CHECKF(f != NULL, "cannot read fixture %s", file);
@@ -460,6 +463,20 @@ static void dcgan_iteration(const char *file, int conditional) {
     CHECK(cfg.d_steps == 1 && cfg.g_steps == 1);
     CHECK(cfg.bn_eps == 1e-5f && cfg.bn_momentum == 0.1f && cfg.lrelu_slope == 0.2f);
     cfg.batch = fc[3];
+    CHECK(cfg.loss == GAN_LOSS_BCE && cfg.real_label == 1.0f && cfg.ema == 0.0f &&
+          cfg.lr_warmup == 0 && cfg.lr_half_life == 0);
+    if (fx_size(f, "recipe")) {
+        const int32_t *ri = fx_i32(f, "recipe", 3);
+        const float *rf = fx_f32(f, "recipe_f", 2);
+        CHECK(ri && rf);
+        if (!ri || !rf) { fx_close(f); return; }
+        cfg.loss = ri[0] ? GAN_LOSS_HINGE : GAN_LOSS_BCE;
+        cfg.lr_warmup = ri[1];
+        cfg.lr_half_life = ri[2];
+        cfg.real_label = rf[0];
+        cfg.ema = rf[1];
+    }
+    const double lr_step1 = (double)cfg.lr_d * gan_lr_factor(&cfg, 1);
     CHECK(fc[4] == conditional);
     cfg.conditional = conditional;
     const int B = cfg.batch, NZ = cfg.nz;
@@ -542,6 +559,9 @@ static void dcgan_iteration(const char *file, int conditional) {
     memset(m->d_m_mem, 0, m->d_count * sizeof(float));
     memset(m->d_v_mem, 0, m->d_count * sizeof(float));
     m->g_t = m->d_t = 0;
+    /* the G EMA starts at G's initial state, as gan_model_init makes it */
+    memcpy(m->g_ema_mem, m->g_mem, m->g_count * sizeof(float));
+    memcpy(m->g_ema_mem + m->g_count, m->g_buf_mem, gan_gbuffer_count(&cfg) * sizeof(float));
     /* stale gradients: each step must zero its own network's gradients */
     tt_set(m->g_grad_mem, m->g_count, 0.5f);
     tt_set(m->d_grad_mem, m->d_count, 0.5f);
@@ -567,7 +587,7 @@ static void dcgan_iteration(const char *file, int conditional) {
         snprintf(nm, sizeof nm, "d_grad%d", i);
         cmp_summary_f(f, nm, dg[i], ds[i]);
     }
-    cmp_deltas(f, "d", dp, d_init, ds, GAN_D_NTENSORS, cfg.lr_d);
+    cmp_deltas(f, "d", dp, d_init, ds, GAN_D_NTENSORS, lr_step1);
     {
         const float *dbuf = fx_f32(f, "d_buf_dstep", 2 * d2);
         const float *gbuf = fx_f32(f, "g_buf", 2 * g2 + 2 * g1);
@@ -601,7 +621,9 @@ static void dcgan_iteration(const char *file, int conditional) {
         snprintf(nm, sizeof nm, "g_grad%d", i);
         cmp_summary_f(f, nm, gg[i], gs[i]);
     }
-    cmp_deltas(f, "g", gp, g_init, gs, GAN_G_NTENSORS, cfg.lr_g);
+    cmp_deltas(f, "g", gp, g_init, gs, GAN_G_NTENSORS, lr_step1);
+    if (cfg.ema > 0.0f)   /* the average after one step, from G's initial state */
+        cmp_summary_f(f, "g_ema", m->g_ema_mem, m->g_count + gan_gbuffer_count(&cfg));
     {
         int same = 1;
         for (int i = 0; i < GAN_D_NTENSORS; i++)
@@ -647,3 +669,5 @@ static void dcgan_iteration(const char *file, int conditional) {
 
 TEST(torch_dcgan_iteration) { dcgan_iteration("gan_iter.bin", 0); }
 TEST(torch_conditional_iteration) { dcgan_iteration("gan_cond.bin", 1); }
+TEST(torch_hinge_ema_iteration) { dcgan_iteration("gan_hinge.bin", 1); }
+TEST(torch_smooth_iteration) { dcgan_iteration("gan_smooth.bin", 0); }

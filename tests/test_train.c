@@ -173,3 +173,55 @@ TEST(train_sampler_judge_matches_train_mode) {
     gan_sampler_free(s);
     srv_trainer_free(&t);
 }
+
+/* The G EMA: after each G step avg = d*avg + (1-d)*G over the parameters and
+ * the BN statistics with d = min(ema, (1+t)/(10+t)), replayed here in double
+ * from copies taken around each step (tolerance 1e-6: float rounding); a
+ * frozen G leaves the average alone; samples come from the average. */
+TEST(train_g_ema_follows_g) {
+    srv_trainer t;
+    CHECK(small_conditional(&t, 0) == 0);
+    if (!t.model) return;
+    gan_model *m = t.model;
+    m->cfg.ema = t.cfg.model.ema = 0.5f;     /* a short memory, so 6 steps reach the cap */
+    const size_t n = m->g_count + gan_gbuffer_count(&m->cfg);
+    CHECK(gan_sample_gparams(m) == m->g_ema_mem && gan_sample_gbuffers(m) == m->g_ema_mem + m->g_count);
+    double *want = malloc(n * sizeof(double));
+    float *now = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) want[i] = m->g_ema_mem[i];
+    double worst = 0.0;
+    for (int it = 0; it < 6; it++) {
+        CHECK(srv_trainer_iteration(&t) == 0);
+        const double tt = (double)m->g_t, d = fmin(0.5, (1.0 + tt) / (10.0 + tt));
+        memcpy(now, m->g_mem, m->g_count * sizeof(float));
+        memcpy(now + m->g_count, m->g_buf_mem, (n - m->g_count) * sizeof(float));
+        for (size_t i = 0; i < n; i++) {
+            want[i] = d * want[i] + (1.0 - d) * now[i];
+            worst = fmax(worst, fabs(want[i] - m->g_ema_mem[i]) / (1e-3 + fabs(want[i])));
+        }
+    }
+    CHECKF(worst < 1e-5, "G EMA off its formula by %g (relative)", worst);
+    CHECK(memcmp(m->g_ema_mem, m->g_mem, m->g_count * sizeof(float)) != 0);
+    memcpy(now, m->g_ema_mem, n * sizeof(float));
+    m->freeze_g = 1;
+    CHECK(srv_trainer_iteration(&t) == 0);
+    CHECK(memcmp(now, m->g_ema_mem, n * sizeof(float)) == 0);
+    m->cfg.ema = 0.0f;                        /* no average: samples come from G */
+    CHECK(gan_sample_gparams(m) == m->g_mem && gan_sample_gbuffers(m) == m->g_buf_mem);
+    free(want); free(now);
+    srv_trainer_free(&t);
+}
+
+/* The learning-rate schedule: linear warm-up to step lr_warmup, then halving
+ * every lr_half_life steps (applied from step 1). */
+TEST(train_lr_schedule) {
+    gan_config c;
+    gan_config_default(&c);
+    CHECK(gan_lr_factor(&c, 1) == 1.0f && gan_lr_factor(&c, 100000) == 1.0f);
+    c.lr_warmup = 4;
+    CHECK(gan_lr_factor(&c, 1) == 0.25f && gan_lr_factor(&c, 2) == 0.5f && gan_lr_factor(&c, 4) == 1.0f &&
+          gan_lr_factor(&c, 9) == 1.0f);
+    c.lr_half_life = 100;
+    CHECK(fabsf(gan_lr_factor(&c, 100) - 0.5f) < 1e-6f && fabsf(gan_lr_factor(&c, 300) - 0.125f) < 1e-6f);
+    CHECK(fabsf(gan_lr_factor(&c, 2) - 0.5f * exp2f(-0.02f)) < 1e-6f);
+}

@@ -300,7 +300,24 @@ def with_labels(x, labels):
     return torch.cat([x, oh.expand(-1, -1, x.shape[2], x.shape[3])], 1)
 
 
-def gan_fixture(path, conditional=False):
+# Recipes beyond the DCGAN's (the C test sets the same gan_config fields):
+# "hinge": the hinge loss, a learning-rate warm-up over 4 steps and a half-life
+# of 1000 steps (step 1: lr * 1/4 * 2^(-1/1000)), and a G EMA with decay 0.99
+# (step 1: min(0.99, 2/11)); "smooth": cross-entropy with real label 0.9.
+RECIPES = {
+    None: dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0),
+    "hinge": dict(loss="hinge", real_label=1.0, warmup=4, half_life=1000, ema=0.99),
+    "smooth": dict(loss="bce", real_label=0.9, warmup=0, half_life=0, ema=0.0),
+}
+
+
+def lr_factor(r, t):
+    f = min(1.0, t / r["warmup"]) if r["warmup"] else 1.0
+    return f * (2.0 ** (-t / r["half_life"]) if r["half_life"] else 1.0)
+
+
+def gan_fixture(path, conditional=False, recipe=None):
+    r = RECIPES[recipe]
     torch.manual_seed(7)
     G0, D0 = make_gan(conditional)
     init_params(G0, G_STREAMS)
@@ -324,19 +341,21 @@ def gan_fixture(path, conditional=False):
     d_init = [p.detach().clone() for p in D.parameters()]
     real = torch.from_numpy(hash_uniform(BATCH * 28 * 28, S_REAL, 1.0)).reshape(BATCH, 1, 28, 28)
     z = torch.from_numpy(hash_uniform(BATCH * NZ, S_Z, Z_SCALE)).reshape(BATCH, NZ, 1, 1)
-    optD = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
-    optG = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), eps=1e-8)
+    lr = 2e-4 * lr_factor(r, 1)                   # both take their first step
+    optD = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999), eps=1e-8)
+    optG = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999), eps=1e-8)
     crit = nn.BCEWithLogitsLoss()
     ones, zeros = torch.ones(BATCH), torch.zeros(BATCH)
+    hinge = r["loss"] == "hinge"
 
     # D step
     D.zero_grad()
     out_real = D(real, real_labels).view(-1)
-    errD_real = crit(out_real, ones)
+    errD_real = torch.relu(1 - out_real).mean() if hinge else crit(out_real, ones * r["real_label"])
     errD_real.backward()
     fake = G(z, fake_labels)
     out_fake = D(fake.detach(), fake_labels).view(-1)
-    errD_fake = crit(out_fake, zeros)
+    errD_fake = torch.relu(1 + out_fake).mean() if hinge else crit(out_fake, zeros)
     errD_fake.backward()
     d_grads = [p.grad.detach().clone() for p in D.parameters()]
     d_bufs_dstep = [b.detach().clone() for n_, b in D.named_buffers() if "running" in n_]
@@ -344,15 +363,29 @@ def gan_fixture(path, conditional=False):
     # G step: the same fake, the updated D
     G.zero_grad()
     out_g = D(fake, fake_labels).view(-1)
-    errG = crit(out_g, ones)
+    errG = -out_g.mean() if hinge else crit(out_g, ones)
     errG.backward()
     optG.step()
+    # G EMA after G's first step: it starts at G's initial state
+    ema = None
+    if r["ema"]:
+        d = min(r["ema"], 2.0 / 11.0)
+        g_bufs0 = [torch.zeros_like(b) if "mean" in n_ else torch.ones_like(b)
+                   for n_, b in G.named_buffers() if "running" in n_]
+        now = list(G.parameters()) + [b for n_, b in G.named_buffers() if "running" in n_]
+        ema = [d * a.double() + (1 - d) * b.detach().double()
+               for a, b in zip(g_init + g_bufs0, now)]
 
     margin = min(out_real.abs().min().item(), out_fake.abs().min().item())
     assert margin > 1e-3, f"a logit is too close to 0 for a stable accuracy: {margin}"
+    if hinge:   # and no logit on the hinge's kink, where the two sides' gradients differ
+        kink = min((1 - out_real).abs().min().item(), (1 + out_fake).abs().min().item())
+        assert kink > 1e-3, f"a logit is too close to the hinge's margin: {kink}"
 
     w_ = Writer()
     w_.add("config", np.array([NZ, NGF, NDF, BATCH, int(conditional)], dtype=np.int32))
+    w_.add("recipe", np.array([int(hinge), r["warmup"], r["half_life"]], dtype=np.int32))
+    w_.add("recipe_f", np.array([r["real_label"], r["ema"]], dtype=np.float32))
     if conditional:
         w_.add("real_labels", real_labels.to(torch.int32))
         w_.add("fake_labels", fake_labels.to(torch.int32))
@@ -391,6 +424,8 @@ def gan_fixture(path, conditional=False):
     w_.add("g_buf", torch.cat(gb))
     w_.add("d_buf_dstep", torch.cat(d_bufs_dstep))
     w_.add("d_buf", torch.cat(db))
+    if ema is not None:   # the G EMA: parameters in order, then bn1 mean var, bn2 mean var
+        w_.add_summary("g_ema", torch.cat([t.flatten() for t in ema]), 60)
 
     # eval-mode sampling with the updated generator
     G.eval()
@@ -418,6 +453,8 @@ def main():
         "adam.bin": adam_fixture,
         "gan_iter.bin": gan_fixture,
         "gan_cond.bin": lambda p: gan_fixture(p, conditional=True),
+        "gan_hinge.bin": lambda p: gan_fixture(p, conditional=True, recipe="hinge"),
+        "gan_smooth.bin": lambda p: gan_fixture(p, recipe="smooth"),
         "softmax.bin": softmax_fixture,
     }
     names = sys.argv[2:] or list(makers)
