@@ -28,6 +28,7 @@
 #include "state.h"
 #include "quality_run.h"
 #include "runs.h"
+#include "score.h"
 #include "trainer.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -50,6 +51,8 @@ static void usage(FILE *f) {
         "       ganlive bench [options]    measure training speed (--iters, --threads, --batch)\n"
         "       ganlive sample --checkpoint FILE [--n 64] [--out grid.png] [--seed S]\n"
         "                                  samples of a checkpoint's generator, no server\n"
+        "       ganlive score --checkpoint FILE [--n 1000] [--seed S] [--data DIR]\n"
+        "                                  how readable its samples are (one JSON line)\n"
         "       ganlive classifier --data DIR --out FILE [--epochs E] [--seed S] [--threads T]\n"
         "                                  train the digit classifier that scores samples\n"
         "       ganlive runs [--runs-root DIR]  list the runs kept under the runs root\n"
@@ -282,6 +285,18 @@ static srv_state *start_run(cli *c, srv_trainer *t) {
     return st;
 }
 
+static int cmd_score(cli *c) {
+    char err[1200];
+    if (!c->ckpt_file) {
+        fprintf(stderr, "ganlive: score needs --checkpoint FILE\n");
+        return 2;
+    }
+    int rc = srv_ckpt_score(c->ckpt_file, &c->cfg, c->n_samples ? c->n_samples : 1000, c->cfg.seed,
+                            err, sizeof err);
+    if (rc) fprintf(stderr, "ganlive: %s\n", err);
+    return rc;
+}
+
 static int cmd_sample(cli *c) {
     char err[1200];
     if (!c->ckpt_file) {
@@ -331,7 +346,8 @@ static int cmd_train(cli *c) {
     install_signals();
     const double start = now_s();
     train_progress progress = {c->cfg.iters, t.iteration, start, c->cfg.log_every_s};
-    const srv_loop loop = {.stop_at = c->cfg.iters, .stop = &stop_requested, .end_on_divergence = 1,
+    const srv_loop loop = {.stop_at = c->cfg.iters, .stop_after_s = c->cfg.seconds,
+                           .stop = &stop_requested, .end_on_divergence = 1,
                            .progress = print_progress, .arg = &progress};
     int rc = srv_run_loop(&t, st, &loop);     /* the final checkpoint too, before the grid's
                                                  fresh noise could shift the saved RNG */
@@ -476,6 +492,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(&c);
     if (!strcmp(cmd, "serve")) return cmd_serve(&c);
     if (!strcmp(cmd, "sample")) return cmd_sample(&c);
+    if (!strcmp(cmd, "score")) return cmd_score(&c);
     if (!strcmp(cmd, "bench")) return srv_bench_run(&c.cfg, c.iters_given ? c.cfg.iters : 50);
     fprintf(stderr, "ganlive: unknown command \"%s\"\n", cmd);
     usage(stderr);

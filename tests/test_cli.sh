@@ -99,6 +99,46 @@ printf '\x55' | dd of="$tmp/bad.bin" bs=1 seek=5000 conv=notrunc 2>/dev/null
 expect_exit "sample: damaged checkpoint refused" 2 "checksum mismatch" \
     "$bin" sample --checkpoint "$tmp/bad.bin" --out "$tmp/s3.png"
 expect_exit "sample needs --checkpoint" 2 "needs --checkpoint" "$bin" sample --out "$tmp/s3.png"
+
+# score: one JSON line of figures that agree with each other; the same seed
+# gives the same line; a conditional run with a G EMA is scored from the EMA
+"$bin" score --checkpoint "$tmp/r.run/ckpt-000000012.bin" --data "$data" --seed 4 >"$tmp/sc1.json" 2>"$tmp/sc.err"
+"$bin" score --checkpoint "$tmp/r.run/ckpt-000000012.bin" --data "$data" --seed 4 >"$tmp/sc2.json" 2>>"$tmp/sc.err"
+score_ok() {   # score_ok FILE ITERATION EMA CONDITIONAL
+    python3 - "$@" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+it, ema, cond = int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4] == "1"
+h = r["histogram"]
+ok = (r["iteration"] == it and r["ema"] == ema and r["samples"] == 1000 and len(h) == 10
+      and abs(sum(h) - 1) < 1e-3 and r["classes"] == sum(x >= 0.05 for x in h)
+      and 1 <= r["inception_score"] <= 10 and 0.1 <= r["confidence"] <= 1 and 0 <= r["confident"] <= 1)
+if cond:
+    by = r["as_asked_by_digit"]
+    ok = ok and len(by) == 10 and abs(sum(by) / 10 - r["as_asked"]) < 1e-3
+else:
+    ok = ok and r["as_asked"] is None and r["as_asked_by_digit"] is None
+sys.exit(0 if ok else 1)
+PY
+}
+check "score: figures of 1000 samples that agree" score_ok "$tmp/sc1.json" 12 0 0
+check "score: same seed, same line" cmp -s "$tmp/sc1.json" "$tmp/sc2.json"
+echo '{"train": {"threads": 1, "ema": 0.99, "batch": 8}, "model": {"ngf": 16, "ndf": 8, "nz": 16, "conditional": true}}' >"$tmp/ema.json"
+"$bin" train --config "$tmp/ema.json" --data "$data" --iters 5 --run-dir "$tmp/ema.run" --out "$tmp/e.png" >"$tmp/e.log" 2>&1
+"$bin" score --checkpoint "$tmp/ema.run/ckpt-000000005.bin" --data "$data" >"$tmp/sc3.json" 2>>"$tmp/sc.err"
+check "score: a conditional run with a G EMA, per digit" score_ok "$tmp/sc3.json" 5 1 1
+expect_exit "score: damaged checkpoint refused" 2 "checksum mismatch" \
+    "$bin" score --checkpoint "$tmp/bad.bin" --data "$data"
+expect_exit "score: no classifier, said so" 2 "classifier" \
+    "$bin" score --checkpoint "$tmp/r.run/ckpt-000000012.bin" --data "$tmp"
+expect_exit "score needs --checkpoint" 2 "needs --checkpoint" "$bin" score
+# --seconds: the run ends on time, well before its --iters, with a checkpoint
+start=$(date +%s)
+"$bin" train --config "$tmp/small.json" --data "$data" --iters 100000000 --seconds 2 --run-dir "$tmp/sec.run" \
+    --out "$tmp/sec.png" >"$tmp/sec.log" 2>&1; rc=$?
+took=$(( $(date +%s) - start ))
+check "--seconds 2 ends the run on time (took ${took} s)" [ "$rc" = 0 -a "$took" -lt 30 ]
+check "--seconds: the final checkpoint and grid are written" grep -q "^wrote $tmp/sec.png" "$tmp/sec.log"
 echo '{"train": {"batch": 16, "threads": 1}, "model": {"ngf": 16}}' >"$tmp/other.json"
 expect_exit "other architecture refused" 2 "another architecture.*ngf 128.*ngf 16" \
     "$bin" train --config "$tmp/other.json" --data "$data" --iters 13 --run-dir "$tmp/r.run"

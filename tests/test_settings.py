@@ -82,6 +82,7 @@ def test_flags(binary, data, tmp, flags):
     values = {
         "data": (data, "data.dir"), "dataset": ("mnist", None), "seed": ("77", "train.seed"),
         "threads": ("1", "train.threads"), "iters": ("0", "train.iters"), "batch": ("24", "train.batch"),
+        "seconds": ("5", "train.seconds"),
         "bind": ("127.0.0.1", "server.bind"), "token": ("flag-token-0123456789", None),
         "run-dir": (os.path.join(root, "by-dir"), "run.dir"), "runs-root": (root, "run.root"),
         "run-name": ("by-name", "run.name"),
@@ -101,7 +102,8 @@ def test_flags(binary, data, tmp, flags):
         got = settings_of((s.status() or {}).get("config", {}))
         for flag, (v, name) in values.items():
             if name:
-                want = int(v) if name in ("train.seed", "train.threads", "train.iters", "train.batch") else v
+                want = int(v) if name in ("train.seed", "train.threads", "train.iters", "train.batch",
+                                         "train.seconds") else v
                 if name == "train.batch":
                     want = 20
                 check("--%s sets %s" % (flag, name), got.get(name) == want, (got.get(name), want))
