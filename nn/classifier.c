@@ -134,7 +134,7 @@ void cls_forward(cls_model *m, const float *x, int B, int train) {
     float *st[NET_MAX_STATS];
     net_stats_point(&m->net, st, m->buf_mem);
     memcpy(a->x, x, (size_t)B * CLS_PIX * sizeof(float));
-    net_forward(&m->net, a->t, m->p.t, st, m->scratch, B, train, NULL);
+    net_forward(&m->net, a->t, m->p.t, st, m->scratch, NULL, B, train, NULL);
     for (int b = 0; b < B; b++)
         for (int k = 0; k < CLS_K; k++)
             a->logits_t[(size_t)b * CLS_K + k] = a->logits[(size_t)k * B + b];
@@ -146,7 +146,7 @@ static void cls_backward(cls_model *m, int B) {
     for (int b = 0; b < B; b++)
         for (int k = 0; k < CLS_K; k++)
             g->logits[(size_t)k * B + b] = g->logits_t[(size_t)b * CLS_K + k];
-    net_backward(&m->net, g->t, m->a.t, m->p.t, m->grad.t, NULL, g->logits, m->scratch, B, NULL);
+    net_backward(&m->net, g->t, m->a.t, m->p.t, m->grad.t, NULL, g->logits, m->scratch, NULL, B, NULL);
 }
 
 void cls_argmax(const float *probs, int n, int *pred) {

@@ -14,6 +14,13 @@
  * GAN_CLASSES constant label planes (1 on the label's plane, 0 elsewhere)
  * stacked after the image channel, so both first layers are ordinary
  * convolutions with more input channels and everything else is unchanged.
+ * With cfg.projection D sees the image alone and its last layer gets a
+ * class head instead (net.h): the logit of image b is conv3(h_b) +
+ * <embed[y_b], h_b>, the projection discriminator of Miyato and Koyama.
+ *
+ * Recipe beyond the DCGAN's: the hinge loss, one-sided label smoothing, a
+ * warm-up and half-life learning-rate schedule, and a G EMA (cfg.ema) that
+ * every sample is drawn from while the raw G trains.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -52,15 +59,20 @@ static const net_spec d_spec = {3, {
     {NET_CONV,   0,     7, 1, 0, 0,  NET_NONE},     /* [1][B] logits */
 }};
 
+/* A conditional D sees its labels as input planes, unless it has a
+ * projection head. */
+static int label_planes(const gan_config *c) { return c->conditional && !c->projection; }
+
 int gan_g_in(const gan_config *c) { return c->nz + (c->conditional ? GAN_CLASSES : 0); }
-int gan_d_in(const gan_config *c) { return 1 + (c->conditional ? GAN_CLASSES : 0); }
+int gan_d_in(const gan_config *c) { return 1 + (label_planes(c) ? GAN_CLASSES : 0); }
 
 int gan_nets(const gan_config *c, net *g, net *d) {
     const net_act out = c->g_output == GAN_OUT_RELU ? NET_RELU : NET_TANH;
     if (net_init(g, &g_spec, gan_g_in(c), 1, c->ngf, 1, out, c->lrelu_slope,
                  c->bn_eps, c->bn_momentum) < 0 ||
         net_init(d, &d_spec, gan_d_in(c), GAN_IMG, c->ndf, 1, NET_NONE, c->lrelu_slope,
-                 c->bn_eps, c->bn_momentum) < 0)
+                 c->bn_eps, c->bn_momentum) < 0 ||
+        net_class_head(d, c->conditional && c->projection ? GAN_CLASSES : 0) < 0)
         return -1;
     /* the named structs of gan.h are views of these lists */
     if (g->nparams != GAN_G_NTENSORS || d->nparams != GAN_D_NTENSORS ||
@@ -164,7 +176,8 @@ gan_model *gan_model_new(const gan_config *c) {
         if (!*blocks[i]) { gan_model_free(m); return NULL; }
     }
     m->fake_labels = calloc((size_t)B, 1);
-    if (!m->fake_labels) { gan_model_free(m); return NULL; }
+    m->d_labels = calloc((size_t)B, 1);
+    if (!m->fake_labels || !m->d_labels) { gan_model_free(m); return NULL; }
     gan_gparams *gp[] = {&m->g, &m->g_grad, &m->g_m, &m->g_v};
     gan_dparams *dp[] = {&m->d, &m->d_grad, &m->d_m, &m->d_v};
     float *gmem[] = {m->g_mem, m->g_grad_mem, m->g_m_mem, m->g_v_mem};
@@ -187,6 +200,7 @@ void gan_model_free(gan_model *m) {
     free(m->g_mem); free(m->g_grad_mem); free(m->g_m_mem); free(m->g_v_mem); free(m->g_buf_mem);
     free(m->d_mem); free(m->d_grad_mem); free(m->d_m_mem); free(m->d_v_mem); free(m->d_buf_mem);
     free(m->act_mem); free(m->dact_mem); free(m->scratch); free(m->fake_labels); free(m->g_ema_mem);
+    free(m->d_labels);
     free(m);
 }
 
@@ -212,6 +226,9 @@ void gan_model_init(gan_model *m, nn_rng *rng) {
     const float sd = m->cfg.init_std;
     init_net(&m->gnet, m->g.t, m->g_buf.t, rng, sd);
     init_net(&m->dnet, m->d.t, m->d_buf.t, rng, sd);
+    size_t ds[NET_MAX_PARAMS];              /* the projection head, like a conv weight */
+    net_param_sizes(&m->dnet, ds);
+    nn_rng_fill_normal(rng, m->d.embed, ds[m->dnet.head_at], 0.0f, sd);
     memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
     memset(m->g_m_mem, 0, m->g_count * sizeof(float));
     memset(m->g_v_mem, 0, m->g_count * sizeof(float));
@@ -266,7 +283,7 @@ void gan_g_input(float *zin, const float *z, const uint8_t *labels, const gan_co
 
 void gan_d_input(float *xin, const float *x, const uint8_t *labels, const gan_config *c, int B) {
     if (x != xin) memcpy(xin, x, (size_t)B * GAN_PIX * sizeof(float));
-    if (!c->conditional) return;
+    if (!label_planes(c)) return;
     for (int k = 0; k < GAN_CLASSES; k++)     /* label planes [10][B][28][28] */
         for (int b = 0; b < B; b++) {
             float *plane = xin + ((size_t)(1 + k) * B + b) * GAN_PIX;

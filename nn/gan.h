@@ -7,7 +7,7 @@
  *   -> ConvT(2ngf -> ngf, k4 s2 p1)  [ngf][B][14][14]  -> BN -> ReLU
  *   -> ConvT(ngf -> 1,    k4 s2 p1)  [1][B][28][28]    -> tanh (or ReLU)
  * Discriminator (default ndf=64):
- *   x [1][B][28][28]
+ *   x [1][B][28][28] (conditional: + 10 label planes, or a projection head)
  *   -> Conv(1 -> ndf, k4 s2 p1)      [ndf][B][14][14]  -> LeakyReLU(0.2)
  *   -> Conv(ndf -> 2ndf, k4 s2 p1)   [2ndf][B][7][7]   -> BN -> LeakyReLU(0.2)
  *   -> Conv(2ndf -> 1, k7 s1 p0)     [1][B]  one logit per image
@@ -53,6 +53,8 @@ typedef struct {
     int nz, ngf, ndf;
     gan_output g_output;
     int conditional;    /* 1: G and D also see the class label (GAN_CLASSES) */
+    int projection;     /* conditional D: 1 = a projection head (D's last layer gets a
+                           class embedding, net.h's class head), 0 = label planes */
     int batch;
     /* recipe (live-tunable between iterations) */
     float lr_d, lr_g, beta1, beta2, adam_eps;
@@ -88,14 +90,16 @@ typedef union {
     float *t[GAN_G_NTENSORS];
 } gan_gparams;
 
-#define GAN_D_NTENSORS 5
+#define GAN_D_NTENSORS 6
 typedef union {
     struct {
-        float *w1;      /* [ndf][d_in][4][4]  Conv 1 (d_in = 1, + 10 if conditional) */
+        float *w1;      /* [ndf][d_in][4][4]  Conv 1 (d_in = 1, + 10 with label planes) */
         float *w2;      /* [2ndf][ndf][4][4]  Conv 2 */
         float *bn2_g;   /* [2ndf] */
         float *bn2_b;   /* [2ndf] */
         float *w3;      /* [1][2ndf][7][7]    Conv 3 */
+        float *embed;   /* [10][1][2ndf][7][7] projection head: class y adds
+                           embed[y] to w3; 0 floats without projection */
     };
     float *t[GAN_D_NTENSORS];
 } gan_dparams;
@@ -119,14 +123,16 @@ typedef union {
  * Returns 0, or -1 when the config gives no valid shapes. */
 int gan_nets(const gan_config *c, net *g, net *d);
 /* Input channels of G's first layer (nz, + GAN_CLASSES when conditional)
- * and of D's first layer (1, + GAN_CLASSES when conditional). */
+ * and of D's first layer (1, + GAN_CLASSES when conditional with label
+ * planes, not with a projection head). */
 int gan_g_in(const gan_config *c);
 int gan_d_in(const gan_config *c);
 /* G's input zin [g_in][B] from z [B][nz] and labels [B] (one-hot rows after
  * the noise when conditional; labels NULL means label b % GAN_CLASSES). */
 void gan_g_input(float *zin, const float *z, const uint8_t *labels, const gan_config *c, int B);
 /* D's input xin [d_in][B][28][28] from images x [B][784] (may be xin itself)
- * and labels [B]: the image channel, then the label planes when conditional. */
+ * and labels [B]: the image channel, then the label planes when conditional
+ * without projection. */
 void gan_d_input(float *xin, const float *x, const uint8_t *labels, const gan_config *c, int B);
 
 /* Sizes of every tensor, in the order of the structs above. */
@@ -227,6 +233,7 @@ typedef struct {
     gan_dacts da, dda;
     float *scratch;                   /* shared col / dcol scratch */
     uint8_t *fake_labels;             /* [B] labels of the fakes in ga.out */
+    uint8_t *d_labels;                /* [B] labels of D's last forward pass */
     size_t act_floats, scratch_floats;
     int freeze_d, freeze_g;           /* balance: steps measure but do not update */
     int profile;                      /* when set, phase_s accumulates wall time */
@@ -306,7 +313,8 @@ void gan_sampler_free(gan_sampler *s);
 /* z [n][nz] (row per sample, the natural order for callers); labels [n]
  * for a conditional model (NULL: label i % GAN_CLASSES), ignored otherwise;
  * gparams / gbuf are blocks of gan_gparam_count / gan_gbuffer_count floats;
- * images [n][28*28] in the model's output range. n <= max_batch. */
+ * images [n][28*28] in the model's output range. Any n: requests larger than max_batch
+ * are generated in chunks of it (labels NULL still count i % 10 over all n). */
 void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbuf,
                           const float *z, const uint8_t *labels, int n, float *images);
 /* D's verdict in eval mode (running statistics): prob[i] = sigmoid(D(x_i, y_i))

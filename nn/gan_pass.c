@@ -54,25 +54,27 @@ static net_prof *prof_of(gan_model *m, net_prof *pr, gan_layer base) {
 
 void gan_g_forward(gan_model *m, int B) {
     net_prof pr;
-    net_forward(&m->gnet, m->ga.t, m->g.t, m->g_buf.t, m->scratch, B, 1,
+    net_forward(&m->gnet, m->ga.t, m->g.t, m->g_buf.t, m->scratch, NULL, B, 1,
                 prof_of(m, &pr, GAN_L_G1));
 }
 
 void gan_d_forward(gan_model *m, const float *x, const uint8_t *labels, int B) {
     net_prof pr;
     gan_d_input(m->da.x, x, labels, &m->cfg, B);
-    net_forward(&m->dnet, m->da.t, m->d.t, m->d_buf.t, m->scratch, B, 1,
+    for (int b = 0; b < B; b++)       /* for the projection head's backward */
+        m->d_labels[b] = (uint8_t)(labels ? labels[b] % GAN_CLASSES : b % GAN_CLASSES);
+    net_forward(&m->dnet, m->da.t, m->d.t, m->d_buf.t, m->scratch, m->d_labels, B, 1,
                 prof_of(m, &pr, GAN_L_D1));
 }
 
 void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dparams, int B) {
     net_prof pr;
     net_backward(&m->dnet, m->dda.t, m->da.t, m->d.t, want_dparams ? m->d_grad.t : NULL, dx,
-                 dlogits, m->scratch, B, prof_of(m, &pr, GAN_L_D1));
+                 dlogits, m->scratch, m->d_labels, B, prof_of(m, &pr, GAN_L_D1));
 }
 
 void gan_g_backward(gan_model *m, const float *dimages, int B) {
     net_prof pr;
-    net_backward(&m->gnet, m->dga.t, m->ga.t, m->g.t, m->g_grad.t, NULL, dimages, m->scratch, B,
+    net_backward(&m->gnet, m->dga.t, m->ga.t, m->g.t, m->g_grad.t, NULL, dimages, m->scratch, NULL, B,
                  prof_of(m, &pr, GAN_L_G1));
 }

@@ -43,6 +43,15 @@ int net_init(net *n, const net_spec *s, int in_ch, int side, int width, int outp
         H = l->OH;
     }
     n->nparams = np; n->nstats = ns; n->nacts = na;
+    n->head_at = -1;
+    n->head_classes = 0;
+    return 0;
+}
+
+int net_class_head(net *n, int classes) {
+    if (classes < 0 || n->head_at >= 0 || !n->L[n->n - 1].direct) return -1;
+    n->head_at = n->nparams++;
+    n->head_classes = classes;
     return 0;
 }
 
@@ -54,6 +63,8 @@ void net_param_sizes(const net *n, size_t *sizes) {
         sizes[l->w_at] = (size_t)l->C * l->OC * l->K * l->K;
         if (l->bn) sizes[l->gamma_at] = sizes[l->gamma_at + 1] = (size_t)l->OC;
     }
+    if (n->head_at >= 0) sizes[n->head_at] = (size_t)n->head_classes * n->L[n->n - 1].C *
+                                             n->L[n->n - 1].OC * n->L[n->n - 1].K * n->L[n->n - 1].K;
 }
 
 size_t net_param_count(const net *n) {
@@ -192,8 +203,46 @@ static float act_slope(const net *n, const net_lay *l) {
     return l->act == NET_LRELU ? n->slope : 0.0f;
 }
 
+/* Class of image b among K: labels[b], or b % K without labels (as gan.c's
+ * label planes). */
+static int class_of(const uint8_t *labels, int b, int K) {
+    return labels ? labels[b] % K : b % K;
+}
+
+/* The class head's part of the last layer (a direct one, inputs x [C][B][hw]):
+ * c[o][b] += <E[y_b][o], x_b>. */
+static void head_forward(float *c, const float *x, const float *E, const uint8_t *labels, int K,
+                         int B, int C, int hw, int OC) {
+    for (int o = 0; o < OC; o++)
+        for (int b = 0; b < B; b++) {
+            const float *e = E + ((size_t)class_of(labels, b, K) * OC + o) * C * hw;
+            double s = 0.0;
+            for (int ch = 0; ch < C; ch++) {
+                const float *xr = x + ((size_t)ch * B + b) * hw, *er = e + (size_t)ch * hw;
+                for (int j = 0; j < hw; j++) s += (double)er[j] * xr[j];
+            }
+            c[(size_t)o * B + b] += (float)s;
+        }
+}
+
+/* Its backward: dE[y_b][o] += dc[o][b] * x_b (dE may be NULL), dx_b +=
+ * dc[o][b] * E[y_b][o] (dx may be NULL). */
+static void head_backward(float *dx, float *dE, const float *x, const float *E, const float *dc,
+                          const uint8_t *labels, int K, int B, int C, int hw, int OC) {
+    for (int o = 0; o < OC; o++)
+        for (int b = 0; b < B; b++) {
+            const size_t e0 = ((size_t)class_of(labels, b, K) * OC + o) * C * hw;
+            const float g = dc[(size_t)o * B + b];
+            for (int ch = 0; ch < C; ch++) {
+                const size_t xo = ((size_t)ch * B + b) * hw, eo = e0 + (size_t)ch * hw;
+                if (dE) for (int j = 0; j < hw; j++) dE[eo + j] += g * x[xo + j];
+                if (dx) for (int j = 0; j < hw; j++) dx[xo + j] += g * E[eo + j];
+            }
+        }
+}
+
 void net_forward(const net *n, float *const *acts, float *const *p, float *const *stats,
-                 float *scratch, int B, int train, net_prof *prof) {
+                 float *scratch, const uint8_t *labels, int B, int train, net_prof *prof) {
     double t = prof_now(prof);
     for (int i = 0; i < n->n; i++) {
         const net_lay *l = &n->L[i];
@@ -207,6 +256,8 @@ void net_forward(const net *n, float *const *acts, float *const *p, float *const
         else
             nn_conv2d_forward(c, acts[l->col_at] ? acts[l->col_at] : scratch, in, w,
                               B, l->C, l->H, l->W, l->OC, l->K, l->stride, l->pad);
+        if (i == n->n - 1 && n->head_classes)
+            head_forward(c, in, p[n->head_at], labels, n->head_classes, B, l->C, l->H * l->W, l->OC);
         t = prof_book(prof, 2 * i, 0, net_layer_flop(l, B), t);
         const float slope = act_slope(n, l);
         float *a = l->a_at >= 0 ? acts[l->a_at] : NULL;
@@ -231,8 +282,8 @@ void net_forward(const net *n, float *const *acts, float *const *p, float *const
 }
 
 void net_backward(const net *n, float *const *grads, float *const *acts, float *const *p,
-                  float *const *dp, float *dinp, const float *dout, float *scratch, int B,
-                  net_prof *prof) {
+                  float *const *dp, float *dinp, const float *dout, float *scratch,
+                  const uint8_t *labels, int B, net_prof *prof) {
     double t = prof_now(prof);
     const float *dy = dout;   /* dL/d(output of layer i) */
     for (int i = n->n - 1; i >= 0; i--) {
@@ -273,6 +324,9 @@ void net_backward(const net *n, float *const *grads, float *const *acts, float *
         else
             nn_conv2d_backward(dx, dw, scratch, acts[l->col_at], w, dc, B, l->C, l->H, l->W,
                                l->OC, l->K, l->stride, l->pad);
+        if (i == n->n - 1 && n->head_classes)
+            head_backward(dx, dp ? dp[n->head_at] : NULL, in, p[n->head_at], dc, labels,
+                          n->head_classes, B, l->C, l->H * l->W, l->OC);
         t = prof_book(prof, 2 * i, 1, ((dx ? 1 : 0) + (dw ? 1 : 0)) * net_layer_flop(l, B), t);
         dy = dx;
     }

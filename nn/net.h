@@ -30,16 +30,24 @@
  * layer's c and a reuse the next layer's memory when they fit (the backward
  * pass runs top down, so each is dead by then).
  *
+ * A class head (net_class_head; D of a projection discriminator) gives the
+ * last layer, a direct one, a weight per class on top of its own: image b
+ * of class y_b is scored with w + E[y_b], so its logit gains the projection
+ * <E[y_b], features_b> of its class embedding onto the features. E
+ * [classes][OC][C][H][W] is one more parameter tensor after the layers'
+ * (size 0 when the head has no classes), and the passes take the labels.
+ *
  * Activations are channel-major [C][B][H][W] as everywhere in nn/.
  */
 #ifndef GANLIVE_NET_H
 #define GANLIVE_NET_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "nn.h"
 
 #define NET_MAX_LAYERS 6
-#define NET_MAX_PARAMS (3 * NET_MAX_LAYERS)
+#define NET_MAX_PARAMS (3 * NET_MAX_LAYERS + 1)   /* + a class head */
 #define NET_MAX_STATS (2 * NET_MAX_LAYERS)
 #define NET_MAX_ACTS (1 + 5 * NET_MAX_LAYERS)
 
@@ -82,6 +90,8 @@ typedef struct {
     net_lay L[NET_MAX_LAYERS];
     int in_ch, in_h, in_w;
     int nparams, nstats, nacts;   /* lengths of the three tensor lists */
+    int head_at;            /* the class head's tensor in the parameter list, or -1 */
+    int head_classes;       /* its classes (0: a tensor of size 0) */
     float slope;            /* LeakyReLU slope */
     float bn_eps, bn_momentum;
 } net;
@@ -91,6 +101,11 @@ typedef struct {
  * Returns 0, or -1 when a shape comes out below 1 or the table is too long. */
 int net_init(net *n, const net_spec *s, int in_ch, int side, int width, int outputs,
              net_act out_act, float slope, float bn_eps, float bn_momentum);
+
+/* Give the network's last layer a class head of `classes` classes (0: the
+ * tensor is there with size 0, so the list's layout does not depend on
+ * it). The last layer must be direct. Returns 0 or -1. */
+int net_class_head(net *n, int classes);
 
 /* ---- sizes and blocks ---------------------------------------------------- */
 
@@ -136,15 +151,17 @@ double net_layer_flop(const net_lay *l, int B);
 /* Forward over B images: acts[0] holds the input; the output ends in the
  * last layer's a (or c). train: BN normalises with the batch statistics
  * (kept in the bn slots) and updates the running ones in stats; else it
- * uses stats. scratch: net_scratch_floats. prof may be NULL. */
+ * uses stats. scratch: net_scratch_floats. labels [B]: the classes of the
+ * class head (read only when it has classes; NULL: image b is class
+ * b % classes). prof may be NULL. */
 void net_forward(const net *n, float *const *acts, float *const *p, float *const *stats,
-                 float *scratch, int B, int train, net_prof *prof);
+                 float *scratch, const uint8_t *labels, int B, int train, net_prof *prof);
 /* Backward from dout = dL/d(output) (may be the last c slot of grads).
  * grads: the gradient twin (NET_GRAD); acts as left by a train forward.
  * dp NULL: no parameter gradients, else they accumulate (+=) into dp.
  * dinp NULL: no dL/d(input), else it accumulates into dinp. */
 void net_backward(const net *n, float *const *grads, float *const *acts, float *const *p,
-                  float *const *dp, float *dinp, const float *dout, float *scratch, int B,
-                  net_prof *prof);
+                  float *const *dp, float *dinp, const float *dout, float *scratch,
+                  const uint8_t *labels, int B, net_prof *prof);
 
 #endif

@@ -69,7 +69,7 @@ static void generate_chunk(gan_sampler *s, float *const *p, float *const *stats,
     float *acts[NET_MAX_ACTS];
     gan_g_input(s->z, z, labels, &s->cfg, B);
     net_eval_acts(&s->g, acts, s->z, s->h, images);
-    net_forward(&s->g, acts, p, stats, s->col, B, 0, NULL);
+    net_forward(&s->g, acts, p, stats, s->col, NULL, B, 0, NULL);
 }
 
 void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbuf,
@@ -102,7 +102,7 @@ void gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
         if (!labels)
             for (int i = 0; i < B; i++) s->labels[i] = (uint8_t)((done + i) % GAN_CLASSES);
         gan_d_input(s->dx, images + (size_t)done * GAN_PIX, lab, &s->cfg, B);
-        net_forward(&s->d, acts, p, st, s->col, B, 0, NULL);
+        net_forward(&s->d, acts, p, st, s->col, lab, B, 0, NULL);
         for (int i = 0; i < B; i++) prob[done + i] = 1.0f / (1.0f + expf(-s->dlogits[i]));
     }
 }

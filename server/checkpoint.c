@@ -11,7 +11,8 @@
  *           char dataset[16], i32 timeline_every; version 2 then i32
  *           conditional (absent in version 1: unconditional); version 3 then
  *           f32 ema, i32 loss, f32 real_label, i32 lr_warmup, i32
- *           lr_half_life (absent before: the classic recipe)
+ *           lr_half_life, i32 projection (absent before: the classic recipe,
+ *           label planes)
  *   STAT    i64 iteration, g_t, d_t; nn_rng (4 u32, i32 has_spare, f32
  *           spare); i64 batcher epoch; i32 dataset size, batcher position;
  *           i64 timeline thinning factor
@@ -126,6 +127,7 @@ static int parse_conf(nn_reader *r, uint32_t version, srv_ckpt *ck, char *err, s
     if (version >= 3) {
         c->ema = nn_read_f32(&s); loss = nn_read_i32(&s); c->real_label = nn_read_f32(&s);
         c->lr_warmup = nn_read_i32(&s); c->lr_half_life = nn_read_i32(&s);
+        c->projection = nn_read_i32(&s);
     }
     if (sec_close(&s, "CONF", err, errlen) < 0) return -1;
     memcpy(ck->dataset, ds, sizeof ck->dataset);
@@ -394,21 +396,57 @@ srv_ckpt_result srv_ckpt_load_file(const char *path, srv_ckpt *ck, char *err, si
 
 /* ---- applying ----------------------------------------------------------------- */
 
+/* Can a model of config a continue as one of config b? */
+static int same_architecture(const gan_config *a, const gan_config *b) {
+    return a->nz == b->nz && a->ngf == b->ngf && a->ndf == b->ndf && a->g_output == b->g_output &&
+           !a->conditional == !b->conditional && a->batch == b->batch &&
+           (!a->conditional || !a->projection == !b->projection);
+}
+
+/* How to start a run that resumes a checkpoint of architecture a, for a run
+ * of architecture b: the preset that gives a, else the settings that differ. */
+static void resume_hint(const gan_config *a, const gan_config *b, char *out, size_t len) {
+    static const char *const names[] = {"classic", "fast"};
+    for (int i = 0; i < 2; i++) {
+        srv_config p;
+        srv_config_default(&p);
+        srv_config_preset(&p, names[i]);
+        if (same_architecture(a, &p.model)) {
+            snprintf(out, len, "; to resume it, start with --preset %s", names[i]);
+            return;
+        }
+    }
+    const struct { const char *name; int want, have; } f[] = {
+        {"model.nz", a->nz, b->nz}, {"model.ngf", a->ngf, b->ngf}, {"model.ndf", a->ndf, b->ndf},
+        {"train.batch", a->batch, b->batch}};
+    size_t at = (size_t)snprintf(out, len, "; to resume it, add");
+    for (size_t i = 0; i < sizeof f / sizeof f[0] && at < len; i++)
+        if (f[i].want != f[i].have)
+            at += (size_t)snprintf(out + at, len - at, " --set %s=%d", f[i].name, f[i].want);
+    if (at < len && a->g_output != b->g_output)
+        at += (size_t)snprintf(out + at, len - at, " --set model.g_output=%s",
+                               a->g_output == GAN_OUT_RELU ? "relu" : "tanh");
+    if (at < len && !a->conditional != !b->conditional)
+        at += (size_t)snprintf(out + at, len - at, " --set model.conditional=%s",
+                               a->conditional ? "true" : "false");
+    if (at < len && a->conditional && !a->projection != !b->projection)
+        snprintf(out + at, len - at, " --set model.projection=%s", a->projection ? "true" : "false");
+}
+
 srv_ckpt_result srv_ckpt_check(const srv_ckpt *ck, const srv_config *cfg, int data_n,
                                char *err, size_t errlen) {
     const gan_config *a = &ck->model, *b = &cfg->model;
     static const char *outs[] = {"tanh", "relu"}, *conds[] = {"unconditional", "conditional"};
-    if (a->nz != b->nz || a->ngf != b->ngf || a->ndf != b->ndf || a->g_output != b->g_output ||
-        !a->conditional != !b->conditional || a->batch != b->batch) {
-        /* a run started by a preset (POST /api/run) is resumed with that preset */
-        const char *hint = a->conditional && a->batch == 16 ? "; to resume it, start with --preset fast"
-                         : !a->conditional && a->batch == 64 ? "; to resume it, start with --preset classic"
-                         : "";
+    if (!same_architecture(a, b)) {
+        char hint[300];
+        resume_hint(a, b, hint, sizeof hint);
         snprintf(err, errlen, "checkpoint is of another architecture: nz %d ngf %d ndf %d "
-                 "g_output %s %s batch %d; this run has nz %d ngf %d ndf %d g_output %s %s "
+                 "g_output %s %s%s batch %d; this run has nz %d ngf %d ndf %d g_output %s %s%s "
                  "batch %d%s", a->nz, a->ngf, a->ndf, outs[a->g_output == GAN_OUT_RELU],
-                 conds[a->conditional != 0], a->batch, b->nz, b->ngf, b->ndf,
-                 outs[b->g_output == GAN_OUT_RELU], conds[b->conditional != 0], b->batch, hint);
+                 conds[a->conditional != 0], a->conditional && a->projection ? " projection" : "",
+                 a->batch, b->nz, b->ngf, b->ndf, outs[b->g_output == GAN_OUT_RELU],
+                 conds[b->conditional != 0], b->conditional && b->projection ? " projection" : "",
+                 b->batch, hint);
         return SRV_CKPT_ARCH_MISMATCH;
     }
     if (strcmp(ck->dataset, cfg->dataset) != 0 || ck->data_n != data_n) {

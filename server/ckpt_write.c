@@ -172,7 +172,7 @@ static void emit(ckw *w, const srv_ckpt_src *src, const packed_tl *tl, int versi
     if (version >= 2) w_i32(w, c->conditional);
     if (version >= 3) {
         w_f32(w, c->ema); w_i32(w, (int)c->loss); w_f32(w, c->real_label);
-        w_i32(w, c->lr_warmup); w_i32(w, c->lr_half_life);
+        w_i32(w, c->lr_warmup); w_i32(w, c->lr_half_life); w_i32(w, c->projection);
     }
     sec_end(w);
 
@@ -234,12 +234,13 @@ static int write_ckpt(const srv_ckpt_src *src, ckw *w, sink_kind kind, const cha
     const gan_config *c = &src->t->model->cfg;
     int version = src->version ? src->version : SRV_CKPT_VERSION;
     const int classic = c->ema == 0.0f && c->loss == GAN_LOSS_BCE && c->real_label == 1.0f &&
-                        c->lr_warmup == 0 && c->lr_half_life == 0;
+                        c->lr_warmup == 0 && c->lr_half_life == 0 && !c->projection;
     if (version < SRV_CKPT_VERSION_MIN || version > SRV_CKPT_VERSION ||
         (version < 2 && c->conditional) || (version < 3 && !classic)) {
         snprintf(err, errlen, "cannot write a%s model%s as checkpoint format version %d",
                  c->conditional ? " conditional" : "n unconditional",
-                 classic ? "" : " with a G EMA, hinge loss, label smoothing or lr schedule", version);
+                 classic ? "" : " with a G EMA, hinge loss, label smoothing, lr schedule or projection",
+                 version);
         return -1;
     }
     packed_tl tl = {0};

@@ -334,10 +334,9 @@ int srv_ckpt_sample(const char *file, int n, uint64_t seed, const char *out,
     nn_rng rng;
     nn_rng_seed(&rng, seed);
     nn_rng_fill_normal(&rng, z, (size_t)n * (size_t)c->nz, 0.0f, 1.0f);
-    for (int i = 0; i < n; i += chunk) {
-        int k = n - i < chunk ? n - i : chunk;
-        gan_sampler_generate(s, gp, gb, z + (size_t)i * (size_t)c->nz, NULL, k, img + (size_t)i * GAN_PIX);
-    }
+    /* one call: it works in chunks itself, and a conditional model's labels
+     * run i % 10 over the whole grid, so each column is one digit */
+    gan_sampler_generate(s, gp, gb, z, NULL, n, img);
     int cols = 1;
     while (cols * cols < n) cols++;
     float lo, hi;

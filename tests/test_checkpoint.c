@@ -190,6 +190,24 @@ TEST(checkpoint_refuses_other_architecture_and_version) {
     CHECK(srv_ckpt_check(&ck, &cond, a.data.n, err, sizeof err) == SRV_CKPT_ARCH_MISMATCH);
     CHECKF(strstr(err, "g_output tanh unconditional batch 16; this run has") &&
            strstr(err, "g_output tanh conditional batch 16"), "%s", err);
+    /* the message says how to resume it: the settings that differ ... */
+    CHECKF(strstr(err, "; to resume it, add --set model.conditional=false"), "%s", err);
+    CHECK(srv_ckpt_check(&ck, &other.cfg, a.data.n, err, sizeof err) == SRV_CKPT_ARCH_MISMATCH);
+    CHECKF(strstr(err, "to resume it, add --set model.ngf=32") && !strstr(err, "model.ndf"), "%s", err);
+    /* ... or the preset that makes it; a projection D is not one with label planes */
+    srv_config fast;
+    srv_config_default(&fast);
+    srv_config_preset(&fast, "fast");
+    ck.model = fast.model;
+    CHECK(srv_ckpt_check(&ck, &a.cfg, a.data.n, err, sizeof err) == SRV_CKPT_ARCH_MISMATCH);
+    CHECKF(strstr(err, "conditional projection batch 16; this run has") &&
+           strstr(err, "to resume it, start with --preset fast"), "%s", err);
+    cond = fast;
+    cond.model.projection = 0;
+    CHECK(srv_ckpt_check(&ck, &cond, a.data.n, err, sizeof err) == SRV_CKPT_ARCH_MISMATCH);
+    ck.model.projection = 0;
+    CHECK(srv_ckpt_check(&ck, &fast, a.data.n, err, sizeof err) == SRV_CKPT_ARCH_MISMATCH);
+    CHECKF(strstr(err, "to resume it, add --set model.projection=false"), "%s", err);
     srv_ckpt_free(&ck);
 
     uint8_t *buf = ckpt_test_serialize(&a, sa, 0, &len);

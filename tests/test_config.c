@@ -100,7 +100,15 @@ TEST(config_presets) {
           c.model.lr_d == 2e-4f && c.model.lr_g == 2e-4f && c.model.beta1 == 0.5f);
     CHECK(srv_config_preset(&c, "fast") == 0);
     CHECK(strcmp(c.preset, "fast") == 0 && c.model.conditional == 1 && c.model.batch == 16 &&
-          c.model.lr_d == 5e-4f && c.model.lr_g == 5e-4f && c.model.beta1 == 0.5f);
+          c.model.lr_d == 5e-4f && c.model.lr_g == 5e-4f && c.model.beta1 == 0.5f &&
+          c.model.projection == 1 && c.model.ngf == 64 && c.model.ndf == 32 && c.model.ema == 0.99f);
+    /* classic puts back all that fast changed */
+    c.model.ema = 0.9f;
+    c.model.loss = GAN_LOSS_HINGE;
+    CHECK(srv_config_preset(&c, "classic") == 0 && c.model.conditional == 0 && c.model.projection == 0 &&
+          c.model.ngf == 128 && c.model.ndf == 64 && c.model.batch == 64 && c.model.ema == 0.0f &&
+          c.model.loss == GAN_LOSS_BCE);
+    CHECK(srv_config_preset(&c, "fast") == 0);
     CHECK(srv_config_preset(&c, "turbo") == -1 && strcmp(c.preset, "fast") == 0);
     /* a file's preset comes first, its own settings override it one by one */
     srv_config_default(&c);

@@ -552,3 +552,54 @@ TEST(conditional_gan_grad) {
     free(dx); free(ana_g); free(ana_d); free(r1); free(dw1);
     gan_model_free(m);
 }
+
+/* ---- projection discriminator: the class head of D's last layer ---------- */
+
+/* L = sum_b r[b] * D(x_b, y_b) with D's logit conv3(h_b) + <E[y_b], h_b>: the
+ * gradients of the class embedding E, of conv3's weights and of the images.
+ * LeakyReLU as identity, as in conditional_gan_grad (a smooth loss). */
+typedef struct { gan_model *m; const float *x, *r; const uint8_t *labels; } proj_ctx;
+
+static double proj_loss(void *p) {
+    proj_ctx *c = p;
+    gan_d_forward(c->m, c->x, c->labels, c->m->cfg.batch);
+    return gc_dot(c->m->da.logits, c->r, (size_t)c->m->cfg.batch);
+}
+
+TEST(projection_gan_grad) {
+    gan_config cfg;
+    gan_config_default(&cfg);
+    cfg.nz = 3; cfg.ngf = 4; cfg.ndf = 2; cfg.batch = 4; cfg.conditional = 1; cfg.projection = 1;
+    cfg.lrelu_slope = 1.0f;
+    const int B = cfg.batch;
+    gan_model *m = gan_model_new(&cfg);
+    CHECK(m != NULL);
+    if (!m) return;
+    size_t ds[GAN_D_NTENSORS];
+    gan_dparam_sizes(&cfg, ds);
+    CHECK(gan_d_in(&cfg) == 1 && ds[5] == (size_t)GAN_CLASSES * 2 * cfg.ndf * 49);
+    gc_fill(m->d_mem, m->d_count, 821, 0.5f, 0.0f);
+    float *x = gc_alloc((size_t)B * GAN_PIX), r[4];
+    const uint8_t labels[4] = {7, 0, 7, 9};       /* a class twice: its gradients add up */
+    gc_fill(x, (size_t)B * GAN_PIX, 822, 1.0f, 0.0f);
+    gc_fill(r, 4, 823, 1.0f, 0.0f);
+    proj_ctx c = {m, x, r, labels};
+    proj_loss(&c);
+    nn_zero(m->d_grad_mem, m->d_count);
+    float *dx = gc_alloc((size_t)B * GAN_PIX);
+    gan_d_backward(m, r, dx, 1, B);
+    float *ana_e = gc_alloc(ds[5]), *ana_w3 = gc_alloc(ds[4]);
+    memcpy(ana_e, m->d_grad.embed, ds[5] * sizeof(float));
+    memcpy(ana_w3, m->d_grad.w3, ds[4] * sizeof(float));
+    /* classes never asked for get no gradient */
+    float unused = 0.0f;
+    for (int k = 1; k < GAN_CLASSES; k++)
+        if (k != 7 && k != 9)
+            for (size_t i = 0; i < ds[5] / GAN_CLASSES; i++) unused += fabsf(ana_e[k * ds[5] / GAN_CLASSES + i]);
+    CHECKF(unused == 0.0f, "projection: classes without samples got gradient %g", (double)unused);
+    grad_check("projection head: class embedding", proj_loss, &c, m->d.embed, ana_e, ds[5], 1e-2f);
+    grad_check("projection head: conv3 weights", proj_loss, &c, m->d.w3, ana_w3, ds[4], 1e-2f);
+    grad_check("projection head: dL/dimages", proj_loss, &c, x, dx, (size_t)B * GAN_PIX, 1e-2f);
+    free(x); free(dx); free(ana_e); free(ana_w3);
+    gan_model_free(m);
+}

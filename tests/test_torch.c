@@ -418,7 +418,7 @@ static void cmp_deltas(fx_file *f, const char *prefix, float *const *newp, float
 /* Constants of make_fixtures.py's DCGAN fixture (also stored in the file). */
 enum { S_REAL = 21, S_Z = 22, S_ZSAMPLE = 23 };
 static const uint32_t g_streams[GAN_G_NTENSORS] = {1, 2, 3, 4, 5, 6, 7};
-static const uint32_t d_streams[GAN_D_NTENSORS] = {11, 12, 13, 14, 15};
+static const uint32_t d_streams[GAN_D_NTENSORS] = {11, 12, 13, 14, 15, 16};
 #define W_SCALE 0x1p-5f
 #define GAMMA_SCALE 0x1p-4f
 #define BETA_SCALE 0x1p-5f
@@ -464,15 +464,16 @@ static void dcgan_iteration(const char *file, int conditional) {
     CHECK(cfg.bn_eps == 1e-5f && cfg.bn_momentum == 0.1f && cfg.lrelu_slope == 0.2f);
     cfg.batch = fc[3];
     CHECK(cfg.loss == GAN_LOSS_BCE && cfg.real_label == 1.0f && cfg.ema == 0.0f &&
-          cfg.lr_warmup == 0 && cfg.lr_half_life == 0);
+          cfg.lr_warmup == 0 && cfg.lr_half_life == 0 && cfg.projection == 0);
     if (fx_size(f, "recipe")) {
-        const int32_t *ri = fx_i32(f, "recipe", 3);
+        const int32_t *ri = fx_i32(f, "recipe", 4);
         const float *rf = fx_f32(f, "recipe_f", 2);
         CHECK(ri && rf);
         if (!ri || !rf) { fx_close(f); return; }
         cfg.loss = ri[0] ? GAN_LOSS_HINGE : GAN_LOSS_BCE;
         cfg.lr_warmup = ri[1];
         cfg.lr_half_life = ri[2];
+        cfg.projection = ri[3];
         cfg.real_label = rf[0];
         cfg.ema = rf[1];
     }
@@ -507,9 +508,13 @@ static void dcgan_iteration(const char *file, int conditional) {
     float *gp[] = {m->g.w1, m->g.bn1_g, m->g.bn1_b, m->g.w2, m->g.bn2_g, m->g.bn2_b, m->g.w3};
     float *gg[] = {m->g_grad.w1, m->g_grad.bn1_g, m->g_grad.bn1_b, m->g_grad.w2,
                    m->g_grad.bn2_g, m->g_grad.bn2_b, m->g_grad.w3};
-    float *dp[] = {m->d.w1, m->d.w2, m->d.bn2_g, m->d.bn2_b, m->d.w3};
-    float *dg[] = {m->d_grad.w1, m->d_grad.w2, m->d_grad.bn2_g, m->d_grad.bn2_b, m->d_grad.w3};
-    static const int gkind[] = {0, 1, 2, 0, 1, 2, 0}, dkind[] = {0, 0, 1, 2, 0};
+    float *dp[] = {m->d.w1, m->d.w2, m->d.bn2_g, m->d.bn2_b, m->d.w3, m->d.embed};
+    float *dg[] = {m->d_grad.w1, m->d_grad.w2, m->d_grad.bn2_g, m->d_grad.bn2_b, m->d_grad.w3,
+                   m->d_grad.embed};
+    static const int gkind[] = {0, 1, 2, 0, 1, 2, 0}, dkind[] = {0, 0, 1, 2, 0, 0};
+    /* D's tensors in the fixture: the projection head only with projection */
+    const int nd = cfg.projection ? GAN_D_NTENSORS : GAN_D_NTENSORS - 1;
+    CHECK(cfg.projection || ds[GAN_D_NTENSORS - 1] == 0);   /* no head, no floats */
 
     /* The parameter blocks are the named tensors back to back (gan.h). */
     {
@@ -541,7 +546,7 @@ static void dcgan_iteration(const char *file, int conditional) {
         snprintf(nm, sizeof nm, "g_init%d", i);   /* the C twin of the generator */
         cmp_summary_f(f, nm, gp[i], gs[i]);
     }
-    for (int i = 0; i < GAN_D_NTENSORS; i++) {
+    for (int i = 0; i < nd; i++) {
         fill_param(dp[i], ds[i], d_streams[i], dkind[i]);
         d_init[i] = tt_alloc(ds[i]);
         d_after[i] = tt_alloc(ds[i]);
@@ -582,12 +587,12 @@ static void dcgan_iteration(const char *file, int conditional) {
     CHECK_CLOSE(met.d_fake, met_t[5], 1e-6, 1e-4);
     CHECK(m->d_t == 1);
     cmp_summary_f(f, "fake", m->ga.out, (size_t)B * GAN_PIX);
-    for (int i = 0; i < GAN_D_NTENSORS; i++) {
+    for (int i = 0; i < nd; i++) {
         char nm[32];
         snprintf(nm, sizeof nm, "d_grad%d", i);
         cmp_summary_f(f, nm, dg[i], ds[i]);
     }
-    cmp_deltas(f, "d", dp, d_init, ds, GAN_D_NTENSORS, lr_step1);
+    cmp_deltas(f, "d", dp, d_init, ds, nd, lr_step1);
     {
         const float *dbuf = fx_f32(f, "d_buf_dstep", 2 * d2);
         const float *gbuf = fx_f32(f, "g_buf", 2 * g2 + 2 * g1);
@@ -604,7 +609,7 @@ static void dcgan_iteration(const char *file, int conditional) {
             cmp_layer("G bn2 running_var", m->g_buf.bn2_var, gbuf + 2 * g2 + g1, g1, L_ATOL, L_RTOL);
         }
     }
-    for (int i = 0; i < GAN_D_NTENSORS; i++) memcpy(d_after[i], dp[i], ds[i] * sizeof(float));
+    for (int i = 0; i < nd; i++) memcpy(d_after[i], dp[i], ds[i] * sizeof(float));
 
     /* ---- G step on the same fakes ---- */
     gan_g_step(m, NULL, NULL, &met);
@@ -626,7 +631,7 @@ static void dcgan_iteration(const char *file, int conditional) {
         cmp_summary_f(f, "g_ema", m->g_ema_mem, m->g_count + gan_gbuffer_count(&cfg));
     {
         int same = 1;
-        for (int i = 0; i < GAN_D_NTENSORS; i++)
+        for (int i = 0; i < nd; i++)
             same &= memcmp(d_after[i], dp[i], ds[i] * sizeof(float)) == 0;
         CHECKF(same, "the G step changed D's parameters");
         const float *dbuf = fx_f32(f, "d_buf", 2 * d2);
@@ -661,7 +666,7 @@ static void dcgan_iteration(const char *file, int conditional) {
     }
 
     for (int i = 0; i < GAN_G_NTENSORS; i++) free(g_init[i]);
-    for (int i = 0; i < GAN_D_NTENSORS; i++) { free(d_init[i]); free(d_after[i]); }
+    for (int i = 0; i < nd; i++) { free(d_init[i]); free(d_after[i]); }
     free(real); free(z);
     gan_model_free(m);
     fx_close(f);
@@ -671,3 +676,4 @@ TEST(torch_dcgan_iteration) { dcgan_iteration("gan_iter.bin", 0); }
 TEST(torch_conditional_iteration) { dcgan_iteration("gan_cond.bin", 1); }
 TEST(torch_hinge_ema_iteration) { dcgan_iteration("gan_hinge.bin", 1); }
 TEST(torch_smooth_iteration) { dcgan_iteration("gan_smooth.bin", 0); }
+TEST(torch_projection_iteration) { dcgan_iteration("gan_proj.bin", 1); }

@@ -253,6 +253,7 @@ NZ, NGF, NDF, BATCH, NCLASSES = 100, 128, 64, 8, 10
 # Streams of the hash generator (tests/fixture.h repeats these numbers).
 G_STREAMS = [1, 2, 3, 4, 5, 6, 7]      # w1 bn1_g bn1_b w2 bn2_g bn2_b w3
 D_STREAMS = [11, 12, 13, 14, 15]       # w1 w2 bn2_g bn2_b w3
+S_EMBED = 16                           # the projection head's class embedding
 S_REAL, S_Z, S_ZSAMPLE = 21, 22, 23
 W_SCALE = 2.0 ** -5     # conv weights U(-1,1)/32 (std 0.018, DCGAN uses 0.02)
 GAMMA_SCALE = 2.0 ** -4  # gammas 1 + U(-1,1)/16
@@ -261,16 +262,17 @@ Z_SCALE = 2.0            # noise U(-2,2)
 NSAMPLER = 4             # images generated in eval mode after the iteration
 
 
-def make_gan(conditional=False):
+def make_gan(conditional=False, projection=False):
     """The default DCGAN. Conditional: G's input has 10 one-hot channels after
-    the noise and D's input 10 label planes after the image (see label_input)."""
+    the noise and D's input 10 label planes after the image (see label_input),
+    or with projection no planes (the head is added by gan_fixture's Cond)."""
     k = NCLASSES if conditional else 0
     G = nn.Sequential(
         nn.ConvTranspose2d(NZ + k, 2 * NGF, 7, 1, 0, bias=False), nn.BatchNorm2d(2 * NGF), nn.ReLU(True),
         nn.ConvTranspose2d(2 * NGF, NGF, 4, 2, 1, bias=False), nn.BatchNorm2d(NGF), nn.ReLU(True),
         nn.ConvTranspose2d(NGF, 1, 4, 2, 1, bias=False), nn.Tanh())
     D = nn.Sequential(
-        nn.Conv2d(1 + k, NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+        nn.Conv2d(1 + (0 if projection else k), NDF, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
         nn.Conv2d(NDF, 2 * NDF, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * NDF), nn.LeakyReLU(0.2, True),
         nn.Conv2d(2 * NDF, 1, 7, 1, 0, bias=False))
     return G, D
@@ -304,10 +306,13 @@ def with_labels(x, labels):
 # "hinge": the hinge loss, a learning-rate warm-up over 4 steps and a half-life
 # of 1000 steps (step 1: lr * 1/4 * 2^(-1/1000)), and a G EMA with decay 0.99
 # (step 1: min(0.99, 2/11)); "smooth": cross-entropy with real label 0.9.
+# "proj": a projection discriminator (D's last layer plus the class's embedding,
+# no label planes).
 RECIPES = {
-    None: dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0),
-    "hinge": dict(loss="hinge", real_label=1.0, warmup=4, half_life=1000, ema=0.99),
-    "smooth": dict(loss="bce", real_label=0.9, warmup=0, half_life=0, ema=0.0),
+    None: dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0, proj=False),
+    "hinge": dict(loss="hinge", real_label=1.0, warmup=4, half_life=1000, ema=0.99, proj=False),
+    "smooth": dict(loss="bce", real_label=0.9, warmup=0, half_life=0, ema=0.0, proj=False),
+    "proj": dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0, proj=True),
 }
 
 
@@ -319,7 +324,7 @@ def lr_factor(r, t):
 def gan_fixture(path, conditional=False, recipe=None):
     r = RECIPES[recipe]
     torch.manual_seed(7)
-    G0, D0 = make_gan(conditional)
+    G0, D0 = make_gan(conditional, r["proj"])
     init_params(G0, G_STREAMS)
     init_params(D0, D_STREAMS)
     real_labels = fake_labels = sample_labels = None
@@ -335,7 +340,26 @@ def gan_fixture(path, conditional=False, recipe=None):
 
         def forward(self, x, labels):
             return self.net(with_labels(x, labels))
-    G, D = Cond(G0), Cond(D0)
+
+    class Projection(nn.Module):
+        """D(x, y) = conv3(h) + <embed(y), h>, h = D's features before conv3."""
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+            self.embed = nn.Embedding(NCLASSES, 2 * NDF * 7 * 7)
+
+        def forward(self, x, labels):
+            h = self.net[:-1](x)
+            proj = (self.embed(labels).view_as(h) * h).sum((1, 2, 3))
+            return self.net[-1](h) + proj.view(-1, 1, 1, 1)
+    G = Cond(G0)
+    if r["proj"]:
+        D = Projection(D0)
+        with torch.no_grad():   # like a conv weight (the C test fills it the same way)
+            D.embed.weight.copy_(torch.from_numpy(
+                hash_uniform(D.embed.weight.numel(), S_EMBED, W_SCALE)).reshape(D.embed.weight.shape))
+    else:
+        D = Cond(D0)
     G.train(), D.train()
     g_init = [p.detach().clone() for p in G.parameters()]
     d_init = [p.detach().clone() for p in D.parameters()]
@@ -384,7 +408,7 @@ def gan_fixture(path, conditional=False, recipe=None):
 
     w_ = Writer()
     w_.add("config", np.array([NZ, NGF, NDF, BATCH, int(conditional)], dtype=np.int32))
-    w_.add("recipe", np.array([int(hinge), r["warmup"], r["half_life"]], dtype=np.int32))
+    w_.add("recipe", np.array([int(hinge), r["warmup"], r["half_life"], int(r["proj"])], dtype=np.int32))
     w_.add("recipe_f", np.array([r["real_label"], r["ema"]], dtype=np.float32))
     if conditional:
         w_.add("real_labels", real_labels.to(torch.int32))
@@ -455,6 +479,7 @@ def main():
         "gan_cond.bin": lambda p: gan_fixture(p, conditional=True),
         "gan_hinge.bin": lambda p: gan_fixture(p, conditional=True, recipe="hinge"),
         "gan_smooth.bin": lambda p: gan_fixture(p, recipe="smooth"),
+        "gan_proj.bin": lambda p: gan_fixture(p, conditional=True, recipe="proj"),
         "softmax.bin": softmax_fixture,
     }
     names = sys.argv[2:] or list(makers)

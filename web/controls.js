@@ -114,7 +114,7 @@ const PRESET_VALUES = {
   classic: { 'train.d_steps': 1, 'train.g_steps': 1, 'train.lr_d': 0.0002, 'train.lr_g': 0.0002, 'train.beta1': 0.5,
     'train.batch': 64, 'train.seed': 1, 'model.nz': 100, 'model.ngf': 128, 'model.ndf': 64 },
   fast: { 'train.d_steps': 1, 'train.g_steps': 1, 'train.lr_d': 0.0005, 'train.lr_g': 0.0005, 'train.beta1': 0.5,
-    'train.batch': 16, 'train.seed': 1, 'model.nz': 100, 'model.ngf': 128, 'model.ndf': 64 },
+    'train.batch': 16, 'train.seed': 1, 'model.nz': 100, 'model.ngf': 64, 'model.ndf': 32 },
 };
 const fieldId = (k) => `nr-${k.replace('.', '-')}`;
 const errId = (k) => `nr-err-${k.replace('.', '-')}`;
