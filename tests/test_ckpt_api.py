@@ -73,12 +73,16 @@ class Server(testlib.Server):
         return None
 
 
+CKPT_VERSION = 3   # what this ganlive writes (server/checkpoint.h)
+
+
 def valid_checkpoint(data):
-    """(ok, iteration or reason) for checkpoint bytes: magic, length, CRC."""
+    """(ok, iteration or reason) for checkpoint bytes just written: magic, the
+    current format version, length, CRC."""
     if len(data) < 28 or data[:8] != b"GANLCKPT":
         return False, "bad magic or too short"
     version, _, total = struct.unpack("<IIQ", data[8:24])
-    if version not in (1, 2) or total != len(data):
+    if version != CKPT_VERSION or total != len(data):
         return False, "version %d, length %d of %d" % (version, total, len(data))
     if zlib.crc32(data[:-4]) & 0xffffffff != struct.unpack("<I", data[-4:])[0]:
         return False, "bad CRC"
