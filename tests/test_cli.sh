@@ -134,7 +134,7 @@ expect_exit "score: no classifier, said so" 2 "classifier" \
 expect_exit "score needs --checkpoint" 2 "needs --checkpoint" "$bin" score
 # --seconds: the run ends on time, well before its --iters, with a checkpoint
 start=$(date +%s)
-"$bin" train --config "$tmp/small.json" --data "$data" --iters 100000000 --seconds 2 --run-dir "$tmp/sec.run" \
+timeout 60 "$bin" train --config "$tmp/small.json" --data "$data" --iters 100000000 --seconds 2 --run-dir "$tmp/sec.run" \
     --out "$tmp/sec.png" >"$tmp/sec.log" 2>&1; rc=$?
 took=$(( $(date +%s) - start ))
 check "--seconds 2 ends the run on time (took ${took} s)" [ "$rc" = 0 -a "$took" -lt 30 ]
