@@ -5,7 +5,8 @@
  * Threads split the block; each runs 16 parameters at a time with AVX-512
  * when the CPU has it (the same operations in the same order, unfused, so
  * both paths give identical bits), the scalar loop otherwise and for the
- * tail.
+ * tail. Beside it, the exponential moving average of a block (the G EMA
+ * that samples are drawn from), split the same way.
  */
 #include <math.h>
 #include <immintrin.h>
