@@ -406,13 +406,13 @@ static int same_architecture(const gan_config *a, const gan_config *b) {
 /* How to start a run that resumes a checkpoint of architecture a, for a run
  * of architecture b: the preset that gives a, else the settings that differ. */
 static void resume_hint(const gan_config *a, const gan_config *b, char *out, size_t len) {
-    static const char *const names[] = {"classic", "fast"};
-    for (int i = 0; i < 2; i++) {
+    const char *name;
+    for (int i = 0; (name = srv_config_preset_name(i)) != NULL; i++) {
         srv_config p;
         srv_config_default(&p);
-        srv_config_preset(&p, names[i]);
+        srv_config_preset(&p, name);
         if (same_architecture(a, &p.model)) {
-            snprintf(out, len, "; to resume it, start with --preset %s", names[i]);
+            snprintf(out, len, "; to resume it, start with --preset %s", name);
             return;
         }
     }

@@ -182,6 +182,10 @@ int srv_ckpt_restore_run(srv_trainer *t, srv_state *st);
  * 0, or -1 with err (locked, refused checkpoint): exit status 2. */
 int srv_ckpt_startup(srv_trainer *t, int fresh, srv_ckpt *ck, char *path, size_t pathlen,
                      char *err, size_t errlen);
+/* The generator a checkpoint's samples come from, as the dashboard draws
+ * them (the G EMA when the run keeps one, else G), decoded into gp
+ * [ck->g_count] and gb [ck->gbuf_count]. */
+void srv_ckpt_sample_weights(const srv_ckpt *ck, float *gp, float *gb);
 /* `ganlive sample`: n eval-mode samples of a checkpoint's generator from
  * noise of `seed`, as a PNG grid. 0, or an exit status with err: 2 for an
  * unusable checkpoint, 1 for no memory or an unwritable PNG. */

@@ -311,6 +311,11 @@ int srv_ckpt_startup(srv_trainer *t, int fresh, srv_ckpt *ck, char *path, size_t
     return 0;
 }
 
+void srv_ckpt_sample_weights(const srv_ckpt *ck, float *gp, float *gb) {
+    nn_get_f32s(gp, ck->g_ema ? ck->g_ema : ck->g, ck->g_count);
+    nn_get_f32s(gb, ck->g_ema ? ck->g_ema_buf : ck->g_buf, ck->gbuf_count);
+}
+
 int srv_ckpt_sample(const char *file, int n, uint64_t seed, const char *out,
                     char *err, size_t errlen) {
     srv_ckpt ck;
@@ -328,9 +333,7 @@ int srv_ckpt_sample(const char *file, int n, uint64_t seed, const char *out,
     float *img = malloc((size_t)n * GAN_PIX * sizeof(float));
     gan_sampler *s = gan_sampler_new(c, chunk);
     if (!gp || !gb || !z || !img || !s) { snprintf(err, errlen, "out of memory"); goto done; }
-    /* the weights the dashboard samples from: the average when the run keeps one */
-    memcpy(gp, ck.g_ema ? ck.g_ema : ck.g, ck.g_count * sizeof(float));      /* little-endian hosts */
-    memcpy(gb, ck.g_ema ? ck.g_ema_buf : ck.g_buf, ck.gbuf_count * sizeof(float));
+    srv_ckpt_sample_weights(&ck, gp, gb);
     nn_rng rng;
     nn_rng_seed(&rng, seed);
     nn_rng_fill_normal(&rng, z, (size_t)n * (size_t)c->nz, 0.0f, 1.0f);

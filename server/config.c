@@ -149,6 +149,10 @@ static const struct {
     {"fast", 1, 1, 64, 32, 16, 5e-4f, 0.99f},      /* conditional, projection D, narrow, EMA */
 };
 
+const char *srv_config_preset_name(int i) {
+    return i >= 0 && i < (int)(sizeof presets / sizeof presets[0]) ? presets[i].name : NULL;
+}
+
 int srv_config_preset(srv_config *c, const char *name) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         if (strcmp(name, presets[i].name) != 0) continue;

@@ -78,9 +78,11 @@ typedef struct {
 void srv_config_default(srv_config *c);
 /* Name of class k (0..9): "0".."9", or Fashion-MNIST's clothing names. */
 const char *srv_class_name(const srv_config *c, int k);
-/* Apply a named recipe preset ("classic" or "fast"): conditional, batch,
- * lr_d, lr_g, beta1, beta2, d_steps, g_steps. 0, or -1 for another name. */
+/* Apply a named recipe preset ("classic" or "fast"; the table in config.c
+ * says which settings each one sets). 0, or -1 for another name. */
 int srv_config_preset(srv_config *c, const char *name);
+/* The i-th preset's name ("classic", "fast"), NULL past the last. */
+const char *srv_config_preset_name(int i);
 
 /* Apply a nested config object (the file format). On error returns -1, writes
  * a message naming the offending key to err, and leaves c unchanged. */

@@ -14,7 +14,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <cJSON.h>
 #include "checkpoint.h"
 #include "run.h"
 #include "score.h"
@@ -30,20 +30,20 @@ static void print_figures(const srv_ckpt *ck, const char *file, const float *pro
     nn_class_histogram(probs, n, GAN_CLASSES, share);
     int confident = 0, classes = 0, hit[GAN_CLASSES] = {0}, count[GAN_CLASSES] = {0};
     for (int i = 0; i < n; i++) {
-        const float *p = probs + (size_t)i * GAN_CLASSES;
-        int top = 0;
-        for (int k = 1; k < GAN_CLASSES; k++)
-            if (p[k] > p[top]) top = k;
-        confident += p[top] > 0.9f;
+        int top;
+        cls_argmax(probs + (size_t)i * GAN_CLASSES, 1, &top);
+        confident += probs[(size_t)i * GAN_CLASSES + top] > 0.9f;
         if (asked) {
             count[asked[i]]++;
             hit[asked[i]] += top == asked[i];
         }
     }
     for (int k = 0; k < GAN_CLASSES; k++) classes += share[k] >= 0.5 / GAN_CLASSES;
-    printf("{\"checkpoint\":\"%s\",\"iteration\":%ld,\"ema\":%s,\"samples\":%d,\"seed\":%llu,"
+    cJSON *name = cJSON_CreateString(file);          /* the path, escaped as JSON */
+    char *quoted = name ? cJSON_PrintUnformatted(name) : NULL;
+    printf("{\"checkpoint\":%s,\"iteration\":%ld,\"ema\":%s,\"samples\":%d,\"seed\":%llu,"
            "\"inception_score\":%.4f,\"confidence\":%.4f,\"confident\":%.4f,\"classes\":%d,\"histogram\":[",
-           file, ck->iteration, ck->g_ema ? "true" : "false", n, (unsigned long long)seed,
+           quoted ? quoted : "null", ck->iteration, ck->g_ema ? "true" : "false", n, (unsigned long long)seed,
            nn_inception_score(probs, n, GAN_CLASSES), nn_mean_confidence(probs, n, GAN_CLASSES),
            (double)confident / n, classes);
     for (int k = 0; k < GAN_CLASSES; k++) printf("%s%.4f", k ? "," : "", share[k]);
@@ -59,6 +59,8 @@ static void print_figures(const srv_ckpt *ck, const char *file, const float *pro
         printf(",\"as_asked\":null,\"as_asked_by_digit\":null");
     }
     printf("}\n");
+    cJSON_free(quoted);
+    cJSON_Delete(name);
 }
 
 int srv_ckpt_score(const char *file, const srv_config *cfg, int n, uint64_t seed,
@@ -81,9 +83,7 @@ int srv_ckpt_score(const char *file, const srv_config *cfg, int n, uint64_t seed
     gan_sampler *s = gan_sampler_new(c, SCORE_CHUNK);
     if (!cls) { snprintf(err, errlen, "%s", why); rc = 2; goto done; }
     if (!gp || !gb || !z || !img || !probs || !labels || !s) { snprintf(err, errlen, "out of memory"); goto done; }
-    /* the weights the dashboard samples from: the average when the run keeps one */
-    memcpy(gp, ck.g_ema ? ck.g_ema : ck.g, ck.g_count * sizeof(float));          /* little-endian hosts */
-    memcpy(gb, ck.g_ema ? ck.g_ema_buf : ck.g_buf, ck.gbuf_count * sizeof(float));
+    srv_ckpt_sample_weights(&ck, gp, gb);
     nn_rng rng;
     nn_rng_seed(&rng, seed);
     nn_rng_fill_normal(&rng, z, (size_t)n * (size_t)c->nz, 0.0f, 1.0f);
