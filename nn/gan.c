@@ -236,7 +236,10 @@ void gan_model_init(gan_model *m, nn_rng *rng) {
     memset(m->d_m_mem, 0, m->d_count * sizeof(float));
     memset(m->d_v_mem, 0, m->d_count * sizeof(float));
     m->g_t = m->d_t = 0;
-    /* the average starts at G */
+    gan_ema_reset(m);
+}
+
+void gan_ema_reset(gan_model *m) {
     memcpy(m->g_ema_mem, m->g_mem, m->g_count * sizeof(float));
     memcpy(m->g_ema_mem + m->g_count, m->g_buf_mem, net_stat_count(&m->gnet) * sizeof(float));
 }

@@ -293,6 +293,9 @@ const float *gan_sample_gbuffers(const gan_model *m);
  * parameters and the BN statistics, with d = min(ema, (1+t)/(10+t)) so the
  * average follows quickly while G is young. */
 void gan_ema_update(gan_model *m);
+/* Start the average at G as it is now (gan_model_init does; so does a run
+ * resumed from a checkpoint that kept none). */
+void gan_ema_reset(gan_model *m);
 /* The learning-rate factor at Adam step t (1-based): warm-up, then halving. */
 float gan_lr_factor(const gan_config *c, long t);
 

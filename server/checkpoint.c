@@ -470,8 +470,7 @@ void srv_ckpt_apply_trainer(const srv_ckpt *ck, srv_trainer *t, int keep_live) {
     if (ck->g_ema) {
         nn_get_f32s(m->g_ema_mem, ck->g_ema, ck->g_count + ck->gbuf_count);
     } else {        /* no average kept: it starts at G, as a fresh run's does */
-        memcpy(m->g_ema_mem, m->g_mem, ck->g_count * sizeof(float));
-        memcpy(m->g_ema_mem + ck->g_count, m->g_buf_mem, ck->gbuf_count * sizeof(float));
+        gan_ema_reset(m);
     }
     nn_get_f32s(t->fixed_noise, ck->fixed_noise, (size_t)srv_fixed_n(&ck->model) * (size_t)ck->model.nz);
     m->g_t = ck->g_t;

@@ -564,9 +564,7 @@ static void dcgan_iteration(const char *file, int conditional) {
     memset(m->d_m_mem, 0, m->d_count * sizeof(float));
     memset(m->d_v_mem, 0, m->d_count * sizeof(float));
     m->g_t = m->d_t = 0;
-    /* the G EMA starts at G's initial state, as gan_model_init makes it */
-    memcpy(m->g_ema_mem, m->g_mem, m->g_count * sizeof(float));
-    memcpy(m->g_ema_mem + m->g_count, m->g_buf_mem, gan_gbuffer_count(&cfg) * sizeof(float));
+    gan_ema_reset(m);   /* the G EMA starts at G's initial state, as gan_model_init makes it */
     /* stale gradients: each step must zero its own network's gradients */
     tt_set(m->g_grad_mem, m->g_count, 0.5f);
     tt_set(m->d_grad_mem, m->d_count, 0.5f);
