@@ -171,10 +171,8 @@ static int run_pass(scorer *q, const gan_dataset *train, long it, int n, srv_qua
     if (mc->conditional) {        /* the share read as the digit asked for */
         int hit = 0;
         for (int i = 0; i < n; i++) {
-            const float *pr = q->probs + (size_t)i * GAN_CLASSES;
-            int top = 0;
-            for (int k = 1; k < GAN_CLASSES; k++)
-                if (pr[k] > pr[top]) top = k;
+            int top;
+            cls_argmax(q->probs + (size_t)i * GAN_CLASSES, 1, &top);
             hit += top == q->labels[i];
         }
         p->has_as_asked = 1;
