@@ -523,10 +523,17 @@ def test_readable_and_cadence(binary, data_dir, tmp):
         check("a new run has no readable_since", s3["quality"] is None or s3["quality"]["readable_since"] is None,
               s3["quality"])
         q3 = wait_for(lambda: th.status(c)["quality"], 120)
-        check("the new run's first pass: conditional, as_asked in [0, 1], readable_since null",
+        # The fast preset of the recipe sweep can be readable by its first pass
+        # seen here (86% at iteration 544 once), so readable_since is either
+        # still null or a moment of this run: at or before this pass, with a best
+        # over the bar, and not the old run's moment.
+        since3 = q3["readable_since"] if q3 else None
+        check("the new run's first pass: conditional, as_asked in [0, 1], readable_since null or its own",
               q3 is not None and q3["readable"]["metric"] == "as_asked" and
               isinstance(q3["as_asked"], (int, float)) and 0 <= q3["as_asked"] <= 1 and
-              q3["readable_since"] is None and q3["readable"]["best"] == q3["as_asked"], q3)
+              (since3 is None and q3["readable"]["best"] == q3["as_asked"] or
+               since3 is not None and since3 != since and since3["iteration"] <= q3["iteration"] and
+               q3["readable"]["best"] >= q3["readable"]["threshold"]), q3)
     finally:
         check("readable server: SIGTERM exits 0 at the end", srv.stop() == 0, srv.rc)
 
