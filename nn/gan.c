@@ -19,8 +19,12 @@
  * <embed[y_b], h_b>, the projection discriminator of Miyato and Koyama.
  *
  * Recipe beyond the DCGAN's: the hinge loss, one-sided label smoothing, a
- * warm-up and half-life learning-rate schedule, and a G EMA (cfg.ema) that
- * every sample is drawn from while the raw G trains.
+ * warm-up and half-life learning-rate schedule, a G EMA (cfg.ema) that
+ * every sample is drawn from while the raw G trains, and spectral
+ * normalisation of D's convolutions (cfg.spectral_norm): D's passes read
+ * W / sigma from d_use, written before each train pass with one power
+ * iteration, and the weight gradients go through W / sigma back to W
+ * (gan_pass.c, nn_sn_*). The projection head's embedding is not normalised.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -77,7 +81,7 @@ int gan_nets(const gan_config *c, net *g, net *d) {
     /* the named structs of gan.h are views of these lists */
     if (g->nparams != GAN_G_NTENSORS || d->nparams != GAN_D_NTENSORS ||
         g->nstats != (int)(sizeof(gan_gbuffers) / sizeof(float *)) ||
-        d->nstats != (int)(sizeof(gan_dbuffers) / sizeof(float *)) ||
+        d->nstats != (int)(sizeof(((gan_dbuffers *)0)->t) / sizeof(float *)) || d->n != GAN_D_LAYERS ||
         g->nacts != (int)(sizeof(gan_gacts) / sizeof(float *)) ||
         d->nacts != (int)(sizeof(gan_dacts) / sizeof(float *)) ||
         g->L[g->n - 1].OH != GAN_IMG || d->L[d->n - 1].OH != 1)
@@ -106,7 +110,18 @@ void gan_dparam_sizes(const gan_config *c, size_t s[GAN_D_NTENSORS]) { sizes_of(
 size_t gan_gparam_count(const gan_config *c) { const net n = net_of(c, 0); return net_param_count(&n); }
 size_t gan_dparam_count(const gan_config *c) { const net n = net_of(c, 1); return net_param_count(&n); }
 size_t gan_gbuffer_count(const gan_config *c) { const net n = net_of(c, 0); return net_stat_count(&n); }
-size_t gan_dbuffer_count(const gan_config *c) { const net n = net_of(c, 1); return net_stat_count(&n); }
+/* Floats of the spectral norm's vectors u and v of every conv layer of d. */
+static size_t sn_count(const gan_config *c, const net *d) {
+    size_t t = 0;
+    for (int i = 0; c->spectral_norm && i < d->n; i++)
+        t += (size_t)d->L[i].OC + (size_t)d->L[i].C * d->L[i].K * d->L[i].K;
+    return t;
+}
+
+size_t gan_dbuffer_count(const gan_config *c) {
+    const net n = net_of(c, 1);
+    return net_stat_count(&n) + sn_count(c, &n);
+}
 
 void gan_gparams_point(gan_gparams *p, float *block, const gan_config *c) {
     const net n = net_of(c, 0);
@@ -126,6 +141,22 @@ void gan_gbuffers_point(gan_gbuffers *b, float *block, const gan_config *c) {
 void gan_dbuffers_point(gan_dbuffers *b, float *block, const gan_config *c) {
     const net n = net_of(c, 1);
     net_stats_point(&n, b->t, block);
+    block += net_stat_count(&n);
+    for (int i = 0; i < GAN_D_LAYERS; i++) {
+        const net_lay *l = &n.L[i];
+        b->sn_u[i] = c->spectral_norm ? block : NULL;
+        b->sn_v[i] = c->spectral_norm ? block + l->OC : NULL;
+        if (c->spectral_norm) block += (size_t)l->OC + (size_t)l->C * l->K * l->K;
+    }
+}
+
+void gan_d_spectral(const gan_config *c, const net *d, float *const *use, float *const *params,
+                    const gan_dbuffers *buf, float sigma[GAN_D_LAYERS], int train) {
+    for (int i = 0; c->spectral_norm && i < d->n; i++) {
+        const net_lay *l = &d->L[i];
+        sigma[i] = nn_sn_forward(use[l->w_at], buf->sn_u[i], buf->sn_v[i], params[l->w_at],
+                                 l->OC, l->C * l->K * l->K, train);
+    }
 }
 
 /* ---- activations --------------------------------------------------------- */
@@ -166,11 +197,12 @@ gan_model *gan_model_new(const gan_config *c) {
     m->scratch_floats = gs > ds ? gs : ds;   /* shared col / dcol scratch */
     float **blocks[] = {&m->g_mem, &m->g_grad_mem, &m->g_m_mem, &m->g_v_mem, &m->g_buf_mem,
                         &m->d_mem, &m->d_grad_mem, &m->d_m_mem, &m->d_v_mem, &m->d_buf_mem,
-                        &m->act_mem, &m->dact_mem, &m->scratch, &m->g_ema_mem};
+                        &m->act_mem, &m->dact_mem, &m->scratch, &m->g_ema_mem, &m->d_sn_mem};
     const size_t counts[] = {m->g_count, m->g_count, m->g_count, m->g_count, net_stat_count(&m->gnet),
-                             m->d_count, m->d_count, m->d_count, m->d_count, net_stat_count(&m->dnet),
+                             m->d_count, m->d_count, m->d_count, m->d_count, gan_dbuffer_count(c),
                              ga + da, dga + dda, m->scratch_floats,
-                             m->g_count + net_stat_count(&m->gnet)};
+                             m->g_count + net_stat_count(&m->gnet),
+                             c->spectral_norm ? 2 * m->d_count : 1};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         *blocks[i] = calloc(counts[i], sizeof(float));
         if (!*blocks[i]) { gan_model_free(m); return NULL; }
@@ -187,7 +219,20 @@ gan_model *gan_model_new(const gan_config *c) {
         net_params_point(&m->dnet, dp[i]->t, dmem[i]);
     }
     net_stats_point(&m->gnet, m->g_buf.t, m->g_buf_mem);
-    net_stats_point(&m->dnet, m->d_buf.t, m->d_buf_mem);
+    gan_dbuffers_point(&m->d_buf, m->d_buf_mem, c);
+    /* what D's passes read and write: the weights themselves, or W / sigma */
+    m->d_use = m->d;
+    m->d_use_grad = m->d_grad;
+    if (c->spectral_norm) {
+        gan_dparams wsn, dwsn;
+        net_params_point(&m->dnet, wsn.t, m->d_sn_mem);
+        net_params_point(&m->dnet, dwsn.t, m->d_sn_mem + m->d_count);
+        for (int i = 0; i < m->dnet.n; i++) {
+            const int w = m->dnet.L[i].w_at;
+            m->d_use.t[w] = wsn.t[w];
+            m->d_use_grad.t[w] = dwsn.t[w];
+        }
+    }
     gacts_layout(m, &m->ga, m->act_mem, 0);
     dacts_layout(m, &m->da, m->act_mem + ga, 0);
     gacts_layout(m, &m->dga, m->dact_mem, 1);
@@ -200,7 +245,7 @@ void gan_model_free(gan_model *m) {
     free(m->g_mem); free(m->g_grad_mem); free(m->g_m_mem); free(m->g_v_mem); free(m->g_buf_mem);
     free(m->d_mem); free(m->d_grad_mem); free(m->d_m_mem); free(m->d_v_mem); free(m->d_buf_mem);
     free(m->act_mem); free(m->dact_mem); free(m->scratch); free(m->fake_labels); free(m->g_ema_mem);
-    free(m->d_labels);
+    free(m->d_labels); free(m->d_sn_mem);
     free(m);
 }
 
@@ -229,6 +274,11 @@ void gan_model_init(gan_model *m, nn_rng *rng) {
     size_t ds[NET_MAX_PARAMS];              /* the projection head, like a conv weight */
     net_param_sizes(&m->dnet, ds);
     nn_rng_fill_normal(rng, m->d.embed, ds[m->dnet.head_at], 0.0f, sd);
+    for (int i = 0; m->cfg.spectral_norm && i < m->dnet.n; i++) {   /* last: the draws
+                                                                   above stay as they were */
+        const net_lay *l = &m->dnet.L[i];
+        nn_sn_init(m->d_buf.sn_u[i], m->d_buf.sn_v[i], l->OC, l->C * l->K * l->K, rng);
+    }
     memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
     memset(m->g_m_mem, 0, m->g_count * sizeof(float));
     memset(m->g_v_mem, 0, m->g_count * sizeof(float));

@@ -55,6 +55,9 @@ typedef struct {
     int conditional;    /* 1: G and D also see the class label (GAN_CLASSES) */
     int projection;     /* conditional D: 1 = a projection head (D's last layer gets a
                            class embedding, net.h's class head), 0 = label planes */
+    int spectral_norm;  /* 1: D's convolutions use W / sigma(W), sigma its largest
+                           singular value by one power iteration per training pass
+                           (nn_sn_*; the vectors live in D's buffers) */
     int batch;
     /* recipe (live-tunable between iterations) */
     float lr_d, lr_g, beta1, beta2, adam_eps;
@@ -112,11 +115,17 @@ typedef union {
     };
     float *t[4];
 } gan_gbuffers;
-typedef union {
-    struct {
-        float *bn2_mean, *bn2_var;   /* [2ndf] */
+#define GAN_D_LAYERS 3
+typedef struct {
+    union {
+        struct {
+            float *bn2_mean, *bn2_var;   /* [2ndf] */
+        };
+        float *t[2];
     };
-    float *t[2];
+    /* with spectral_norm, after the statistics: conv layer i's power-iteration
+     * vectors u [OC_i] then v [C_i*K_i*K_i]; NULL without */
+    float *sn_u[GAN_D_LAYERS], *sn_v[GAN_D_LAYERS];
 } gan_dbuffers;
 
 /* G and D as net.h networks for this config (their tables are in gan.c).
@@ -141,7 +150,8 @@ void gan_dparam_sizes(const gan_config *c, size_t sizes[GAN_D_NTENSORS]);
 size_t gan_gparam_count(const gan_config *c);
 size_t gan_dparam_count(const gan_config *c);
 size_t gan_gbuffer_count(const gan_config *c);   /* 2*(2ngf) + 2*ngf */
-size_t gan_dbuffer_count(const gan_config *c);   /* 2*(2ndf) */
+size_t gan_dbuffer_count(const gan_config *c);   /* 2*(2ndf), + u and v of each conv
+                                                    with spectral_norm */
 /* Point the struct's members into a block of the right size. */
 void gan_gparams_point(gan_gparams *p, float *block, const gan_config *c);
 void gan_dparams_point(gan_dparams *p, float *block, const gan_config *c);
@@ -231,6 +241,14 @@ typedef struct {
     float *act_mem, *dact_mem;
     gan_gacts ga, dga;                /* dga.* = dL/d(ga.*); dga.a1, c1 reuse dga.a2, c2 */
     gan_dacts da, dda;
+    /* D's passes read d_use and write their weight gradients to d_use_grad:
+     * d and d_grad themselves, or with spectral_norm the same lists with
+     * the conv weights pointing into d_sn_mem ([d_count] W / sigma, then
+     * [d_count] dL/d(W / sigma)); d_sigma: each conv's sigma of the last
+     * forward pass */
+    float *d_sn_mem;
+    gan_dparams d_use, d_use_grad;
+    float d_sigma[GAN_D_LAYERS];
     float *scratch;                   /* shared col / dcol scratch */
     uint8_t *fake_labels;             /* [B] labels of the fakes in ga.out */
     uint8_t *d_labels;                /* [B] labels of D's last forward pass */
@@ -298,6 +316,14 @@ void gan_ema_update(gan_model *m);
 void gan_ema_reset(gan_model *m);
 /* The learning-rate factor at Adam step t (1-based): warm-up, then halving. */
 float gan_lr_factor(const gan_config *c, long t);
+
+/* D's weights as its passes use them (spectral_norm): for each conv layer
+ * of d, sigma[i] = nn_sn_forward(use[w], u_i, v_i, params[w]) with the
+ * vectors of buf (train: one power iteration moves them; else they are only
+ * read). use: the parameter list whose conv weights point to where W / sigma
+ * goes. Does nothing without spectral_norm. */
+void gan_d_spectral(const gan_config *c, const net *d, float *const *use, float *const *params,
+                    const gan_dbuffers *buf, float sigma[GAN_D_LAYERS], int train);
 
 /* Multiply-add FLOPs (2 per MAC) of the GEMMs of one training iteration
  * with the config's batch, d_steps and g_steps: what a benchmark divides by

@@ -63,14 +63,27 @@ void gan_d_forward(gan_model *m, const float *x, const uint8_t *labels, int B) {
     gan_d_input(m->da.x, x, labels, &m->cfg, B);
     for (int b = 0; b < B; b++)       /* for the projection head's backward */
         m->d_labels[b] = (uint8_t)(labels ? labels[b] % GAN_CLASSES : b % GAN_CLASSES);
-    net_forward(&m->dnet, m->da.t, m->d.t, m->d_buf.t, m->scratch, m->d_labels, B, 1,
+    /* spectral_norm: W / sigma into d_use, one power iteration per pass as
+     * PyTorch's train mode (real, fake and the G step's pass each move u, v) */
+    gan_d_spectral(&m->cfg, &m->dnet, m->d_use.t, m->d.t, &m->d_buf, m->d_sigma, 1);
+    net_forward(&m->dnet, m->da.t, m->d_use.t, m->d_buf.t, m->scratch, m->d_labels, B, 1,
                 prof_of(m, &pr, GAN_L_D1));
 }
 
 void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dparams, int B) {
     net_prof pr;
-    net_backward(&m->dnet, m->dda.t, m->da.t, m->d.t, want_dparams ? m->d_grad.t : NULL, dx,
+    const int sn = m->cfg.spectral_norm && want_dparams;
+    for (int i = 0; sn && i < m->dnet.n; i++) {   /* this pass's dL/d(W / sigma) */
+        const net_lay *l = &m->dnet.L[i];
+        nn_zero(m->d_use_grad.t[l->w_at], (size_t)l->OC * l->C * l->K * l->K);
+    }
+    net_backward(&m->dnet, m->dda.t, m->da.t, m->d_use.t, want_dparams ? m->d_use_grad.t : NULL, dx,
                  dlogits, m->scratch, m->d_labels, B, prof_of(m, &pr, GAN_L_D1));
+    for (int i = 0; sn && i < m->dnet.n; i++) {   /* ... through W / sigma into dL/dW */
+        const net_lay *l = &m->dnet.L[i];
+        nn_sn_backward(m->d_grad.t[l->w_at], m->d_use_grad.t[l->w_at], m->d_use.t[l->w_at],
+                       m->d_buf.sn_u[i], m->d_buf.sn_v[i], m->d_sigma[i], l->OC, l->C * l->K * l->K);
+    }
 }
 
 void gan_g_backward(gan_model *m, const float *dimages, int B) {

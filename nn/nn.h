@@ -202,4 +202,17 @@ float nn_rng_normal(nn_rng *r);                     /* N(0, 1) */
 void nn_rng_fill_normal(nn_rng *r, float *x, size_t n, float mean, float std);
 uint32_t nn_rng_below(nn_rng *r, uint32_t n);       /* uniform in [0, n) */
 
+/* ---- spectral normalisation (spectral.c) ----------------------------------- */
+/* A weight read as W [rows][cols] (a conv's [OC][C*K*K]) with its power
+ * iteration's vectors u [rows], v [cols], as torch.nn.utils.spectral_norm.
+ * nn_sn_init: u, v normal, then unit length (PyTorch's start).
+ * nn_sn_forward: with train, one power iteration first (v = norm(W^T u),
+ * u = norm(W v)); returns sigma = u^T W v and writes w_sn = W / sigma.
+ * nn_sn_backward: dw [rows][cols] += (dw_sn - <dw_sn, w_sn> u v^T) / sigma,
+ * for dw_sn = dL/dw_sn and the u, v, sigma of that forward. */
+void nn_sn_init(float *u, float *v, int rows, int cols, nn_rng *rng);
+float nn_sn_forward(float *w_sn, float *u, float *v, const float *w, int rows, int cols, int train);
+void nn_sn_backward(float *dw, const float *dw_sn, const float *w_sn, const float *u, const float *v,
+                    float sigma, int rows, int cols);
+
 #endif

@@ -6,7 +6,8 @@
  * It runs net.h's forward pass over the tables of gan.c in eval mode:
  * BatchNorm uses the running statistics, and each layer's convolution,
  * BN and activation share one buffer (in place), since nothing here is kept
- * for a backward pass.
+ * for a backward pass. With spectral normalisation, D's verdicts use W / sigma
+ * by the power-iteration vectors stored in D's buffers, which stay as they are.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct gan_sampler {
     float *dx;      /* [d_in][B][28][28] D's input */
     float *dlogits; /* [B] */
     uint8_t *labels;  /* [B] default labels of a chunk */
+    float *wsn;     /* spectral_norm: [d param count] D's weights / sigma, else NULL */
 };
 
 static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
@@ -45,7 +47,8 @@ gan_sampler *gan_sampler_new(const gan_config *c, int max_batch) {
     const size_t ncol = max2(net_scratch_floats(&s->g, B), net_scratch_floats(&s->d, B));
     s->mem = malloc((nz + n0 + n1 + ncol + nx + (size_t)B) * sizeof(float));
     s->labels = malloc((size_t)B);
-    if (!s->mem || !s->labels) { gan_sampler_free(s); return NULL; }
+    if (c->spectral_norm) s->wsn = malloc(gan_dparam_count(c) * sizeof(float));
+    if (!s->mem || !s->labels || (c->spectral_norm && !s->wsn)) { gan_sampler_free(s); return NULL; }
     s->z = s->mem;
     s->h[0] = s->z + nz;
     s->h[1] = s->h[0] + n0;
@@ -59,6 +62,7 @@ void gan_sampler_free(gan_sampler *s) {
     if (!s) return;
     free(s->mem);
     free(s->labels);
+    free(s->wsn);
     free(s);
 }
 
@@ -92,9 +96,17 @@ void gan_sampler_generate(gan_sampler *s, const float *gparams, const float *gbu
 
 void gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
                        const float *images, const uint8_t *labels, int n, float *prob) {
-    float *p[NET_MAX_PARAMS], *st[NET_MAX_STATS], *acts[NET_MAX_ACTS];
+    float *p[NET_MAX_PARAMS], *use[NET_MAX_PARAMS], *st[NET_MAX_STATS], *acts[NET_MAX_ACTS];
     net_params_point(&s->d, p, (float *)dparams);
     net_stats_point(&s->d, st, (float *)dbuf);
+    for (int i = 0; i < s->d.nparams; i++) use[i] = p[i];
+    if (s->cfg.spectral_norm) {   /* W / sigma by the stored u, v (eval: they do not move) */
+        gan_dbuffers b;
+        float sigma[GAN_D_LAYERS];
+        gan_dbuffers_point(&b, (float *)dbuf, &s->cfg);
+        for (int i = 0; i < s->d.n; i++) use[s->d.L[i].w_at] = s->wsn + (p[s->d.L[i].w_at] - p[0]);
+        gan_d_spectral(&s->cfg, &s->d, use, p, &b, sigma, 0);
+    }
     net_eval_acts(&s->d, acts, s->dx, s->h, s->dlogits);
     for (int done = 0; done < n; done += s->max_batch) {
         const int B = n - done < s->max_batch ? n - done : s->max_batch;
@@ -102,7 +114,7 @@ void gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
         if (!labels)
             for (int i = 0; i < B; i++) s->labels[i] = (uint8_t)((done + i) % GAN_CLASSES);
         gan_d_input(s->dx, images + (size_t)done * GAN_PIX, lab, &s->cfg, B);
-        net_forward(&s->d, acts, p, st, s->col, lab, B, 0, NULL);
+        net_forward(&s->d, acts, use, st, s->col, lab, B, 0, NULL);
         for (int i = 0; i < B; i++) prob[done + i] = 1.0f / (1.0f + expf(-s->dlogits[i]));
     }
 }

@@ -5,14 +5,15 @@
  * tagged sections, all little-endian, and a CRC32 (zlib) of every byte
  * before it at the very end:
  *
- *   header  "GANLCKPT", u32 version (2; 1 is still read), u32 0, u64 total
+ *   header  "GANLCKPT", u32 version (4; 1 to 3 are still read), u32 0, u64 total
  *           file length
  *   CONF    architecture and recipe (every gan_config field), u64 seed,
  *           char dataset[16], i32 timeline_every; version 2 then i32
  *           conditional (absent in version 1: unconditional); version 3 then
  *           f32 ema, i32 loss, f32 real_label, i32 lr_warmup, i32
  *           lr_half_life, i32 projection (absent before: the classic recipe,
- *           label planes)
+ *           label planes); version 4 then i32 spectral_norm (absent before:
+ *           none; with it DBUF also holds the power iteration's vectors)
  *   STAT    i64 iteration, g_t, d_t; nn_rng (4 u32, i32 has_spare, f32
  *           spare); i64 batcher epoch; i32 dataset size, batcher position;
  *           i64 timeline thinning factor
@@ -129,6 +130,7 @@ static int parse_conf(nn_reader *r, uint32_t version, srv_ckpt *ck, char *err, s
         c->lr_warmup = nn_read_i32(&s); c->lr_half_life = nn_read_i32(&s);
         c->projection = nn_read_i32(&s);
     }
+    if (version >= 4) c->spectral_norm = nn_read_i32(&s);
     if (sec_close(&s, "CONF", err, errlen) < 0) return -1;
     memcpy(ck->dataset, ds, sizeof ck->dataset);
     c->g_output = out == 1 ? GAN_OUT_RELU : GAN_OUT_TANH;
@@ -400,7 +402,8 @@ srv_ckpt_result srv_ckpt_load_file(const char *path, srv_ckpt *ck, char *err, si
 static int same_architecture(const gan_config *a, const gan_config *b) {
     return a->nz == b->nz && a->ngf == b->ngf && a->ndf == b->ndf && a->g_output == b->g_output &&
            !a->conditional == !b->conditional && a->batch == b->batch &&
-           (!a->conditional || !a->projection == !b->projection);
+           (!a->conditional || !a->projection == !b->projection) &&
+           !a->spectral_norm == !b->spectral_norm;
 }
 
 /* How to start a run that resumes a checkpoint of architecture a, for a run
@@ -430,7 +433,10 @@ static void resume_hint(const gan_config *a, const gan_config *b, char *out, siz
         at += (size_t)snprintf(out + at, len - at, " --set model.conditional=%s",
                                a->conditional ? "true" : "false");
     if (at < len && a->conditional && !a->projection != !b->projection)
-        snprintf(out + at, len - at, " --set model.projection=%s", a->projection ? "true" : "false");
+        at += (size_t)snprintf(out + at, len - at, " --set model.projection=%s",
+                               a->projection ? "true" : "false");
+    if (at < len && !a->spectral_norm != !b->spectral_norm)
+        snprintf(out + at, len - at, " --set model.spectral_norm=%s", a->spectral_norm ? "true" : "false");
 }
 
 srv_ckpt_result srv_ckpt_check(const srv_ckpt *ck, const srv_config *cfg, int data_n,
@@ -441,12 +447,13 @@ srv_ckpt_result srv_ckpt_check(const srv_ckpt *ck, const srv_config *cfg, int da
         char hint[300];
         resume_hint(a, b, hint, sizeof hint);
         snprintf(err, errlen, "checkpoint is of another architecture: nz %d ngf %d ndf %d "
-                 "g_output %s %s%s batch %d; this run has nz %d ngf %d ndf %d g_output %s %s%s "
+                 "g_output %s %s%s%s batch %d; this run has nz %d ngf %d ndf %d g_output %s %s%s%s "
                  "batch %d%s", a->nz, a->ngf, a->ndf, outs[a->g_output == GAN_OUT_RELU],
                  conds[a->conditional != 0], a->conditional && a->projection ? " projection" : "",
+                 a->spectral_norm ? " spectral-norm" : "",
                  a->batch, b->nz, b->ngf, b->ndf, outs[b->g_output == GAN_OUT_RELU],
                  conds[b->conditional != 0], b->conditional && b->projection ? " projection" : "",
-                 b->batch, hint);
+                 b->spectral_norm ? " spectral-norm" : "", b->batch, hint);
         return SRV_CKPT_ARCH_MISMATCH;
     }
     if (strcmp(ck->dataset, cfg->dataset) != 0 || ck->data_n != data_n) {

@@ -27,9 +27,9 @@
 
 /* Version 2 added gan_config.conditional to CONF; version 3 the recipe's
  * G EMA, loss, real label and learning-rate schedule to CONF and the GEMA
- * section. Older files are still read (as the classic recipe; version 1 as
+ * section; version 4 spectral_norm to CONF (and its vectors to DBUF). Older files are still read (as the classic recipe; version 1 as
  * unconditional models). */
-#define SRV_CKPT_VERSION 3
+#define SRV_CKPT_VERSION 4
 #define SRV_CKPT_VERSION_MIN 1
 #define SRV_CKPT_MAX_BYTES ((size_t)1 << 34)   /* 16 GiB: larger files are refused */
 

@@ -174,6 +174,7 @@ static void emit(ckw *w, const srv_ckpt_src *src, const packed_tl *tl, int versi
         w_f32(w, c->ema); w_i32(w, (int)c->loss); w_f32(w, c->real_label);
         w_i32(w, c->lr_warmup); w_i32(w, c->lr_half_life); w_i32(w, c->projection);
     }
+    if (version >= 4) w_i32(w, c->spectral_norm);
     sec_end(w);
 
     sec_begin(w, SRV_CKPT_TAG('S', 'T', 'A', 'T'));
@@ -236,10 +237,12 @@ static int write_ckpt(const srv_ckpt_src *src, ckw *w, sink_kind kind, const cha
     const int classic = c->ema == 0.0f && c->loss == GAN_LOSS_BCE && c->real_label == 1.0f &&
                         c->lr_warmup == 0 && c->lr_half_life == 0 && !c->projection;
     if (version < SRV_CKPT_VERSION_MIN || version > SRV_CKPT_VERSION ||
-        (version < 2 && c->conditional) || (version < 3 && !classic)) {
+        (version < 2 && c->conditional) || (version < 3 && !classic) ||
+        (version < 4 && c->spectral_norm)) {
         snprintf(err, errlen, "cannot write a%s model%s as checkpoint format version %d",
                  c->conditional ? " conditional" : "n unconditional",
-                 classic ? "" : " with a G EMA, hinge loss, label smoothing, lr schedule or projection",
+                 c->spectral_norm ? " with spectral normalisation"
+                 : classic ? "" : " with a G EMA, hinge loss, label smoothing, lr schedule or projection",
                  version);
         return -1;
     }

@@ -48,6 +48,7 @@ static const setting settings[] = {
     {"model",    "g_output",           "g_output",           T_ENUM,  OFF(model.g_output), 0, 0, 0, {"tanh", "relu"}},
     {"model",    "conditional",        "conditional",        T_BOOL,  OFF(model.conditional), 0, 1, 0, {0}},
     {"model",    "projection",         "projection",         T_BOOL,  OFF(model.projection), 0, 1, 0, {0}},
+    {"model",    "spectral_norm",      "spectral_norm",      T_BOOL,  OFF(model.spectral_norm), 0, 1, 0, {0}},
     {"train",    "batch",              "batch",              T_INT,   OFF(model.batch), 1, GAN_BATCH_MAX, 0, {0}},
     {"train",    "lr_d",               "lr_d",               T_FLOAT, OFF(model.lr_d), 0, 1, 1, {0}},
     {"train",    "lr_g",               "lr_g",               T_FLOAT, OFF(model.lr_g), 0, 1, 1, {0}},
@@ -170,6 +171,7 @@ int srv_config_preset(srv_config *c, const char *name) {
         m->loss = GAN_LOSS_BCE;
         m->real_label = 1.0f;
         m->lr_warmup = m->lr_half_life = 0;
+        m->spectral_norm = 0;
         snprintf(c->preset, sizeof c->preset, "%s", name);
         return 0;
     }

@@ -73,7 +73,7 @@ class Server(testlib.Server):
         return None
 
 
-CKPT_VERSION = 3   # what this ganlive writes (server/checkpoint.h)
+CKPT_VERSION = 4   # what this ganlive writes (server/checkpoint.h)
 
 
 def valid_checkpoint(data):

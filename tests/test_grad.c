@@ -603,3 +603,108 @@ TEST(projection_gan_grad) {
     free(x); free(dx); free(ana_e); free(ana_w3);
     gan_model_free(m);
 }
+
+/* ---- spectral normalisation of D's weights -------------------------------- */
+
+/* The piece alone: L(W) = <R, W / sigma(W)>, sigma = u^T W v with u, v held
+ * (eval mode), as PyTorch differentiates it. */
+typedef struct { float *w, *wsn, *u, *v; const float *r; int rows, cols; } sn_ctx;
+
+static double sn_loss(void *p) {
+    sn_ctx *c = p;
+    nn_sn_forward(c->wsn, c->u, c->v, c->w, c->rows, c->cols, 0);
+    return gc_dot(c->wsn, c->r, (size_t)c->rows * c->cols);
+}
+
+TEST(spectral_norm_grad) {
+    enum { R = 5, C = 7 };
+    float w[R * C], wsn[R * C], u[R], v[C], r[R * C], dw[R * C], dw2[R * C];
+    nn_rng rng;
+    nn_rng_seed(&rng, 5);
+    gc_fill(w, R * C, 831, 0.5f, 0.0f);
+    gc_fill(r, R * C, 832, 1.0f, 0.0f);
+    nn_sn_init(u, v, R, C, &rng);
+    CHECK(fabs(gc_dot(u, u, R) - 1.0) < 1e-6 && fabs(gc_dot(v, v, C) - 1.0) < 1e-6);
+    const float sigma = nn_sn_forward(wsn, u, v, w, R, C, 1);   /* one power iteration */
+    float u1[R], v1[C];
+    memcpy(u1, u, sizeof u);
+    memcpy(v1, v, sizeof v);
+    CHECK(nn_sn_forward(wsn, u, v, w, R, C, 0) == sigma);     /* eval: same sigma ... */
+    CHECK(memcmp(u, u1, sizeof u) == 0 && memcmp(v, v1, sizeof v) == 0);   /* ... u, v kept */
+    CHECK(wsn[3] == w[3] / sigma);
+    gc_set(dw, R * C, 0.0f);
+    nn_sn_backward(dw, r, wsn, u, v, sigma, R, C);
+    sn_ctx c = {w, wsn, u, v, r, R, C};
+    grad_check("spectral norm: dL/dW through W / sigma", sn_loss, &c, w, dw, R * C, 1e-2f);
+    nn_sn_forward(wsn, u, v, w, R, C, 0);                      /* W / sigma at W again */
+    memcpy(dw2, dw, sizeof dw);
+    nn_sn_backward(dw2, r, wsn, u, v, sigma, R, C);             /* accumulates */
+    check_multiple("spectral norm backward", dw2, dw, R * C, 2.0);
+    /* the power iteration finds the largest singular value: diag(3, 2, 1)
+     * padded with zeros has sigma 3, and W / sigma has it 1 */
+    float d[R * C] = {0};
+    d[0 * C + 0] = 3.0f; d[1 * C + 1] = -2.0f; d[2 * C + 2] = 1.0f;
+    float s = 0.0f;
+    for (int i = 0; i < 40; i++) s = nn_sn_forward(wsn, u, v, d, R, C, 1);
+    CHECKF(fabsf(s - 3.0f) < 1e-4f && fabsf(wsn[0] - 1.0f) < 1e-4f, "sigma %g", (double)s);
+}
+
+/* Through the whole D (label planes, BN, LeakyReLU as identity): the
+ * weights' gradients through W / sigma and dL/dimages. u and v are first
+ * run to convergence, where sigma is stationary in them, and restored
+ * before each pass, so the train-mode power iteration of each finite
+ * difference moves them by O(h) only. */
+typedef struct { gan_model *m; const float *x, *r, *uv; const uint8_t *labels; size_t nbuf, nsn; } snd_ctx;
+
+static double snd_loss(void *p) {
+    snd_ctx *c = p;
+    memcpy(c->m->d_buf_mem + c->nbuf - c->nsn, c->uv, c->nsn * sizeof(float));
+    gan_d_forward(c->m, c->x, c->labels, c->m->cfg.batch);
+    return gc_dot(c->m->da.logits, c->r, (size_t)c->m->cfg.batch);
+}
+
+TEST(spectral_norm_gan_grad) {
+    gan_config cfg;
+    gan_config_default(&cfg);
+    cfg.nz = 3; cfg.ngf = 4; cfg.ndf = 2; cfg.batch = 4; cfg.conditional = 1; cfg.spectral_norm = 1;
+    cfg.lrelu_slope = 1.0f;
+    const int B = cfg.batch;
+    gan_model *m = gan_model_new(&cfg);
+    CHECK(m != NULL);
+    if (!m) return;
+    nn_rng rng;
+    nn_rng_seed(&rng, 9);
+    gan_model_init(m, &rng);
+    size_t ds[GAN_D_NTENSORS];
+    gan_dparam_sizes(&cfg, ds);
+    gc_fill(m->d_mem, m->d_count, 841, 0.5f, 0.0f);
+    const size_t nbuf = gan_dbuffer_count(&cfg), nsn = nbuf - 2 * 2 * (size_t)cfg.ndf;
+    CHECK(m->d_buf.sn_u[0] == m->d_buf_mem + 4 * cfg.ndf && m->d_buf.sn_v[2] + 2 * cfg.ndf * 49 ==
+          m->d_buf_mem + nbuf);
+    float *x = gc_alloc((size_t)B * GAN_PIX), r[4], *uv = gc_alloc(nsn);
+    const uint8_t labels[4] = {1, 4, 4, 8};
+    gc_fill(x, (size_t)B * GAN_PIX, 842, 1.0f, 0.0f);
+    gc_fill(r, 4, 843, 1.0f, 0.0f);
+    for (int i = 0; i < 200; i++) gan_d_forward(m, x, labels, B);   /* u, v converge */
+    memcpy(uv, m->d_buf_mem + nbuf - nsn, nsn * sizeof(float));
+    snd_ctx c = {m, x, r, uv, labels, nbuf, nsn};
+    snd_loss(&c);
+    nn_zero(m->d_grad_mem, m->d_count);
+    float *dx = gc_alloc((size_t)B * GAN_PIX * gan_d_in(&cfg));
+    gan_d_backward(m, r, dx, 1, B);
+    float *ana[3];
+    const int wi[3] = {0, 1, 4};   /* w1, w2, w3 in D's tensor list */
+    for (int k = 0; k < 3; k++) {
+        ana[k] = gc_alloc(ds[wi[k]]);
+        memcpy(ana[k], m->d_grad.t[wi[k]], ds[wi[k]] * sizeof(float));
+    }
+    grad_check("spectral norm D: conv1 weights", snd_loss, &c, m->d.w1, ana[0], ds[0], 1e-2f);
+    grad_check("spectral norm D: conv2 weights (under BN)", snd_loss, &c, m->d.w2, ana[1], ds[1], 1e-2f);
+    grad_check("spectral norm D: conv3 weights", snd_loss, &c, m->d.w3, ana[2], ds[4], 1e-2f);
+    grad_check("spectral norm D: dL/dimages", snd_loss, &c, x, dx, (size_t)B * GAN_PIX, 1e-2f);
+    /* D's passes read W / sigma, not W: the logits differ from a D without it */
+    CHECK(m->d_use.w3 != m->d.w3 && m->d_use.bn2_g == m->d.bn2_g && m->d_sigma[2] > 0.0f);
+    for (int k = 0; k < 3; k++) free(ana[k]);
+    free(x); free(dx); free(uv);
+    gan_model_free(m);
+}

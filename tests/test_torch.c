@@ -477,6 +477,7 @@ static void dcgan_iteration(const char *file, int conditional) {
         cfg.real_label = rf[0];
         cfg.ema = rf[1];
     }
+    cfg.spectral_norm = fx_size(f, "d_sn0") > 0;   /* gan_sn.bin: its u, v are stored */
     const double lr_step1 = (double)cfg.lr_d * gan_lr_factor(&cfg, 1);
     CHECK(fc[4] == conditional);
     cfg.conditional = conditional;
@@ -559,6 +560,16 @@ static void dcgan_iteration(const char *file, int conditional) {
     tt_set(m->g_buf.bn1_mean, g2, 0); tt_set(m->g_buf.bn1_var, g2, 1);
     tt_set(m->g_buf.bn2_mean, g1, 0); tt_set(m->g_buf.bn2_var, g1, 1);
     tt_set(m->d_buf.bn2_mean, d2, 0); tt_set(m->d_buf.bn2_var, d2, 1);
+    /* spectral norm: PyTorch's initial u, v (u1 v1 u2 v2 u3 v3) after the statistics */
+    const size_t nsn = gan_dbuffer_count(&cfg) - 2 * d2;
+    float *sn_at = m->d_buf_mem + 2 * d2;
+    CHECK(cfg.spectral_norm ? nsn > 0 && m->d_buf.sn_u[0] == sn_at : nsn == 0);
+    if (cfg.spectral_norm) {
+        const float *sn0 = fx_f32(f, "d_sn0", nsn);
+        CHECK(sn0 != NULL);
+        if (!sn0) { gan_model_free(m); fx_close(f); return; }
+        memcpy(sn_at, sn0, nsn * sizeof(float));
+    }
     memset(m->g_m_mem, 0, m->g_count * sizeof(float));
     memset(m->g_v_mem, 0, m->g_count * sizeof(float));
     memset(m->d_m_mem, 0, m->d_count * sizeof(float));
@@ -607,6 +618,12 @@ static void dcgan_iteration(const char *file, int conditional) {
             cmp_layer("G bn2 running_var", m->g_buf.bn2_var, gbuf + 2 * g2 + g1, g1, L_ATOL, L_RTOL);
         }
     }
+    if (cfg.spectral_norm) {
+        const float *sn = fx_f32(f, "d_sn_dstep", nsn);
+        CHECK(sn != NULL);
+        if (sn) cmp_layer("D spectral norm u, v after the D step (2 power iterations)", sn_at, sn, nsn,
+                          L_ATOL, L_RTOL);
+    }
     for (int i = 0; i < nd; i++) memcpy(d_after[i], dp[i], ds[i] * sizeof(float));
 
     /* ---- G step on the same fakes ---- */
@@ -625,6 +642,12 @@ static void dcgan_iteration(const char *file, int conditional) {
         cmp_summary_f(f, nm, gg[i], gs[i]);
     }
     cmp_deltas(f, "g", gp, g_init, gs, GAN_G_NTENSORS, lr_step1);
+    if (cfg.spectral_norm) {
+        const float *sn = fx_f32(f, "d_sn", nsn);
+        CHECK(sn != NULL);
+        if (sn) cmp_layer("D spectral norm u, v after the G step (3 power iterations)", sn_at, sn, nsn,
+                          L_ATOL, L_RTOL);
+    }
     if (cfg.ema > 0.0f)   /* the average after one step, from G's initial state */
         cmp_summary_f(f, "g_ema", m->g_ema_mem, m->g_count + gan_gbuffer_count(&cfg));
     {
@@ -675,3 +698,4 @@ TEST(torch_conditional_iteration) { dcgan_iteration("gan_cond.bin", 1); }
 TEST(torch_hinge_ema_iteration) { dcgan_iteration("gan_hinge.bin", 1); }
 TEST(torch_smooth_iteration) { dcgan_iteration("gan_smooth.bin", 0); }
 TEST(torch_projection_iteration) { dcgan_iteration("gan_proj.bin", 1); }
+TEST(torch_spectral_norm_iteration) { dcgan_iteration("gan_sn.bin", 1); }

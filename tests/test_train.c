@@ -99,13 +99,16 @@ TEST(train_eval_mode_samples_match_train_mode) {
 }
 
 /* A small conditional model after a few real iterations. */
-static int small_conditional(srv_trainer *t, int iters) {
+static int small_conditional_sn(srv_trainer *t, int iters, int spectral_norm) {
     srv_config c;
     srv_config_default(&c);
     srv_config_preset(&c, "fast");
     c.model.nz = 16; c.model.ngf = 16; c.model.ndf = 8;
+    c.model.spectral_norm = spectral_norm;
     return run_config(t, &c, iters);
 }
+
+static int small_conditional(srv_trainer *t, int iters) { return small_conditional_sn(t, iters, 0); }
 
 /* Balance freezes: the step measures, nothing of the frozen network moves. */
 TEST(train_freeze_skips_updates) {
@@ -143,9 +146,11 @@ TEST(train_freeze_skips_updates) {
  * pass when the running statistics are that batch's statistics: checks the
  * eval path, label planes included. Tolerance 1e-4 on the probabilities
  * (the running variance is set from the batch's 1/rstd^2 - eps in float). */
-TEST(train_sampler_judge_matches_train_mode) {
+/* With spectral normalisation the verdicts use W / sigma by the u, v that
+ * the train pass left in D's buffers (judging never moves them). */
+static void judge_matches_train_mode(int spectral_norm) {
     srv_trainer t;
-    CHECK(small_conditional(&t, 3) == 0);
+    CHECK(small_conditional_sn(&t, 3, spectral_norm) == 0);
     if (!t.model) return;
     gan_model *m = t.model;
     const int B = m->cfg.batch, d2 = 2 * m->cfg.ndf;
@@ -162,7 +167,12 @@ TEST(train_sampler_judge_matches_train_mode) {
     gan_sampler *s = gan_sampler_new(&m->cfg, 5);     /* chunks of 5: 5 + 5 + 5 + 1 */
     CHECK(s != NULL);
     if (!s) { srv_trainer_free(&t); return; }
+    const size_t nbuf = gan_dbuffer_count(&m->cfg);
+    float *buf0 = malloc(nbuf * sizeof(float));
+    if (buf0) memcpy(buf0, m->d_buf_mem, nbuf * sizeof(float));
     gan_sampler_judge(s, m->d_mem, m->d_buf_mem, t.real, labels, B, got);
+    CHECK(buf0 && memcmp(buf0, m->d_buf_mem, nbuf * sizeof(float)) == 0);
+    free(buf0);
     double worst = 0;
     for (int b = 0; b < B; b++) worst = fmax(worst, fabs(got[b] - want[b]));
     CHECKF(worst < 1e-4, "eval-mode verdicts differ from train mode by %g", worst);
@@ -173,6 +183,9 @@ TEST(train_sampler_judge_matches_train_mode) {
     gan_sampler_free(s);
     srv_trainer_free(&t);
 }
+
+TEST(train_sampler_judge_matches_train_mode) { judge_matches_train_mode(0); }
+TEST(train_sampler_judge_matches_train_mode_spectral_norm) { judge_matches_train_mode(1); }
 
 /* The G EMA: after each G step avg = d*avg + (1-d)*G over the parameters and
  * the BN statistics with d = min(ema, (1+t)/(10+t)), replayed here in double

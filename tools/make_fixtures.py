@@ -6,8 +6,9 @@ Usage:  /usr/bin/python3 tools/make_fixtures.py tests/fixtures
 fixed seeds, so the output is the same on every run on the same machine).
 
 It writes one file per topic: conv2d.bin, convt2d.bin, batchnorm.bin, act.bin,
-bce.bin, adam.bin, gan_iter.bin (one whole DCGAN training iteration) and
-softmax.bin (softmax cross-entropy). Naming files after OUTDIR writes only those.
+bce.bin, adam.bin, gan_iter.bin (one whole DCGAN training iteration), its
+variants gan_cond.bin, gan_hinge.bin, gan_smooth.bin, gan_proj.bin and
+gan_sn.bin (RECIPES), and softmax.bin (softmax cross-entropy). Naming files after OUTDIR writes only those.
 
 File format (all integers little-endian uint32, data little-endian):
     magic    4 bytes "GLFX"
@@ -308,12 +309,22 @@ def with_labels(x, labels):
 # (step 1: min(0.99, 2/11)); "smooth": cross-entropy with real label 0.9.
 # "proj": a projection discriminator (D's last layer plus the class's embedding,
 # no label planes).
+# "sn": the projection discriminator with torch.nn.utils.spectral_norm on each
+# of D's convolutions (one power iteration per forward pass in train mode).
 RECIPES = {
-    None: dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0, proj=False),
-    "hinge": dict(loss="hinge", real_label=1.0, warmup=4, half_life=1000, ema=0.99, proj=False),
-    "smooth": dict(loss="bce", real_label=0.9, warmup=0, half_life=0, ema=0.0, proj=False),
-    "proj": dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0, proj=True),
+    None: dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0, proj=False, sn=False),
+    "hinge": dict(loss="hinge", real_label=1.0, warmup=4, half_life=1000, ema=0.99, proj=False, sn=False),
+    "smooth": dict(loss="bce", real_label=0.9, warmup=0, half_life=0, ema=0.0, proj=False, sn=False),
+    "proj": dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0, proj=True, sn=False),
+    "sn": dict(loss="bce", real_label=1.0, warmup=0, half_life=0, ema=0.0, proj=True, sn=True),
 }
+
+
+def sn_vectors(D0):
+    """u then v of each spectrally normalised conv of D, in layer order (the
+    C model's D buffers after the BN statistics)."""
+    convs = [m for m in D0 if isinstance(m, nn.Conv2d)]
+    return torch.cat([t.detach().clone() for c in convs for t in (c.weight_u, c.weight_v)])
 
 
 def lr_factor(r, t):
@@ -327,6 +338,11 @@ def gan_fixture(path, conditional=False, recipe=None):
     G0, D0 = make_gan(conditional, r["proj"])
     init_params(G0, G_STREAMS)
     init_params(D0, D_STREAMS)
+    if r["sn"]:   # after the hashed weights; u, v from torch's generator, stored in full
+        for i, mod in enumerate(D0):
+            if isinstance(mod, nn.Conv2d):
+                D0[i] = nn.utils.spectral_norm(mod)
+        sn0 = sn_vectors(D0)
     real_labels = fake_labels = sample_labels = None
     if conditional:   # fixed label patterns (the C test repeats them)
         real_labels = torch.tensor([(3 * b + 1) % NCLASSES for b in range(BATCH)])
@@ -383,6 +399,7 @@ def gan_fixture(path, conditional=False, recipe=None):
     errD_fake.backward()
     d_grads = [p.grad.detach().clone() for p in D.parameters()]
     d_bufs_dstep = [b.detach().clone() for n_, b in D.named_buffers() if "running" in n_]
+    sn_dstep = sn_vectors(D0) if r["sn"] else None
     optD.step()
     # G step: the same fake, the updated D
     G.zero_grad()
@@ -450,6 +467,10 @@ def gan_fixture(path, conditional=False, recipe=None):
     w_.add("d_buf", torch.cat(db))
     if ema is not None:   # the G EMA: parameters in order, then bn1 mean var, bn2 mean var
         w_.add_summary("g_ema", torch.cat([t.flatten() for t in ema]), 60)
+    if r["sn"]:           # u1 v1 u2 v2 u3 v3: at the start, after the D step (2 power
+        w_.add("d_sn0", sn0)                  # iterations) and after the G step (3)
+        w_.add("d_sn_dstep", sn_dstep)
+        w_.add("d_sn", sn_vectors(D0))
 
     # eval-mode sampling with the updated generator
     G.eval()
@@ -480,6 +501,7 @@ def main():
         "gan_hinge.bin": lambda p: gan_fixture(p, conditional=True, recipe="hinge"),
         "gan_smooth.bin": lambda p: gan_fixture(p, recipe="smooth"),
         "gan_proj.bin": lambda p: gan_fixture(p, conditional=True, recipe="proj"),
+        "gan_sn.bin": lambda p: gan_fixture(p, conditional=True, recipe="sn"),
         "softmax.bin": softmax_fixture,
     }
     names = sys.argv[2:] or list(makers)
