@@ -75,6 +75,12 @@ ARMS = {
     "fast-d2": ["train.d_steps=2"],
     "fast-b32": ["train.batch=32"],
     "fast-noema": ["train.ema=0"],
+    # spectral normalisation of D's convolutions, alone, with the hinge loss
+    # (SN-GAN's pairing), with D's learning rate doubled, and with 2 D steps
+    "fast-sn": ["model.spectral_norm=true"],
+    "fast-sn-hinge": ["model.spectral_norm=true", "train.loss=hinge"],
+    "fast-sn-lrd1e3": ["model.spectral_norm=true", "train.lr_d=0.001"],
+    "fast-sn-d2": ["model.spectral_norm=true", "train.d_steps=2"],
 }
 
 

@@ -6,8 +6,8 @@
 A crash hid in one mode once (checkpoints off: POST /api/checkpoint then
 GET /api/checkpoint/latest freed an unset pointer) because no suite ran
 that endpoint in that mode. This suite starts one server per mode (plain,
-checkpoints off, conditional, no classifier, LAN bind with a token,
-diverged) and sends every route of the API to each: every GET with typical
+checkpoints off, conditional, conditional with a projection D and spectral
+normalisation, no classifier, LAN bind with a token, diverged) and sends every route of the API to each: every GET with typical
 parameters, then pause, step, checkpoint, a live setting and resume. Each
 answer must be one the mode allows (a 500 only where the mode cannot do
 the thing: saving with checkpoints off), every JSON answer must parse, and
@@ -60,7 +60,7 @@ def expect(mode, method, path):
     """The statuses this mode may answer."""
     base = path.split("?")[0]
     if "digit=" in path or "digits=" in path:
-        return {200} if mode == "conditional" else {400}
+        return {200} if mode in ("conditional", "projection-sn") else {400}
     if base == "/api/invite.png":
         return {200} if mode == "lan" else {404}
     if base == "/api/checkpoint/latest":
@@ -132,6 +132,7 @@ def run(binary, data):
         ("plain", {}, [], {}),
         ("ckpt-off", {"run": {"dir": ""}}, [], {}),
         ("conditional", {"model": {"conditional": True}}, [], {}),
+        ("projection-sn", {"model": {"conditional": True, "projection": True, "spectral_norm": True}}, [], {}),
         ("no-classifier", {"quality": {"classifier": os.path.join(tmp, "missing.bin"), "every": 5}}, [], {}),
         ("lan", {}, ["--bind", "0.0.0.0", "--token", TOKEN], {}),
         ("diverged", {}, [], {"GANLIVE_TEST_POISON_AT": "8"}),
