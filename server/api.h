@@ -122,6 +122,7 @@ enum MHD_Result srv_api_nearest(srv_call *c);
 enum MHD_Result srv_api_nearest_png(srv_call *c);
 enum MHD_Result srv_api_balance(srv_call *c);
 enum MHD_Result srv_api_run(srv_call *c);
+enum MHD_Result srv_api_presets(srv_call *c);
 /* Add conditional, classes, preset, quality, warnings and balance to a
  * status object. 0, or -1 on no memory. */
 int srv_api_status_insight(srv_http *h, cJSON *o);

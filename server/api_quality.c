@@ -4,6 +4,7 @@
  *   GET  /api/nearest         nearest training digit of generated samples
  *   GET  /api/nearest.png     the same as image pairs: sample | nearest real
  *   GET  /api/balance         balance decisions (trainer.c) and current skip
+ *   GET  /api/presets         what a new run of each preset would train with
  *   POST /api/run             start a new run with a preset (main.c restarts)
  * and the quality, warning and balance fields of /api/status.
  *
@@ -325,6 +326,46 @@ enum MHD_Result srv_api_balance(srv_call *c) {
     return srv_reply_json(c->conn, MHD_HTTP_OK, o);
 }
 
+/* GET /api/presets: {"presets": [{"name", "model": {...}, "train": {...}}]},
+ * in the table's order: the model and training settings a new run of each
+ * preset starts with (POST /api/run: this server's settings, then the
+ * preset's), as a config file names them. The dashboard's New-run dialog
+ * takes its choices and placeholders from here. */
+enum MHD_Result srv_api_presets(srv_call *c) {
+    static const char *const allowed[] = {NULL};
+    const char *bad = srv_query_unknown(c->conn, allowed);
+    if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "unknown or repeated query parameter: %.64s", bad);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = o ? cJSON_AddArrayToObject(o, "presets") : NULL;
+    const char *name;
+    for (int i = 0; arr && (name = srv_config_preset_name(i)) != NULL; i++) {
+        srv_config next = c->h->cfg;
+        srv_config_preset(&next, name);
+        cJSON *p = cJSON_CreateObject();
+        if (!p || !cJSON_AddItemToArray(arr, p)) {   /* from here on o owns p */
+            cJSON_Delete(p);
+            cJSON_Delete(o);
+            o = NULL;
+            break;
+        }
+        cJSON *all = srv_config_to_json(&next);
+        cJSON *model = all ? cJSON_DetachItemFromObjectCaseSensitive(all, "model") : NULL;
+        cJSON *train = all ? cJSON_DetachItemFromObjectCaseSensitive(all, "train") : NULL;
+        cJSON_Delete(all);
+        int ok = cJSON_AddStringToObject(p, "name", name) != NULL && model && train;
+        if (ok && cJSON_AddItemToObject(p, "model", model)) model = NULL; else ok = 0;
+        if (ok && cJSON_AddItemToObject(p, "train", train)) train = NULL; else ok = 0;
+        cJSON_Delete(model);   /* whatever was not handed over */
+        cJSON_Delete(train);
+        if (!ok) {
+            cJSON_Delete(o);
+            o = NULL;
+            break;
+        }
+    }
+    return srv_reply_json(c->conn, MHD_HTTP_OK, o);
+}
+
 /* The sections a new run may set: the model and its recipe, and what is
  * recorded about it; not where it lives nor how it is served. */
 static int run_section_ok(const char *name) {
@@ -343,9 +384,12 @@ enum MHD_Result srv_api_run(srv_call *c) {
     if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
                                     "unknown or repeated query parameter: %.64s", bad);
     const cJSON *p = c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "preset") : NULL;
-    if (!cJSON_IsString(p) || !p->valuestring ||
-        (strcmp(p->valuestring, "classic") != 0 && strcmp(p->valuestring, "fast") != 0))
-        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "preset: must be \"classic\" or \"fast\"");
+    srv_config probe = c->h->cfg;
+    if (!cJSON_IsString(p) || !p->valuestring || srv_config_preset(&probe, p->valuestring) < 0) {
+        char err[160];
+        srv_config_preset_error(err, sizeof err);
+        return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "%s", err);
+    }
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(c->body, "name");
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(c->body, "settings");
     for (const cJSON *it = c->body->child; it; it = it->next)

@@ -154,6 +154,14 @@ const char *srv_config_preset_name(int i) {
     return i >= 0 && i < (int)(sizeof presets / sizeof presets[0]) ? presets[i].name : NULL;
 }
 
+void srv_config_preset_error(char *err, size_t errlen) {
+    size_t at = (size_t)snprintf(err, errlen, "preset: must be");
+    const size_t n = sizeof presets / sizeof presets[0];
+    for (size_t i = 0; i < n && at < errlen; i++)
+        at += (size_t)snprintf(err + at, errlen - at, "%s\"%s\"", i == 0 ? " " : i + 1 < n ? ", " : " or ",
+                               presets[i].name);
+}
+
 int srv_config_preset(srv_config *c, const char *name) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         if (strcmp(name, presets[i].name) != 0) continue;
@@ -251,7 +259,7 @@ int srv_config_apply_file_json(srv_config *c, const cJSON *root, char *err, size
     const cJSON *preset = cJSON_GetObjectItemCaseSensitive(root, "preset");
     if (preset && (!cJSON_IsString(preset) || !preset->valuestring ||
                    srv_config_preset(&next, preset->valuestring) < 0)) {
-        snprintf(err, errlen, "preset: must be \"classic\" or \"fast\"");
+        srv_config_preset_error(err, errlen);
         return -1;
     }
     const cJSON *sec;

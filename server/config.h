@@ -83,6 +83,9 @@ const char *srv_class_name(const srv_config *c, int k);
 int srv_config_preset(srv_config *c, const char *name);
 /* The i-th preset's name ("classic", "fast"), NULL past the last. */
 const char *srv_config_preset_name(int i);
+/* What to say about a name that is none of them: `preset: must be "classic"
+ * or "fast"`, from the table. */
+void srv_config_preset_error(char *err, size_t errlen);
 
 /* Apply a nested config object (the file format). On error returns -1, writes
  * a message naming the offending key to err, and leaves c unchanged. */

@@ -79,6 +79,7 @@ static const route routes[] = {
     {"GET", "/api/nearest.png", 0, srv_api_nearest_png, 0},
     {"GET", "/api/balance", 0, srv_api_balance, 0},
     {"POST", "/api/run", 0, srv_api_run, 0},
+    {"GET", "/api/presets", 0, srv_api_presets, 0},
     {"GET", "/api/timeline", 0, srv_api_timeline, 0},
     {"GET", "/api/timeline/", 1, srv_api_timeline_png, 0},
     {"POST", "/api/pause", 0, srv_api_pause, 0},

@@ -35,7 +35,7 @@ GETS = [
     "/api/samples/fixed.png", "/api/quality", "/api/nearest?n=2&seed=3",
     "/api/nearest.png?n=2&seed=3", "/api/balance", "/api/timeline", "/api/config",
     "/api/checkpoint/latest", "/api/metrics.csv", "/metrics", "/api/real.png?n=4&seed=3",
-    "/api/interpolate.png?from=1&to=2&steps=3", "/api/invite", "/api/invite.png?i=0",
+    "/api/interpolate.png?from=1&to=2&steps=3", "/api/invite", "/api/invite.png?i=0", "/api/presets",
     "/", "/app.js",
 ]
 

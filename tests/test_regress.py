@@ -206,7 +206,7 @@ QUERY_ENDPOINTS = [
     ("GET", "/api/balance", ""), ("GET", "/api/timeline", ""), ("GET", "/api/timeline/0.png", ""),
     ("GET", "/api/config", ""), ("GET", "/api/events", ""), ("GET", "/api/checkpoint/latest", ""),
     ("GET", "/api/metrics.csv", ""), ("GET", "/metrics", ""), ("GET", "/api/real.png", ""),
-    ("GET", "/api/interpolate.png", "from=1&to=2"),
+    ("GET", "/api/interpolate.png", "from=1&to=2"), ("GET", "/api/presets", ""),
     ("POST", "/api/pause", ""), ("POST", "/api/resume", ""), ("POST", "/api/step", ""),
     ("POST", "/api/checkpoint", ""), ("POST", "/api/run", ""), ("PATCH", "/api/config", ""),
 ]

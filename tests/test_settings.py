@@ -18,7 +18,9 @@ command-line flags and their --help lines, the checkpoint's checks and POST
     the old command line's --batch / --set), keeps the old run listed, and
     refuses bad names, taken names, unknown settings, settings outside the
     recipe and values out of range with 400/409 naming the field, changing
-    nothing.
+    nothing;
+  - GET /api/presets says beforehand what such a run gets: each model and
+    train setting of the restarted run is the one it predicted for fast.
 """
 import json
 import os
@@ -165,8 +167,21 @@ def test_new_run(binary, data, tmp):
             ({"preset": "fast", "settings": {"train.lr_d": [1]}}, 400, "settings.train.lr_d"),
             ({"preset": "fast", "settings": [1]}, 400, "settings"),
             ({"preset": "fast", "colour": "red"}, 400, "colour"),
-            ({"preset": "slow"}, 400, "preset"),
+            ({"preset": "slow"}, 400, 'preset: must be "classic" or "fast"'),
         ]
+        # GET /api/presets: what a new run of each preset would start with
+        st, _, js = s.c.json("GET", "/api/presets")
+        predicted = {p["name"]: settings_of({"model": p["model"], "train": p["train"]})
+                     for p in (js or {}).get("presets", [])}
+        check("GET /api/presets: classic then fast, each with its model and train settings",
+              st == 200 and list(predicted) == ["classic", "fast"] and
+              predicted["fast"]["model.ngf"] == 64 and predicted["classic"]["model.ngf"] == 128, (st, js))
+        check("GET /api/presets: the preset's values over this run's command line (fast: batch 16, "
+              "d_steps 1; the first run has 24 and 2)",
+              predicted.get("fast", {}).get("train.batch") == 16 and predicted["fast"]["train.d_steps"] == 1 and
+              predicted["classic"]["train.batch"] == 64, predicted.get("fast"))
+        st, _, js = s.c.json("GET", "/api/presets?x=1")
+        check("GET /api/presets?x=1: 400 naming x", st == 400 and "x" in (js or {}).get("error", ""), (st, js))
         for body, code, field in refused:
             st, _, js = s.c.post("/api/run", body)
             check("POST /api/run %s: %d naming %s" % (json.dumps(body)[:70], code, field.split(":")[0]),
@@ -193,6 +208,11 @@ def test_new_run(binary, data, tmp):
               got)
         check("the rest are the preset's, not the old command line's (batch 16, d_steps 1)",
               got["train.batch"] == 16 and got["train.d_steps"] == 1 and got["train.lr_g"] == 0.0005, got)
+        want = dict(predicted.get("fast", {}), **body["settings"])
+        want["train.seed"] = int(want["train.seed"])
+        off = {k: (v, got.get(k)) for k, v in want.items() if got.get(k) != v}
+        check("every model and train setting is what GET /api/presets predicted for fast (with the asked ones)",
+              predicted.get("fast") and not off, off)
         check("its name and directory: second, under the runs root",
               got["run.name"] == "second" and os.path.realpath(got["run.dir"]) ==
               os.path.realpath(os.path.join(root, "second")), (got["run.name"], got["run.dir"]))

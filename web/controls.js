@@ -109,13 +109,25 @@ const FIELDS = [
   ['train.seed', true, 0, 'nr.seed'], ['model.nz', true, 1, 'nr.nz'],
   ['model.ngf', true, 1, 'nr.ngf'], ['model.ndf', true, 1, 'nr.ndf'],
 ];
-// The presets' values (README: Presets, Configuration), shown as each field's placeholder.
-const PRESET_VALUES = {
-  classic: { 'train.d_steps': 1, 'train.g_steps': 1, 'train.lr_d': 0.0002, 'train.lr_g': 0.0002, 'train.beta1': 0.5,
-    'train.batch': 64, 'train.seed': 1, 'model.nz': 100, 'model.ngf': 128, 'model.ndf': 64 },
-  fast: { 'train.d_steps': 1, 'train.g_steps': 1, 'train.lr_d': 0.0005, 'train.lr_g': 0.0005, 'train.beta1': 0.5,
-    'train.batch': 16, 'train.seed': 1, 'model.nz': 100, 'model.ngf': 64, 'model.ndf': 32 },
-};
+// GET /api/presets: each preset's name and the model and train settings a
+// new run of it starts with (this server's settings, then the preset's), so
+// the choices and each field's placeholder come from the server's one table.
+let presets = [];
+async function loadPresets() {
+  try { presets = (await api('/api/presets')).presets || []; } catch { return; }
+  const sel = $('nr-preset'), keep = sel.value;
+  sel.textContent = '';
+  for (const p of presets) {
+    const o = document.createElement('option');
+    o.value = p.name;
+    o.textContent = p.name;
+    if (t(`preset.${p.name}`) !== `preset.${p.name}`) o.dataset.i18n = `preset.${p.name}`;
+    sel.append(o);
+  }
+  applyLanguage(sel);
+  if (presets.some((p) => p.name === keep)) sel.value = keep;
+  placeholders();
+}
 const fieldId = (k) => `nr-${k.replace('.', '-')}`;
 const errId = (k) => `nr-err-${k.replace('.', '-')}`;
 
@@ -142,8 +154,11 @@ function buildFields() {
   applyLanguage(box);
 }
 function placeholders() {
-  const pv = PRESET_VALUES[$('nr-preset').value] || {};
-  for (const [k] of FIELDS) $(fieldId(k)).placeholder = pv[k] === undefined ? '' : String(pv[k]);
+  const p = presets.find((x) => x.name === $('nr-preset').value);
+  for (const [k] of FIELDS) {
+    const [sec, key] = k.split('.'), v = p && p[sec] ? p[sec][key] : undefined;
+    $(fieldId(k)).placeholder = v === undefined ? '' : String(v);
+  }
   $('nr-name').placeholder = `${$('nr-preset').value}-<UTC>`;
 }
 function clearErrors() {
@@ -195,11 +210,13 @@ function serverError(msg) {
 
 buildFields();
 $('nr-preset').addEventListener('change', placeholders);
-$('btn-new-run').addEventListener('click', () => {
+loadPresets();
+$('btn-new-run').addEventListener('click', async () => {
   if (store.get('access').viewer) return;
+  if (!presets.length) await loadPresets();
   clearErrors();
   const s = store.get('status');
-  if (s && (s.preset === 'classic' || s.preset === 'fast')) $('nr-preset').value = s.preset;   // this run's
+  if (s && presets.some((p) => p.name === s.preset)) $('nr-preset').value = s.preset;   // this run's
   placeholders();
   $('run-dialog').showModal();
 });

@@ -350,6 +350,26 @@ async function main() {
     await sleep(500);
     if (runPosts !== posts || m.run.restarts !== before) throw new Error(`${runPosts - posts} POSTs, the run restarted ${m.run.restarts - before} times`);
   });
+  await check('New run: the choices and each field\'s placeholder come from GET /api/presets', async () => {
+    const want = (await apiJson('/api/presets')).presets;
+    await page.click('#btn-new-run');
+    await page.waitForSelector('#run-dialog[open]', { timeout: 5000 });
+    const names = await page.$$eval('#nr-preset option', (os) => os.map((o) => o.value));
+    if (names.join() !== want.map((p) => p.name).join()) throw new Error(`choices ${names}`);
+    const seen = [];
+    for (const p of want) {
+      await page.selectOption('#nr-preset', p.name);
+      const got = await page.evaluate(() => ({ ngf: document.getElementById('nr-model-ngf').placeholder,
+        batch: document.getElementById('nr-train-batch').placeholder, lr: document.getElementById('nr-train-lr_d').placeholder }));
+      if (got.ngf !== String(p.model.ngf) || got.batch !== String(p.train.batch) || got.lr !== String(p.train.lr_d))
+        throw new Error(`${p.name}: ${JSON.stringify(got)}`);
+      seen.push(`${p.name} ngf ${got.ngf} batch ${got.batch}`);
+    }
+    await page.selectOption('#nr-preset', 'classic');
+    await page.click('#nr-cancel');
+    await page.waitForSelector('#run-dialog:not([open])', { state: 'attached', timeout: 5000 });
+    return seen.join(', ');
+  });
   await check('New run in Spanish: says the run is set aside, POSTs the preset, the page follows the new run', async () => {
     await page.selectOption('#lang', 'es');
     await page.waitForFunction(() => Number(document.getElementById('iteration').dataset.value) > 200, null, { timeout: 15000 });

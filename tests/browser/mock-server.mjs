@@ -502,6 +502,13 @@ export async function startMock({ port = 0, host = '127.0.0.1', rate = 40, quiet
         return res.end(body);
       }
       if (p === '/api/status') return req.method === 'GET' ? json(res, 200, status()) : json(res, 405, { error: 'method not allowed' });
+      // What a new run of each preset starts with (the C server: srv_api_presets).
+      if (p === '/api/presets' && req.method === 'GET') {
+        return json(res, 200, { presets: Object.entries(PRESETS).map(([name, v]) => ({ name,
+          model: { nz: 100, ngf: name === 'fast' ? 64 : 128, ndf: name === 'fast' ? 32 : 64, conditional: name === 'fast' },
+          train: { batch: name === 'fast' ? 16 : 64, seed: 1, lr_d: v.lr_d, lr_g: v.lr_g, beta1: v.beta1, beta2: v.beta2,
+            d_steps: v.d_steps, g_steps: v.g_steps } })) });
+      }
       // Runs side by side: this run and the ones set aside by POST /api/run.
       if (p === '/api/runs' && req.method === 'GET') {
         const batch = RUN.preset === 'fast' ? 16 : 64;
