@@ -110,11 +110,13 @@ void gan_dparam_sizes(const gan_config *c, size_t s[GAN_D_NTENSORS]) { sizes_of(
 size_t gan_gparam_count(const gan_config *c) { const net n = net_of(c, 0); return net_param_count(&n); }
 size_t gan_dparam_count(const gan_config *c) { const net n = net_of(c, 1); return net_param_count(&n); }
 size_t gan_gbuffer_count(const gan_config *c) { const net n = net_of(c, 0); return net_stat_count(&n); }
+/* Columns of a conv weight read as a matrix [OC][C*K*K] (spectral norm's v). */
+static int sn_cols(const net_lay *l) { return l->C * l->K * l->K; }
+
 /* Floats of the spectral norm's vectors u and v of every conv layer of d. */
 static size_t sn_count(const gan_config *c, const net *d) {
     size_t t = 0;
-    for (int i = 0; c->spectral_norm && i < d->n; i++)
-        t += (size_t)d->L[i].OC + (size_t)d->L[i].C * d->L[i].K * d->L[i].K;
+    for (int i = 0; c->spectral_norm && i < d->n; i++) t += (size_t)d->L[i].OC + (size_t)sn_cols(&d->L[i]);
     return t;
 }
 
@@ -146,8 +148,15 @@ void gan_dbuffers_point(gan_dbuffers *b, float *block, const gan_config *c) {
         const net_lay *l = &n.L[i];
         b->sn_u[i] = c->spectral_norm ? block : NULL;
         b->sn_v[i] = c->spectral_norm ? block + l->OC : NULL;
-        if (c->spectral_norm) block += (size_t)l->OC + (size_t)l->C * l->K * l->K;
+        if (c->spectral_norm) block += (size_t)l->OC + (size_t)sn_cols(l);
     }
+}
+
+void gan_d_spectral_lists(const net *d, float **use, float *const *params, float *block) {
+    float *at[NET_MAX_PARAMS];
+    net_params_point(d, at, block);
+    for (int i = 0; i < d->nparams; i++) use[i] = params[i];
+    for (int i = 0; i < d->n; i++) use[d->L[i].w_at] = at[d->L[i].w_at];
 }
 
 void gan_d_spectral(const gan_config *c, const net *d, float *const *use, float *const *params,
@@ -155,7 +164,17 @@ void gan_d_spectral(const gan_config *c, const net *d, float *const *use, float 
     for (int i = 0; c->spectral_norm && i < d->n; i++) {
         const net_lay *l = &d->L[i];
         sigma[i] = nn_sn_forward(use[l->w_at], buf->sn_u[i], buf->sn_v[i], params[l->w_at],
-                                 l->OC, l->C * l->K * l->K, train);
+                                 l->OC, sn_cols(l), train);
+    }
+}
+
+void gan_d_spectral_backward(const gan_config *c, const net *d, float *const *grad,
+                             float *const *use_grad, float *const *use, const gan_dbuffers *buf,
+                             const float sigma[GAN_D_LAYERS]) {
+    for (int i = 0; c->spectral_norm && i < d->n; i++) {
+        const net_lay *l = &d->L[i];
+        nn_sn_backward(grad[l->w_at], use_grad[l->w_at], use[l->w_at], buf->sn_u[i], buf->sn_v[i],
+                       sigma[i], l->OC, sn_cols(l));
     }
 }
 
@@ -224,14 +243,8 @@ gan_model *gan_model_new(const gan_config *c) {
     m->d_use = m->d;
     m->d_use_grad = m->d_grad;
     if (c->spectral_norm) {
-        gan_dparams wsn, dwsn;
-        net_params_point(&m->dnet, wsn.t, m->d_sn_mem);
-        net_params_point(&m->dnet, dwsn.t, m->d_sn_mem + m->d_count);
-        for (int i = 0; i < m->dnet.n; i++) {
-            const int w = m->dnet.L[i].w_at;
-            m->d_use.t[w] = wsn.t[w];
-            m->d_use_grad.t[w] = dwsn.t[w];
-        }
+        gan_d_spectral_lists(&m->dnet, m->d_use.t, m->d.t, m->d_sn_mem);
+        gan_d_spectral_lists(&m->dnet, m->d_use_grad.t, m->d_grad.t, m->d_sn_mem + m->d_count);
     }
     gacts_layout(m, &m->ga, m->act_mem, 0);
     dacts_layout(m, &m->da, m->act_mem + ga, 0);
@@ -277,7 +290,7 @@ void gan_model_init(gan_model *m, nn_rng *rng) {
     for (int i = 0; m->cfg.spectral_norm && i < m->dnet.n; i++) {   /* last: the draws
                                                                    above stay as they were */
         const net_lay *l = &m->dnet.L[i];
-        nn_sn_init(m->d_buf.sn_u[i], m->d_buf.sn_v[i], l->OC, l->C * l->K * l->K, rng);
+        nn_sn_init(m->d_buf.sn_u[i], m->d_buf.sn_v[i], l->OC, sn_cols(l), rng);
     }
     memset(m->g_grad_mem, 0, m->g_count * sizeof(float));
     memset(m->g_m_mem, 0, m->g_count * sizeof(float));

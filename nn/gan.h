@@ -324,6 +324,15 @@ float gan_lr_factor(const gan_config *c, long t);
  * goes. Does nothing without spectral_norm. */
 void gan_d_spectral(const gan_config *c, const net *d, float *const *use, float *const *params,
                     const gan_dbuffers *buf, float sigma[GAN_D_LAYERS], int train);
+/* Its backward for one pass: each conv's grad[w] += dL/dW from use_grad[w] =
+ * dL/d(W / sigma), with that pass's use, vectors and sigma (nn_sn_backward).
+ * Does nothing without spectral_norm. */
+void gan_d_spectral_backward(const gan_config *c, const net *d, float *const *grad,
+                             float *const *use_grad, float *const *use, const gan_dbuffers *buf,
+                             const float sigma[GAN_D_LAYERS]);
+/* use = params, except that each conv weight of d points at its place in
+ * block (laid out like params): where W / sigma, or its gradient, goes. */
+void gan_d_spectral_lists(const net *d, float **use, float *const *params, float *block);
 
 /* Multiply-add FLOPs (2 per MAC) of the GEMMs of one training iteration
  * with the config's batch, d_steps and g_steps: what a benchmark divides by

@@ -79,11 +79,9 @@ void gan_d_backward(gan_model *m, const float *dlogits, float *dx, int want_dpar
     }
     net_backward(&m->dnet, m->dda.t, m->da.t, m->d_use.t, want_dparams ? m->d_use_grad.t : NULL, dx,
                  dlogits, m->scratch, m->d_labels, B, prof_of(m, &pr, GAN_L_D1));
-    for (int i = 0; sn && i < m->dnet.n; i++) {   /* ... through W / sigma into dL/dW */
-        const net_lay *l = &m->dnet.L[i];
-        nn_sn_backward(m->d_grad.t[l->w_at], m->d_use_grad.t[l->w_at], m->d_use.t[l->w_at],
-                       m->d_buf.sn_u[i], m->d_buf.sn_v[i], m->d_sigma[i], l->OC, l->C * l->K * l->K);
-    }
+    if (sn)   /* ... through W / sigma into dL/dW */
+        gan_d_spectral_backward(&m->cfg, &m->dnet, m->d_grad.t, m->d_use_grad.t, m->d_use.t, &m->d_buf,
+                                m->d_sigma);
 }
 
 void gan_g_backward(gan_model *m, const float *dimages, int B) {

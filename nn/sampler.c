@@ -104,7 +104,7 @@ void gan_sampler_judge(gan_sampler *s, const float *dparams, const float *dbuf,
         gan_dbuffers b;
         float sigma[GAN_D_LAYERS];
         gan_dbuffers_point(&b, (float *)dbuf, &s->cfg);
-        for (int i = 0; i < s->d.n; i++) use[s->d.L[i].w_at] = s->wsn + (p[s->d.L[i].w_at] - p[0]);
+        gan_d_spectral_lists(&s->d, use, p, s->wsn);
         gan_d_spectral(&s->cfg, &s->d, use, p, &b, sigma, 0);
     }
     net_eval_acts(&s->d, acts, s->dx, s->h, s->dlogits);

@@ -384,8 +384,11 @@ enum MHD_Result srv_api_run(srv_call *c) {
     if (bad) return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST,
                                     "unknown or repeated query parameter: %.64s", bad);
     const cJSON *p = c->body ? cJSON_GetObjectItemCaseSensitive(c->body, "preset") : NULL;
-    srv_config probe = c->h->cfg;
-    if (!cJSON_IsString(p) || !p->valuestring || srv_config_preset(&probe, p->valuestring) < 0) {
+    int known = 0;
+    const char *preset;
+    for (int i = 0; cJSON_IsString(p) && p->valuestring && (preset = srv_config_preset_name(i)) != NULL; i++)
+        known |= strcmp(p->valuestring, preset) == 0;
+    if (!known) {
         char err[160];
         srv_config_preset_error(err, sizeof err);
         return srv_reply_error(c->conn, MHD_HTTP_BAD_REQUEST, "%s", err);

@@ -497,21 +497,31 @@ static double g1_loss(void *p) {
     return gc_dot(c->m->ga.c1, c->r, c->n);
 }
 
+/* The tiny conditional model of the whole-network checks (nz 3, ngf 4,
+ * batch 4), with D of width ndf, a projection head and spectral
+ * normalisation as asked, and D's LeakyReLU as identity: the loss must be
+ * smooth for central differences. With slope 0.2 and the exact zeros of
+ * padding and label planes, differences at h = 1e-2..1e-3 miss the gradient
+ * by up to 10% (PyTorch's autograd agrees with ours to 1e-9 there and its
+ * float64 differences only converge below h = 1e-5); the real slope is
+ * covered by the PyTorch comparisons (torch_*_iteration). NULL (a failed
+ * check) on no memory. */
+static gan_model *tiny_conditional(gan_config *cfg, int ndf, int projection, int spectral_norm) {
+    gan_config_default(cfg);
+    cfg->nz = 3; cfg->ngf = 4; cfg->ndf = ndf; cfg->batch = 4; cfg->conditional = 1;
+    cfg->projection = projection;
+    cfg->spectral_norm = spectral_norm;
+    cfg->lrelu_slope = 1.0f;
+    gan_model *m = gan_model_new(cfg);
+    CHECK(m != NULL);
+    return m;
+}
+
 TEST(conditional_gan_grad) {
     gan_config cfg;
-    gan_config_default(&cfg);
-    cfg.nz = 3; cfg.ngf = 4; cfg.ndf = 4; cfg.batch = 4; cfg.conditional = 1;
-    /* D's LeakyReLU as identity: the loss must be smooth for central
-     * differences. With slope 0.2 and the exact zeros of padding and label
-     * planes, differences at h = 1e-2..1e-3 miss the gradient by up to 10%
-     * (PyTorch's autograd agrees with ours to 1e-9 there and its float64
-     * differences only converge below h = 1e-5); the real slope is covered
-     * by the PyTorch comparison (torch_conditional_iteration). */
-    cfg.lrelu_slope = 1.0f;
-    const int B = cfg.batch;
-    gan_model *m = gan_model_new(&cfg);
-    CHECK(m != NULL);
+    gan_model *m = tiny_conditional(&cfg, 4, 0, 0);
     if (!m) return;
+    const int B = cfg.batch;
     CHECK(gan_g_in(&cfg) == 13 && gan_d_in(&cfg) == 11);
     gc_fill(m->g_mem, m->g_count, 810, 0.5f, 0.0f);
     gc_fill(m->d_mem, m->d_count, 811, 0.5f, 0.0f);
@@ -555,9 +565,9 @@ TEST(conditional_gan_grad) {
 
 /* ---- projection discriminator: the class head of D's last layer ---------- */
 
-/* L = sum_b r[b] * D(x_b, y_b) with D's logit conv3(h_b) + <E[y_b], h_b>: the
- * gradients of the class embedding E, of conv3's weights and of the images.
- * LeakyReLU as identity, as in conditional_gan_grad (a smooth loss). */
+/* L = sum_b r[b] * D(x_b, y_b): with a projection head D's logit is
+ * conv3(h_b) + <E[y_b], h_b>; the gradients of the class embedding E, of
+ * conv3's weights and of the images. */
 typedef struct { gan_model *m; const float *x, *r; const uint8_t *labels; } proj_ctx;
 
 static double proj_loss(void *p) {
@@ -568,13 +578,9 @@ static double proj_loss(void *p) {
 
 TEST(projection_gan_grad) {
     gan_config cfg;
-    gan_config_default(&cfg);
-    cfg.nz = 3; cfg.ngf = 4; cfg.ndf = 2; cfg.batch = 4; cfg.conditional = 1; cfg.projection = 1;
-    cfg.lrelu_slope = 1.0f;
-    const int B = cfg.batch;
-    gan_model *m = gan_model_new(&cfg);
-    CHECK(m != NULL);
+    gan_model *m = tiny_conditional(&cfg, 2, 1, 0);
     if (!m) return;
+    const int B = cfg.batch;
     size_t ds[GAN_D_NTENSORS];
     gan_dparam_sizes(&cfg, ds);
     CHECK(gan_d_in(&cfg) == 1 && ds[5] == (size_t)GAN_CLASSES * 2 * cfg.ndf * 49);
@@ -654,24 +660,19 @@ TEST(spectral_norm_grad) {
  * run to convergence, where sigma is stationary in them, and restored
  * before each pass, so the train-mode power iteration of each finite
  * difference moves them by O(h) only. */
-typedef struct { gan_model *m; const float *x, *r, *uv; const uint8_t *labels; size_t nbuf, nsn; } snd_ctx;
+typedef struct { proj_ctx d; const float *uv; size_t nbuf, nsn; } snd_ctx;
 
 static double snd_loss(void *p) {
     snd_ctx *c = p;
-    memcpy(c->m->d_buf_mem + c->nbuf - c->nsn, c->uv, c->nsn * sizeof(float));
-    gan_d_forward(c->m, c->x, c->labels, c->m->cfg.batch);
-    return gc_dot(c->m->da.logits, c->r, (size_t)c->m->cfg.batch);
+    memcpy(c->d.m->d_buf_mem + c->nbuf - c->nsn, c->uv, c->nsn * sizeof(float));
+    return proj_loss(&c->d);
 }
 
 TEST(spectral_norm_gan_grad) {
     gan_config cfg;
-    gan_config_default(&cfg);
-    cfg.nz = 3; cfg.ngf = 4; cfg.ndf = 2; cfg.batch = 4; cfg.conditional = 1; cfg.spectral_norm = 1;
-    cfg.lrelu_slope = 1.0f;
-    const int B = cfg.batch;
-    gan_model *m = gan_model_new(&cfg);
-    CHECK(m != NULL);
+    gan_model *m = tiny_conditional(&cfg, 2, 0, 1);
     if (!m) return;
+    const int B = cfg.batch;
     nn_rng rng;
     nn_rng_seed(&rng, 9);
     gan_model_init(m, &rng);
@@ -687,7 +688,7 @@ TEST(spectral_norm_gan_grad) {
     gc_fill(r, 4, 843, 1.0f, 0.0f);
     for (int i = 0; i < 200; i++) gan_d_forward(m, x, labels, B);   /* u, v converge */
     memcpy(uv, m->d_buf_mem + nbuf - nsn, nsn * sizeof(float));
-    snd_ctx c = {m, x, r, uv, labels, nbuf, nsn};
+    snd_ctx c = {{m, x, r, labels}, uv, nbuf, nsn};
     snd_loss(&c);
     nn_zero(m->d_grad_mem, m->d_count);
     float *dx = gc_alloc((size_t)B * GAN_PIX * gan_d_in(&cfg));
