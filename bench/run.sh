@@ -56,6 +56,8 @@ for line in open(sys.argv[1]):
     if key not in best or ips > best[key]["ips"]:
         best[key] = {"ips": ips, **{k: float(v) for k, v in kv.items() if k not in ("batch", "threads")}}
 def pct(r):
+    if "share" in r:      # median of the windows' ratios, each to its own reference GEMM
+        return 100.0 * r["share"]
     if "ceiling" in r:
         return 100.0 * r["ips"] / r["ceiling"]
     # older builds print no ceiling: sgemm rate / 0.2672 GFLOP per image

@@ -3,10 +3,14 @@
  * Trains the configured model on real data: a few warm-up iterations, then
  * `iters` iterations in five timed windows. Reports the median images/s of
  * the windows (robust to a noisy neighbour), milliseconds per iteration by
- * phase, the GEMM GFLOP/s achieved (gan_iteration_flops over wall time)
- * next to what one large cblas_sgemm reaches on this machine with the same
- * thread count, and the peak resident memory. The last line is a
- * machine-readable summary for bench/run.sh.
+ * phase and by layer, the GEMM GFLOP/s achieved (gan_iteration_flops over
+ * the windows' wall time) next to what one large cblas_sgemm reaches on
+ * this machine with the same thread count, and the peak resident memory.
+ * The share of the ceiling is a ratio inside one run: the reference GEMM is
+ * timed right after each window, so a neighbour that slows the machine for
+ * a while slows both sides of that window's ratio, and the median of the
+ * five ratios is reported. The last line is a machine-readable summary for
+ * bench/run.sh.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,13 @@
 #define WINDOWS 5
 #define WARMUP 5
 #define GRID_REPS 15
+#define REF_REPS 5      /* reference GEMMs, best of, to choose how to thread it */
+#define REF_WINDOW 2    /* ... and right after each window */
+
+/* The reference GEMM: the generator's largest (2048 x 3136 x 256). */
+#define REF_M 2048
+#define REF_N 3136
+#define REF_K 256
 
 static double now_s(void) {
     struct timespec ts;
@@ -42,7 +53,7 @@ static double cpu_s(void) {
 /* GFLOP per CPU-second of the reference GEMM on this thread alone (BLAS
  * single-threaded), best of 5 after a warm-up. */
 static double gemm_cpu_rate(void) {
-    const int M = 2048, N = 3136, K = 256;
+    const int M = REF_M, N = REF_N, K = REF_K;
     float *a = calloc((size_t)M * K, sizeof(float));
     float *b = calloc((size_t)K * N, sizeof(float));
     float *c = calloc((size_t)M * N, sizeof(float));
@@ -64,44 +75,53 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* GFLOP/s of the generator's largest GEMM (2048 x 3136 x 256) on `threads`
- * threads, best of 5 after a warm-up, measured two ways: with the BLAS's
- * own threading (split_rate 0) and split by columns the way the layers
- * split their GEMMs, one single-threaded BLAS call per OpenMP thread
- * (split_rate 1). The ceiling uses the better of the two. */
-static double gemm_rate(int threads, int split) {
-    const int M = 2048, N = 3136, K = 256;
-    float *a = calloc((size_t)M * K, sizeof(float));
-    float *b = calloc((size_t)K * N, sizeof(float));
-    float *c = calloc((size_t)M * N, sizeof(float));
+typedef struct {
+    float *a, *b, *c;   /* [M][K], [K][N], [M][N] */
+} ref_gemm;
+
+static int ref_gemm_init(ref_gemm *r) {
+    r->a = malloc((size_t)REF_M * REF_K * sizeof(float));
+    r->b = malloc((size_t)REF_K * REF_N * sizeof(float));
+    r->c = calloc((size_t)REF_M * REF_N, sizeof(float));
+    if (!r->a || !r->b || !r->c) return -1;
+    for (size_t i = 0; i < (size_t)REF_M * REF_K; i++) r->a[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)REF_K * REF_N; i++) r->b[i] = (float)(i % 5) * 0.1f;
+    return 0;
+}
+
+static void ref_gemm_free(ref_gemm *r) {
+    free(r->a); free(r->b); free(r->c);
+}
+
+/* GFLOP/s of the reference GEMM on `threads` threads, best of `reps` after
+ * a warm-up, measured one of two ways: with the BLAS's own threading
+ * (split 0) or split by columns the way the layers split their GEMMs, one
+ * single-threaded BLAS call per OpenMP thread (split 1). */
+static double gemm_rate(const ref_gemm *r, int threads, int split, int reps) {
+    const int M = REF_M, N = REF_N, K = REF_K;
     double best = 0.0;
     if (!split) nn_blas_threads(threads);
-    if (a && b && c) {
-        for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-        for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
-        for (int rep = 0; rep < 6; rep++) {
-            const double t0 = now_s();
-            if (split) {
-                #pragma omp parallel num_threads(threads)
-                {
+    for (int rep = 0; rep <= reps; rep++) {
+        const double t0 = now_s();
+        if (split) {
+            #pragma omp parallel num_threads(threads)
+            {
 #ifdef _OPENMP
-                    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+                const int t = omp_get_thread_num(), T = omp_get_num_threads();
 #else
-                    const int t = 0, T = 1;
+                const int t = 0, T = 1;
 #endif
-                    const int n0 = (int)((long)N * t / T), n1 = (int)((long)N * (t + 1) / T);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n1 - n0, K,
-                                1.0f, a, K, b + n0, N, 0.0f, c + n0, N);
-                }
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K,
-                            1.0f, a, K, b, N, 0.0f, c, N);
+                const int n0 = (int)((long)N * t / T), n1 = (int)((long)N * (t + 1) / T);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n1 - n0, K,
+                            1.0f, r->a, K, r->b + n0, N, 0.0f, r->c + n0, N);
             }
-            const double rate = 2.0 * M * N * K / (now_s() - t0) / 1e9;
-            if (rep > 0 && rate > best) best = rate;   /* first run warms up */
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K,
+                        1.0f, r->a, K, r->b, N, 0.0f, r->c, N);
         }
+        const double rate = 2.0 * M * N * K / (now_s() - t0) / 1e9;
+        if (rep > 0 && rate > best) best = rate;   /* the first run warms up */
     }
-    free(a); free(b); free(c);
     nn_blas_threads(1);                   /* back to what the layers expect */
     return best;
 }
@@ -177,28 +197,44 @@ int srv_bench_run(const srv_config *cfg, long iters) {
     memset(m->phase_s, 0, sizeof m->phase_s);
     memset(m->layer_s, 0, sizeof m->layer_s);
     memset(m->layer_flop, 0, sizeof m->layer_flop);
-    double rates[WINDOWS];
+    const double per_image = gan_iteration_flops(mc) / mc->batch / 1e9;   /* GFLOP */
+    ref_gemm ref;
+    if (ref_gemm_init(&ref) < 0) {
+        fprintf(stderr, "ganlive: out of memory for the reference GEMM\n");
+        ref_gemm_free(&ref);
+        srv_trainer_free(&t);
+        return 1;
+    }
+    /* how the reference GEMM runs fastest at this thread count */
+    const double peak_blas = gemm_rate(&ref, threads, 0, REF_REPS);
+    const double peak_split = threads > 1 ? gemm_rate(&ref, threads, 1, REF_REPS) : peak_blas;
+    const int split = peak_split > peak_blas;
+    double rates[WINDOWS], shares[WINDOWS], peaks[WINDOWS], elapsed = 0.0, cpu_used = 0.0;
     const long per_window = iters / WINDOWS;
-    const double start = now_s(), cpu_start = cpu_s();
     for (int w = 0; w < WINDOWS; w++) {
-        const double t0 = now_s();
+        const double t0 = now_s(), c0 = cpu_s();
         for (long i = 0; i < per_window; i++) {
             if (srv_trainer_iteration(&t) < 0) {
                 fprintf(stderr, "ganlive: training diverged during the benchmark\n");
+                ref_gemm_free(&ref);
                 srv_trainer_free(&t);
                 return 1;
             }
         }
-        rates[w] = (double)per_window * mc->batch / (now_s() - t0);
+        const double took = now_s() - t0;
+        elapsed += took;
+        cpu_used += cpu_s() - c0;
+        rates[w] = (double)per_window * mc->batch / took;
+        peaks[w] = gemm_rate(&ref, threads, split, REF_WINDOW);   /* the same minute's ceiling */
+        shares[w] = peaks[w] > 0.0 ? rates[w] * per_image / peaks[w] : 0.0;
     }
-    const double elapsed = now_s() - start, cpu_used = cpu_s() - cpu_start;
+    ref_gemm_free(&ref);
     const long timed = per_window * WINDOWS;
     qsort(rates, WINDOWS, sizeof rates[0], cmp_double);
-    const double median = rates[WINDOWS / 2];
+    qsort(shares, WINDOWS, sizeof shares[0], cmp_double);
+    qsort(peaks, WINDOWS, sizeof peaks[0], cmp_double);
+    const double median = rates[WINDOWS / 2], share = shares[WINDOWS / 2], peak = peaks[WINDOWS / 2];
     const double flops = gan_iteration_flops(mc) * (double)timed / elapsed / 1e9;
-    const double peak_blas = gemm_rate(threads, 0);
-    const double peak_split = threads > 1 ? gemm_rate(threads, 1) : peak_blas;
-    const double peak = peak_blas > peak_split ? peak_blas : peak_split;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     static const char *names[GAN_PHASE_COUNT] = {"G forward", "D forward+backward",
@@ -215,16 +251,18 @@ int srv_bench_run(const srv_config *cfg, long iters) {
     print_layers(m, elapsed, timed);
     printf("  GEMM GFLOP/s   %8.1f  achieved (%.3f GFLOP per image)\n", flops,
            gan_iteration_flops(mc) / mc->batch / 1e9);
-    printf("  sgemm GFLOP/s  %8.1f  one 2048x3136x256 GEMM, %d thread(s): %.0f%% reached",
-           peak, threads, peak > 0 ? 100.0 * flops / peak : 0.0);
+    printf("  sgemm GFLOP/s  %8.1f  one %dx%dx%d GEMM, %d thread(s), median of the windows (min %.1f,\n"
+           "                           max %.1f): %.0f%% reached",
+           peak, REF_M, REF_N, REF_K, threads, peaks[0], peaks[WINDOWS - 1], peak > 0 ? 100.0 * flops / peak : 0.0);
     if (threads > 1)
-        printf(" (best of BLAS threading %.1f, split by columns %.1f)", peak_blas, peak_split);
+        printf(";\n                           %s (BLAS threading %.1f, split by columns %.1f, best of %d)",
+               split ? "split by columns" : "BLAS's own threading", peak_blas, peak_split, REF_REPS);
     printf("\n");
-    const double ceiling = peak / (gan_iteration_flops(mc) / mc->batch / 1e9);
-    printf("  ceiling        %8.1f  images/s at the sgemm rate: %.0f%% reached\n",
-           ceiling, ceiling > 0 ? 100.0 * median / ceiling : 0.0);
+    const double ceiling = peak / per_image;
+    printf("  ceiling        %8.1f  images/s at the sgemm rate: %.0f%% reached (median of the windows'\n"
+           "                           ratios, each to the GEMM timed right after it; min %.0f%%, max %.0f%%)\n",
+           ceiling, 100.0 * share, 100.0 * shares[0], 100.0 * shares[WINDOWS - 1]);
     /* per core: images per CPU-second against the 1-thread GEMM rate per CPU-second */
-    const double per_image = gan_iteration_flops(mc) / mc->batch / 1e9;
     const double cpu_ips = (double)timed * mc->batch / cpu_used, cpu_gemm = gemm_cpu_rate();
     printf("  per core       %8.1f  images per CPU-second (%.2f CPU-s per iteration); %.0f%% of the\n"
            "                           ceiling in CPU time (1-thread sgemm %.1f GFLOP per CPU-second)\n",
@@ -236,10 +274,16 @@ int srv_bench_run(const srv_config *cfg, long iters) {
            "                           %.1f ms of CPU time, so %.1f ms on %d idle core(s) at best)\n",
            grid_ms, GAN_SAMPLER_CHUNK, threads, GRID_REPS, grid_cpu_ms, grid_cpu_ms / threads, threads);
     printf("  BLAS           %s\n", nn_blas_name());
+    {   /* how idle OpenMP threads wait (main.c sets GOMP_SPINCOUNT unless the user chose) */
+        const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+        printf("  OpenMP waits   %s%s%s%s%s%s\n", spin ? "GOMP_SPINCOUNT=" : "", spin ? spin : "",
+               spin && policy ? ", " : "", policy ? "OMP_WAIT_POLICY=" : "", policy ? policy : "",
+               spin || policy ? "" : "libgomp's default");
+    }
     printf("  peak RSS       %8.1f MB\n", ru.ru_maxrss / 1024.0);
     printf("result ganlive threads=%d batch=%d images_per_s=%.1f gflops=%.1f sgemm_gflops=%.1f "
-           "ceiling=%.1f grid_ms=%.1f grid_cpu_ms=%.1f cpu_images_per_s=%.1f cpu_ceiling=%.1f rss_mb=%.1f\n",
-           threads, mc->batch, median, flops, peak, ceiling, grid_ms, grid_cpu_ms, cpu_ips,
+           "ceiling=%.1f share=%.3f grid_ms=%.1f grid_cpu_ms=%.1f cpu_images_per_s=%.1f cpu_ceiling=%.1f rss_mb=%.1f\n",
+           threads, mc->batch, median, flops, peak, ceiling, share, grid_ms, grid_cpu_ms, cpu_ips,
            cpu_gemm / per_image, ru.ru_maxrss / 1024.0);
     srv_trainer_free(&t);
     return 0;

@@ -435,20 +435,36 @@ static int cmd_serve(cli *c) {
     return 0;
 }
 
-/* OpenMP threads that wait at a barrier spin by default (libgomp). When
- * anything else wants a core (an HTTP request drawing samples, another
- * program) the spinning thread holds it while its partner waits to be
- * scheduled, and two threads end up slower than one: seen here, 64 samples
- * in 360 ms on two threads against 112 ms on one, and training at 50 instead
- * of 135 images/s next to a compile. Passive waiting sleeps instead. libgomp
- * reads the policy from the environment when it loads, before main, so the
- * program re-executes itself once with it set; an explicit OMP_WAIT_POLICY
- * or GOMP_SPINCOUNT from the user is respected. */
-static void prefer_passive_openmp(char **argv) {
+/* How long an idle OpenMP thread spins before it sleeps. A training step
+ * opens about a hundred parallel regions (a few per layer), and between two
+ * of them the second thread waits for microseconds. libgomp's choice is bad
+ * both ways on this kind of machine:
+ *  - spinning for milliseconds (its default where it spins) turns any
+ *    competing load into a collapse: a spinning thread holds its core while
+ *    its partner waits to be scheduled. Seen here: 64 samples in 360 ms on
+ *    two threads against 112 ms on one, training at 50 instead of 135
+ *    images/s next to a compile;
+ *  - sleeping at once (OMP_WAIT_POLICY=PASSIVE, which ganlive used to set,
+ *    and what this libgomp's default amounts to here) pays a futex sleep and
+ *    wake-up for every region: about 60 us on a KVM guest, whose idle vCPU
+ *    halts. 14,000 context switches in a 50-iteration benchmark at batch 16,
+ *    and a quarter of the speed at 2 threads.
+ * So idle threads spin for about as long as a sleep and wake-up cost, then
+ * sleep: the rule that is never worse than twice the better choice made in
+ * hindsight. SPIN_PAUSES pause instructions are about 50 us here (26 ns
+ * each). Measured in one run of alternating benchmarks (README, Speed):
+ * batch 16 on 2 threads, +21% on a quiet machine, -9% beside a busy loop
+ * that takes a core, against -55% with 30,000 pauses.
+ * libgomp reads GOMP_SPINCOUNT from the environment when it loads, before
+ * main, so the program re-executes itself once with it set; an explicit
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT from the user is respected. */
+#define SPIN_PAUSES "2000"
+
+static void set_openmp_spin(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    if (setenv("GOMP_SPINCOUNT", SPIN_PAUSES, 1) != 0) return;
     execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the default policy */
+    /* exec failed: carry on with libgomp's default */
 }
 
 /* glibc's malloc, tuned for a long-running server with many short-lived
@@ -464,7 +480,7 @@ static void tune_malloc(void) {
 }
 
 int main(int argc, char **argv) {
-    prefer_passive_openmp(argv);
+    set_openmp_spin(argv);
     tune_malloc();
     /* Under a file-size limit (ulimit -f, systemd's LimitFSIZE) a write
      * past it would kill the process with SIGXFSZ in the middle of a

@@ -4,7 +4,8 @@
 # the right size; two runs with the same seed and threads agree bit for bit;
 # Ctrl-C ends a run cleanly with the grid written; a run resumed from its
 # checkpoint ends bit for bit where an uninterrupted one does; `sample`;
-# damaged and other-architecture checkpoints are refused; --fresh.
+# damaged and other-architecture checkpoints are refused; --fresh; `bench`
+# and the OpenMP wait setting it reports.
 set -u
 bin=$1
 data=$2
@@ -147,6 +148,37 @@ expect_exit "other architecture refused" 2 "another architecture.*ngf 128.*ngf 1
 check "--fresh sets old checkpoints aside" grep -q "^ganlive: --fresh: moved 2 old checkpoints to" "$tmp/f.log"
 check "--fresh starts at 0" grep -q "^final iteration 2 " "$tmp/f.log"
 check "--fresh keeps the old files" exists "$tmp/r.run"/old-*/ckpt-000000012.bin
+
+# `ganlive bench`: the per-layer table, the ceiling and its share (each window
+# against the reference GEMM timed right after it), and how OpenMP threads
+# wait: ganlive sets GOMP_SPINCOUNT itself (main.c) unless the user chose.
+env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$bin" bench --data "$data" --batch 8 --threads 2 --iters 5 \
+    >"$tmp/bench.log" 2>&1; rc=$?
+check "bench exits 0" [ "$rc" = 0 ]
+bench_ok() {   # the result line's figures are there and sane, every layer has its row
+    python3 - "$tmp/bench.log" <<'PY'
+import sys
+log = open(sys.argv[1]).read()
+res = [l for l in log.splitlines() if l.startswith("result ganlive ")]
+kv = dict(x.split("=", 1) for x in res[0].split()[2:])
+f = {k: float(v) for k, v in kv.items()}
+assert f["threads"] == 2 and f["batch"] == 8, f
+assert f["images_per_s"] > 0 and f["sgemm_gflops"] > 0 and f["grid_ms"] > 0, f
+assert abs(f["ceiling"] - f["sgemm_gflops"] / (f["gflops"] / f["images_per_s"])) < 0.2 * f["ceiling"], f
+assert 0 < f["share"] < 1.5, f
+for row in ("G convT2 7->14", "D conv2 14->7", "Adam (G and D)", "all layers"):
+    assert "    " + row in log, row
+PY
+}
+check "bench: result line and per-layer table" bench_ok
+check "bench: idle OpenMP threads spin ~50 us, then sleep (GOMP_SPINCOUNT set by ganlive)" \
+    grep -qE "^  OpenMP waits +GOMP_SPINCOUNT=2000$" "$tmp/bench.log"
+env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive "$bin" bench --data "$data" --batch 8 --threads 1 --iters 5 \
+    >"$tmp/bench2.log" 2>&1
+check "bench: the user's OMP_WAIT_POLICY is left alone" grep -qE "^  OpenMP waits +OMP_WAIT_POLICY=passive$" "$tmp/bench2.log"
+env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=77 "$bin" bench --data "$data" --batch 8 --threads 1 --iters 5 \
+    >"$tmp/bench3.log" 2>&1
+check "bench: the user's GOMP_SPINCOUNT is left alone" grep -qE "^  OpenMP waits +GOMP_SPINCOUNT=77$" "$tmp/bench3.log"
 
 # Fashion-MNIST from Debian's dataset-fashion-mnist (gzip IDX files)
 "$bin" train --config "$tmp/small.json" --dataset fashion --iters 3 --out "$tmp/f.png" \
