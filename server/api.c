@@ -47,6 +47,8 @@ int srv_api_classroom_figures(srv_http *h, srv_figure out[SRV_CLASSROOM_FIGURES]
         {"viewers_dropped", "Event streams ended because they fell too far behind.", 1,
          (double)srv_events_dropped(h->events)},
         {"renders", "Generator or classifier jobs the render worker ran.", 1, (double)r.renders},
+        {"renders_split", "Of them, jobs drawn on two cores while training did not run.", 1,
+         (double)r.split},
         {"render_cache_hits", "Answers served from the render cache.", 1, (double)r.cache_hits},
         {"render_coalesced", "Requests that waited for an identical render in flight.", 1,
          (double)r.coalesced},

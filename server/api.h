@@ -184,7 +184,7 @@ typedef struct {
     int counter;                          /* 1 a running total, 0 a gauge */
     double value;
 } srv_figure;
-#define SRV_CLASSROOM_FIGURES 12
+#define SRV_CLASSROOM_FIGURES 13
 int srv_api_classroom_figures(srv_http *h, srv_figure out[SRV_CLASSROOM_FIGURES]);
 
 #endif

@@ -89,6 +89,7 @@ void srv_rendered_release(srv_render *r, srv_rendered *e);
 /* Counters for /api/status and /metrics. */
 typedef struct {
     long renders;                /* jobs run (cache misses and live grids) */
+    long split;                  /* of them, drawn on two threads (training not running) */
     long cache_hits;             /* answered from a ready cache entry */
     long coalesced;              /* waited for an identical render in flight */
     long not_modified;           /* 304 answers */

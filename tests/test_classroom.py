@@ -16,7 +16,10 @@ What it proves, each from the server's own counters (/api/status
   - LAN bind: the machine's own addresses and host name pass the Host check,
     other names do not; loopback bind keeps refusing them; presenter and
     viewer roles; the invite QR code decodes (zbarimg) to the join URL;
-  - /metrics carries the classroom counters.
+  - /metrics carries the classroom counters;
+  - while training does not run, a request of two sampler chunks or more is
+    drawn on two cores (renders_split), with the very bytes `ganlive sample
+    --checkpoint` writes; while it runs, on one.
 Source addresses 127.0.0.2.. stand for students' machines; nothing leaves
 loopback.
 """
@@ -32,8 +35,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
 from testlib import Server, check, main, wait_for  # noqa: E402
 from test_http import SSE  # noqa: E402
+from test_insight import png_pixels  # noqa: E402
 
 TOKEN = "classroom-token-0123456789"
 
@@ -400,6 +405,93 @@ def test_lan(binary, data, tmp):
     s.stop()
 
 
+def cells(png, scale, n):
+    """The n digit cells of a samples.png grid (2-pixel gutters) at scale 1:
+    each a list of 28 rows of bytes, every scale-th pixel of the cell."""
+    w, _, rows = png_pixels(png)
+    side = 28 * scale
+    cols = (w + 2) // (side + 2)
+    out = []
+    for i in range(n):
+        x0, y0 = (i % cols) * (side + 2), (i // cols) * (side + 2)
+        out.append([rows[y0 + y * scale][x0:x0 + side:scale] for y in range(28)])
+    return out
+
+
+def test_split(binary, data, tmp):
+    """Paused, big requests are drawn on two cores with the same bytes.
+
+    The worker's snapshot is held for the whole test (live_every_ms 60 s),
+    so answers drawn while paused (split in two) and after resuming (one
+    core) come from the very same weights: same pixels (scale 1 against
+    scale 2, a new query), same D verdicts and labels (64 digits against 63).
+    A conditional model asks for i % 10 (digits=all), so the helper's half
+    needs the right labels."""
+    for name, model in (("plain", {}), ("conditional", {"conditional": True})):
+        with open(write_config(tmp, live_every_ms=60000)) as f:
+            cfg = json.load(f)
+        cfg["model"].update(model)
+        cfg["run"]["dir"] = os.path.join(tmp, "split-" + name)
+        path = os.path.join(tmp, "split-%s.json" % name)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        s = Server(binary, ["--data", data, "--config", path], label="split-" + name)
+        try:
+            if not check("split, %s: server starts and trains" % name,
+                         s.ready() and wait_for(lambda: (s.status() or {}).get("iteration", 0) >= 3, 60)):
+                continue
+            check("split, %s: paused" % name, pause(s.port))
+            time.sleep(0.5)                   # the worker moves to the paused weights
+            c0 = classroom(s.port)
+            # digits=all rounds n up to whole rows of ten
+            n1, n2 = (70, 60) if model else (64, 63)
+            q = "n=%d&seed=43" % n1 + ("&digits=all" if model else "")
+            st1, _, png1 = req(s.port, "/api/samples.png?" + q)
+            st2, _, js1 = req(s.port, "/api/samples.json?" + q)
+            c1 = classroom(s.port)
+            check("split, %s: paused, %d digits and their verdicts are drawn on two cores" % (name, n1),
+                  st1 == st2 == 200 and c1["renders_split"] == c0["renders_split"] + 2, (st1, st2, c0, c1))
+            if not model:
+                st, _, body = req(s.port, "/api/checkpoint", {"Content-Type": "application/json"},
+                                  method="POST", body="{}")
+                ck = json.loads(body) if st == 200 else {}
+                for n, seed in ((64, 43), (40, 44)):
+                    ok, why = testlib.samples_match_checkpoint(binary, s, ck.get("path", "?"), seed=seed, n=n,
+                                                               tmp_dir=tmp)
+                    check("split, plain: paused, %d digits on two cores = ganlive sample --checkpoint, "
+                          "byte for byte" % n, ok, why)
+            st, _, _ = req(s.port, "/api/resume", {"Content-Type": "application/json"}, method="POST", body="{}")
+            it = (s.status() or {}).get("iteration", 0)
+            check("split, %s: training runs again" % name,
+                  st == 200 and wait_for(lambda: (s.status() or {}).get("iteration", 0) > it + 2, 60))
+            c2 = classroom(s.port)
+            st3, _, png2 = req(s.port, "/api/samples.png?" + q + "&scale=2")
+            st4, _, js2 = req(s.port, "/api/samples.json?" + q.replace("n=%d" % n1, "n=%d" % n2))
+            c3 = classroom(s.port)
+            check("split, %s: while training runs, the same snapshot, drawn on one core" % name,
+                  st3 == st4 == 200 and c3["renders"] == c2["renders"] + 2 and
+                  c3["renders_split"] == c2["renders_split"] and
+                  c3["render_snapshot_iteration"] == c1["render_snapshot_iteration"], (c1, c2, c3))
+            check("split, %s: the same pixels on two cores and on one" % name,
+                  cells(png1, 1, n1) == cells(png2, 2, n1) and len(cells(png1, 1, n1)) == n1)
+            a, b = json.loads(js1)["samples"], json.loads(js2)["samples"]
+            keys = ("d_fake", "requested")
+            check("split, %s: the same verdicts and labels on two cores and on one" % name,
+                  len(a) == n1 and len(b) == n2 and
+                  [[x.get(k) for k in keys] for x in a[:n2]] == [[x.get(k) for k in keys] for x in b],
+                  [(x.get("d_fake"), y.get("d_fake")) for x, y in zip(a[40:46], b[40:46])])
+            c0 = classroom(s.port)
+            check("split, %s: paused again" % name, pause(s.port))
+            time.sleep(0.5)
+            st, _, _ = req(s.port, "/api/samples.png?n=16&seed=45")
+            c1 = classroom(s.port)
+            check("split, %s: one chunk (16 digits) is not split" % name,
+                  st == 200 and c1["renders"] == c0["renders"] + 1 and c1["renders_split"] == c0["renders_split"],
+                  (c0, c1))
+        finally:
+            s.stop()
+
+
 def run(binary, data):
     tmp = tempfile.mkdtemp(prefix="ganlive-classroom-test-")
     try:
@@ -415,6 +507,7 @@ def run(binary, data):
         test_budget(binary, data, tmp)
         test_share(binary, data, tmp)
         test_lan(binary, data, tmp)
+        test_split(binary, data, tmp)
     except Exception as e:                   # a broken answer fails the suite, never leaves servers behind
         check("the suite ran to its end", False, repr(e))
     finally:
