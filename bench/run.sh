@@ -5,7 +5,8 @@
 # rounds) so a noisy neighbour hurts both alike. Prints every run, then one
 # table with the best of each: ganlive's images/s, its share of the ceiling
 # that `ganlive bench` prints (the sgemm rate of that thread count / work per
-# image), the sampler's 64-digit grid time, PyTorch's images/s and the ratio.
+# image; the median over the rounds), the sampler's 64-digit grid time,
+# PyTorch's images/s and the ratio.
 #
 #   BATCHES="64 16"  THREADS="1 2"  ROUNDS=2  TORCH_ITERS=ITERS
 #   BASE=/path/to/older/ganlive   also run an older build in the same rounds
@@ -43,8 +44,8 @@ for round in $(seq "$rounds"); do
 done
 echo
 /usr/bin/python3 - "$log" <<'PY'
-import re, sys
-best = {}
+import re, statistics, sys
+best, shares = {}, {}
 for line in open(sys.argv[1]):
     if not line.startswith("result "):
         continue
@@ -53,17 +54,23 @@ for line in open(sys.argv[1]):
     kv = dict(x.split("=", 1) for x in f[2:])
     key = (prog, int(kv["batch"]), int(kv["threads"]))
     ips = float(kv["images_per_s"])
+    if "share" in kv:
+        shares.setdefault(key, []).append(float(kv["share"]))
     if key not in best or ips > best[key]["ips"]:
         best[key] = {"ips": ips, **{k: float(v) for k, v in kv.items() if k not in ("batch", "threads")}}
+for key, s in shares.items():
+    best[key]["share"] = statistics.median(s)
 def pct(r):
-    if "share" in r:      # median of the windows' ratios, each to its own reference GEMM
+    # the median over the rounds of each run's share (itself the median of
+    # its windows' ratios, each to the reference GEMM timed right after it)
+    if "share" in r:
         return 100.0 * r["share"]
     if "ceiling" in r:
         return 100.0 * r["ips"] / r["ceiling"]
     # older builds print no ceiling: sgemm rate / 0.2672 GFLOP per image
     return 100.0 * r["ips"] / (r["sgemm_gflops"] / 0.2672)
 has_base = any(p == "before" for p, _, _ in best)
-head = "| batch | threads | ganlive img/s | GEMM / sgemm GFLOP/s | % of ceiling | grid ms |"
+head = "| batch | threads | ganlive img/s | GEMM / sgemm GFLOP/s | % of ceiling (median of rounds) | grid ms |"
 rule = "|---|---|---|---|---|---|"
 if has_base:
     head += " before img/s | before % of ceiling (its sgemm) |"

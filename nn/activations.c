@@ -3,7 +3,7 @@
  * Each backward pass reads the forward OUTPUT, which fixes the local slope
  * (relu and leaky relu: out > 0 exactly when inp > 0; tanh: 1 - out^2), and
  * accumulates into dinp like every backward pass of the library. Threads
- * split the range. nn_zero is here too: it is the elementwise pass that
+ * split the range (above NN_PAR_MIN, par.h). nn_zero is here too: it is the elementwise pass that
  * clears gradient buffers before a backward pass accumulates into them.
  */
 #include <math.h>
@@ -12,38 +12,38 @@
 #include "par.h"
 
 void nn_relu_forward(float *out, const float *inp, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
 void nn_relu_backward(float *dinp, const float *out, const float *dout, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 void nn_leaky_relu_forward(float *out, const float *inp, float slope, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : slope * inp[i];
 }
 
 void nn_leaky_relu_backward(float *dinp, const float *out, const float *dout, float slope,
                             size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : slope * dout[i];
 }
 
 void nn_tanh_forward(float *out, const float *inp, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
 }
 
 void nn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
     for (size_t i = 0; i < n; i++) dinp[i] += (1.0f - out[i] * out[i]) * dout[i];
 }
 
 void nn_zero(float *x, size_t n) {
-    #pragma omp parallel
+    #pragma omp parallel if (n >= NN_PAR_MIN)
     {
         long lo, hi;
         nn_share((long)n, &lo, &hi);
@@ -55,7 +55,7 @@ void nn_zero(float *x, size_t n) {
  * loop vectorises), then the threads' verdicts are and-ed. */
 int nn_all_finite(const float *x, size_t n) {
     int ok = 1;
-    #pragma omp parallel reduction(&& : ok)
+    #pragma omp parallel reduction(&& : ok) if (n >= NN_PAR_MIN)
     {
         long lo, hi;
         nn_share((long)n, &lo, &hi);

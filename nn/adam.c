@@ -51,7 +51,7 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t 
     const float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)t));
     const float step = lr / bc1;
     const int avx512 = __builtin_cpu_supports("avx512f");
-    #pragma omp parallel
+    #pragma omp parallel if (n >= NN_PAR_MIN)
     {
         long lo, hi;
         nn_share((long)n, &lo, &hi);
@@ -63,7 +63,7 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t 
 
 void nn_ema_update(float *avg, const float *x, size_t n, float decay) {
     const float keep = decay, take = 1.0f - decay;
-    #pragma omp parallel
+    #pragma omp parallel if (n >= NN_PAR_MIN)
     {
         long lo, hi;
         nn_share((long)n, &lo, &hi);

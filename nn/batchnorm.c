@@ -14,6 +14,7 @@
  */
 #include <math.h>
 #include "nn.h"
+#include "par.h"
 
 /* Sums run in LANES independent float accumulators over blocks of BLOCK
  * values (so the compiler vectorises them), and each block's sums are added
@@ -64,7 +65,7 @@ void nn_batchnorm_act_forward(float *out, float *mean, float *rstd, const float 
                               const float *gamma, const float *beta,
                               float *run_mean, float *run_var, float momentum, float eps,
                               float slope, int C, int N) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)C * N >= NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const float *x = inp + (size_t)c * N;
         float *y = out + (size_t)c * N;
@@ -87,7 +88,7 @@ void nn_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
 void nn_batchnorm_act_forward_eval(float *out, const float *inp, const float *gamma,
                                    const float *beta, const float *run_mean,
                                    const float *run_var, float eps, float slope, int C, int N) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)C * N >= NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const float scale = gamma[c] / sqrtf(run_var[c] + eps);
         const float shift = beta[c] - run_mean[c] * scale;
@@ -139,7 +140,7 @@ static void channel_backward(float *dx, float *dgamma, float *dbeta, const float
 void nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                            const float *inp, const float *mean, const float *rstd,
                            const float *gamma, int C, int N) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)C * N >= NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const size_t o = (size_t)c * N;
         channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
@@ -150,7 +151,7 @@ void nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float
 void nn_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                const float *out, const float *inp, const float *mean,
                                const float *rstd, const float *gamma, float slope, int C, int N) {
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((size_t)C * N >= NN_PAR_MIN)
     for (int c = 0; c < C; c++) {
         const size_t o = (size_t)c * N;
         channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,

@@ -15,6 +15,15 @@
 #include <omp.h>
 #endif
 
+/* Elementwise and per-channel passes over fewer floats than this run on the
+ * calling thread alone (`#pragma omp parallel if (n >= NN_PAR_MIN)`): a
+ * second thread that is asleep takes about 60 us to wake on a KVM guest (a
+ * futex wake of a halted vCPU), about what one core needs to stream 2^18
+ * floats through such a pass. At the fast preset's batch of 16 most of them
+ * are below it. Only where the split cannot change a result: each value is
+ * computed the same way whichever thread computes it. */
+#define NN_PAR_MIN ((size_t)1 << 18)
+
 /* This thread's share [*lo, *hi) of [0, n) inside a parallel region. */
 static inline void nn_share(long n, long *lo, long *hi) {
 #ifdef _OPENMP

@@ -437,28 +437,30 @@ static int cmd_serve(cli *c) {
 
 /* How long an idle OpenMP thread spins before it sleeps. A training step
  * opens about a hundred parallel regions (a few per layer), and between two
- * of them the second thread waits for microseconds. libgomp's choice is bad
- * both ways on this kind of machine:
+ * of them the second thread waits for microseconds. libgomp's choices are
+ * bad both ways on this kind of machine:
  *  - spinning for milliseconds (its default where it spins) turns any
  *    competing load into a collapse: a spinning thread holds its core while
  *    its partner waits to be scheduled. Seen here: 64 samples in 360 ms on
  *    two threads against 112 ms on one, training at 50 instead of 135
  *    images/s next to a compile;
  *  - sleeping at once (OMP_WAIT_POLICY=PASSIVE, which ganlive used to set,
- *    and what this libgomp's default amounts to here) pays a futex sleep and
- *    wake-up for every region: about 60 us on a KVM guest, whose idle vCPU
- *    halts. 14,000 context switches in a 50-iteration benchmark at batch 16,
- *    and a quarter of the speed at 2 threads.
- * So idle threads spin for about as long as a sleep and wake-up cost, then
- * sleep: the rule that is never worse than twice the better choice made in
- * hindsight. SPIN_PAUSES pause instructions are about 50 us here (26 ns
- * each). Measured in one run of alternating benchmarks (README, Speed):
- * batch 16 on 2 threads, +21% on a quiet machine, -9% beside a busy loop
- * that takes a core, against -55% with 30,000 pauses.
+ *    and about what this libgomp's default amounts to here) pays a futex
+ *    sleep and wake-up at nearly every region: about 60 us on a KVM guest,
+ *    whose idle vCPU halts; 14,000 context switches in a 50-iteration
+ *    benchmark at batch 16.
+ * So an idle thread spins for SPIN_PAUSES pause instructions, about 13 us
+ * here (26 ns each): long enough for the gap between two back-to-back
+ * regions, short enough to cost little when another program wants the
+ * core. Passes too small to be worth waking a thread for run on one
+ * (NN_PAR_MIN, nn/par.h). Measured in alternating benchmarks (README,
+ * Speed): at batch 16 on 2 threads, +11% both on a quiet machine and beside
+ * a busy loop that takes a core; 2,000 pauses gained more on the quiet
+ * machine and lost 9% beside the busy loop.
  * libgomp reads GOMP_SPINCOUNT from the environment when it loads, before
  * main, so the program re-executes itself once with it set; an explicit
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT from the user is respected. */
-#define SPIN_PAUSES "2000"
+#define SPIN_PAUSES "500"
 
 static void set_openmp_spin(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;

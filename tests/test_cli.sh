@@ -171,8 +171,8 @@ for row in ("G convT2 7->14", "D conv2 14->7", "Adam (G and D)", "all layers"):
 PY
 }
 check "bench: result line and per-layer table" bench_ok
-check "bench: idle OpenMP threads spin ~50 us, then sleep (GOMP_SPINCOUNT set by ganlive)" \
-    grep -qE "^  OpenMP waits +GOMP_SPINCOUNT=2000$" "$tmp/bench.log"
+check "bench: idle OpenMP threads spin ~13 us, then sleep (GOMP_SPINCOUNT set by ganlive)" \
+    grep -qE "^  OpenMP waits +GOMP_SPINCOUNT=500$" "$tmp/bench.log"
 env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive "$bin" bench --data "$data" --batch 8 --threads 1 --iters 5 \
     >"$tmp/bench2.log" 2>&1
 check "bench: the user's OMP_WAIT_POLICY is left alone" grep -qE "^  OpenMP waits +OMP_WAIT_POLICY=passive$" "$tmp/bench2.log"
