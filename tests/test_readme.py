@@ -343,8 +343,11 @@ def run(binary, data_dir):
     exs = examples(section)
     check("README: the HTTP API section has curl examples", len(exs) >= 20, len(exs))
     workdir = tempfile.mkdtemp(prefix="ganlive-readme-work-")
+    # timeline max 10000: the README shows snapshot 100, which a full timeline
+    # (100 snapshots, reached at iteration 10,000 by a fast build within the
+    # suite's two minutes) would thin away
     main = Server(binary, data_dir, "main", {"quality": {"every": 50, "samples": 100},
-                                             "timeline": {"every": 100, "max": 100}})
+                                             "timeline": {"every": 100, "max": 10000}})
     cond = Server(binary, data_dir, "conditional", {"model": {"conditional": True}})
     # the invite examples need a server the LAN can reach (a token then)
     lan = Server(binary, data_dir, "LAN", {"server": {"bind": "0.0.0.0",
