@@ -50,26 +50,6 @@ static double cpu_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* GFLOP per CPU-second of the reference GEMM on this thread alone (BLAS
- * single-threaded), best of 5 after a warm-up. */
-static double gemm_cpu_rate(void) {
-    const int M = REF_M, N = REF_N, K = REF_K;
-    float *a = calloc((size_t)M * K, sizeof(float));
-    float *b = calloc((size_t)K * N, sizeof(float));
-    float *c = calloc((size_t)M * N, sizeof(float));
-    double best = 0.0;
-    if (a && b && c)
-        for (int rep = 0; rep < 6; rep++) {
-            const double t0 = cpu_s();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K,
-                        1.0f, a, K, b, N, 0.0f, c, N);
-            const double rate = 2.0 * M * N * K / (cpu_s() - t0) / 1e9;
-            if (rep > 0 && rate > best) best = rate;
-        }
-    free(a); free(b); free(c);
-    return best;
-}
-
 static int cmp_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -91,6 +71,20 @@ static int ref_gemm_init(ref_gemm *r) {
 
 static void ref_gemm_free(ref_gemm *r) {
     free(r->a); free(r->b); free(r->c);
+}
+
+/* GFLOP per CPU-second of the reference GEMM on this thread alone (BLAS
+ * single-threaded), best of 5 after a warm-up. */
+static double gemm_cpu_rate(const ref_gemm *r) {
+    double best = 0.0;
+    for (int rep = 0; rep < 6; rep++) {
+        const double t0 = cpu_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, REF_M, REF_N, REF_K,
+                    1.0f, r->a, REF_K, r->b, REF_N, 0.0f, r->c, REF_N);
+        const double rate = 2.0 * REF_M * REF_N * REF_K / (cpu_s() - t0) / 1e9;
+        if (rep > 0 && rate > best) best = rate;
+    }
+    return best;
 }
 
 /* GFLOP/s of the reference GEMM on `threads` threads, best of `reps` after
@@ -228,7 +222,6 @@ int srv_bench_run(const srv_config *cfg, long iters) {
         peaks[w] = gemm_rate(&ref, threads, split, REF_WINDOW);   /* the same minute's ceiling */
         shares[w] = peaks[w] > 0.0 ? rates[w] * per_image / peaks[w] : 0.0;
     }
-    ref_gemm_free(&ref);
     const long timed = per_window * WINDOWS;
     qsort(rates, WINDOWS, sizeof rates[0], cmp_double);
     qsort(shares, WINDOWS, sizeof shares[0], cmp_double);
@@ -263,7 +256,8 @@ int srv_bench_run(const srv_config *cfg, long iters) {
            "                           ratios, each to the GEMM timed right after it; min %.0f%%, max %.0f%%)\n",
            ceiling, 100.0 * share, 100.0 * shares[0], 100.0 * shares[WINDOWS - 1]);
     /* per core: images per CPU-second against the 1-thread GEMM rate per CPU-second */
-    const double cpu_ips = (double)timed * mc->batch / cpu_used, cpu_gemm = gemm_cpu_rate();
+    const double cpu_ips = (double)timed * mc->batch / cpu_used, cpu_gemm = gemm_cpu_rate(&ref);
+    ref_gemm_free(&ref);
     printf("  per core       %8.1f  images per CPU-second (%.2f CPU-s per iteration); %.0f%% of the\n"
            "                           ceiling in CPU time (1-thread sgemm %.1f GFLOP per CPU-second)\n",
            cpu_ips, cpu_used / (double)timed, cpu_gemm > 0 ? 100.0 * cpu_ips * per_image / cpu_gemm : 0.0,
