@@ -15,38 +15,59 @@
 #include <blis.h>
 #include "nn.h"
 
-/* Debian's BLIS picks its kernels by CPU model, and on a CPU it does not
- * know (this one, behind a hypervisor) it cannot count the AVX-512 FMA
- * units and falls back to the AVX2 "haswell" kernels at half the width.
- * When the CPU has AVX-512 (F, DQ, BW, VL: what BLIS's skx kernels use),
- * the context BLIS runs with gets the skx sub-configuration's micro-kernels
- * and block sizes instead (bli_cntx_init_skx, linked statically since the
- * shared library does not export it): 1.5-1.9x the GEMM rate here. The
- * skx configuration has no "sup" kernels for skinny matrices, so haswell's
- * stay for those.
- * BLIS takes the sup path when one of m, n, k is below a threshold (201 for
- * haswell). The model's medium GEMMs have a side of 128 (D's second
- * convolution: 2ndf = 128 output channels, and its backward GEMMs with
- * k = 128 or m = 128), where the packed path is faster, so the threshold
- * becomes SUP_BELOW; really thin GEMMs keep the sup path. */
+/* Debian's BLIS picks its kernels by CPU model, and a CPU it does not know
+ * gets less than it can run:
+ *  - a model it cannot place at all (an AMD EPYC of family 26, Zen 5, for
+ *    BLIS 0.9) gets the "generic" configuration: portable C kernels at a
+ *    third of the AVX2 rate;
+ *  - behind a hypervisor it may not count an Intel CPU's AVX-512 FMA units
+ *    and take it for a "haswell", with AVX2 kernels at half the width.
+ * In both cases the context BLIS runs with gets the micro-kernels and block
+ * sizes of the best sub-configuration the CPU's instruction set allows:
+ * skx with AVX-512 (F, DQ, BW, VL: what its kernels use), else haswell with
+ * AVX2 and FMA (bli_cntx_init_*, linked statically since the shared library
+ * does not export them). Measured with one 2048x3136x256 sgemm on one core:
+ * on the Xeon 1.5-1.9x for skx over haswell; on the Zen 5 generic 34,
+ * haswell 101, skx 128-185 GFLOP/s. A BLIS that knows the CPU (zen3 on a
+ * Zen 4, whose AVX-512 runs on 256-bit units and was measured to gain
+ * nothing from skx) is left as it is.
+ * The skx configuration has no "sup" kernels for skinny matrices, and the
+ * generic one only portable ones, so haswell's serve those. BLIS takes the
+ * sup path when one of m, n, k is below a threshold (201 for haswell). The
+ * model's medium GEMMs have a side of 128 (D's second convolution: 2ndf =
+ * 128 output channels, and its backward GEMMs with k = 128 or m = 128),
+ * where the packed path is faster, so the threshold becomes SUP_BELOW;
+ * really thin GEMMs keep the sup path. */
 #define SUP_BELOW 100
 
 void bli_cntx_init_skx(cntx_t *cntx);
-static int with_skx;
+void bli_cntx_init_haswell(cntx_t *cntx);
+static const char *kernels_chosen;          /* NULL: BLIS's own choice */
+
+static int cpu_has_avx512(void) {
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
 
 static void tune_once(void) {
     cntx_t *cntx = (cntx_t *)bli_gks_query_cntx();
-    if (bli_arch_query_id() == BLIS_ARCH_HASWELL && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl")) {
-        const cntx_t haswell = *cntx;
-        bli_cntx_init_skx(cntx);
+    const arch_t arch = bli_arch_query_id();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if ((arch == BLIS_ARCH_GENERIC && avx2) || (arch == BLIS_ARCH_HASWELL && cpu_has_avx512())) {
+        static cntx_t haswell;              /* a few KB: not on the stack */
+        bli_cntx_init_haswell(&haswell);
+        if (cpu_has_avx512()) {
+            bli_cntx_init_skx(cntx);
+            kernels_chosen = "skx (AVX-512) kernels, haswell ones for skinny GEMMs";
+        } else {
+            *cntx = haswell;
+            kernels_chosen = "haswell (AVX2) kernels";
+        }
         memcpy(cntx->l3_sup_thresh, haswell.l3_sup_thresh, sizeof cntx->l3_sup_thresh);
         memcpy(cntx->l3_sup_handlers, haswell.l3_sup_handlers, sizeof cntx->l3_sup_handlers);
         memcpy(cntx->l3_sup_blkszs, haswell.l3_sup_blkszs, sizeof cntx->l3_sup_blkszs);
         memcpy(cntx->l3_sup_kers, haswell.l3_sup_kers, sizeof cntx->l3_sup_kers);
         memcpy(cntx->l3_sup_kers_prefs, haswell.l3_sup_kers_prefs, sizeof cntx->l3_sup_kers_prefs);
-        with_skx = 1;
     }
     blksz_t *t = bli_cntx_l3_sup_thresh_buf(cntx);
     for (int i = BLIS_MT; i <= BLIS_KT; i++)
@@ -67,10 +88,12 @@ void nn_blas_threads(int n) {
 }
 
 const char *nn_blas_name(void) {
-    static char name[96];
+    static char name[160];
     if (!name[0])
-        snprintf(name, sizeof name, "BLIS %s, %s", bli_info_get_version_str(),
-                 with_skx ? "skx (AVX-512) kernels, haswell ones for skinny GEMMs"
-                          : bli_arch_string(bli_arch_query_id()));
+        snprintf(name, sizeof name, "BLIS %s, %s%s%s%s", bli_info_get_version_str(),
+                 kernels_chosen ? kernels_chosen : bli_arch_string(bli_arch_query_id()),
+                 kernels_chosen ? " (BLIS took the CPU for " : "",
+                 kernels_chosen ? bli_arch_string(bli_arch_query_id()) : "",
+                 kernels_chosen ? ")" : "");
     return name;
 }
