@@ -12,7 +12,6 @@
  * forward pass is exactly this backward-data pass.
  */
 #include <string.h>
-#include <cblas.h>
 #include "nn.h"
 #include "nn_internal.h"
 #include "par.h"
@@ -115,8 +114,7 @@ void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
             const int nb = (int)(c1 - c0) * P;
             nn_im2col_range(col, inp, C, B, H, W, K, stride, pad, OH, OW, (int)c0, (int)c1);
             if (CKK != 16 || !nn_gemm16_kn(out + n0, w, col + n0, OC, N, nb, 0))
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, nb, CKK,
-                            1.0f, w, CKK, col + n0, N, 0.0f, out + n0, N);
+                nn_sgemm_reuse(0, 0, OC, nb, CKK, w, CKK, col + n0, N, 0.0f, out + n0, N, c0 > b0);
         }
     }
 }
@@ -135,8 +133,8 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
                 for (long c0 = 0; c0 < B; c0 += chunk) {
                     const long c1 = c0 + chunk < B ? c0 + chunk : B;
                     const size_t n0 = (size_t)c0 * P;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, (int)(hi - lo), (int)(c1 - c0) * P,
-                                1.0f, dout + n0, N, col + (size_t)lo * N + n0, N, 1.0f, dw + lo, CKK);
+                    nn_sgemm(0, 1, OC, (int)(hi - lo), (int)(c1 - c0) * P,
+                             dout + n0, N, col + (size_t)lo * N + n0, N, 1.0f, dw + lo, CKK);
                 }
         }
         if (dinp) { /* this thread's images: dcol = w^T x dout, then scatter */
@@ -146,8 +144,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
                 const size_t n0 = (size_t)c0 * P;
                 const int nb = (int)(c1 - c0) * P;
                 if (CKK != 16 || !nn_gemm16_tn(dcol + n0, w, dout + n0, OC, N, nb))
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, nb, OC,
-                                1.0f, w, CKK, dout + n0, N, 0.0f, dcol + n0, N);
+                    nn_sgemm_reuse(1, 0, CKK, nb, OC, w, CKK, dout + n0, N, 0.0f, dcol + n0, N, c0 > lo);
                 nn_col2im_range(dinp, dcol, C, B, H, W, K, stride, pad, OH, OW, (int)c0, (int)c1);
             }
         }

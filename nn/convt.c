@@ -12,7 +12,6 @@
  * by its own columns after every thread has built its part of dcol.
  */
 #include <string.h>
-#include <cblas.h>
 #include "nn.h"
 #include "nn_internal.h"
 #include "par.h"
@@ -34,8 +33,7 @@ static void convt1x1_forward(float *out, float *R, const float *inp, const float
         long lo, hi;
         nn_share(OKK, &lo, &hi);
         if (hi > lo)   /* R[B][lo:hi] = inp^T x w[:, lo:hi] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, (int)(hi - lo), C,
-                        1.0f, inp, B, w + lo, OKK, 0.0f, R + lo, OKK);
+            nn_sgemm(1, 0, B, (int)(hi - lo), C, inp, B, w + lo, OKK, 0.0f, R + lo, OKK);
         #pragma omp barrier
         nn_share((long)OC * B, &lo, &hi);   /* out[oc][b][:] = R[b][oc*KK:] */
         for (long i = lo; i < hi; i++) {
@@ -59,13 +57,12 @@ static void convt1x1_backward(float *dinp, float *dw, float *dR, const float *in
         #pragma omp barrier
         nn_share(OKK, &lo, &hi);
         if (dw && hi > lo)     /* dw[C][lo:hi] += inp[C][B] x dR[B][lo:hi] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, (int)(hi - lo), B,
-                        1.0f, inp, B, dR + lo, OKK, 1.0f, dw + lo, OKK);
+            nn_sgemm(0, 0, C, (int)(hi - lo), B, inp, B, dR + lo, OKK, 1.0f, dw + lo, OKK);
         if (dinp) {            /* dinp[c][b0:b1] += w[C][OKK] x dR[b0:b1]^T */
             nn_share(B, &lo, &hi);
             if (hi > lo)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, (int)(hi - lo), OKK,
-                            1.0f, w, OKK, dR + (size_t)lo * OKK, OKK, 1.0f, dinp + lo, B);
+                nn_sgemm(0, 1, C, (int)(hi - lo), OKK, w, OKK, dR + (size_t)lo * OKK, OKK, 1.0f,
+                         dinp + lo, B);
         }
     }
 }
@@ -88,8 +85,7 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
             const size_t n0 = (size_t)c0 * P;
             const int nb = (int)(c1 - c0) * P;
             if (OKK != 16 || !nn_gemm16_tn(col + n0, w, inp + n0, C, N, nb))
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OKK, nb, C,
-                            1.0f, w, OKK, inp + n0, N, 0.0f, col + n0, N);
+                nn_sgemm_reuse(1, 0, OKK, nb, C, w, OKK, inp + n0, N, 0.0f, col + n0, N, c0 > b0);
             for (int oc = 0; oc < OC; oc++)
                 memset(out + ((size_t)oc * B + c0) * OH * OW, 0,
                        (size_t)(c1 - c0) * OH * OW * sizeof(float));
@@ -120,8 +116,7 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
             const int nb = (int)(c1 - c0) * P;
             nn_im2col_range(dcol, dout, OC, B, OH, OW, K, stride, pad, H, W, (int)c0, (int)c1);
             if (dinp && (OKK != 16 || !nn_gemm16_kn(dinp + n0, w, dcol + n0, C, N, nb, 1)))
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, nb, OKK,
-                            1.0f, w, OKK, dcol + n0, N, 1.0f, dinp + n0, N);
+                nn_sgemm_reuse(0, 0, C, nb, OKK, w, OKK, dcol + n0, N, 1.0f, dinp + n0, N, c0 > lo);
         }
         if (dw) {
             #pragma omp barrier
@@ -130,8 +125,8 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
                 for (long c0 = 0; c0 < B; c0 += chunk) {
                     const long c1 = c0 + chunk < B ? c0 + chunk : B;
                     const size_t n0 = (size_t)c0 * P;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, (int)(hi - lo), (int)(c1 - c0) * P,
-                                1.0f, inp + n0, N, dcol + (size_t)lo * N + n0, N, 1.0f, dw + lo, OKK);
+                    nn_sgemm(0, 1, C, (int)(hi - lo), (int)(c1 - c0) * P,
+                             inp + n0, N, dcol + (size_t)lo * N + n0, N, 1.0f, dw + lo, OKK);
                 }
         }
     }

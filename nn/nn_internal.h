@@ -27,6 +27,16 @@ int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n
  * a layer whose output (conv) or input (transposed conv) has `pixels`. */
 #define NN_CHUNK_COLS 800
 int nn_chunk_images(int pixels);
+/* C[M][N] = op(A) x op(B) (beta 0) or += (beta 1), row-major with leading
+ * dimensions lda, ldb, ldc, like cblas_sgemm with alpha 1 (gemm.c): BLIS's
+ * micro-kernel under ganlive's own packing, or BLAS for skinny GEMMs. */
+void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+/* The same, where reuse_a = 1 says A is unchanged since this thread's last
+ * call with the same A, shapes and transposition, so its packed copy still
+ * holds (a layer's weights across its chunks of columns). */
+void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc, int reuse_a);
 /* Tests set this to 1 to force the generic (reference) paths. */
 extern int nn_kernels_forced_generic;
 

@@ -32,6 +32,11 @@
  *   Weight changes after one Adam step are about lr * sign(grad); where the
  *     reference gradient is below 1e-3 * rms(grad), float32 rounding may flip
  *     its sign and the change is allowed up to 2.5 * lr.
+ *   The sampler's images come from G after that step, so those allowed
+ *     weight differences pass through all of G: atol 3 * TOL_A * rms. (With
+ *     BLIS's skx kernels the worst image entry of the projection model, a
+ *     value near 0 in a cancellation, was at 0.996 of 1 * TOL_A and at 1.09
+ *     with ganlive's own GEMM loop: the order of additions alone.)
  */
 #include <math.h>
 #include <stdint.h>
@@ -47,6 +52,7 @@
 #define L_ATOL 1e-5     /* layers: times max|want| */
 #define L_RTOL 1e-4
 #define TOL_A 1e-4      /* DCGAN: times rms(want) */
+#define SAMPLER_ATOL_SCALE 3.0   /* the sampler after an Adam step: see above */
 #define TOL_R 1e-3
 #define TOL_SUM 1e-4
 #define TOL_SUMSQ 1e-3
@@ -320,7 +326,7 @@ TEST(torch_adam) {
  * sampled indices): entries whose gradient is tiny get a tolerance of
  * guard_tol (see the header). Returns 1 when everything matched. */
 static int cmp_summary(fx_file *f, const char *name, const double *got, size_t n,
-                       const char *guard, double guard_tol) {
+                       const char *guard, double guard_tol, double atol_scale) {
     char nm[96];
     int full = fx_size(f, name) == n;
     double sum_t, sumsq_t;
@@ -370,7 +376,7 @@ static int cmp_summary(fx_file *f, const char *name, const double *got, size_t n
     for (size_t k = 0; k < ns; k++) {
         size_t i = full ? k : (size_t)idx[k];
         if (i >= n) { bad++; continue; }
-        double tol = TOL_A * rms + TOL_R * fabs(val[k]) + 1e-30;
+        double tol = atol_scale * TOL_A * rms + TOL_R * fabs(val[k]) + 1e-30;
         if (gval && fabs(gval[k]) < 1e-3 * grms) tol = fmax(tol, guard_tol);
         double err = fabs(got[i] - val[k]);
         if (!(err <= tol)) bad++;
@@ -392,9 +398,17 @@ static double *to_double(const float *x, size_t n) {
     return d;
 }
 
+static int cmp_summary_scaled(fx_file *f, const char *name, const float *got, size_t n,
+                              double atol_scale) {
+    double *d = to_double(got, n);
+    int ok = cmp_summary(f, name, d, n, NULL, 0, atol_scale);
+    free(d);
+    return ok;
+}
+
 static int cmp_summary_f(fx_file *f, const char *name, const float *got, size_t n) {
     double *d = to_double(got, n);
-    int ok = cmp_summary(f, name, d, n, NULL, 0);
+    int ok = cmp_summary(f, name, d, n, NULL, 0, 1.0);
     free(d);
     return ok;
 }
@@ -410,7 +424,7 @@ static void cmp_deltas(fx_file *f, const char *prefix, float *const *newp, float
         for (size_t j = 0; j < sizes[i]; j++) d[j] = (double)newp[i][j] - (double)initp[i][j];
         snprintf(nm, sizeof nm, "%s_delta%d", prefix, i);
         snprintf(gnm, sizeof gnm, "%s_grad%d", prefix, i);
-        cmp_summary(f, nm, d, sizes[i], gnm, 2.5 * lr);
+        cmp_summary(f, nm, d, sizes[i], gnm, 2.5 * lr, 1.0);
         free(d);
     }
 }
@@ -680,7 +694,7 @@ static void dcgan_iteration(const char *file, int conditional) {
             float *zs = tt_alloc((size_t)ns * NZ), *img = tt_alloc((size_t)ns * GAN_PIX);
             fx_fill_uniform(zs, (size_t)ns * NZ, S_ZSAMPLE, Z_SCALE, 0.0f);
             gan_sampler_generate(s, m->g_mem, m->g_buf_mem, zs, NULL, ns, img);
-            cmp_summary_f(f, "sampler_images", img, (size_t)ns * GAN_PIX);
+            cmp_summary_scaled(f, "sampler_images", img, (size_t)ns * GAN_PIX, SAMPLER_ATOL_SCALE);
             free(zs); free(img);
             gan_sampler_free(s);
         }

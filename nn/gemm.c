@@ -1,0 +1,275 @@
+/* gemm.c - the model's GEMMs on BLIS's micro-kernel, with ganlive's own
+ * packing and loops.
+ *
+ * nn_sgemm computes C = op(A) x op(B) (+ C), row-major, like cblas_sgemm
+ * with alpha 1 and beta 0 or 1. It runs BLIS's five loops itself (Goto's
+ * algorithm: blocks of NC columns, KC depth, MC rows; MR x NR micro-tiles)
+ * and calls the micro-kernel of the context nn/blas.c tuned, so the FLOPs
+ * run in the same assembly as BLIS's own sgemm. What differs is packing:
+ * BLIS 0.9 has no packing kernel for the skx micro-kernel's 32-float
+ * panels and copies them with its portable scal2v loop, one call per panel
+ * column: 17% of the cycles of a training step at batch 64 on a Zen 5,
+ * against 50% in the micro-kernel. Here a panel column that is contiguous
+ * in memory (the common case: the kernel's 32-float side runs along the
+ * activations' rows) is two vector copies, and the other side is a short
+ * gather.
+ *
+ * The micro-kernel's preferred output storage decides the orientation: the
+ * skx kernel writes columns of C, so it computes C^T = op(B)^T op(A)^T,
+ * whose columns are C's rows; a kernel that prefers rows computes C as it
+ * is. Either way every element of C is one chain of FMAs in a fixed order,
+ * so results are the same run to run. Pack buffers are per thread, made on
+ * a thread's first call and kept until it exits (a training step allocates
+ * nothing after its first).
+ * GEMMs with a side below GEMM_MIN_SIDE go to cblas_sgemm, whose skinny
+ * ("sup") kernels suit them better.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <immintrin.h>
+#include <blis.h>
+#include <cblas.h>
+#include "nn.h"
+#include "nn_internal.h"
+
+#define GEMM_MIN_SIDE 100
+
+typedef void (*ukr_fn)(dim_t m, dim_t n, dim_t k, float *alpha, float *a, float *b,
+                       float *beta, float *c, inc_t rs_c, inc_t cs_c,
+                       auxinfo_t *data, cntx_t *cntx);
+
+static struct {
+    cntx_t *cntx;
+    ukr_fn ukr;
+    int mr, nr, mc, kc;         /* micro-tile and cache blocks of the kernel's problem */
+    int cols;                   /* the kernel writes C by columns */
+    int avx512;                 /* vector packing */
+    pthread_key_t key;          /* this thread's pack buffers */
+} G;
+
+/* A thread's buffers, grown to the largest GEMM it has run and kept. */
+typedef struct {
+    float *blk;                 /* one block of nn_sgemm's B: [MC][KC] or [KC][N] panels */
+    size_t blk_cap;
+    float *a;                   /* all of nn_sgemm's A, panel by panel, KC deep at a time */
+    size_t a_cap;
+    const float *a_src;         /* what `a` holds, for callers that reuse it */
+    int a_trans, a_m, a_k, a_ld;
+} pack_bufs;
+
+static void free_bufs(void *p) {
+    pack_bufs *pb = p;
+    if (!pb) return;
+    free(pb->blk);
+    free(pb->a);
+    free(pb);
+}
+
+static void init_once(void) {
+    nn_blas_tune();
+    G.cntx = (cntx_t *)bli_gks_query_cntx();
+    G.ukr = (ukr_fn)bli_cntx_get_l3_nat_ukr_dt(BLIS_FLOAT, BLIS_GEMM_UKR, G.cntx);
+    G.mr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MR, G.cntx);
+    G.nr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, G.cntx);
+    G.mc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, G.cntx);
+    G.kc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, G.cntx);
+    G.cols = bli_cntx_l3_nat_ukr_prefers_cols_dt(BLIS_FLOAT, BLIS_GEMM_UKR, G.cntx);
+    G.avx512 = __builtin_cpu_supports("avx512f");
+    pthread_key_create(&G.key, free_bufs);
+}
+
+/* Grow *buf to hold n floats; 0 when memory ran out. */
+static int reserve(float **buf, size_t *cap, size_t n) {
+    if (*cap >= n) return 1;
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!p) return 0;
+    free(*buf);
+    *buf = p;
+    *cap = n;
+    return 1;
+}
+
+static pack_bufs *thread_bufs(void) {
+    pack_bufs *pb = pthread_getspecific(G.key);
+    if (pb) return pb;
+    pb = calloc(1, sizeof *pb);
+    if (pb && pthread_setspecific(G.key, pb) != 0) {
+        free(pb);
+        pb = NULL;
+    }
+    return pb;
+}
+
+/* ---- packing ---------------------------------------------------------------
+ * One panel: R lines of a strided matrix, kc deep, p-major:
+ *   dst[p*R + i] = src[i*s_line + p*s_k]   (i < w; lines w..R-1 are zero).
+ * Two fast cases with AVX-512, for R a multiple of 4 up to 32 (skx's 32 and
+ * 12): lines contiguous (s_line 1: a copy per p) and depth contiguous
+ * (s_k 1: 16 x 16 blocks transposed in registers). */
+
+__attribute__((target("avx512f")))
+static void pack_lines_contiguous(float *restrict dst, const float *restrict src, long s_k,
+                                  int w, int R, int kc) {
+    for (int i0 = 0; i0 < R; i0 += 16) {
+        const int n = w - i0 <= 0 ? 0 : w - i0 >= 16 ? 16 : w - i0;
+        const __mmask16 ml = (__mmask16)((1u << n) - 1);
+        const __mmask16 ms = (__mmask16)(R - i0 >= 16 ? 0xFFFF : (1u << (R - i0)) - 1);
+        for (int p = 0; p < kc; p++)
+            _mm512_mask_storeu_ps(dst + (size_t)p * R + i0, ms,
+                                  _mm512_maskz_loadu_ps(ml, src + (size_t)p * s_k + i0));
+    }
+}
+
+/* r[j] = column j of the 16 x 16 block whose rows are r[0..15]. */
+__attribute__((target("avx512f")))
+static void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) {   /* u[4g + c], lane L: rows 4g..4g+3 at column 4L + c */
+        r[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512 x0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);       /* g0 L0 L2, g1 L0 L2 */
+        const __m512 x1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);       /* g0 L1 L3, g1 L1 L3 */
+        const __m512 y0 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);  /* g2, g3 likewise */
+        const __m512 y1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+        t[c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+        t[8 + c] = _mm512_shuffle_f32x4(x0, y0, 0xdd);
+        t[4 + c] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(x1, y1, 0xdd);
+    }
+    for (int j = 0; j < 16; j++) r[j] = t[j];
+}
+
+__attribute__((target("avx512f")))
+static void pack_depth_contiguous(float *restrict dst, const float *restrict src, long s_line,
+                                  int w, int R, int kc) {
+    for (int i0 = 0; i0 < R; i0 += 16) {
+        const __mmask16 ms = (__mmask16)(R - i0 >= 16 ? 0xFFFF : (1u << (R - i0)) - 1);
+        for (int p0 = 0; p0 < kc; p0 += 16) {
+            const int np = kc - p0 >= 16 ? 16 : kc - p0;
+            const __mmask16 mp = (__mmask16)((1u << np) - 1);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i0 + i < w ? _mm512_maskz_loadu_ps(mp, src + (size_t)(i0 + i) * s_line + p0)
+                                  : _mm512_setzero_ps();
+            transpose16(r);
+            for (int j = 0; j < np; j++) _mm512_mask_storeu_ps(dst + (size_t)(p0 + j) * R + i0, ms, r[j]);
+        }
+    }
+}
+
+static void pack_panel(float *restrict dst, const float *restrict src, long s_line, long s_k,
+                       int w, int R, int kc) {
+    if (G.avx512 && R % 4 == 0 && R <= 32 && !nn_kernels_forced_generic) {
+        if (s_line == 1) { pack_lines_contiguous(dst, src, s_k, w, R, kc); return; }
+        if (s_k == 1) { pack_depth_contiguous(dst, src, s_line, w, R, kc); return; }
+    }
+    for (int p = 0; p < kc; p++)
+        for (int i = 0; i < R; i++)
+            dst[(size_t)p * R + i] = i < w ? src[(size_t)i * s_line + (size_t)p * s_k] : 0.0f;
+}
+
+/* Panels of R lines for all n lines of a matrix, kc deep from its depth p0:
+ * panel r0/R at dst + r0*kc. */
+static void pack_block(float *dst, const float *src, long s_line, long s_k, int n, int R,
+                       int p0, int kc) {
+    for (int r0 = 0; r0 < n; r0 += R)
+        pack_panel(dst + (size_t)r0 * kc, src + (size_t)r0 * s_line + (size_t)p0 * s_k,
+                   s_line, s_k, n - r0 < R ? n - r0 : R, R, kc);
+}
+
+/* ---- the loops -------------------------------------------------------------
+ * Kernel problem: Ck[mk][nk] = Ak[mk][K] Bk[K][nk] (+ Ck), Ck(i, j) at
+ * c[i*rs_c + j*cs_c]. One of Ak, Bk is packed whole beforehand (`pre`: the
+ * caller's A, which may be reused across calls): for each KC block of the
+ * depth, all its panels, block pc at pre + pc*lines_padded. The other is
+ * packed a block at a time from (src, s_line, s_k). */
+static void run(int mk, int nk, int K, int pre_is_a, const float *pre,
+                const float *src, long s_line, long s_k, float beta,
+                float *c, long rs_c, long cs_c, pack_bufs *pb) {
+    float one = 1.0f;
+    auxinfo_t aux;
+    memset(&aux, 0, sizeof aux);
+    bli_auxinfo_set_schema_a(BLIS_PACKED_ROW_PANELS, &aux);
+    bli_auxinfo_set_schema_b(BLIS_PACKED_COL_PANELS, &aux);
+    const int MR = G.mr, NR = G.nr;
+    const size_t mk_pad = (size_t)(mk + MR - 1) / MR * MR, nk_pad = (size_t)(nk + NR - 1) / NR * NR;
+    for (int pc = 0; pc < K; pc += G.kc) {
+        const int kc = K - pc < G.kc ? K - pc : G.kc;
+        float beta_pc = pc == 0 ? beta : 1.0f;
+        const float *bblk = pre + (size_t)pc * nk_pad;
+        if (pre_is_a) {
+            pack_block(pb->blk, src, s_line, s_k, nk, NR, pc, kc);
+            bblk = pb->blk;
+        }
+        for (int ic = 0; ic < mk; ic += G.mc) {
+            const int mc = mk - ic < G.mc ? mk - ic : G.mc;
+            const float *ablk = pre + (size_t)pc * mk_pad + (size_t)ic * kc;
+            if (!pre_is_a) {
+                pack_block(pb->blk, src + (size_t)ic * s_line, s_line, s_k, mc, MR, pc, kc);
+                ablk = pb->blk;
+            }
+            for (int jr = 0; jr < nk; jr += NR) {
+                float *bp = (float *)bblk + (size_t)jr * kc;
+                for (int ir = 0; ir < mc; ir += MR) {
+                    float *ap = (float *)ablk + (size_t)ir * kc;
+                    const int last = ir + MR >= mc;
+                    bli_auxinfo_set_next_a(last ? (float *)ablk : ap + (size_t)MR * kc, &aux);
+                    bli_auxinfo_set_next_b(last && jr + NR < nk ? bp + (size_t)NR * kc : bp, &aux);
+                    G.ukr(mc - ir < MR ? mc - ir : MR, nk - jr < NR ? nk - jr : NR, kc,
+                          &one, ap, bp, &beta_pc,
+                          c + (size_t)(ic + ir) * rs_c + (size_t)jr * cs_c, rs_c, cs_c, &aux, G.cntx);
+                }
+            }
+        }
+    }
+}
+
+void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc, int reuse_a) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_once);
+    pack_bufs *pb = thread_bufs();
+    const int skinny = M < GEMM_MIN_SIDE || N < GEMM_MIN_SIDE || K < GEMM_MIN_SIDE;
+    const int R_a = G.cols ? G.nr : G.mr, R_b = G.cols ? G.mr : G.nr;
+    const size_t a_size = (size_t)(M + R_a - 1) / R_a * R_a * K;
+    const size_t blk_size = G.cols ? (size_t)G.mc * G.kc : (size_t)(N + R_b - 1) / R_b * R_b * G.kc;
+    if (!pb || skinny || nn_kernels_forced_generic || !reserve(&pb->a, &pb->a_cap, a_size) ||
+        !reserve(&pb->blk, &pb->blk_cap, blk_size)) {
+        if (pb) pb->a_src = NULL;
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* op(A)(m, p) at A[m*am + p*ap], op(B)(p, n) at B[p*bp + n*bn] */
+    const long am = trans_a ? 1 : lda, ap = trans_a ? lda : 1;
+    const long bp = trans_b ? 1 : ldb, bn = trans_b ? ldb : 1;
+    if (!(reuse_a && pb->a_src == A && pb->a_trans == trans_a && pb->a_m == M && pb->a_k == K &&
+          pb->a_ld == lda)) {
+        const size_t pad = (size_t)(M + R_a - 1) / R_a * R_a;
+        for (int pc = 0; pc < K; pc += G.kc)
+            pack_block(pb->a + (size_t)pc * pad, A, am, ap, M, R_a, pc, K - pc < G.kc ? K - pc : G.kc);
+        pb->a_src = A;
+        pb->a_trans = trans_a;
+        pb->a_m = M;
+        pb->a_k = K;
+        pb->a_ld = lda;
+    }
+    if (G.cols)   /* C^T[N][M] = op(B)^T op(A)^T, written by columns: C's rows */
+        run(N, M, K, 0, pb->a, B, bn, bp, beta, C, 1, ldc, pb);
+    else
+        run(M, N, K, 1, pb->a, B, bn, bp, beta, C, ldc, 1, pb);
+}
+
+void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    nn_sgemm_reuse(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, 0);
+}

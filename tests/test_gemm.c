@@ -1,0 +1,103 @@
+/* test_gemm.c - nn/gemm.c's GEMM driver against a plain triple loop in
+ * double precision: every transposition, beta 0 and 1, leading dimensions
+ * wider than the matrices (the layers multiply column slices), and sizes
+ * that leave partial micro-tiles, panels and depth blocks on every side.
+ * The tolerance is 1e-5 of |c| + sum |a||b| per element: float accumulation of K
+ * products in any order stays well inside it (K * 2^-24 at worst is 6e-5
+ * for K = 1030, the typical error is sqrt(K) times smaller).
+ * Also the contract of nn_sgemm_reuse: the packed A is reused only when
+ * asked for and only for the same A and shapes.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "testhelp.h"
+#include "../nn/nn.h"
+#include "../nn/nn_internal.h"
+
+static float *randn(nn_rng *r, size_t n) {
+    float *x = malloc(n * sizeof(float));
+    nn_rng_fill_normal(r, x, n, 0.0f, 1.0f);
+    return x;
+}
+
+/* Worst |got - want| / (1e-5 * sum|a||b| + 1e-30) over C; <= 1 passes. */
+static double gemm_error(int ta, int tb, int M, int N, int K, const float *A, int lda,
+                         const float *B, int ldb, float beta, const float *C0, const float *C, int ldc) {
+    double worst = 0.0;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = beta != 0.0f ? C0[(size_t)m * ldc + n] : 0.0, mag = fabs(s);
+            for (int p = 0; p < K; p++) {
+                const double a = ta ? A[(size_t)p * lda + m] : A[(size_t)m * lda + p];
+                const double b = tb ? B[(size_t)n * ldb + p] : B[(size_t)p * ldb + n];
+                s += a * b;
+                mag += fabs(a * b);
+            }
+            const double e = fabs(C[(size_t)m * ldc + n] - s) / (1e-5 * mag + 1e-30);
+            if (e > worst || e != e) worst = e != e ? INFINITY : e;
+        }
+    return worst;
+}
+
+/* One product with leading dimensions `extra` wider than needed; C's
+ * columns beyond N must stay as they were. */
+static void check_gemm(int ta, int tb, int M, int N, int K, float beta, int extra) {
+    nn_rng r;
+    nn_rng_seed(&r, 1000u + (uint64_t)M * 7 + (uint64_t)N * 3 + (uint64_t)K + (uint64_t)(ta * 2 + tb));
+    const int lda = (ta ? M : K) + extra, ldb = (tb ? K : N) + extra, ldc = N + extra;
+    const size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+    float *A = randn(&r, na), *B = randn(&r, nb), *C = randn(&r, nc), *C0 = malloc(nc * sizeof(float));
+    memcpy(C0, C, nc * sizeof(float));
+    nn_sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    const double e = gemm_error(ta, tb, M, N, K, A, lda, B, ldb, beta, C0, C, ldc);
+    CHECKF(e <= 1.0, "%c%c %dx%dx%d beta %g ld+%d: error %.3g of tolerance",
+           ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, beta, extra, e);
+    int outside = 0;
+    for (int m = 0; m < M; m++)
+        for (int n = N; n < ldc; n++) outside += C[(size_t)m * ldc + n] != C0[(size_t)m * ldc + n];
+    CHECKF(outside == 0, "%d values written beyond column %d", outside, N);
+    free(A); free(B); free(C); free(C0);
+}
+
+TEST(gemm_matches_triple_loop) {
+    /* the model's shapes (D's second convolution forward, its data and
+     * weight gradients) and odd ones: partial 32- and 12-wide tiles, a
+     * depth over two KC blocks (384) with a remainder, and skinny GEMMs
+     * that BLAS's own kernels take */
+    static const int shapes[][3] = {
+        {128, 784, 1024}, {1024, 392, 128}, {128, 512, 800},
+        {131, 203, 1030}, {100, 100, 100}, {257, 121, 385}, {113, 1001, 211},
+        {16, 300, 200}, {300, 7, 129}, {200, 150, 3},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            check_gemm(t >> 1, t & 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                       (float)((s + (size_t)t) & 1), (int)(s % 3) * 5);
+}
+
+TEST(gemm_reuse_keeps_packed_a_only_when_asked) {
+    const int M = 128, N = 200, K = 256;
+    nn_rng r;
+    nn_rng_seed(&r, 4242);
+    float *A = randn(&r, (size_t)M * K), *A_old = malloc((size_t)M * K * sizeof(float));
+    float *B = randn(&r, (size_t)K * N), *C = malloc((size_t)K * N * sizeof(float));   /* K > M: room for the transposed call */
+    memcpy(A_old, A, (size_t)M * K * sizeof(float));
+    nn_sgemm_reuse(0, 0, M, N, K, A, K, B, N, 0.0f, C, N, 0);
+    CHECK(gemm_error(0, 0, M, N, K, A, K, B, N, 0.0f, NULL, C, N) <= 1.0);
+    for (size_t i = 0; i < (size_t)M * K; i++) A[i] *= -2.0f;   /* the weights change in place */
+    nn_sgemm_reuse(0, 0, M, N, K, A, K, B, N, 0.0f, C, N, 0);
+    CHECKF(gemm_error(0, 0, M, N, K, A, K, B, N, 0.0f, NULL, C, N) <= 1.0,
+           "without reuse the new A is packed");
+    nn_sgemm_reuse(0, 0, M, N / 2, K, A, K, B + N / 2, N, 0.0f, C + N / 2, N, 1);
+    CHECKF(gemm_error(0, 0, M, N / 2, K, A, K, B + N / 2, N, 0.0f, NULL, C + N / 2, N) <= 1.0,
+           "reused for the next columns of the same product");
+    memcpy(A, A_old, (size_t)M * K * sizeof(float));
+    nn_sgemm_reuse(0, 0, M, N, K, A, K, B, N, 0.0f, C, N, 1);   /* reuse asked: old packing */
+    for (size_t i = 0; i < (size_t)M * K; i++) A_old[i] *= -2.0f;
+    CHECKF(gemm_error(0, 0, M, N, K, A_old, K, B, N, 0.0f, NULL, C, N) <= 1.0,
+           "reuse keeps what was packed (the caller's promise that A is unchanged)");
+    nn_sgemm_reuse(1, 0, K, N, M, A, K, B, N, 0.0f, C, N, 1);   /* another shape: packed anew */
+    CHECKF(gemm_error(1, 0, K, N, M, A, K, B, N, 0.0f, NULL, C, N) <= 1.0,
+           "reuse with another transposition or shape packs A again");
+    free(A); free(A_old); free(B); free(C);
+}
