@@ -1,7 +1,9 @@
 /* blas.c - the BLAS behind ganlive's GEMMs, and how many threads it takes.
  *
- * Every GEMM goes through the standard CBLAS interface; the library linked
- * is BLIS (Debian's libblis, OpenMP flavour), chosen by measurement: on the
+ * The convolutions' GEMMs run BLIS's micro-kernel under ganlive's own loops
+ * (gemm.c); the others, and skinny ones, go through the standard CBLAS
+ * interface. The library is BLIS (Debian's libblis, OpenMP flavour),
+ * chosen by measurement: on the first
  * development machine OpenBLAS 0.3.21 does not know the CPU and falls back
  * to its SSE3 ("Prescott") kernels, 27 GFLOP/s on one core against BLIS's
  * 80 with its AVX-512 kernels, at the model's own GEMM shapes too (README,

@@ -5,7 +5,7 @@
  *   col[C*K*K][B*OH*OW],   out[OC][B*OH*OW] = W[OC][C*K*K] x col
  * and the batch is folded into GEMM's N dimension. Threads split that N
  * dimension by batch images: each one builds its columns of col and
- * multiplies them with single-threaded BLAS (par.h). The backward pass is
+ * multiplies them on one thread with nn_sgemm (gemm.c, par.h). The backward pass is
  * dW += dout x col^T (split by columns of dW) and dcol = W^T x dout followed
  * by a col2im scatter (split by images again).
  * im2col/col2im are shared with the transposed convolution (convt.c), whose
@@ -91,7 +91,7 @@ void nn_col2im(float *out, const float *col, int C, int B, int H, int W,
     nn_col2im_range(out, col, C, B, H, W, K, stride, pad, OH, OW, 0, B);
 }
 
-/* Images per GEMM call: BLAS runs the model's GEMMs 10-50% faster with
+/* Images per GEMM call: BLIS ran the model's GEMMs 10-50% faster with
  * about 800 columns per call than with the whole batch's thousands (the
  * packed panels stay in cache, and N stays below BLIS's NC block), and a
  * chunk's im2col / col2im works on data still in cache. */

@@ -2,17 +2,19 @@
  * packing and loops.
  *
  * nn_sgemm computes C = op(A) x op(B) (+ C), row-major, like cblas_sgemm
- * with alpha 1 and beta 0 or 1. It runs BLIS's five loops itself (Goto's
- * algorithm: blocks of NC columns, KC depth, MC rows; MR x NR micro-tiles)
- * and calls the micro-kernel of the context nn/blas.c tuned, so the FLOPs
- * run in the same assembly as BLIS's own sgemm. What differs is packing:
- * BLIS 0.9 has no packing kernel for the skx micro-kernel's 32-float
- * panels and copies them with its portable scal2v loop, one call per panel
- * column: 17% of the cycles of a training step at batch 64 on a Zen 5,
- * against 50% in the micro-kernel. Here a panel column that is contiguous
- * in memory (the common case: the kernel's 32-float side runs along the
- * activations' rows) is two vector copies, and the other side is a short
- * gather.
+ * with alpha 1 and beta 0 or 1. It runs Goto's loops itself (blocks of KC
+ * depth and MC rows, MR x NR micro-tiles, the sizes of the context nn/blas.c
+ * tuned) and calls that context's micro-kernel, so the FLOPs run in the same
+ * assembly as BLIS's own sgemm. What differs is packing. BLIS 0.9 has no
+ * packing kernel for the skx micro-kernel's 32-float panels and copies them
+ * with its portable scal2v loop, one call per panel column: 17% of the
+ * cycles of a training step at batch 64 on a Zen 5, against 50% in the
+ * micro-kernel. Here a panel column that is contiguous in memory (the
+ * activations' rows) is a masked vector copy, one that runs along the depth
+ * (the weight gradients' operands) goes through 16 x 16 register transposes,
+ * and anything else takes a plain loop. All of A is packed before the loops
+ * start, so a layer that multiplies the same weights with chunk after chunk
+ * of columns packs them once (nn_sgemm_reuse).
  *
  * The micro-kernel's preferred output storage decides the orientation: the
  * skx kernel writes columns of C, so it computes C^T = op(B)^T op(A)^T,

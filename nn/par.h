@@ -1,8 +1,8 @@
 /* par.h - how the nn library shares work between threads (internal).
  *
  * Layers run their loops inside OpenMP parallel regions and split the work
- * themselves: convolutions by batch images (each thread owns a block of GEMM
- * columns and calls single-threaded BLAS on it), weight gradients by weight
+ * themselves: convolutions by batch images (each thread owns a block of
+ * GEMM columns and multiplies it alone, gemm.c), weight gradients by weight
  * columns, BatchNorm by channels, elementwise passes by ranges. Every output
  * value is computed by exactly one thread in a fixed order, so results are
  * bit-identical run to run for the same thread count. Without OpenMP the
