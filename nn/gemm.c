@@ -16,11 +16,11 @@
  * start, so a layer that multiplies the same weights with chunk after chunk
  * of columns packs them once (nn_sgemm_reuse).
  *
- * The micro-kernel's preferred output storage decides the orientation: the
- * skx kernel writes columns of C, so it computes C^T = op(B)^T op(A)^T,
- * whose columns are C's rows; a kernel that prefers rows computes C as it
- * is. Either way every element of C is one chain of FMAs in a fixed order,
- * so results are the same run to run. Pack buffers are per thread, made on
+ * The skx kernel writes columns of C, so it computes C^T = op(B)^T op(A)^T,
+ * whose columns are C's rows. Every element of C is one chain of FMAs in a
+ * fixed order, so results are the same run to run. With another kernel
+ * (BLIS's haswell and zen ones prefer rows and pack with their own
+ * assembly) everything goes to cblas_sgemm. Pack buffers are per thread, made on
  * a thread's first call and kept until it exits (a training step allocates
  * nothing after its first).
  * GEMMs with a side below GEMM_MIN_SIDE go to cblas_sgemm. Measured at the
@@ -48,14 +48,14 @@ static struct {
     cntx_t *cntx;
     ukr_fn ukr;
     int mr, nr, mc, kc;         /* micro-tile and cache blocks of the kernel's problem */
-    int cols;                   /* the kernel writes C by columns */
     int avx512;                 /* vector packing */
+    int ours;                   /* this loop runs the GEMMs (see init_once) */
     pthread_key_t key;          /* this thread's pack buffers */
 } G;
 
 /* A thread's buffers, grown to the largest GEMM it has run and kept. */
 typedef struct {
-    float *blk;                 /* one block of nn_sgemm's B: [MC][KC] or [KC][N] panels */
+    float *blk;                 /* one block of nn_sgemm's B: [MC][KC] as MR-panels */
     size_t blk_cap;
     float *a;                   /* all of nn_sgemm's A, panel by panel, KC deep at a time */
     size_t a_cap;
@@ -79,8 +79,13 @@ static void init_once(void) {
     G.nr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, G.cntx);
     G.mc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, G.cntx);
     G.kc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, G.cntx);
-    G.cols = bli_cntx_l3_nat_ukr_prefers_cols_dt(BLIS_FLOAT, BLIS_GEMM_UKR, G.cntx);
     G.avx512 = __builtin_cpu_supports("avx512f");
+    /* Only where it was measured to win: a kernel that writes C by columns
+     * (skx's), with panels this file packs with vectors. Elsewhere (BLIS's
+     * haswell and zen kernels, 6 x 16 and row-preferring, with their own
+     * assembly packing) cblas_sgemm stays. */
+    G.ours = G.avx512 && bli_cntx_l3_nat_ukr_prefers_cols_dt(BLIS_FLOAT, BLIS_GEMM_UKR, G.cntx) &&
+             G.mr % 4 == 0 && G.mr <= 32 && G.nr % 4 == 0 && G.nr <= 32;
     pthread_key_create(&G.key, free_bufs);
 }
 
@@ -192,63 +197,54 @@ static void pack_block(float *dst, const float *src, long s_line, long s_k, int 
 }
 
 /* ---- the loops -------------------------------------------------------------
- * Kernel problem: Ck[mk][nk] = Ak[mk][K] Bk[K][nk] (+ Ck), Ck(i, j) at
- * c[i*rs_c + j*cs_c]. One of Ak, Bk is packed whole beforehand (`pre`: the
- * caller's A, which may be reused across calls): for each KC block of the
- * depth, all its panels, block pc at pre + pc*lines_padded. The other is
- * packed a block at a time from (src, s_line, s_k). */
-static void run(int mk, int nk, int K, int pre_is_a, const float *pre,
-                const float *src, long s_line, long s_k, float beta,
-                float *c, long rs_c, long cs_c, pack_bufs *pb) {
+ * The kernel's problem is C^T[N][M] = op(B)^T op(A)^T: its MR side runs
+ * along C's rows (N), its NR side down C's columns (M), and it writes C^T by
+ * columns, which are C's rows (rs_c 1, cs_c ldc). A is packed whole
+ * beforehand (pre: for each KC block of the depth all its NR-panels, block pc
+ * at pre + pc * M rounded up to NR); B a block of MC x KC at a time from
+ * op(B)^T's lines (stride s_line) and depth (stride s_k). */
+static void run(int N, int M, int K, const float *pre, const float *B, long s_line, long s_k,
+                float beta, float *C, long ldc, pack_bufs *pb) {
     float one = 1.0f;
     auxinfo_t aux;
     memset(&aux, 0, sizeof aux);
     bli_auxinfo_set_schema_a(BLIS_PACKED_ROW_PANELS, &aux);
     bli_auxinfo_set_schema_b(BLIS_PACKED_COL_PANELS, &aux);
     const int MR = G.mr, NR = G.nr;
-    const size_t mk_pad = (size_t)(mk + MR - 1) / MR * MR, nk_pad = (size_t)(nk + NR - 1) / NR * NR;
+    const size_t m_pad = (size_t)(M + NR - 1) / NR * NR;
     for (int pc = 0; pc < K; pc += G.kc) {
         const int kc = K - pc < G.kc ? K - pc : G.kc;
-        float beta_pc = pc == 0 ? beta : 1.0f;
-        const float *bblk = pre + (size_t)pc * nk_pad;
-        if (pre_is_a) {
-            pack_block(pb->blk, src, s_line, s_k, nk, NR, pc, kc);
-            bblk = pb->blk;
-        }
-        for (int ic = 0; ic < mk; ic += G.mc) {
-            const int mc = mk - ic < G.mc ? mk - ic : G.mc;
-            const float *ablk = pre + (size_t)pc * mk_pad + (size_t)ic * kc;
-            if (!pre_is_a) {
-                pack_block(pb->blk, src + (size_t)ic * s_line, s_line, s_k, mc, MR, pc, kc);
-                ablk = pb->blk;
-            }
-            for (int jr = 0; jr < nk; jr += NR) {
+        float beta_pc = pc == 0 ? beta : 1.0f;        /* later depth blocks add */
+        const float *bblk = pre + (size_t)pc * m_pad;
+        for (int ic = 0; ic < N; ic += G.mc) {
+            const int mc = N - ic < G.mc ? N - ic : G.mc;
+            pack_block(pb->blk, B + (size_t)ic * s_line, s_line, s_k, mc, MR, pc, kc);
+            for (int jr = 0; jr < M; jr += NR) {
                 float *bp = (float *)bblk + (size_t)jr * kc;
                 for (int ir = 0; ir < mc; ir += MR) {
-                    float *ap = (float *)ablk + (size_t)ir * kc;
+                    float *ap = pb->blk + (size_t)ir * kc;
                     const int last = ir + MR >= mc;
-                    bli_auxinfo_set_next_a(last ? (float *)ablk : ap + (size_t)MR * kc, &aux);
-                    bli_auxinfo_set_next_b(last && jr + NR < nk ? bp + (size_t)NR * kc : bp, &aux);
-                    G.ukr(mc - ir < MR ? mc - ir : MR, nk - jr < NR ? nk - jr : NR, kc,
-                          &one, ap, bp, &beta_pc,
-                          c + (size_t)(ic + ir) * rs_c + (size_t)jr * cs_c, rs_c, cs_c, &aux, G.cntx);
+                    bli_auxinfo_set_next_a(last ? pb->blk : ap + (size_t)MR * kc, &aux);
+                    bli_auxinfo_set_next_b(last && jr + NR < M ? bp + (size_t)NR * kc : bp, &aux);
+                    G.ukr(mc - ir < MR ? mc - ir : MR, M - jr < NR ? M - jr : NR, kc,
+                          &one, ap, bp, &beta_pc, C + (size_t)(ic + ir) + (size_t)jr * ldc, 1, ldc,
+                          &aux, G.cntx);
                 }
             }
         }
     }
 }
 
+static pthread_once_t init_done = PTHREAD_ONCE_INIT;
+
 void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc, int reuse_a) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, init_once);
+    pthread_once(&init_done, init_once);
     pack_bufs *pb = thread_bufs();
     const int skinny = M < GEMM_MIN_SIDE || N < GEMM_MIN_SIDE || K < GEMM_MIN_SIDE;
-    const int R_a = G.cols ? G.nr : G.mr, R_b = G.cols ? G.mr : G.nr;
-    const size_t a_size = (size_t)(M + R_a - 1) / R_a * R_a * K;
-    const size_t blk_size = G.cols ? (size_t)G.mc * G.kc : (size_t)(N + R_b - 1) / R_b * R_b * G.kc;
-    if (!pb || skinny || nn_kernels_forced_generic || !reserve(&pb->a, &pb->a_cap, a_size) ||
-        !reserve(&pb->blk, &pb->blk_cap, blk_size)) {
+    const size_t m_pad = (size_t)(M + G.nr - 1) / G.nr * G.nr;
+    if (!pb || skinny || !G.ours || nn_kernels_forced_generic ||
+        !reserve(&pb->a, &pb->a_cap, m_pad * K) || !reserve(&pb->blk, &pb->blk_cap, (size_t)G.mc * G.kc)) {
         if (pb) pb->a_src = NULL;
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
@@ -259,19 +255,20 @@ void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *
     const long bp = trans_b ? 1 : ldb, bn = trans_b ? ldb : 1;
     if (!(reuse_a && pb->a_src == A && pb->a_trans == trans_a && pb->a_m == M && pb->a_k == K &&
           pb->a_ld == lda)) {
-        const size_t pad = (size_t)(M + R_a - 1) / R_a * R_a;
         for (int pc = 0; pc < K; pc += G.kc)
-            pack_block(pb->a + (size_t)pc * pad, A, am, ap, M, R_a, pc, K - pc < G.kc ? K - pc : G.kc);
+            pack_block(pb->a + (size_t)pc * m_pad, A, am, ap, M, G.nr, pc, K - pc < G.kc ? K - pc : G.kc);
         pb->a_src = A;
         pb->a_trans = trans_a;
         pb->a_m = M;
         pb->a_k = K;
         pb->a_ld = lda;
     }
-    if (G.cols)   /* C^T[N][M] = op(B)^T op(A)^T, written by columns: C's rows */
-        run(N, M, K, 0, pb->a, B, bn, bp, beta, C, 1, ldc, pb);
-    else
-        run(M, N, K, 1, pb->a, B, bn, bp, beta, C, ldc, 1, pb);
+    run(N, M, K, pb->a, B, bn, bp, beta, C, ldc, pb);
+}
+
+int nn_sgemm_own_loop(void) {
+    pthread_once(&init_done, init_once);
+    return G.ours;
 }
 
 void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,

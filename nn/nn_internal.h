@@ -37,6 +37,9 @@ void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, const float *A, int
  * holds (a layer's weights across its chunks of columns). */
 void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc, int reuse_a);
+/* 1 when GEMMs of the model's sizes run gemm.c's loop on this machine, 0
+ * when they all go to cblas_sgemm (a micro-kernel it does not serve). */
+int nn_sgemm_own_loop(void);
 /* Tests set this to 1 to force the generic (reference) paths. */
 extern int nn_kernels_forced_generic;
 
