@@ -5,9 +5,9 @@
  *   col[C*K*K][B*OH*OW],   out[OC][B*OH*OW] = W[OC][C*K*K] x col
  * and the batch is folded into GEMM's N dimension. Threads split that N
  * dimension by batch images: each one builds its columns of col and
- * multiplies them on one thread with nn_sgemm (gemm.c, par.h). The backward pass is
- * dW += dout x col^T (split by columns of dW) and dcol = W^T x dout followed
- * by a col2im scatter (split by images again).
+ * multiplies them alone with nn_sgemm (gemm.c, par.h). The backward pass
+ * is dW += dout x col^T (split by columns of dW) and dcol = W^T x dout
+ * followed by a col2im scatter (split by images again).
  * im2col/col2im are shared with the transposed convolution (convt.c), whose
  * forward pass is exactly this backward-data pass.
  */
