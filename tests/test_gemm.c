@@ -89,7 +89,8 @@ TEST(gemm_reuse_keeps_packed_a_only_when_asked) {
     nn_rng r;
     nn_rng_seed(&r, 4242);
     float *A = randn(&r, (size_t)M * K), *A_old = malloc((size_t)M * K * sizeof(float));
-    float *B = randn(&r, (size_t)K * N), *C = malloc((size_t)K * N * sizeof(float));   /* K > M: room for the transposed call */
+    float *B = randn(&r, (size_t)K * N);
+    float *C = malloc((size_t)K * N * sizeof(float));   /* K > M: room for the transposed call */
     memcpy(A_old, A, (size_t)M * K * sizeof(float));
     nn_sgemm_reuse(0, 0, M, N, K, A, K, B, N, 0.0f, C, N, 0);
     CHECK(gemm_error(0, 0, M, N, K, A, K, B, N, 0.0f, NULL, C, N) <= 1.0);
