@@ -91,11 +91,12 @@ void nn_blas_threads(int n) {
 
 const char *nn_blas_name(void) {
     static char name[160];
-    if (!name[0])
-        snprintf(name, sizeof name, "BLIS %s, %s%s%s%s", bli_info_get_version_str(),
-                 kernels_chosen ? kernels_chosen : bli_arch_string(bli_arch_query_id()),
-                 kernels_chosen ? " (BLIS took the CPU for " : "",
-                 kernels_chosen ? bli_arch_string(bli_arch_query_id()) : "",
-                 kernels_chosen ? ")" : "");
+    if (name[0]) return name;
+    const char *arch = bli_arch_string(bli_arch_query_id());
+    if (kernels_chosen)
+        snprintf(name, sizeof name, "BLIS %s, %s (BLIS took the CPU for %s)",
+                 bli_info_get_version_str(), kernels_chosen, arch);
+    else
+        snprintf(name, sizeof name, "BLIS %s, %s", bli_info_get_version_str(), arch);
     return name;
 }

@@ -11,8 +11,9 @@
  * cycles of a training step at batch 64 on a Zen 5, against 50% in the
  * micro-kernel. Here a panel column that is contiguous in memory (the
  * activations' rows) is a masked vector copy, one that runs along the depth
- * (the weight gradients' operands) goes through 16 x 16 register transposes,
- * and anything else takes a plain loop. All of A is packed before the loops
+ * (the weight gradients' operands) goes through 16 x 16 register transposes;
+ * an operand is a row-major matrix or its transpose, so one of the two holds.
+ * All of A is packed before the loops
  * start, so a layer that multiplies the same weights with chunk after chunk
  * of columns packs them once (nn_sgemm_reuse).
  *
@@ -48,7 +49,6 @@ static struct {
     cntx_t *cntx;
     ukr_fn ukr;
     int mr, nr, mc, kc;         /* micro-tile and cache blocks of the kernel's problem */
-    int avx512;                 /* vector packing */
     int ours;                   /* this loop runs the GEMMs (see init_once) */
     pthread_key_t key;          /* this thread's pack buffers */
 } G;
@@ -79,12 +79,11 @@ static void init_once(void) {
     G.nr = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_NR, G.cntx);
     G.mc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_MC, G.cntx);
     G.kc = (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, G.cntx);
-    G.avx512 = __builtin_cpu_supports("avx512f");
     /* Only where it was measured to win: a kernel that writes C by columns
-     * (skx's), with panels this file packs with vectors. Elsewhere (BLIS's
-     * haswell and zen kernels, 6 x 16 and row-preferring, with their own
-     * assembly packing) cblas_sgemm stays. */
-    G.ours = G.avx512 && bli_cntx_l3_nat_ukr_prefers_cols_dt(BLIS_FLOAT, BLIS_GEMM_UKR, G.cntx) &&
+     * (skx's), with panels this file packs with AVX-512 (a multiple of 4 lanes
+     * up to 32). Elsewhere (BLIS's haswell and zen kernels, 6 x 16 and
+     * row-preferring, with their own assembly packing) cblas_sgemm stays. */
+    G.ours = __builtin_cpu_supports("avx512f") && bli_cntx_l3_nat_ukr_prefers_cols_dt(BLIS_FLOAT, BLIS_GEMM_UKR, G.cntx) &&
              G.mr % 4 == 0 && G.mr <= 32 && G.nr % 4 == 0 && G.nr <= 32;
     pthread_key_create(&G.key, free_bufs);
 }
@@ -114,9 +113,9 @@ static pack_bufs *thread_bufs(void) {
 /* ---- packing ---------------------------------------------------------------
  * One panel: R lines of a strided matrix, kc deep, p-major:
  *   dst[p*R + i] = src[i*s_line + p*s_k]   (i < w; lines w..R-1 are zero).
- * Two fast cases with AVX-512, for R a multiple of 4 up to 32 (skx's 32 and
- * 12): lines contiguous (s_line 1: a copy per p) and depth contiguous
- * (s_k 1: 16 x 16 blocks transposed in registers). */
+ * With AVX-512, for R a multiple of 4 up to 32 (skx's 32 and 12), in the
+ * two layouts an operand can have: lines contiguous (s_line 1: a copy per p)
+ * or depth contiguous (s_k 1: 16 x 16 blocks transposed in registers). */
 
 __attribute__((target("avx512f")))
 static void pack_lines_contiguous(float *restrict dst, const float *restrict src, long s_k,
@@ -178,13 +177,8 @@ static void pack_depth_contiguous(float *restrict dst, const float *restrict src
 
 static void pack_panel(float *restrict dst, const float *restrict src, long s_line, long s_k,
                        int w, int R, int kc) {
-    if (G.avx512 && R % 4 == 0 && R <= 32 && !nn_kernels_forced_generic) {
-        if (s_line == 1) { pack_lines_contiguous(dst, src, s_k, w, R, kc); return; }
-        if (s_k == 1) { pack_depth_contiguous(dst, src, s_line, w, R, kc); return; }
-    }
-    for (int p = 0; p < kc; p++)
-        for (int i = 0; i < R; i++)
-            dst[(size_t)p * R + i] = i < w ? src[(size_t)i * s_line + (size_t)p * s_k] : 0.0f;
+    if (s_line == 1) pack_lines_contiguous(dst, src, s_k, w, R, kc);
+    else pack_depth_contiguous(dst, src, s_line, w, R, kc);   /* s_k == 1 */
 }
 
 /* Panels of R lines for all n lines of a matrix, kc deep from its depth p0:
@@ -240,11 +234,10 @@ static pthread_once_t init_done = PTHREAD_ONCE_INIT;
 void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc, int reuse_a) {
     pthread_once(&init_done, init_once);
-    pack_bufs *pb = thread_bufs();
+    pack_bufs *pb = G.ours && !nn_kernels_forced_generic ? thread_bufs() : NULL;
     const int skinny = M < GEMM_MIN_SIDE || N < GEMM_MIN_SIDE || K < GEMM_MIN_SIDE;
     const size_t m_pad = (size_t)(M + G.nr - 1) / G.nr * G.nr;
-    if (!pb || skinny || !G.ours || nn_kernels_forced_generic ||
-        !reserve(&pb->a, &pb->a_cap, m_pad * K) || !reserve(&pb->blk, &pb->blk_cap, (size_t)G.mc * G.kc)) {
+    if (!pb || skinny || !reserve(&pb->a, &pb->a_cap, m_pad * K) || !reserve(&pb->blk, &pb->blk_cap, (size_t)G.mc * G.kc)) {
         if (pb) pb->a_src = NULL;
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
