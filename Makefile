@@ -110,7 +110,7 @@ $(BIN)-failpoints: $(NN_OBJ) $(SRV_OBJ) $(BUILD)/server/main.o $(FP_OBJ)
 	$(CC) $(LDFLAGS) $(FP_WRAP) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 # The unit tests count our own code's allocations (tests/test_alloc.c).
-TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+TEST_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=mmap
 $(TESTBIN): $(NN_OBJ) $(SRV_OBJ) $(TEST_OBJ)
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 

@@ -23,7 +23,10 @@
  * (BLIS's haswell and zen ones prefer rows and pack with their own
  * assembly) everything goes to cblas_sgemm. Pack buffers are per thread, made on
  * a thread's first call and kept until it exits (a training step allocates
- * nothing after its first).
+ * nothing after its first). The kernel reads past its panels (it loads the
+ * next depth step of A before it knows there is none), so every buffer
+ * ends PACK_SLACK floats before a page it may not read: an over-read beyond
+ * that faults at once, in every build, instead of now and then.
  * GEMMs with a side below GEMM_MIN_SIDE go to cblas_sgemm. Measured at the
  * model's shapes on one core, this loop beats BLIS's skinny ("sup") kernels
  * down to a side of 64 (G's first layer: batch 64 x 6272 x nz 100, 88 ->
@@ -33,6 +36,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <immintrin.h>
 #include <blis.h>
 #include <cblas.h>
@@ -53,21 +58,39 @@ static struct {
     pthread_key_t key;          /* this thread's pack buffers */
 } G;
 
+/* Floats the micro-kernel may read past the end of a packed panel. BLIS's
+ * skx kernel loads the next depth step of its A panel (MR = 32 floats) at
+ * the end of each step, the last one included; BLIS's own pack buffers,
+ * sized for its larger maximum blocks, hide that. Twice that, to spare. */
+#define PACK_SLACK 64
+
+/* A pack buffer: cap floats at p, 64-byte aligned, then PACK_SLACK floats
+ * (rounded up to 64 bytes) and a PROT_NONE guard page; one mapping. */
+typedef struct {
+    float *p;
+    size_t cap;
+    void *map;
+    size_t map_len;
+} pack_buf;
+
 /* A thread's buffers, grown to the largest GEMM it has run and kept. */
 typedef struct {
-    float *blk;                 /* one block of nn_sgemm's B: [MC][KC] as MR-panels */
-    size_t blk_cap;
-    float *a;                   /* all of nn_sgemm's A, panel by panel, KC deep at a time */
-    size_t a_cap;
+    pack_buf blk;               /* one block of nn_sgemm's B: [MC][KC] as MR-panels */
+    pack_buf a;                 /* all of nn_sgemm's A, panel by panel, KC deep at a time */
     const float *a_src;         /* what `a` holds, for callers that reuse it */
     int a_trans, a_m, a_k, a_ld;
 } pack_bufs;
 
+static void release(pack_buf *b) {
+    if (b->map) munmap(b->map, b->map_len);
+    memset(b, 0, sizeof *b);
+}
+
 static void free_bufs(void *p) {
     pack_bufs *pb = p;
     if (!pb) return;
-    free(pb->blk);
-    free(pb->a);
+    release(&pb->blk);
+    release(&pb->a);
     free(pb);
 }
 
@@ -88,14 +111,23 @@ static void init_once(void) {
     pthread_key_create(&G.key, free_bufs);
 }
 
-/* Grow *buf to hold n floats; 0 when memory ran out. */
-static int reserve(float **buf, size_t *cap, size_t n) {
-    if (*cap >= n) return 1;
-    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
-    if (!p) return 0;
-    free(*buf);
-    *buf = p;
-    *cap = n;
+/* Grow b to hold n floats; 0 when memory ran out (b is then unchanged). */
+static int reserve(pack_buf *b, size_t n) {
+    if (b->cap >= n) return 1;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t bytes = ((n + PACK_SLACK) * sizeof(float) + 63) / 64 * 64;
+    const size_t len = (bytes + page - 1) / page * page + page;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return 0;
+    if (mprotect(m + len - page, page, PROT_NONE) != 0) {
+        munmap(m, len);
+        return 0;
+    }
+    release(b);
+    b->map = m;
+    b->map_len = len;
+    b->p = (float *)(m + len - page - bytes);
+    b->cap = n;
     return 1;
 }
 
@@ -212,13 +244,13 @@ static void run(int N, int M, int K, const float *pre, const float *B, long s_li
         const float *bblk = pre + (size_t)pc * m_pad;
         for (int ic = 0; ic < N; ic += G.mc) {
             const int mc = N - ic < G.mc ? N - ic : G.mc;
-            pack_block(pb->blk, B + (size_t)ic * s_line, s_line, s_k, mc, MR, pc, kc);
+            pack_block(pb->blk.p, B + (size_t)ic * s_line, s_line, s_k, mc, MR, pc, kc);
             for (int jr = 0; jr < M; jr += NR) {
                 float *bp = (float *)bblk + (size_t)jr * kc;
                 for (int ir = 0; ir < mc; ir += MR) {
-                    float *ap = pb->blk + (size_t)ir * kc;
+                    float *ap = pb->blk.p + (size_t)ir * kc;
                     const int last = ir + MR >= mc;
-                    bli_auxinfo_set_next_a(last ? pb->blk : ap + (size_t)MR * kc, &aux);
+                    bli_auxinfo_set_next_a(last ? pb->blk.p : ap + (size_t)MR * kc, &aux);
                     bli_auxinfo_set_next_b(last && jr + NR < M ? bp + (size_t)NR * kc : bp, &aux);
                     G.ukr(mc - ir < MR ? mc - ir : MR, M - jr < NR ? M - jr : NR, kc,
                           &one, ap, bp, &beta_pc, C + (size_t)(ic + ir) + (size_t)jr * ldc, 1, ldc,
@@ -237,7 +269,7 @@ void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *
     pack_bufs *pb = G.ours && !nn_kernels_forced_generic ? thread_bufs() : NULL;
     const int skinny = M < GEMM_MIN_SIDE || N < GEMM_MIN_SIDE || K < GEMM_MIN_SIDE;
     const size_t m_pad = (size_t)(M + G.nr - 1) / G.nr * G.nr;
-    if (!pb || skinny || !reserve(&pb->a, &pb->a_cap, m_pad * K) || !reserve(&pb->blk, &pb->blk_cap, (size_t)G.mc * G.kc)) {
+    if (!pb || skinny || !reserve(&pb->a, m_pad * K) || !reserve(&pb->blk, (size_t)G.mc * G.kc)) {
         if (pb) pb->a_src = NULL;
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
@@ -249,14 +281,14 @@ void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *
     if (!(reuse_a && pb->a_src == A && pb->a_trans == trans_a && pb->a_m == M && pb->a_k == K &&
           pb->a_ld == lda)) {
         for (int pc = 0; pc < K; pc += G.kc)
-            pack_block(pb->a + (size_t)pc * m_pad, A, am, ap, M, G.nr, pc, K - pc < G.kc ? K - pc : G.kc);
+            pack_block(pb->a.p + (size_t)pc * m_pad, A, am, ap, M, G.nr, pc, K - pc < G.kc ? K - pc : G.kc);
         pb->a_src = A;
         pb->a_trans = trans_a;
         pb->a_m = M;
         pb->a_k = K;
         pb->a_ld = lda;
     }
-    run(N, M, K, pb->a, B, bn, bp, beta, C, ldc, pb);
+    run(N, M, K, pb->a.p, B, bn, bp, beta, C, ldc, pb);
 }
 
 int nn_sgemm_own_loop(void) {

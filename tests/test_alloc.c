@@ -1,12 +1,14 @@
 /* test_alloc.c - the training step allocates nothing.
  *
- * The test binary is linked with -Wl,--wrap=malloc (and calloc, realloc),
- * so every allocation made by ganlive's own code goes through the counters
+ * The test binary is linked with -Wl,--wrap=malloc (and calloc, realloc,
+ * and mmap, which nn/gemm.c's pack buffers come from), so every allocation
+ * made by ganlive's own code goes through the counters
  * below (libraries keep their own allocator calls, which is fine: the claim
  * is about our code). A few warm-up iterations let OpenMP and OpenBLAS set
  * themselves up; after that, training iterations must not allocate at all.
  */
 #include <stdlib.h>
+#include <sys/types.h>
 #include "testhelp.h"
 #include "../server/state.h"
 #include "../server/trainer.h"
@@ -17,12 +19,18 @@ void *__real_realloc(void *p, size_t n);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
 static long allocations;
 
 void *__wrap_malloc(size_t n) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __real_malloc(n); }
 void *__wrap_calloc(size_t n, size_t size) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __real_calloc(n, size); }
 void *__wrap_realloc(void *p, size_t n) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __real_realloc(p, n); }
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+    __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
+    return __real_mmap(addr, len, prot, flags, fd, off);
+}
 
 TEST(train_step_allocates_nothing) {
     srv_config c;

@@ -8,8 +8,11 @@
  * Also the contract of nn_sgemm_reuse: the packed A is reused only when
  * asked for and only for the same A and shapes.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "testhelp.h"
 #include "../nn/nn.h"
 #include "../nn/nn_internal.h"
@@ -114,4 +117,41 @@ TEST(gemm_reuse_keeps_packed_a_only_when_asked) {
     CHECKF(gemm_error(1, 0, K, N, M, A, K, B, N, 0.0f, NULL, C, N) <= 1.0,
            "reuse with another transposition or shape packs A again");
     free(A); free(A_old); free(B); free(C);
+}
+
+/* The micro-kernel reads a little past the end of its packed panels (the
+ * next depth step of A). A thread's first GEMM sizes its pack buffers to the
+ * problem, so with a full MC x KC block (N 480, K 384 for skx) both buffers'
+ * last panels end at their guard slack; run in a fresh thread of a child
+ * process, an over-read beyond the slack is a fault the parent sees as a
+ * signal instead of a crash of this runner. Before the slack existed this
+ * faulted in the thread-sanitized server, whose allocator ends big blocks at
+ * a page boundary. */
+static void *full_block_gemm(void *arg) {
+    const int M = 64, N = 480, K = 384;
+    nn_rng r;
+    nn_rng_seed(&r, 77);
+    float *A = randn(&r, (size_t)M * K), *B = randn(&r, (size_t)K * N), *C = calloc((size_t)M * N, sizeof(float));
+    nn_sgemm(0, 0, M, N, K, A, K, B, N, 0.0f, C, N);
+    *(double *)arg = gemm_error(0, 0, M, N, K, A, K, B, N, 0.0f, NULL, C, N);
+    free(A); free(B); free(C);
+    return NULL;
+}
+
+TEST(gemm_kernel_reads_stay_inside_pack_buffers) {
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        double e = INFINITY;
+        pthread_t t;
+        if (pthread_create(&t, NULL, full_block_gemm, &e) != 0 || pthread_join(t, NULL) != 0) _exit(2);
+        _exit(e <= 1.0 ? 0 : 3);
+    }
+    CHECK(pid > 0);
+    if (pid <= 0) return;
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the GEMM %s %d",
+           WIFSIGNALED(status) ? "died of signal" : "exited with",
+           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }

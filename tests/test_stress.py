@@ -34,7 +34,7 @@ import http.client
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-from testlib import check, finish, sanitizer_reports  # noqa: E402
+from testlib import check, finish, sanitizer_excerpt, sanitizer_reports  # noqa: E402
 lock = threading.Lock()
 counts = {}
 problems = []
@@ -293,7 +293,7 @@ def run(binary, data_dir, seconds):
         reports = len(sanitizer_reports(text))
         check("SIGTERM exits 0 (TSan exit code would be 66)", rc == 0, "rc %s" % rc)
         check("test_stress: zero sanitizer reports (ThreadSanitizer, ASan, UBSan, LeakSanitizer)", reports == 0,
-              "%d reports, see %s:\n%s" % (reports, logpath, text[text.find("WARNING"):][:3000]))
+              "%d reports, see %s:\n%s" % (reports, logpath, sanitizer_excerpt(text)))
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -56,6 +56,17 @@ def sanitizer_reports(text):
     return [l for l in text.splitlines() if any(m in l for m in SANITIZER_MARKS)]
 
 
+def sanitizer_excerpt(text, size=3000):
+    """Up to `size` characters of text from a little before its first
+    sanitizer line (a crash report has no WARNING line, only ERROR and
+    DEADLYSIGNAL ones), or "" when there is none."""
+    lines = sanitizer_reports(text)
+    if not lines:
+        return ""
+    at = max(0, text.find(lines[0]) - 200)
+    return text[at:at + size]
+
+
 def log_dir():
     global _log_dir
     if _log_dir is None:
@@ -144,12 +155,10 @@ class Server:
         if self.scanned:
             return
         self.scanned = True
-        lines = sanitizer_reports(self.text())
-        if lines:
-            text = self.text()
-            at = max(0, text.find(lines[0]) - 200)
+        excerpt = sanitizer_excerpt(self.text())
+        if excerpt:
             with _lock:
-                _reports.append((self.label, self.log_path, text[at:at + 3000]))
+                _reports.append((self.label, self.log_path, excerpt))
 
     def wait(self, timeout=60, expect=None):
         """Wait for an exit the server makes by itself; returns its status."""
