@@ -127,7 +127,11 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
     #pragma omp parallel
     {
         long lo, hi;
-        if (dw) {   /* dw[OC][k0:k1] += dout[OC][N] x col[k0:k1][N]^T, a chunk of N at a time */
+        if (dw && CKK == 16) {   /* thin: dw[o0:o1][16] += dout[o0:o1][N] x col[16][N]^T */
+            nn_share(OC, &lo, &hi);
+            if (hi > lo && !nn_gemm16_nt(dw + lo * 16, 16, dout + (size_t)lo * N, N, col, N, (int)(hi - lo), N))
+                nn_sgemm(0, 1, (int)(hi - lo), 16, N, dout + (size_t)lo * N, N, col, N, 1.0f, dw + lo * 16, 16);
+        } else if (dw) {   /* dw[OC][k0:k1] += dout[OC][N] x col[k0:k1][N]^T, a chunk of N at a time */
             nn_share(CKK, &lo, &hi);
             if (hi > lo)
                 for (long c0 = 0; c0 < B; c0 += chunk) {

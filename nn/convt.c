@@ -58,7 +58,11 @@ static void convt1x1_backward(float *dinp, float *dw, float *dR, const float *in
         nn_share(OKK, &lo, &hi);
         if (dw && hi > lo)     /* dw[C][lo:hi] += inp[C][B] x dR[B][lo:hi] */
             nn_sgemm(0, 0, C, (int)(hi - lo), B, inp, B, dR + lo, OKK, 1.0f, dw + lo, OKK);
-        if (dinp) {            /* dinp[c][b0:b1] += w[C][OKK] x dR[b0:b1]^T */
+        if (dinp && B == 16) { /* dinp[c0:c1][16] += w[c0:c1][OKK] x dR[16][OKK]^T */
+            nn_share(C, &lo, &hi);
+            if (hi > lo && !nn_gemm16_nt(dinp + lo * 16, 16, w + (size_t)lo * OKK, OKK, dR, OKK, (int)(hi - lo), OKK))
+                nn_sgemm(0, 1, (int)(hi - lo), 16, OKK, w + (size_t)lo * OKK, OKK, dR, OKK, 1.0f, dinp + lo * 16, 16);
+        } else if (dinp) {     /* dinp[c][b0:b1] += w[C][OKK] x dR[b0:b1]^T */
             nn_share(B, &lo, &hi);
             if (hi > lo)
                 nn_sgemm(0, 1, C, (int)(hi - lo), OKK, w, OKK, dR + (size_t)lo * OKK, OKK, 1.0f,
@@ -118,7 +122,12 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
             if (dinp && (OKK != 16 || !nn_gemm16_kn(dinp + n0, w, dcol + n0, C, N, nb, 1)))
                 nn_sgemm_reuse(0, 0, C, nb, OKK, w, OKK, dcol + n0, N, 1.0f, dinp + n0, N, c0 > lo);
         }
-        if (dw) {
+        if (dw && OKK == 16) {   /* thin: dw[c0:c1][16] += inp[c0:c1][N] x dcol[16][N]^T */
+            #pragma omp barrier
+            nn_share(C, &lo, &hi);
+            if (hi > lo && !nn_gemm16_nt(dw + lo * 16, 16, inp + (size_t)lo * N, N, dcol, N, (int)(hi - lo), N))
+                nn_sgemm(0, 1, (int)(hi - lo), 16, N, inp + (size_t)lo * N, N, dcol, N, 1.0f, dw + lo * 16, 16);
+        } else if (dw) {
             #pragma omp barrier
             nn_share(OKK, &lo, &hi);   /* dw[C][k0:k1] += inp x dcol[k0:k1]^T, a chunk of N at a time */
             if (hi > lo)

@@ -20,9 +20,11 @@ int nn_col2im_fast(float *out, const float *col, int C, int B, int H, int W,
  * with row stride ld; return 0 when the machine has no fast path (the
  * caller then calls BLAS):
  *   nn_gemm16_kn: C[M][n] (+)= A[M][16] x X[16][n]   (accumulate: += , else =)
- *   nn_gemm16_tn: C[16][n] = A[Kc][16]^T x X[Kc][n] */
+ *   nn_gemm16_tn: C[16][n] = A[Kc][16]^T x X[Kc][n]
+ *   nn_gemm16_nt: C[M][16] += A[M][K] x X[16][K]^T   (row strides ldc, lda, ldx) */
 int nn_gemm16_kn(float *C, const float *A, const float *X, int M, int ld, int n, int accumulate);
 int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n);
+int nn_gemm16_nt(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int M, int K);
 /* GEMM columns per call the layers aim for (conv.c): images per chunk of
  * a layer whose output (conv) or input (transposed conv) has `pixels`. */
 #define NN_CHUNK_COLS 800
