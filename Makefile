@@ -31,7 +31,8 @@ CFLAGS   ?=
 # and checks the program's own threads (trainer, HTTP) instead.
 OPENMP   := $(if $(filter thread,$(SANITIZER)),-Wno-unknown-pragmas,-fopenmp)
 CFLAGS   += -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -pthread $(OPENMP)
-LDLIBS   := -lm -pthread $(OPENMP)
+# libmvec: glibc's vector math (nn/kernels.c's tanh on 16 lanes).
+LDLIBS   := -lmvec -lm -pthread $(OPENMP)
 
 ifeq ($(SANITIZER),address)
   # Uninitialised locals get a poison pattern instead of whatever the stack
@@ -188,7 +189,7 @@ build-fuzz/%.o: %.c $(wildcard nn/*.h server/*.h)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Wno-unknown-pragmas $(PKG_CFLAGS) -c $< -o $@
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -pthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lmvec -lm -pthread
 
 fuzz-build: $(FUZZ_BIN)
 

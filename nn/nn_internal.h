@@ -25,6 +25,9 @@ int nn_col2im_fast(float *out, const float *col, int C, int B, int H, int W,
 int nn_gemm16_kn(float *C, const float *A, const float *X, int M, int ld, int n, int accumulate);
 int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n);
 int nn_gemm16_nt(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int M, int K);
+/* out[i] = tanh(inp[i]) for i < n with libmvec's vector tanhf (kernels.c);
+ * 0 when the machine has no fast path (the caller then calls tanhf). */
+int nn_tanh_fast(float *out, const float *inp, size_t n);
 /* GEMM columns per call the layers aim for (conv.c): images per chunk of
  * a layer whose output (conv) or input (transposed conv) has `pixels`. */
 #define NN_CHUNK_COLS 800
