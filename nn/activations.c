@@ -4,8 +4,9 @@
  * (relu and leaky relu: out > 0 exactly when inp > 0; tanh: 1 - out^2), and
  * accumulates into dinp like every backward pass of the library. Threads
  * split the range (above NN_PAR_MIN, par.h); tanh runs 16 lanes at a time
- * through glibc's libmvec where the CPU has AVX-512 (kernels.c). nn_zero is here too: it is the elementwise pass that
- * clears gradient buffers before a backward pass accumulates into them.
+ * through glibc's libmvec where the CPU has AVX-512 (kernels.c). nn_zero
+ * is here too: it is the elementwise pass that clears gradient buffers
+ * before a backward pass accumulates into them.
  */
 #include <math.h>
 #include <string.h>
