@@ -307,7 +307,7 @@ int nn_gemm16_nt(float *C, int ldc, const float *A, int lda, const float *X, int
  * libmvec's AVX-512 tanhf, by its vector-ABI name (math.h declares it only
  * under -ffast-math); every lane is computed on its own, so where a range
  * is split between threads does not change a result. */
-__m512 _ZGVeN16v_tanhf(__m512 x);
+__attribute__((target("avx512f"))) __m512 _ZGVeN16v_tanhf(__m512 x);
 
 __attribute__((target("avx512f")))
 static void tanh_avx512(float *out, const float *inp, size_t n) {
