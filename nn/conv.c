@@ -10,6 +10,15 @@
  * followed by a col2im scatter (split by images again).
  * im2col/col2im are shared with the transposed convolution (convt.c), whose
  * forward pass is exactly this backward-data pass.
+ * Where gemm.c's loop runs with AVX-512, the 4x4 stride-2 convolutions
+ * (D's second) never store col: their forward GEMM and weight gradient
+ * gather its panels straight from the input (kernels.c's implicit im2col),
+ * and backward takes the input to do so. If the GEMM's buffers cannot be
+ * had, the forward pass falls back to im2col and the weight gradient
+ * builds its own rows of col first. (Building col in backward instead,
+ * each thread its channels' rows with the vectorised im2col, was measured
+ * too: about 1 ms per iteration slower than gathering at batch 16 and 3
+ * ms at batch 64, on one thread.)
  */
 #include <string.h>
 #include "nn.h"
@@ -100,10 +109,29 @@ int nn_chunk_images(int pixels) {
     return n < 1 ? 1 : n;
 }
 
+/* Rows [p0, p1) of im2col's matrix over images [b0, b1), plainly: the
+ * weight gradient's operand when the implicit packing could not run (its
+ * buffers) after a forward pass that did and so stored no columns. */
+static void im2col_rows(float *col, const float *inp, int B, int H, int W, int K, int stride,
+                        int pad, int OH, int OW, long p0, long p1, int b0, int b1) {
+    const size_t N = (size_t)B * OH * OW;
+    for (long p = p0; p < p1; p++) {
+        const int c = (int)(p / (K * K)), kh = (int)(p / K % K), kw = (int)(p % K);
+        for (int b = b0; b < b1; b++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    const int y = oh * stride - pad + kh, x = ow * stride - pad + kw;
+                    col[(size_t)p * N + ((size_t)b * OH + oh) * OW + ow] =
+                        y >= 0 && y < H && x >= 0 && x < W ? inp[(((size_t)c * B + b) * H + y) * W + x] : 0.0f;
+                }
+    }
+}
+
 void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
                        int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
     const int N = B * OH * OW, CKK = C * K * K, P = OH * OW, chunk = nn_chunk_images(P);
+    const int implicit = CKK != 16 && nn_im2col_implicit(K, stride, pad, H, W, OH, OW);
     #pragma omp parallel
     {
         long b0, b1;
@@ -112,6 +140,12 @@ void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
             const long c1 = c0 + chunk < b1 ? c0 + chunk : b1;
             const size_t n0 = (size_t)c0 * P;
             const int nb = (int)(c1 - c0) * P;
+            if (implicit) {   /* col's columns n0.. packed from inp, never stored */
+                const nn_im2col_src s = {inp, B, H, W, OH, OW, (long)n0, 0};
+                if (nn_sgemm_implicit(0, OC, nb, CKK, w, CKK, nn_im2col_pack_fwd, &s, 0.0f, out + n0, N,
+                                      c0 > b0))
+                    continue;
+            }
             nn_im2col_range(col, inp, C, B, H, W, K, stride, pad, OH, OW, (int)c0, (int)c1);
             if (CKK != 16 || !nn_gemm16_kn(out + n0, w, col + n0, OC, N, nb, 0))
                 nn_sgemm_reuse(0, 0, OC, nb, CKK, w, CKK, col + n0, N, 0.0f, out + n0, N, c0 > b0);
@@ -119,11 +153,12 @@ void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
     }
 }
 
-void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
+void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const float *inp,
                         const float *w, const float *dout,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
     const int N = B * OH * OW, CKK = C * K * K, P = OH * OW, chunk = nn_chunk_images(P);
+    const int implicit = CKK != 16 && nn_im2col_implicit(K, stride, pad, H, W, OH, OW);
     #pragma omp parallel
     {
         long lo, hi;
@@ -132,11 +167,24 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
             if (hi > lo && !nn_gemm16_nt(dw + lo * 16, 16, dout + (size_t)lo * N, N, col, N, (int)(hi - lo), N))
                 nn_sgemm(0, 1, (int)(hi - lo), 16, N, dout + (size_t)lo * N, N, col, N, 1.0f, dw + lo * 16, 16);
         } else if (dw) {   /* dw[OC][k0:k1] += dout[OC][N] x col[k0:k1][N]^T, a chunk of N at a time */
-            nn_share(CKK, &lo, &hi);
+            if (implicit) {    /* whole channels: a panel of col's rows starts at one */
+                nn_share(C, &lo, &hi);
+                lo *= K * K;
+                hi *= K * K;
+            } else {
+                nn_share(CKK, &lo, &hi);
+            }
             if (hi > lo)
                 for (long c0 = 0; c0 < B; c0 += chunk) {
                     const long c1 = c0 + chunk < B ? c0 + chunk : B;
                     const size_t n0 = (size_t)c0 * P;
+                    if (implicit) {
+                        const nn_im2col_src s = {inp, B, H, W, OH, OW, lo, (long)n0};
+                        if (nn_sgemm_implicit(0, OC, (int)(hi - lo), (int)(c1 - c0) * P, dout + n0, N,
+                                              nn_im2col_pack_dw, &s, 1.0f, dw + lo, CKK, 0))
+                            continue;
+                        im2col_rows(col, inp, B, H, W, K, stride, pad, OH, OW, lo, hi, (int)c0, (int)c1);
+                    }
                     nn_sgemm(0, 1, OC, (int)(hi - lo), (int)(c1 - c0) * P,
                              dout + n0, N, col + (size_t)lo * N + n0, N, 1.0f, dw + lo, CKK);
                 }

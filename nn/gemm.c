@@ -228,8 +228,16 @@ static void pack_block(float *dst, const float *src, long s_line, long s_k, int 
  * columns, which are C's rows (rs_c 1, cs_c ldc). A is packed whole
  * beforehand (pre: for each KC block of the depth all its NR-panels, block pc
  * at pre + pc * M rounded up to NR); B a block of MC x KC at a time from
- * op(B)^T's lines (stride s_line) and depth (stride s_k). */
-static void run(int N, int M, int K, const float *pre, const float *B, long s_line, long s_k,
+ * op(B)^T's lines (stride s_line) and depth (stride s_k), or by the caller's
+ * packing function for an operand that is never stored (nn_sgemm_implicit). */
+typedef struct {
+    const float *B;
+    long s_line, s_k;
+    nn_pack_fn fn;
+    const void *ctx;
+} b_source;
+
+static void run(int N, int M, int K, const float *pre, const b_source *src,
                 float beta, float *C, long ldc, pack_bufs *pb) {
     float one = 1.0f;
     auxinfo_t aux;
@@ -244,7 +252,8 @@ static void run(int N, int M, int K, const float *pre, const float *B, long s_li
         const float *bblk = pre + (size_t)pc * m_pad;
         for (int ic = 0; ic < N; ic += G.mc) {
             const int mc = N - ic < G.mc ? N - ic : G.mc;
-            pack_block(pb->blk.p, B + (size_t)ic * s_line, s_line, s_k, mc, MR, pc, kc);
+            if (src->fn) src->fn(src->ctx, pb->blk.p, ic, mc, MR, pc, kc);
+            else pack_block(pb->blk.p, src->B + (size_t)ic * src->s_line, src->s_line, src->s_k, mc, MR, pc, kc);
             for (int jr = 0; jr < M; jr += NR) {
                 float *bp = (float *)bblk + (size_t)jr * kc;
                 for (int ir = 0; ir < mc; ir += MR) {
@@ -263,32 +272,64 @@ static void run(int N, int M, int K, const float *pre, const float *B, long s_li
 
 static pthread_once_t init_done = PTHREAD_ONCE_INIT;
 
-void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
-                    const float *B, int ldb, float beta, float *C, int ldc, int reuse_a) {
+/* This thread's buffers with room for A (M x K) and a block of B, or NULL
+ * where the loop does not run (or memory ran out). */
+static pack_bufs *ready_bufs(int M, int K) {
     pthread_once(&init_done, init_once);
     pack_bufs *pb = G.ours && !nn_kernels_forced_generic ? thread_bufs() : NULL;
-    const int skinny = M < GEMM_MIN_SIDE || N < GEMM_MIN_SIDE || K < GEMM_MIN_SIDE;
     const size_t m_pad = (size_t)(M + G.nr - 1) / G.nr * G.nr;
-    if (!pb || skinny || !reserve(&pb->a, m_pad * K) || !reserve(&pb->blk, (size_t)G.mc * G.kc)) {
-        if (pb) pb->a_src = NULL;
+    if (pb && (!reserve(&pb->a, m_pad * K) || !reserve(&pb->blk, (size_t)G.mc * G.kc))) {
+        pb->a_src = NULL;
+        return NULL;
+    }
+    return pb;
+}
+
+/* Pack op(A) into pb->a unless reuse_a says its packed copy still holds. */
+static void pack_a(pack_bufs *pb, int trans_a, int M, int K, const float *A, int lda, int reuse_a) {
+    if (reuse_a && pb->a_src == A && pb->a_trans == trans_a && pb->a_m == M && pb->a_k == K &&
+        pb->a_ld == lda)
+        return;
+    /* op(A)(m, p) at A[m*am + p*ap] */
+    const long am = trans_a ? 1 : lda, ap = trans_a ? lda : 1;
+    const size_t m_pad = (size_t)(M + G.nr - 1) / G.nr * G.nr;
+    for (int pc = 0; pc < K; pc += G.kc)
+        pack_block(pb->a.p + (size_t)pc * m_pad, A, am, ap, M, G.nr, pc, K - pc < G.kc ? K - pc : G.kc);
+    pb->a_src = A;
+    pb->a_trans = trans_a;
+    pb->a_m = M;
+    pb->a_k = K;
+    pb->a_ld = lda;
+}
+
+void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc, int reuse_a) {
+    const int skinny = M < GEMM_MIN_SIDE || N < GEMM_MIN_SIDE || K < GEMM_MIN_SIDE;
+    pack_bufs *pb = skinny ? NULL : ready_bufs(M, K);
+    if (!pb) {
         cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                     trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    /* op(A)(m, p) at A[m*am + p*ap], op(B)(p, n) at B[p*bp + n*bn] */
-    const long am = trans_a ? 1 : lda, ap = trans_a ? lda : 1;
-    const long bp = trans_b ? 1 : ldb, bn = trans_b ? ldb : 1;
-    if (!(reuse_a && pb->a_src == A && pb->a_trans == trans_a && pb->a_m == M && pb->a_k == K &&
-          pb->a_ld == lda)) {
-        for (int pc = 0; pc < K; pc += G.kc)
-            pack_block(pb->a.p + (size_t)pc * m_pad, A, am, ap, M, G.nr, pc, K - pc < G.kc ? K - pc : G.kc);
-        pb->a_src = A;
-        pb->a_trans = trans_a;
-        pb->a_m = M;
-        pb->a_k = K;
-        pb->a_ld = lda;
-    }
-    run(N, M, K, pb->a.p, B, bn, bp, beta, C, ldc, pb);
+    pack_a(pb, trans_a, M, K, A, lda, reuse_a);
+    /* op(B)(p, n) at B[p*bp + n*bn] */
+    const b_source src = {B, trans_b ? ldb : 1, trans_b ? 1 : ldb, NULL, NULL};
+    run(N, M, K, pb->a.p, &src, beta, C, ldc, pb);
+}
+
+int nn_sgemm_implicit(int trans_a, int M, int N, int K, const float *A, int lda, nn_pack_fn pack_b,
+                      const void *ctx, float beta, float *C, int ldc, int reuse_a) {
+    pack_bufs *pb = ready_bufs(M, K);
+    if (!pb || nn_sgemm_panel_lines() == 0) return 0;
+    pack_a(pb, trans_a, M, K, A, lda, reuse_a);
+    const b_source src = {NULL, 0, 0, pack_b, ctx};
+    run(N, M, K, pb->a.p, &src, beta, C, ldc, pb);
+    return 1;
+}
+
+int nn_sgemm_panel_lines(void) {
+    pthread_once(&init_done, init_once);
+    return G.ours && !nn_kernels_forced_generic && G.mr % 16 == 0 ? G.mr : 0;
 }
 
 int nn_sgemm_own_loop(void) {

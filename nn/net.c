@@ -322,7 +322,7 @@ void net_backward(const net *n, float *const *grads, float *const *acts, float *
         else if (l->direct)
             nn_conv_full_backward(dx, dw, in, w, dc, B, l->C, l->H * l->W, l->OC);
         else
-            nn_conv2d_backward(dx, dw, scratch, acts[l->col_at], w, dc, B, l->C, l->H, l->W,
+            nn_conv2d_backward(dx, dw, scratch, acts[l->col_at], in, w, dc, B, l->C, l->H, l->W,
                                l->OC, l->K, l->stride, l->pad);
         if (i == n->n - 1 && n->head_classes)
             head_backward(dx, dp ? dp[n->head_at] : NULL, in, p[n->head_at], dc, labels,

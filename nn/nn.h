@@ -51,7 +51,10 @@ void nn_col2im(float *out, const float *col, int C, int B, int H, int W,
 
 /* ---- Conv2d (no bias) ---------------------------------------------------- */
 /* out  [OC][B][OH][OW]
- * col  [C*K*K][B*OH*OW]  scratch, holds im2col(inp) on return (kept for backward)
+ * col  [C*K*K][B*OH*OW]  scratch, holds im2col(inp) on return for backward,
+ *      except where the GEMM gathers its columns from inp as it goes (the
+ *      4x4 stride-2 convolutions with AVX-512, kernels.c), which backward
+ *      then does too
  * inp  [C][B][H][W]
  * w    [OC][C][K][K] */
 void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
@@ -59,9 +62,12 @@ void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
 /* dinp [C][B][H][W] += ; may be NULL (first layer)
  * dw   [OC][C][K][K] += ; may be NULL (gradient only flows through)
  * dcol [C*K*K][B*OH*OW] scratch (unused when dinp is NULL)
- * col  im2col(inp) as left by forward
+ * col  as left by forward (its rows rebuilt from inp where forward stored
+ *      none and the gathered columns cannot be had: no memory for the
+ *      GEMM's buffers)
+ * inp  forward's input
  * dout [OC][B][OH][OW] */
-void nn_conv2d_backward(float *dinp, float *dw, float *dcol, const float *col,
+void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const float *inp,
                         const float *w, const float *dout,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad);
 

@@ -45,6 +45,34 @@ void nn_sgemm_reuse(int trans_a, int trans_b, int M, int N, int K, const float *
 /* 1 when GEMMs of the model's sizes run gemm.c's loop on this machine, 0
  * when they all go to cblas_sgemm (a micro-kernel it does not serve). */
 int nn_sgemm_own_loop(void);
+/* GEMMs whose B the caller packs, for an operand that is never stored
+ * (conv.c's implicit im2col): C[M][N] (beta 0: =, 1: +=) = op(A) x B, with
+ * pack_b(ctx, dst, n0, n, R, p0, kc) writing, for B's columns n0 .. n0+n-1
+ * and depth p0 .. p0+kc-1, panels of R lines at dst + r0 * kc with entry
+ * (p, i) at + p * R + i = B[p0 + p][n0 + r0 + i], zero for lines past n.
+ * R is nn_sgemm_panel_lines(): 0 where this loop does not run (then
+ * nn_sgemm_implicit returns 0 and does nothing, as it also does when memory
+ * for its buffers ran out), else a multiple of 16. */
+typedef void (*nn_pack_fn)(const void *ctx, float *dst, int n0, int n, int R, int p0, int kc);
+int nn_sgemm_panel_lines(void);
+int nn_sgemm_implicit(int trans_a, int M, int N, int K, const float *A, int lda, nn_pack_fn pack_b,
+                      const void *ctx, float beta, float *C, int ldc, int reuse_a);
+/* The implicit im2col of a 4x4 stride-2 pad-1 convolution (kernels.c):
+ * packers for nn_sgemm_implicit that gather col[p][n] = inp[c][b][2oh-1+kh]
+ * [2ow-1+kw] (p = c*16 + kh*4 + kw, n = (b*OH + oh)*OW + ow) straight from
+ * the input. nn_im2col_pack_fwd serves B = col (lines n, depth p),
+ * nn_im2col_pack_dw B = col^T (lines p, depth n; its lines start at a
+ * multiple of 16). line0 and depth0 are added to the GEMM's own line and
+ * depth indices. nn_im2col_implicit says whether they run here for that
+ * geometry (gemm.c's loop with panels of 16 or 32 lines, AVX-512). */
+typedef struct {
+    const float *inp;           /* [C][B][H][W] */
+    int B, H, W, OH, OW;
+    long line0, depth0;
+} nn_im2col_src;
+void nn_im2col_pack_fwd(const void *ctx, float *dst, int n0, int n, int R, int p0, int kc);
+void nn_im2col_pack_dw(const void *ctx, float *dst, int n0, int n, int R, int p0, int kc);
+int nn_im2col_implicit(int K, int stride, int pad, int H, int W, int OH, int OW);
 /* Tests set this to 1 to force the generic (reference) paths. */
 extern int nn_kernels_forced_generic;
 

@@ -8,6 +8,7 @@
  * themselves up; after that, training iterations must not allocate at all.
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include "testhelp.h"
 #include "../server/state.h"
@@ -27,8 +28,13 @@ static long allocations;
 void *__wrap_malloc(size_t n) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __real_malloc(n); }
 void *__wrap_calloc(size_t n, size_t size) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __real_calloc(n, size); }
 void *__wrap_realloc(void *p, size_t n) { __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED); return __real_realloc(p, n); }
+/* Tests set this to make every anonymous mapping fail (the GEMM's pack
+ * buffers: their fallbacks, test_kernels.c). */
+int test_mmap_refuse;
+
 void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
     __atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&test_mmap_refuse, __ATOMIC_RELAXED) && fd < 0) return MAP_FAILED;
     return __real_mmap(addr, len, prot, flags, fd, off);
 }
 

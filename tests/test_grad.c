@@ -215,7 +215,7 @@ static void conv_backward(conv_ctx *c, float *dx, float *dw, float *dcol) {
     if (c->transposed)
         nn_convt2d_backward(dx, dw, dcol, c->x, c->w, c->r, g->B, g->C, g->H, g->W, g->OC, g->K, g->S, g->P);
     else
-        nn_conv2d_backward(dx, dw, dcol, c->col, c->w, c->r, g->B, g->C, g->H, g->W, g->OC, g->K, g->S, g->P);
+        nn_conv2d_backward(dx, dw, dcol, c->col, c->x, c->w, c->r, g->B, g->C, g->H, g->W, g->OC, g->K, g->S, g->P);
 }
 
 static void conv_grad_test(const geom *g, int gi, int transposed) {

@@ -5,6 +5,7 @@
  * convolution against Conv2d through im2col + GEMM. im2col is a copy, so
  * it must agree exactly; the others only add in another order (1e-5).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "testhelp.h"
@@ -84,7 +85,7 @@ TEST(kernels_full_conv_matches_conv2d) {
     memcpy(dx, dx_ref, nx * sizeof(float));      /* both accumulate */
     memcpy(dw, dw_ref, nw * sizeof(float));
     nn_kernels_forced_generic = 1;
-    nn_conv2d_backward(dx_ref, dw_ref, dcol, col, w, dout, B, C, H, H, OC, H, 1, 0);
+    nn_conv2d_backward(dx_ref, dw_ref, dcol, col, x, w, dout, B, C, H, H, OC, H, 1, 0);
     nn_kernels_forced_generic = 0;
     nn_conv_full_backward(dx, dw, x, w, dout, B, C, HW, OC);
     CHECKF(max_abs_diff(dx, dx_ref, nx) <= 1e-4, "dinp differs by %g", max_abs_diff(dx, dx_ref, nx));
@@ -216,7 +217,7 @@ static void check_thin(int transposed, int B, int C, int H, int OC) {
             nn_convt2d_backward(dx[v], dw[v], dcol, x, w, dout, B, C, H, H, OC, K, s, p);
         } else {
             nn_conv2d_forward(o[v], col, x, w, B, C, H, H, OC, K, s, p);
-            nn_conv2d_backward(dx[v], dw[v], dcol, col, w, dout, B, C, H, H, OC, K, s, p);
+            nn_conv2d_backward(dx[v], dw[v], dcol, col, x, w, dout, B, C, H, H, OC, K, s, p);
         }
         nn_kernels_forced_generic = 0;
     }
@@ -260,4 +261,81 @@ TEST(kernels_tanh_matches_tanhf) {
     CHECKF(worst <= 4.0, "worst %.1f ulp", worst);
     CHECK(signbit(y[1]) && y[1] == 0.0f);     /* tanh(-0) = -0 */
     CHECK(y[N] == 123.0f);
+}
+
+/* The 4x4 stride-2 convolutions whose GEMMs gather im2col's columns from the
+ * input instead of a stored matrix (kernels.c's implicit im2col), forward
+ * and weight gradient, against the generic path (im2col + BLAS): odd
+ * channel counts (a last panel of 16 rows), batches over one chunk of
+ * columns (800), image sizes 14, 8 and 6, and the model's D conv 2. col is
+ * poisoned first: where the columns were gathered, backward must not read
+ * it. Sums of C*16 products in another order: 1e-4 of the values' scale. */
+static int conv_implicit_runs(void) {
+    return nn_im2col_implicit(4, 2, 1, 14, 14, 7, 7);
+}
+
+typedef struct {
+    float *dx, *dw, *dcol, *col;
+    const float *x, *w, *dy;
+    int B, C, H, OC;
+} conv_job;
+
+static void *conv_backward_job(void *p) {
+    conv_job *j = p;
+    nn_conv2d_backward(j->dx, j->dw, j->dcol, j->col, j->x, j->w, j->dy, j->B, j->C, j->H, j->H, j->OC, 4, 2, 1);
+    return NULL;
+}
+
+extern int test_mmap_refuse;
+
+/* fallback: the backward pass in a new thread whose pack buffers cannot be
+ * mapped, after a forward pass that gathered its columns */
+static void check_implicit(int B, int C, int H, int OC, int fallback) {
+    const int OH = H / 2;
+    const size_t nx = (size_t)C * B * H * H, no = (size_t)OC * B * OH * OH, nw = (size_t)OC * C * 16;
+    const size_t ncol = (size_t)C * 16 * B * OH * OH;
+    nn_rng r;
+    nn_rng_seed(&r, 4000 + (uint64_t)(B * 13 + C * 5 + H + OC));
+    float *x = randn(&r, nx), *w = randn(&r, nw), *dy = randn(&r, no), *dw0 = randn(&r, nw);
+    float *col = malloc(ncol * sizeof(float)), *dcol = malloc(ncol * sizeof(float));
+    float *o[2], *dw[2], *dx[2];
+    for (int v = 0; v < 2; v++) {      /* 0: fast, 1: generic */
+        o[v] = malloc(no * sizeof(float));
+        dx[v] = calloc(nx, sizeof(float));
+        dw[v] = malloc(nw * sizeof(float));
+        memcpy(dw[v], dw0, nw * sizeof(float));
+        for (size_t i = 0; i < ncol; i++) col[i] = NAN;
+        nn_kernels_forced_generic = v;
+        nn_conv2d_forward(o[v], col, x, w, B, C, H, H, OC, 4, 2, 1);
+        conv_job j = {dx[v], dw[v], dcol, col, x, w, dy, B, C, H, OC};
+        if (v == 0 && fallback) {
+            pthread_t t;
+            __atomic_store_n(&test_mmap_refuse, 1, __ATOMIC_RELAXED);
+            CHECK(pthread_create(&t, NULL, conv_backward_job, &j) == 0 && pthread_join(t, NULL) == 0);
+            __atomic_store_n(&test_mmap_refuse, 0, __ATOMIC_RELAXED);
+        } else {
+            conv_backward_job(&j);
+        }
+        nn_kernels_forced_generic = 0;
+    }
+    CHECKF(max_abs_diff(o[0], o[1], no) <= 1e-4, "B%d C%d H%d OC%d: forward differs by %g", B, C, H, OC,
+           max_abs_diff(o[0], o[1], no));
+    CHECKF(max_abs_diff(dw[0], dw[1], nw) <= 1e-3, "B%d C%d H%d OC%d%s: dw differs by %g", B, C, H, OC,
+           fallback ? " (fallback)" : "", max_abs_diff(dw[0], dw[1], nw));
+    CHECKF(max_abs_diff(dx[0], dx[1], nx) <= 1e-4, "B%d C%d H%d OC%d: dinp differs by %g", B, C, H, OC,
+           max_abs_diff(dx[0], dx[1], nx));
+    for (int v = 0; v < 2; v++) { free(o[v]); free(dw[v]); free(dx[v]); }
+    free(x); free(w); free(dy); free(dw0); free(col); free(dcol);
+}
+
+TEST(kernels_conv_implicit_im2col_matches_generic) {
+    if (nn_sgemm_own_loop() && __builtin_cpu_supports("avx512f"))
+        CHECK(conv_implicit_runs());   /* the path under test does run here */
+    check_implicit(3, 5, 14, 13, 0);
+    check_implicit(2, 3, 8, 70, 0);
+    check_implicit(20, 4, 14, 9, 0);   /* two chunks of columns */
+    check_implicit(5, 7, 6, 33, 0);
+    check_implicit(16, 64, 14, 128, 0);
+    check_implicit(3, 5, 14, 13, 1);
+    check_implicit(16, 64, 14, 128, 1);
 }

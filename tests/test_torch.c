@@ -124,7 +124,7 @@ static void conv_fixture_test(const char *file, int transposed) {
             nn_convt2d_backward(dx, dw, dcol, x, w, dout, B, C, H, W, OC, K, S, P);
         } else {
             nn_conv2d_forward(out, col, x, w, B, C, H, W, OC, K, S, P);
-            nn_conv2d_backward(dx, dw, dcol, col, w, dout, B, C, H, W, OC, K, S, P);
+            nn_conv2d_backward(dx, dw, dcol, col, x, w, dout, B, C, H, W, OC, K, S, P);
         }
         snprintf(what, sizeof what, "%s g%d (B%d C%d %dx%d OC%d k%d s%d p%d) out",
                  name, gi, B, C, H, W, OC, K, S, P);
