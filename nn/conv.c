@@ -109,24 +109,6 @@ int nn_chunk_images(int pixels) {
     return n < 1 ? 1 : n;
 }
 
-/* Rows [p0, p1) of im2col's matrix over images [b0, b1), plainly: the
- * weight gradient's operand when the implicit packing could not run (its
- * buffers) after a forward pass that did and so stored no columns. */
-static void im2col_rows(float *col, const float *inp, int B, int H, int W, int K, int stride,
-                        int pad, int OH, int OW, long p0, long p1, int b0, int b1) {
-    const size_t N = (size_t)B * OH * OW;
-    for (long p = p0; p < p1; p++) {
-        const int c = (int)(p / (K * K)), kh = (int)(p / K % K), kw = (int)(p % K);
-        for (int b = b0; b < b1; b++)
-            for (int oh = 0; oh < OH; oh++)
-                for (int ow = 0; ow < OW; ow++) {
-                    const int y = oh * stride - pad + kh, x = ow * stride - pad + kw;
-                    col[(size_t)p * N + ((size_t)b * OH + oh) * OW + ow] =
-                        y >= 0 && y < H && x >= 0 && x < W ? inp[(((size_t)c * B + b) * H + y) * W + x] : 0.0f;
-                }
-    }
-}
-
 void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
                        int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
@@ -183,7 +165,10 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const f
                         if (nn_sgemm_implicit(0, OC, (int)(hi - lo), (int)(c1 - c0) * P, dout + n0, N,
                                               nn_im2col_pack_dw, &s, 1.0f, dw + lo, CKK, 0))
                             continue;
-                        im2col_rows(col, inp, B, H, W, K, stride, pad, OH, OW, lo, hi, (int)c0, (int)c1);
+                        /* no buffers: this thread's channels' rows of col, built */
+                        nn_im2col_range(col + (size_t)lo * N, inp + (size_t)(lo / (K * K)) * B * H * W,
+                                        (int)((hi - lo) / (K * K)), B, H, W, K, stride, pad, OH, OW,
+                                        (int)c0, (int)c1);
                     }
                     nn_sgemm(0, 1, OC, (int)(hi - lo), (int)(c1 - c0) * P,
                              dout + n0, N, col + (size_t)lo * N + n0, N, 1.0f, dw + lo, CKK);

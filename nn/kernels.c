@@ -335,6 +335,17 @@ int nn_tanh_fast(float *out, const float *inp, size_t n) {
  * the lanes that fall in the padding masked off (zero, no load). The
  * forward GEMM reads col by columns (lines n, depth p), the weight gradient
  * by rows (lines p, depth n). */
+/* The taps t = kh*4 + kw of the 4x4 patch with corner (y0, x0) that lie
+ * inside an H x W image, as bits. */
+static unsigned patch_inside(int y0, int x0, int H, int W) {
+    unsigned cols = 0, m = 0;
+    for (int k = 0; k < 4; k++)
+        if (x0 + k >= 0 && x0 + k < W) cols |= 1u << k;
+    for (int k = 0; k < 4; k++)
+        if (y0 + k >= 0 && y0 + k < H) m |= cols << (4 * k);
+    return m;
+}
+
 __attribute__((target("avx512f")))
 static void im2col_pack_fwd_avx512(const nn_im2col_src *s, float *dst, int n0, int n, int R, int p0, int kc) {
     const int HW = s->H * s->W, OP = s->OH * s->OW, halves = R / 16;
@@ -349,11 +360,10 @@ static void im2col_pack_fwd_avx512(const nn_im2col_src *s, float *dst, int n0, i
             base[i] = 0;
             if (i >= lines) continue;
             const int y0 = 2 * oh - 1, x0 = 2 * ow - 1;
+            const unsigned inside = patch_inside(y0, x0, s->H, s->W);
             base[i] = b * HW + y0 * s->W + x0;
-            for (int t = 0; t < 16; t++) {
-                const int y = y0 + (t >> 2), x = x0 + (t & 3);
-                if (y >= 0 && y < s->H && x >= 0 && x < s->W) mask[t][i >> 4] |= (__mmask16)(1u << (i & 15));
-            }
+            for (int t = 0; t < 16; t++)
+                if (inside >> t & 1) mask[t][i >> 4] |= (__mmask16)(1u << (i & 15));
             if (++ow == s->OW) { ow = 0; if (++oh == s->OH) { oh = 0; b++; } }
         }
         __m512i vbase[2];
@@ -391,13 +401,8 @@ static void im2col_pack_dw_avx512(const nn_im2col_src *s, float *dst, int n0, in
         const int steps = kc - q0 < STEPS ? kc - q0 : STEPS;
         for (int q = 0; q < steps; q++) {
             const int y0 = 2 * oh - 1, x0 = 2 * ow - 1;
-            unsigned cols = 0, m = 0;
-            for (int k = 0; k < 4; k++)
-                if (x0 + k >= 0 && x0 + k < s->W) cols |= 1u << k;
-            for (int k = 0; k < 4; k++)
-                if (y0 + k >= 0 && y0 + k < s->H) m |= cols << (4 * k);
             corner[q] = b * HW + y0 * s->W + x0;
-            inside[q] = (__mmask16)m;
+            inside[q] = (__mmask16)patch_inside(y0, x0, s->H, s->W);
             if (++ow == s->OW) { ow = 0; if (++oh == s->OH) { oh = 0; b++; } }
         }
         for (int r0 = 0; r0 < n; r0 += R) {
