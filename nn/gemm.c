@@ -27,6 +27,9 @@
  * next depth step of A before it knows there is none), so every buffer
  * ends PACK_SLACK floats before a page it may not read: an over-read beyond
  * that faults at once, in every build, instead of now and then.
+ * nn_sgemm_blocks runs the same kernel into a small per-thread tile of C
+ * and hands each block to a consumer (col2im) while it is still in cache,
+ * so a column matrix that is only ever scattered is never written out.
  * GEMMs with a side below GEMM_MIN_SIDE go to cblas_sgemm. Measured at the
  * model's shapes on one core, this loop beats BLIS's skinny ("sup") kernels
  * down to a side of 64 (G's first layer: batch 64 x 6272 x nz 100, 88 ->
@@ -76,6 +79,7 @@ typedef struct {
 /* A thread's buffers, grown to the largest GEMM it has run and kept. */
 typedef struct {
     pack_buf blk;               /* one block of nn_sgemm's B: [MC][KC] as MR-panels */
+    pack_buf tile;              /* nn_sgemm_blocks' block of C, handed to its consumer */
     pack_buf a;                 /* all of nn_sgemm's A, panel by panel, KC deep at a time */
     const float *a_src;         /* what `a` holds, for callers that reuse it */
     int a_trans, a_m, a_k, a_ld;
@@ -90,6 +94,7 @@ static void free_bufs(void *p) {
     pack_bufs *pb = p;
     if (!pb) return;
     release(&pb->blk);
+    release(&pb->tile);
     release(&pb->a);
     free(pb);
 }
@@ -270,6 +275,40 @@ static void run(int N, int M, int K, const float *pre, const b_source *src,
     }
 }
 
+/* nn_sgemm_blocks' loop: one block of B's lines (nb of them from ic) and
+ * the depth K <= KC, packed once; then for each group of `group` rows of
+ * C, the micro-tiles into T (rows jr - g0, stride ldt) and the consumer. */
+static void run_blocks(int N, int M, int K, const float *pre, const float *B, long ldb, int nb,
+                       int group, nn_block_fn consume, const void *ctx, pack_bufs *pb) {
+    float one = 1.0f, zero = 0.0f;
+    auxinfo_t aux;
+    memset(&aux, 0, sizeof aux);
+    bli_auxinfo_set_schema_a(BLIS_PACKED_ROW_PANELS, &aux);
+    bli_auxinfo_set_schema_b(BLIS_PACKED_COL_PANELS, &aux);
+    const int MR = G.mr, NR = G.nr;
+    float *T = pb->tile.p;
+    const long ldt = nb;
+    for (int ic = 0; ic < N; ic += nb) {
+        const int mc = N - ic < nb ? N - ic : nb;
+        pack_block(pb->blk.p, B + ic, 1, ldb, mc, MR, 0, K);
+        for (int g0 = 0; g0 < M; g0 += group) {
+            const int g1 = M - g0 < group ? M : g0 + group;
+            for (int jr = g0; jr < g1; jr += NR) {
+                float *bp = (float *)pre + (size_t)jr * K;
+                for (int ir = 0; ir < mc; ir += MR) {
+                    float *ap = pb->blk.p + (size_t)ir * K;
+                    const int last = ir + MR >= mc;
+                    bli_auxinfo_set_next_a(last ? pb->blk.p : ap + (size_t)MR * K, &aux);
+                    bli_auxinfo_set_next_b(last && jr + NR < g1 ? bp + (size_t)NR * K : bp, &aux);
+                    G.ukr(mc - ir < MR ? mc - ir : MR, g1 - jr < NR ? g1 - jr : NR, K,
+                          &one, ap, bp, &zero, T + ir + (size_t)(jr - g0) * ldt, 1, ldt, &aux, G.cntx);
+                }
+            }
+            consume(ctx, T, ldt, g0, g1 - g0, ic, mc);
+        }
+    }
+}
+
 static pthread_once_t init_done = PTHREAD_ONCE_INIT;
 
 /* This thread's buffers with room for A (M x K) and a block of B, or NULL
@@ -324,6 +363,24 @@ int nn_sgemm_implicit(int trans_a, int M, int N, int K, const float *A, int lda,
     pack_a(pb, trans_a, M, K, A, lda, reuse_a);
     const b_source src = {NULL, 0, 0, pack_b, ctx};
     run(N, M, K, pb->a.p, &src, beta, C, ldc, pb);
+    return 1;
+}
+
+int nn_sgemm_blocks(int trans_a, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    int line_unit, int row_unit, nn_block_fn consume, const void *ctx, int reuse_a) {
+    pack_bufs *pb = ready_bufs(M, K);
+    if (!pb || K > G.kc || line_unit < 1 || row_unit < 1) return 0;
+    /* lines: whole units, as many as fill the B block (at least one unit);
+     * rows: the smallest multiple of both NR and the unit, so that a group
+     * of micro-tiles is whole units */
+    int nb = G.mc / line_unit * line_unit;
+    if (nb < line_unit) nb = line_unit;
+    int group = row_unit;
+    while (group % G.nr) group += row_unit;
+    const size_t nb_pad = (size_t)(nb + G.mr - 1) / G.mr * G.mr;
+    if (!reserve(&pb->blk, nb_pad * K) || !reserve(&pb->tile, (size_t)group * nb)) return 0;
+    pack_a(pb, trans_a, M, K, A, lda, reuse_a);
+    run_blocks(N, M, K, pb->a.p, B, ldb, nb, group, consume, ctx, pb);
     return 1;
 }
 

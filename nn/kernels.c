@@ -96,9 +96,8 @@ static void im2col_k4s2p1_avx512(float *col, const float *inp, int C, int B, int
 }
 
 __attribute__((target("avx512f")))
-static void col2im_k4s2p1_avx512(float *out, const float *col, int C, int B, int H, int W,
-                                 int OH, int OW, int b0, int b1) {
-    const size_t N = (size_t)B * OH * OW;
+static void col2im_k4s2p1_avx512(float *out, const float *col, long ld, long n0, int C, int B, int H,
+                                 int W, int OH, int OW, int b0, int b1) {
     const __mmask16 min = (__mmask16)((1u << OW) - 1);
     /* lane q of the padded row takes ow = (q - kj) / 2 when that is whole and < OW */
     __m512i inv[4][2];
@@ -128,9 +127,9 @@ static void col2im_k4s2p1_avx512(float *out, const float *col, int C, int B, int
                     if (t < 0 || t % 2) continue;
                     const int oh = t / 2;
                     if (oh >= OH) continue;
-                    const float *row = col + (size_t)(c * 16 + ki * 4) * N + ((size_t)b * OH + oh) * OW;
+                    const float *row = col + (size_t)(c * 16 + ki * 4) * ld + (((size_t)b * OH + oh) * OW - n0);
                     for (int kj = 0; kj < 4; kj++) {
-                        const __m512 v = _mm512_maskz_loadu_ps(min, row + kj * N);
+                        const __m512 v = _mm512_maskz_loadu_ps(min, row + kj * ld);
                         lo = _mm512_add_ps(lo, _mm512_maskz_permutexvar_ps(minv[kj][0], inv[kj][0], v));
                         hi = _mm512_add_ps(hi, _mm512_maskz_permutexvar_ps(minv[kj][1], inv[kj][1], v));
                     }
@@ -162,13 +161,14 @@ int nn_im2col_fast(float *col, const float *inp, int C, int B, int H, int W,
     return 0;
 }
 
-int nn_col2im_fast(float *out, const float *col, int C, int B, int H, int W,
+int nn_col2im_fast(float *out, const float *col, long ld, long n0, int C, int B, int H, int W,
                    int K, int stride, int pad, int OH, int OW, int b0, int b1) {
     if (use_avx512() && nn_k4s2p1_fits(K, stride, pad, W, OW) && OH == H / 2) {
-        col2im_k4s2p1_avx512(out, col, C, B, H, W, OH, OW, b0, b1);
+        col2im_k4s2p1_avx512(out, col, ld, n0, C, B, H, W, OH, OW, b0, b1);
         return 1;
     }
-    if (!nn_kernels_forced_generic && OH == 1 && OW == 1 && pad == 0 && K == H && K == W) {
+    if (!nn_kernels_forced_generic && OH == 1 && OW == 1 && pad == 0 && K == H && K == W &&
+        ld == B && n0 == 0) {
         const int KK = K * K;
         for (int c = 0; c < C; c++)
             for (int b = b0; b < b1; b++) {

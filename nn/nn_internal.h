@@ -8,13 +8,18 @@ void nn_im2col_range(float *col, const float *inp, int C, int B, int H, int W,
                      int K, int stride, int pad, int OH, int OW, int b0, int b1);
 void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
                      int K, int stride, int pad, int OH, int OW, int b0, int b1);
+/* The same from part of col: its rows ld floats apart, its first column
+ * column n0 of the whole (images b0.. start at n0 or later). */
+void nn_col2im_part(float *out, const float *col, long ld, long n0, int C, int B, int H, int W,
+                    int K, int stride, int pad, int OH, int OW, int b0, int b1);
 
 /* Vectorised im2col / col2im for the shapes kernels.c knows (4x4 stride 2
- * pad 1 with AVX-512, 1x1 grids); same arguments as the _range versions.
+ * pad 1 with AVX-512, 1x1 grids); same arguments as the _range versions
+ * (col2im: as nn_col2im_part).
  * Return 1 when done, 0 when the caller must take the generic path. */
 int nn_im2col_fast(float *col, const float *inp, int C, int B, int H, int W,
                    int K, int stride, int pad, int OH, int OW, int b0, int b1);
-int nn_col2im_fast(float *out, const float *col, int C, int B, int H, int W,
+int nn_col2im_fast(float *out, const float *col, long ld, long n0, int C, int B, int H, int W,
                    int K, int stride, int pad, int OH, int OW, int b0, int b1);
 /* GEMMs with a side of 16 (kernels.c), over columns [0, n) of matrices
  * with row stride ld; return 0 when the machine has no fast path (the
@@ -57,6 +62,27 @@ typedef void (*nn_pack_fn)(const void *ctx, float *dst, int n0, int n, int R, in
 int nn_sgemm_panel_lines(void);
 int nn_sgemm_implicit(int trans_a, int M, int N, int K, const float *A, int lda, nn_pack_fn pack_b,
                       const void *ctx, float beta, float *C, int ldc, int reuse_a);
+/* GEMMs whose C is handed over block by block instead of stored (conv.c's
+ * col2im, straight from cache): computes C[M][N] = op(A) x B (B row-major
+ * [K][N], stride ldb) in blocks of whole units of line_unit columns (up to
+ * the GEMM's block of B) by whole units of row_unit rows, and after each one
+ * calls consume(ctx, T, ldt, m0, m, n0, n) with C[m0 + i][n0 + j] at
+ * T[i * ldt + j] (valid until the call returns). Returns 0 and does nothing
+ * where this loop does not run, for K above its depth block, or when memory
+ * for its buffers ran out; the caller then takes its stored-C path. */
+typedef void (*nn_block_fn)(const void *ctx, const float *T, long ldt, int m0, int m, int n0, int n);
+/* A consumer that scatters blocks of col (rows whole channels of K*K, columns
+ * whole images) into the image they came from (conv.c): nn_col2im_part
+ * into out with the convolution's geometry, the GEMM's column 0 being col's
+ * column n_first. */
+typedef struct {
+    float *out;                 /* [C][B][H][W], added into */
+    int B, H, W, K, stride, pad, OH, OW;
+    long n_first;
+} nn_col2im_sink;
+void nn_col2im_consume(const void *ctx, const float *T, long ldt, int m0, int m, int n0, int n);
+int nn_sgemm_blocks(int trans_a, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                    int line_unit, int row_unit, nn_block_fn consume, const void *ctx, int reuse_a);
 /* The implicit im2col of a 4x4 stride-2 pad-1 convolution (kernels.c):
  * packers for nn_sgemm_implicit that gather col[p][n] = inp[c][b][2oh-1+kh]
  * [2ow-1+kw] (p = c*16 + kh*4 + kw, n = (b*OH + oh)*OW + ow) straight from

@@ -155,3 +155,63 @@ TEST(gemm_kernel_reads_stay_inside_pack_buffers) {
            WIFSIGNALED(status) ? "died of signal" : "exited with",
            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
+
+/* nn_sgemm_blocks hands C over in blocks instead of storing it (conv.c's
+ * col2im from cache): every element exactly once, with the right value,
+ * in blocks of whole units of rows and columns (the last ones may be short
+ * when M or N is not a multiple of its unit), both transpositions of A; a
+ * depth beyond one block is refused, not computed. */
+typedef struct {
+    float *C;                   /* [M][N], what the blocks delivered */
+    int *seen;                  /* [M][N], how often */
+    int M, N, line_unit, row_unit, bad_blocks;
+} blocks_sink;
+
+static void blocks_take(const void *ctx, const float *T, long ldt, int m0, int m, int n0, int n) {
+    blocks_sink *s = (blocks_sink *)ctx;
+    if (m0 % s->row_unit || n0 % s->line_unit || m < 1 || n < 1 || m0 + m > s->M || n0 + n > s->N ||
+        (m % s->row_unit && m0 + m != s->M) || (n % s->line_unit && n0 + n != s->N) || ldt < n) {
+        s->bad_blocks++;
+        return;
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            s->C[(size_t)(m0 + i) * s->N + n0 + j] = T[(size_t)i * ldt + j];
+            s->seen[(size_t)(m0 + i) * s->N + n0 + j]++;
+        }
+}
+
+static void check_blocks(int ta, int M, int N, int K, int line_unit, int row_unit) {
+    nn_rng r;
+    nn_rng_seed(&r, 500u + (uint64_t)M + (uint64_t)N * 3 + (uint64_t)K * 7 + (uint64_t)ta);
+    const int lda = ta ? M : K;
+    float *A = randn(&r, (size_t)M * K), *B = randn(&r, (size_t)K * N);
+    blocks_sink s = {calloc((size_t)M * N, sizeof(float)), calloc((size_t)M * N, sizeof(int)), M, N,
+                     line_unit, row_unit, 0};
+    if (!nn_sgemm_blocks(ta, M, N, K, A, lda, B, N, line_unit, row_unit, blocks_take, &s, 0)) {
+        CHECKF(!nn_sgemm_own_loop(), "%dx%dx%d: refused where the loop runs", M, N, K);
+    } else {
+        int wrong_count = 0;
+        for (size_t i = 0; i < (size_t)M * N; i++) wrong_count += s.seen[i] != 1;
+        CHECKF(s.bad_blocks == 0, "%dx%dx%d units %d, %d: %d blocks not whole units", M, N, K, line_unit,
+               row_unit, s.bad_blocks);
+        CHECKF(wrong_count == 0, "%dx%dx%d: %d elements not delivered exactly once", M, N, K, wrong_count);
+        const double e = gemm_error(ta, 0, M, N, K, A, lda, B, N, 0.0f, NULL, s.C, N);
+        CHECKF(e <= 1.0, "%c %dx%dx%d: error %.3g of tolerance", ta ? 'T' : 'N', M, N, K, e);
+    }
+    free(A); free(B); free(s.C); free(s.seen);
+}
+
+TEST(gemm_blocks_hand_over_every_element_once) {
+    check_blocks(1, 2048, 784, 256, 49, 16);   /* G's convT 2 forward, batch 16 */
+    check_blocks(1, 1024, 392, 128, 49, 16);   /* D's conv 2 data gradient, 8 images */
+    check_blocks(0, 80, 1000, 70, 7, 5);
+    check_blocks(1, 37, 50, 384, 600, 36);     /* one unit beyond N, rows past the last unit */
+    check_blocks(0, 13, 1, 3, 1, 1);
+    if (nn_sgemm_own_loop()) {                 /* deeper than a depth block: refused, nothing called */
+        float *A = calloc(64 * 1000, sizeof(float)), *B = calloc(1000 * 64, sizeof(float));
+        blocks_sink s = {NULL, NULL, 64, 64, 1, 1, 0};
+        CHECK(nn_sgemm_blocks(0, 64, 64, 1000, A, 1000, B, 64, 1, 1, blocks_take, &s, 0) == 0);
+        free(A); free(B);
+    }
+}

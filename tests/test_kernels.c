@@ -238,6 +238,39 @@ TEST(kernels_thin_layers_match_generic) {
     check_thin(1, 3, 9, 14, 1);
 }
 
+/* The transposed convolutions whose col is handed over by the GEMM block by
+ * block and scattered from cache (nn_sgemm_blocks + nn_col2im_consume)
+ * against the generic path (whole col, then col2im): odd channel counts,
+ * images over one block of columns, and G's second layer. col is poisoned
+ * first: the forward pass must not read it. */
+static void check_convt_blocks(int B, int C, int H, int OC) {
+    const int K = 4, OH = nn_convt_out(H, K, 2, 1);
+    const size_t nx = (size_t)C * B * H * H, no = (size_t)OC * B * OH * OH, nw = (size_t)C * OC * K * K;
+    const size_t ncol = (size_t)OC * K * K * B * H * H;
+    nn_rng r;
+    nn_rng_seed(&r, 900 + (uint64_t)(B * 7 + C * 3 + H + OC));
+    float *x = randn(&r, nx), *w = randn(&r, nw), *col = malloc(ncol * sizeof(float));
+    float *o[2] = {malloc(no * sizeof(float)), malloc(no * sizeof(float))};
+    for (int v = 0; v < 2; v++) {          /* 0: fast, 1: generic */
+        for (size_t i = 0; i < ncol; i++) col[i] = NAN;
+        for (size_t i = 0; i < no; i++) o[v][i] = NAN;   /* overwritten, not added to */
+        nn_kernels_forced_generic = v;
+        nn_convt2d_forward(o[v], col, x, w, B, C, H, H, OC, K, 2, 1);
+        nn_kernels_forced_generic = 0;
+    }
+    CHECKF(max_abs_diff(o[0], o[1], no) <= 1e-4, "B%d C%d H%d OC%d: forward differs by %g", B, C, H, OC,
+           max_abs_diff(o[0], o[1], no));
+    free(x); free(w); free(col); free(o[0]); free(o[1]);
+}
+
+TEST(kernels_convt_blocks_match_generic) {
+    check_convt_blocks(3, 70, 7, 5);
+    check_convt_blocks(2, 9, 4, 33);
+    check_convt_blocks(25, 66, 7, 3);      /* 25 images: more than one block of columns */
+    check_convt_blocks(5, 65, 3, 7);
+    check_convt_blocks(16, 256, 7, 128);   /* G's convT 2 at batch 16 */
+}
+
 /* G's output tanh through libmvec against tanhf: within 4 ulp (glibc's
  * bound for its vector tanhf; 2 measured), over large, small, subnormal and
  * signed-zero inputs, a length that leaves a partial vector, and nothing
