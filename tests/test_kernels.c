@@ -296,13 +296,15 @@ TEST(kernels_tanh_matches_tanhf) {
     CHECK(y[N] == 123.0f);
 }
 
-/* The 4x4 stride-2 convolutions whose GEMMs gather im2col's columns from the
- * input instead of a stored matrix (kernels.c's implicit im2col), forward
- * and weight gradient, against the generic path (im2col + BLAS): odd
- * channel counts (a last panel of 16 rows), batches over one chunk of
- * columns (800), image sizes 14, 8 and 6, and the model's D conv 2. col is
- * poisoned first: where the columns were gathered, backward must not read
- * it. Sums of C*16 products in another order: 1e-4 of the values' scale. */
+/* The 4x4 stride-2 convolutions whose GEMMs gather im2col's columns from a
+ * tensor instead of a stored matrix (kernels.c's implicit im2col) against
+ * the generic path (im2col + BLAS): D's convolution (forward and weight
+ * gradient gather from the input) and G's transposed one (both backward
+ * GEMMs gather from dout). Odd channel counts (a last panel of 16 rows),
+ * batches over one chunk of columns (800), several image sizes, and the
+ * model's layers. The matrix that is gathered (col, dcol) is poisoned
+ * first: the pass must not read it. Sums of C*16 products in another
+ * order: 1e-4 of the values' scale. */
 static int conv_implicit_runs(void) {
     return nn_im2col_implicit(4, 2, 1, 14, 14, 7, 7);
 }
@@ -310,25 +312,32 @@ static int conv_implicit_runs(void) {
 typedef struct {
     float *dx, *dw, *dcol, *col;
     const float *x, *w, *dy;
-    int B, C, H, OC;
+    int transposed, B, C, H, OC;
 } conv_job;
 
 static void *conv_backward_job(void *p) {
     conv_job *j = p;
-    nn_conv2d_backward(j->dx, j->dw, j->dcol, j->col, j->x, j->w, j->dy, j->B, j->C, j->H, j->H, j->OC, 4, 2, 1);
+    if (j->transposed)
+        nn_convt2d_backward(j->dx, j->dw, j->dcol, j->x, j->w, j->dy, j->B, j->C, j->H, j->H, j->OC, 4, 2, 1);
+    else
+        nn_conv2d_backward(j->dx, j->dw, j->dcol, j->col, j->x, j->w, j->dy, j->B, j->C, j->H, j->H, j->OC,
+                           4, 2, 1);
     return NULL;
 }
 
 extern int test_mmap_refuse;
 
-/* fallback: the backward pass in a new thread whose pack buffers cannot be
- * mapped, after a forward pass that gathered its columns */
-static void check_implicit(int B, int C, int H, int OC, int fallback) {
-    const int OH = H / 2;
+/* H is the layer's input side (the output's is H / 2, or 2H transposed).
+ * fallback: the backward pass in a new thread whose pack buffers cannot be
+ * mapped, after a forward pass that gathered its columns; 2: the same for
+ * the weight gradient alone (no dinp, whose fallback would build dcol) */
+static void check_implicit(int transposed, int B, int C, int H, int OC, int fallback) {
+    const int OH = transposed ? 2 * H : H / 2, small = transposed ? H : OH;
     const size_t nx = (size_t)C * B * H * H, no = (size_t)OC * B * OH * OH, nw = (size_t)OC * C * 16;
-    const size_t ncol = (size_t)C * 16 * B * OH * OH;
+    const size_t ncol = (size_t)(transposed ? OC : C) * 16 * B * small * small;
+    const char *what = transposed ? "convT" : "conv";
     nn_rng r;
-    nn_rng_seed(&r, 4000 + (uint64_t)(B * 13 + C * 5 + H + OC));
+    nn_rng_seed(&r, 4000 + (uint64_t)(B * 13 + C * 5 + H + OC + transposed));
     float *x = randn(&r, nx), *w = randn(&r, nw), *dy = randn(&r, no), *dw0 = randn(&r, nw);
     float *col = malloc(ncol * sizeof(float)), *dcol = malloc(ncol * sizeof(float));
     float *o[2], *dw[2], *dx[2];
@@ -337,10 +346,12 @@ static void check_implicit(int B, int C, int H, int OC, int fallback) {
         dx[v] = calloc(nx, sizeof(float));
         dw[v] = malloc(nw * sizeof(float));
         memcpy(dw[v], dw0, nw * sizeof(float));
-        for (size_t i = 0; i < ncol; i++) col[i] = NAN;
         nn_kernels_forced_generic = v;
-        nn_conv2d_forward(o[v], col, x, w, B, C, H, H, OC, 4, 2, 1);
-        conv_job j = {dx[v], dw[v], dcol, col, x, w, dy, B, C, H, OC};
+        for (size_t i = 0; i < ncol; i++) col[i] = NAN;
+        if (transposed) nn_convt2d_forward(o[v], col, x, w, B, C, H, H, OC, 4, 2, 1);
+        else nn_conv2d_forward(o[v], col, x, w, B, C, H, H, OC, 4, 2, 1);
+        for (size_t i = 0; transposed && i < ncol; i++) dcol[i] = NAN;
+        conv_job j = {fallback == 2 ? NULL : dx[v], dw[v], dcol, col, x, w, dy, transposed, B, C, H, OC};
         if (v == 0 && fallback) {
             pthread_t t;
             __atomic_store_n(&test_mmap_refuse, 1, __ATOMIC_RELAXED);
@@ -351,12 +362,13 @@ static void check_implicit(int B, int C, int H, int OC, int fallback) {
         }
         nn_kernels_forced_generic = 0;
     }
-    CHECKF(max_abs_diff(o[0], o[1], no) <= 1e-4, "B%d C%d H%d OC%d: forward differs by %g", B, C, H, OC,
-           max_abs_diff(o[0], o[1], no));
-    CHECKF(max_abs_diff(dw[0], dw[1], nw) <= 1e-3, "B%d C%d H%d OC%d%s: dw differs by %g", B, C, H, OC,
-           fallback ? " (fallback)" : "", max_abs_diff(dw[0], dw[1], nw));
-    CHECKF(max_abs_diff(dx[0], dx[1], nx) <= 1e-4, "B%d C%d H%d OC%d: dinp differs by %g", B, C, H, OC,
-           max_abs_diff(dx[0], dx[1], nx));
+    CHECKF(max_abs_diff(o[0], o[1], no) <= 1e-4, "%s B%d C%d H%d OC%d: forward differs by %g", what, B, C, H,
+           OC, max_abs_diff(o[0], o[1], no));
+    CHECKF(max_abs_diff(dw[0], dw[1], nw) <= 1e-3, "%s B%d C%d H%d OC%d%s: dw differs by %g", what, B, C, H,
+           OC, fallback ? " (fallback)" : "", max_abs_diff(dw[0], dw[1], nw));
+    CHECKF(max_abs_diff(dx[0], dx[1], nx) <= 1e-4 && (fallback < 2 || dx[0][0] == 0.0f),
+           "%s B%d C%d H%d OC%d%s: dinp differs by %g", what, B, C,
+           H, OC, fallback ? " (fallback)" : "", max_abs_diff(dx[0], dx[1], nx));
     for (int v = 0; v < 2; v++) { free(o[v]); free(dw[v]); free(dx[v]); }
     free(x); free(w); free(dy); free(dw0); free(col); free(dcol);
 }
@@ -364,11 +376,23 @@ static void check_implicit(int B, int C, int H, int OC, int fallback) {
 TEST(kernels_conv_implicit_im2col_matches_generic) {
     if (nn_sgemm_own_loop() && __builtin_cpu_supports("avx512f"))
         CHECK(conv_implicit_runs());   /* the path under test does run here */
-    check_implicit(3, 5, 14, 13, 0);
-    check_implicit(2, 3, 8, 70, 0);
-    check_implicit(20, 4, 14, 9, 0);   /* two chunks of columns */
-    check_implicit(5, 7, 6, 33, 0);
-    check_implicit(16, 64, 14, 128, 0);
-    check_implicit(3, 5, 14, 13, 1);
-    check_implicit(16, 64, 14, 128, 1);
+    check_implicit(0, 3, 5, 14, 13, 0);
+    check_implicit(0, 2, 3, 8, 70, 0);
+    check_implicit(0, 20, 4, 14, 9, 0);   /* two chunks of columns */
+    check_implicit(0, 5, 7, 6, 33, 0);
+    check_implicit(0, 2, 3, 32, 17, 0);   /* rows too long to permute: the gathering packer */
+    check_implicit(0, 16, 64, 14, 128, 0);
+    check_implicit(0, 3, 5, 14, 13, 1);
+    check_implicit(0, 16, 64, 14, 128, 1);
+}
+
+TEST(kernels_convt_implicit_im2col_matches_generic) {
+    check_implicit(1, 3, 70, 7, 5, 0);
+    check_implicit(1, 2, 9, 4, 33, 0);
+    check_implicit(1, 20, 66, 7, 3, 0);   /* two chunks of columns */
+    check_implicit(1, 5, 65, 3, 7, 0);
+    check_implicit(1, 16, 256, 7, 128, 0);
+    check_implicit(1, 3, 70, 7, 5, 1);
+    check_implicit(1, 16, 256, 7, 128, 1);
+    check_implicit(1, 16, 256, 7, 128, 2);
 }
