@@ -35,6 +35,7 @@
 #include <immintrin.h>
 #include "nn.h"
 #include "nn_internal.h"
+#include "par.h"
 
 /* Asked from every thread that runs a GEMM (trainer, renderers, quality):
  * an atomic, so the lazy first answer is no data race (TSan). */
@@ -197,6 +198,7 @@ static float dot(const float *a, const float *b, int n) {
 
 void nn_conv_full_forward(float *out, const float *inp, const float *w,
                           int B, int C, int HW, int OC) {
+    #pragma omp parallel for collapse(2) schedule(static) if ((size_t)OC * B * C * HW >= NN_PAR_MIN)
     for (int oc = 0; oc < OC; oc++)
         for (int b = 0; b < B; b++) {
             float s = 0.0f;
@@ -208,8 +210,10 @@ void nn_conv_full_forward(float *out, const float *inp, const float *w,
 
 void nn_conv_full_backward(float *dinp, float *dw, const float *inp, const float *w,
                            const float *dout, int B, int C, int HW, int OC) {
-    for (int oc = 0; oc < OC; oc++)
-        for (int c = 0; c < C; c++) {
+    /* by input channels: dinp[c] and dw[:][c] are each one thread's */
+    #pragma omp parallel for schedule(static) if ((size_t)OC * B * C * HW >= NN_PAR_MIN)
+    for (int c = 0; c < C; c++)
+        for (int oc = 0; oc < OC; oc++) {
             const float *wr = w + ((size_t)oc * C + c) * HW;
             float *dwr = dw ? dw + ((size_t)oc * C + c) * HW : NULL;
             for (int b = 0; b < B; b++) {

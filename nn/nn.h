@@ -73,7 +73,8 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const f
 
 /* Conv2d whose kernel covers the whole HxW image (no padding, one output
  * pixel), e.g. D's last layer: out[OC][B] = sum over c, p of
- * w[OC][C][HW] * inp[C][B][HW]. Direct, no im2col, one thread.
+ * w[OC][C][HW] * inp[C][B][HW]. Direct, no im2col; threads split the
+ * outputs (forward) or the input channels (backward) above NN_PAR_MIN.
  * Backward: dinp [C][B][HW] += and dw [OC][C][HW] += (either may be NULL). */
 void nn_conv_full_forward(float *out, const float *inp, const float *w,
                           int B, int C, int HW, int OC);

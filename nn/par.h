@@ -16,13 +16,17 @@
 #endif
 
 /* Elementwise and per-channel passes over fewer floats than this run on the
- * calling thread alone (`#pragma omp parallel if (n >= NN_PAR_MIN)`): a
- * second thread that is asleep takes about 60 us to wake on a KVM guest (a
- * futex wake of a halted vCPU), about what one core needs to stream 2^18
- * floats through such a pass. At the fast preset's batch of 16 most of them
- * are below it. Only where the split cannot change a result: each value is
- * computed the same way whichever thread computes it. */
-#define NN_PAR_MIN ((size_t)1 << 18)
+ * calling thread alone (`#pragma omp parallel if (n >= NN_PAR_MIN)`). What a
+ * region costs depends on whether the other thread is awake: about 1 us
+ * when the previous region ended less than the OpenMP spin (13 us, see
+ * server/main.c) ago, about 50 us when it has gone to sleep (a futex wake of
+ * a halted vCPU on a KVM guest). So the passes of a training step share the
+ * team down to a few thousand floats: a pass left to one thread would let
+ * the other fall asleep, and the next layer would pay the wake-up. Traced at
+ * batch 16 on 2 threads, 2^14 instead of 2^18 took the wake-ups per
+ * iteration from about 14 to 2. Only where the split cannot change a
+ * result: each value is computed the same way whichever thread computes it. */
+#define NN_PAR_MIN ((size_t)1 << 14)
 
 /* This thread's share [*lo, *hi) of [0, n) inside a parallel region. */
 static inline void nn_share(long n, long *lo, long *hi) {
