@@ -242,9 +242,28 @@ typedef struct {
     const void *ctx;
 } b_source;
 
+/* The micro-tiles of one packed block: its lines [0, mc) (MR-panels at
+ * blk, kc deep) against the kernel's NR-side panels [j0, j1) of pre (panel
+ * jr at pre + jr * kc); tile (ir, jr) at C + ir + (jr - j0) * ldc. */
+static void tiles(float *blk, int mc, const float *pre, int j0, int j1, int kc, float *beta,
+                  float *C, long ldc, auxinfo_t *aux) {
+    float one = 1.0f;
+    const int MR = G.mr, NR = G.nr;
+    for (int jr = j0; jr < j1; jr += NR) {
+        float *bp = (float *)pre + (size_t)jr * kc;
+        for (int ir = 0; ir < mc; ir += MR) {
+            float *ap = blk + (size_t)ir * kc;
+            const int last = ir + MR >= mc;
+            bli_auxinfo_set_next_a(last ? blk : ap + (size_t)MR * kc, aux);
+            bli_auxinfo_set_next_b(last && jr + NR < j1 ? bp + (size_t)NR * kc : bp, aux);
+            G.ukr(mc - ir < MR ? mc - ir : MR, j1 - jr < NR ? j1 - jr : NR, kc, &one, ap, bp, beta,
+                  C + ir + (size_t)(jr - j0) * ldc, 1, ldc, aux, G.cntx);
+        }
+    }
+}
+
 static void run(int N, int M, int K, const float *pre, const b_source *src,
                 float beta, float *C, long ldc, pack_bufs *pb) {
-    float one = 1.0f;
     auxinfo_t aux;
     memset(&aux, 0, sizeof aux);
     bli_auxinfo_set_schema_a(BLIS_PACKED_ROW_PANELS, &aux);
@@ -259,18 +278,7 @@ static void run(int N, int M, int K, const float *pre, const b_source *src,
             const int mc = N - ic < G.mc ? N - ic : G.mc;
             if (src->fn) src->fn(src->ctx, pb->blk.p, ic, mc, MR, pc, kc);
             else pack_block(pb->blk.p, src->B + (size_t)ic * src->s_line, src->s_line, src->s_k, mc, MR, pc, kc);
-            for (int jr = 0; jr < M; jr += NR) {
-                float *bp = (float *)bblk + (size_t)jr * kc;
-                for (int ir = 0; ir < mc; ir += MR) {
-                    float *ap = pb->blk.p + (size_t)ir * kc;
-                    const int last = ir + MR >= mc;
-                    bli_auxinfo_set_next_a(last ? pb->blk.p : ap + (size_t)MR * kc, &aux);
-                    bli_auxinfo_set_next_b(last && jr + NR < M ? bp + (size_t)NR * kc : bp, &aux);
-                    G.ukr(mc - ir < MR ? mc - ir : MR, M - jr < NR ? M - jr : NR, kc,
-                          &one, ap, bp, &beta_pc, C + (size_t)(ic + ir) + (size_t)jr * ldc, 1, ldc,
-                          &aux, G.cntx);
-                }
-            }
+            tiles(pb->blk.p, mc, bblk, 0, M, kc, &beta_pc, C + ic, ldc, &aux);
         }
     }
 }
@@ -280,12 +288,12 @@ static void run(int N, int M, int K, const float *pre, const b_source *src,
  * C, the micro-tiles into T (rows jr - g0, stride ldt) and the consumer. */
 static void run_blocks(int N, int M, int K, const float *pre, const float *B, long ldb, int nb,
                        int group, nn_block_fn consume, const void *ctx, pack_bufs *pb) {
-    float one = 1.0f, zero = 0.0f;
+    float zero = 0.0f;
     auxinfo_t aux;
     memset(&aux, 0, sizeof aux);
     bli_auxinfo_set_schema_a(BLIS_PACKED_ROW_PANELS, &aux);
     bli_auxinfo_set_schema_b(BLIS_PACKED_COL_PANELS, &aux);
-    const int MR = G.mr, NR = G.nr;
+    const int MR = G.mr;
     float *T = pb->tile.p;
     const long ldt = nb;
     for (int ic = 0; ic < N; ic += nb) {
@@ -293,17 +301,7 @@ static void run_blocks(int N, int M, int K, const float *pre, const float *B, lo
         pack_block(pb->blk.p, B + ic, 1, ldb, mc, MR, 0, K);
         for (int g0 = 0; g0 < M; g0 += group) {
             const int g1 = M - g0 < group ? M : g0 + group;
-            for (int jr = g0; jr < g1; jr += NR) {
-                float *bp = (float *)pre + (size_t)jr * K;
-                for (int ir = 0; ir < mc; ir += MR) {
-                    float *ap = pb->blk.p + (size_t)ir * K;
-                    const int last = ir + MR >= mc;
-                    bli_auxinfo_set_next_a(last ? pb->blk.p : ap + (size_t)MR * K, &aux);
-                    bli_auxinfo_set_next_b(last && jr + NR < g1 ? bp + (size_t)NR * K : bp, &aux);
-                    G.ukr(mc - ir < MR ? mc - ir : MR, g1 - jr < NR ? g1 - jr : NR, K,
-                          &one, ap, bp, &zero, T + ir + (size_t)(jr - g0) * ldt, 1, ldt, &aux, G.cntx);
-                }
-            }
+            tiles(pb->blk.p, mc, pre, g0, g1, K, &zero, T, ldt, &aux);
             consume(ctx, T, ldt, g0, g1 - g0, ic, mc);
         }
     }
