@@ -42,9 +42,9 @@ static void convt1x1_forward(float *out, float *R, const float *inp, const float
     #pragma omp parallel
     {
         long lo, hi;
-        nn_share(OKK, &lo, &hi);
+        nn_share(OKK, &lo, &hi);   /* R[B][lo:hi] = inp^T x w[:, lo:hi] */
         if (hi > lo && (B != 16 || !nn_gemm16_tn(R + lo, inp, w + lo, C, OKK, (int)(hi - lo))))
-            nn_sgemm(1, 0, B, (int)(hi - lo), C, inp, B, w + lo, OKK, 0.0f, R + lo, OKK);   /* R[B][lo:hi] = inp^T x w[:, lo:hi] */
+            nn_sgemm(1, 0, B, (int)(hi - lo), C, inp, B, w + lo, OKK, 0.0f, R + lo, OKK);
         #pragma omp barrier
         nn_share((long)OC * B, &lo, &hi);   /* out[oc][b][:] = R[b][oc*KK:] */
         for (long i = lo; i < hi; i++) {
@@ -66,9 +66,9 @@ static void convt1x1_backward(float *dinp, float *dw, float *dR, const float *in
             memcpy(dR + (size_t)b * OKK + (size_t)oc * KK, dout + (size_t)i * KK, (size_t)KK * sizeof(float));
         }
         #pragma omp barrier
-        nn_share(OKK, &lo, &hi);
+        nn_share(OKK, &lo, &hi);   /* dw[C][lo:hi] += inp[C][B] x dR[B][lo:hi] */
         if (dw && hi > lo && (B != 16 || !nn_gemm16_kn(dw + lo, inp, dR + lo, C, OKK, (int)(hi - lo), 1)))
-            nn_sgemm(0, 0, C, (int)(hi - lo), B, inp, B, dR + lo, OKK, 1.0f, dw + lo, OKK);   /* dw[C][lo:hi] += inp[C][B] x dR[B][lo:hi] */
+            nn_sgemm(0, 0, C, (int)(hi - lo), B, inp, B, dR + lo, OKK, 1.0f, dw + lo, OKK);
         if (dinp && B == 16) { /* dinp[c0:c1][16] += w[c0:c1][OKK] x dR[16][OKK]^T */
             nn_share(C, &lo, &hi);
             if (hi > lo && !nn_gemm16_nt(dinp + lo * 16, 16, w + (size_t)lo * OKK, OKK, dR, OKK, (int)(hi - lo), OKK))
@@ -119,7 +119,7 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
     }
 }
 
-/* Backward with dcol never stored: both GEMMs gather its panels straight
+/* Backward with dcol never stored: both GEMMs pack its panels straight
  * from dout (kernels.c's implicit im2col, as conv.c's 4x4 stride-2 layer):
  * dinp by images, then dW by output channels (a panel of dcol's rows starts
  * at one). Without the GEMM's buffers a thread builds the part of dcol it

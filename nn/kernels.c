@@ -450,7 +450,7 @@ static void im2col_pack_dw_avx512(const nn_im2col_src *s, float *dst, int n0, in
  * and the four kw taps are four in-register permutes of it into the run's
  * lanes: lane L of a run starting at lane L0 with column ow0 takes q =
  * 2 (ow0 + L - L0) + kw. */
-enum { RUNS_MAX = 10 };         /* runs per half panel: 16 lanes, runs of >= 2 */
+enum { RUNS_MAX = 10 };         /* runs per half panel: 16 lanes in runs of >= 2 make at most 9 */
 
 typedef struct {
     int nrun;
