@@ -159,6 +159,7 @@ def sse(port, stop, seed):
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
             s.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             got = b""
+            closed = False
             end = time.time() + rnd.uniform(0.2, 3.0)
             first = time.time() + 15          # the first event may be slow under TSan and load
             while (time.time() < end or (b"event: state" not in got and time.time() < first)) \
@@ -169,11 +170,20 @@ def sse(port, stop, seed):
                 except socket.timeout:
                     continue
                 if not chunk:
+                    closed = True
                     break
                 got += chunk
             s.close()
             ok = got.startswith(b"HTTP/1.1 200") and b"event: state" in got
-            note("sse", 200 if ok else "error" if not got else "bad", (200,), got[:200])
+            if ok:
+                status = 200
+            elif not got or closed:           # refused, or dropped by the server (a restart)
+                status = "error"
+            elif stop.is_set():               # the stress ended before the first event: we left
+                status = "left"
+            else:
+                status = "bad"
+            note("sse", status, (200, "left"), got[:200])
         except OSError as e:
             note("sse", "error", (), repr(e).encode())
 
