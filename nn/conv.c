@@ -195,7 +195,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const f
             const nn_col2im_sink sink = {dinp, B, H, W, K, stride, pad, OH, OW, lo * P};
             const int blocks = CKK != 16 && hi > lo &&
                 nn_sgemm_blocks(1, CKK, (int)(hi - lo) * P, OC, w, CKK, dout + (size_t)lo * P, N, P, K * K,
-                                nn_col2im_consume, &sink, 0);
+                                nn_col2im_consume, &sink);
             for (long c0 = blocks ? hi : lo; c0 < hi; c0 += chunk) {
                 const long c1 = c0 + chunk < hi ? c0 + chunk : hi;
                 const size_t n0 = (size_t)c0 * P;

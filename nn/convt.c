@@ -95,14 +95,14 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
     {
         long b0, b1;
         nn_share(B, &b0, &b1);
+        for (int oc = 0; oc < OC; oc++)   /* col2im adds into this thread's images */
+            memset(out + ((size_t)oc * B + b0) * OH * OW, 0, (size_t)(b1 - b0) * OH * OW * sizeof(float));
         int blocks = 0;
         if (OKK != 16 && b1 > b0) {   /* GEMM and scatter block by block, col never stored */
-            for (int oc = 0; oc < OC; oc++)
-                memset(out + ((size_t)oc * B + b0) * OH * OW, 0, (size_t)(b1 - b0) * OH * OW * sizeof(float));
             /* the output image plays conv's input; inp's grid is conv's output */
             const nn_col2im_sink sink = {out, B, OH, OW, K, stride, pad, H, W, b0 * P};
             blocks = nn_sgemm_blocks(1, OKK, (int)(b1 - b0) * P, C, w, OKK, inp + (size_t)b0 * P, N, P, K * K,
-                                     nn_col2im_consume, &sink, 0);
+                                     nn_col2im_consume, &sink);
         }
         for (long c0 = blocks ? b1 : b0; c0 < b1; c0 += chunk) {   /* GEMM then scatter, a chunk at a time */
             const long c1 = c0 + chunk < b1 ? c0 + chunk : b1;
@@ -110,9 +110,6 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
             const int nb = (int)(c1 - c0) * P;
             if (OKK != 16 || !nn_gemm16_tn(col + n0, w, inp + n0, C, N, nb))
                 nn_sgemm_reuse(1, 0, OKK, nb, C, w, OKK, inp + n0, N, 0.0f, col + n0, N, c0 > b0);
-            for (int oc = 0; oc < OC; oc++)
-                memset(out + ((size_t)oc * B + c0) * OH * OW, 0,
-                       (size_t)(c1 - c0) * OH * OW * sizeof(float));
             /* the output image plays conv's input; inp's grid is conv's output */
             nn_col2im_range(out, col, OC, B, OH, OW, K, stride, pad, H, W, (int)c0, (int)c1);
         }

@@ -245,6 +245,14 @@ typedef struct {
 /* The micro-tiles of one packed block: its lines [0, mc) (MR-panels at
  * blk, kc deep) against the kernel's NR-side panels [j0, j1) of pre (panel
  * jr at pre + jr * kc); tile (ir, jr) at C + ir + (jr - j0) * ldc. */
+/* The kernel's side information: packed panels both ways (next_a, next_b
+ * are set per tile). */
+static void aux_init(auxinfo_t *aux) {
+    memset(aux, 0, sizeof *aux);
+    bli_auxinfo_set_schema_a(BLIS_PACKED_ROW_PANELS, aux);
+    bli_auxinfo_set_schema_b(BLIS_PACKED_COL_PANELS, aux);
+}
+
 static void tiles(float *blk, int mc, const float *pre, int j0, int j1, int kc, float *beta,
                   float *C, long ldc, auxinfo_t *aux) {
     float one = 1.0f;
@@ -265,9 +273,7 @@ static void tiles(float *blk, int mc, const float *pre, int j0, int j1, int kc, 
 static void run(int N, int M, int K, const float *pre, const b_source *src,
                 float beta, float *C, long ldc, pack_bufs *pb) {
     auxinfo_t aux;
-    memset(&aux, 0, sizeof aux);
-    bli_auxinfo_set_schema_a(BLIS_PACKED_ROW_PANELS, &aux);
-    bli_auxinfo_set_schema_b(BLIS_PACKED_COL_PANELS, &aux);
+    aux_init(&aux);
     const int MR = G.mr, NR = G.nr;
     const size_t m_pad = (size_t)(M + NR - 1) / NR * NR;
     for (int pc = 0; pc < K; pc += G.kc) {
@@ -290,9 +296,7 @@ static void run_blocks(int N, int M, int K, const float *pre, const float *B, lo
                        int group, nn_block_fn consume, const void *ctx, pack_bufs *pb) {
     float zero = 0.0f;
     auxinfo_t aux;
-    memset(&aux, 0, sizeof aux);
-    bli_auxinfo_set_schema_a(BLIS_PACKED_ROW_PANELS, &aux);
-    bli_auxinfo_set_schema_b(BLIS_PACKED_COL_PANELS, &aux);
+    aux_init(&aux);
     const int MR = G.mr;
     float *T = pb->tile.p;
     const long ldt = nb;
@@ -365,7 +369,7 @@ int nn_sgemm_implicit(int trans_a, int M, int N, int K, const float *A, int lda,
 }
 
 int nn_sgemm_blocks(int trans_a, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                    int line_unit, int row_unit, nn_block_fn consume, const void *ctx, int reuse_a) {
+                    int line_unit, int row_unit, nn_block_fn consume, const void *ctx) {
     pack_bufs *pb = ready_bufs(M, K);
     if (!pb || K > G.kc || line_unit < 1 || row_unit < 1) return 0;
     /* lines: whole units, as many as fill the B block (at least one unit);
@@ -377,7 +381,7 @@ int nn_sgemm_blocks(int trans_a, int M, int N, int K, const float *A, int lda, c
     while (group % G.nr) group += row_unit;
     const size_t nb_pad = (size_t)(nb + G.mr - 1) / G.mr * G.mr;
     if (!reserve(&pb->blk, nb_pad * K) || !reserve(&pb->tile, (size_t)group * nb)) return 0;
-    pack_a(pb, trans_a, M, K, A, lda, reuse_a);
+    pack_a(pb, trans_a, M, K, A, lda, 0);
     run_blocks(N, M, K, pb->a.p, B, ldb, nb, group, consume, ctx, pb);
     return 1;
 }

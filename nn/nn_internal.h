@@ -82,7 +82,7 @@ typedef struct {
 } nn_col2im_sink;
 void nn_col2im_consume(const void *ctx, const float *T, long ldt, int m0, int m, int n0, int n);
 int nn_sgemm_blocks(int trans_a, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                    int line_unit, int row_unit, nn_block_fn consume, const void *ctx, int reuse_a);
+                    int line_unit, int row_unit, nn_block_fn consume, const void *ctx);
 /* The implicit im2col of a 4x4 stride-2 pad-1 convolution (kernels.c):
  * packers for nn_sgemm_implicit that gather col[p][n] = inp[c][b][2oh-1+kh]
  * [2ow-1+kw] (p = c*16 + kh*4 + kw, n = (b*OH + oh)*OW + ow) straight from

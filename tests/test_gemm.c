@@ -188,7 +188,7 @@ static void check_blocks(int ta, int M, int N, int K, int line_unit, int row_uni
     float *A = randn(&r, (size_t)M * K), *B = randn(&r, (size_t)K * N);
     blocks_sink s = {calloc((size_t)M * N, sizeof(float)), calloc((size_t)M * N, sizeof(int)), M, N,
                      line_unit, row_unit, 0};
-    if (!nn_sgemm_blocks(ta, M, N, K, A, lda, B, N, line_unit, row_unit, blocks_take, &s, 0)) {
+    if (!nn_sgemm_blocks(ta, M, N, K, A, lda, B, N, line_unit, row_unit, blocks_take, &s)) {
         CHECKF(!nn_sgemm_own_loop(), "%dx%dx%d: refused where the loop runs", M, N, K);
     } else {
         int wrong_count = 0;
@@ -211,7 +211,7 @@ TEST(gemm_blocks_hand_over_every_element_once) {
     if (nn_sgemm_own_loop()) {                 /* deeper than a depth block: refused, nothing called */
         float *A = calloc(64 * 1000, sizeof(float)), *B = calloc(1000 * 64, sizeof(float));
         blocks_sink s = {NULL, NULL, 64, 64, 1, 1, 0};
-        CHECK(nn_sgemm_blocks(0, 64, 64, 1000, A, 1000, B, 64, 1, 1, blocks_take, &s, 0) == 0);
+        CHECK(nn_sgemm_blocks(0, 64, 64, 1000, A, 1000, B, 64, 1, 1, blocks_take, &s) == 0);
         free(A); free(B);
     }
 }
