@@ -70,8 +70,11 @@ void nn_im2col_range(float *col, const float *inp, int C, int B, int H, int W,
 }
 
 void nn_col2im_part(float *out, const float *col, long ld, long n0, int C, int B, int H, int W,
-                    int K, int stride, int pad, int OH, int OW, int b0, int b1) {
-    if (nn_col2im_fast(out, col, ld, n0, C, B, H, W, K, stride, pad, OH, OW, b0, b1)) return;
+                    int K, int stride, int pad, int OH, int OW, int b0, int b1, int store) {
+    if (nn_col2im_fast(out, col, ld, n0, C, B, H, W, K, stride, pad, OH, OW, b0, b1, store)) return;
+    if (store)
+        for (int c = 0; c < C; c++)
+            memset(out + ((size_t)c * B + b0) * H * W, 0, (size_t)(b1 - b0) * H * W * sizeof(float));
     for (int c = 0; c < C; c++)
     for (int ki = 0; ki < K; ki++)
     for (int kj = 0; kj < K; kj++) {
@@ -95,7 +98,7 @@ void nn_col2im_part(float *out, const float *col, long ld, long n0, int C, int B
 
 void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
                      int K, int stride, int pad, int OH, int OW, int b0, int b1) {
-    nn_col2im_part(out, col, (long)B * OH * OW, 0, C, B, H, W, K, stride, pad, OH, OW, b0, b1);
+    nn_col2im_part(out, col, (long)B * OH * OW, 0, C, B, H, W, K, stride, pad, OH, OW, b0, b1, 0);
 }
 
 void nn_col2im_consume(const void *ctx, const float *T, long ldt, int m0, int m, int n0, int n) {
@@ -103,7 +106,7 @@ void nn_col2im_consume(const void *ctx, const float *T, long ldt, int m0, int m,
     const int KK = s->K * s->K, P = s->OH * s->OW;
     const long first = s->n_first + n0;
     nn_col2im_part(s->out + (size_t)(m0 / KK) * s->B * s->H * s->W, T, ldt, first, m / KK, s->B, s->H,
-                   s->W, s->K, s->stride, s->pad, s->OH, s->OW, (int)(first / P), (int)((first + n) / P));
+                   s->W, s->K, s->stride, s->pad, s->OH, s->OW, (int)(first / P), (int)((first + n) / P), s->store);
 }
 
 void nn_im2col(float *col, const float *inp, int C, int B, int H, int W,
@@ -192,7 +195,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const f
         }
         if (dinp) { /* this thread's images: dcol = w^T x dout, then scatter */
             nn_share(B, &lo, &hi);
-            const nn_col2im_sink sink = {dinp, B, H, W, K, stride, pad, OH, OW, lo * P};
+            const nn_col2im_sink sink = {dinp, B, H, W, K, stride, pad, OH, OW, lo * P, 0};
             const int blocks = CKK != 16 && hi > lo &&
                 nn_sgemm_blocks(1, CKK, (int)(hi - lo) * P, OC, w, CKK, dout + (size_t)lo * P, N, P, K * K,
                                 nn_col2im_consume, &sink);

@@ -95,15 +95,17 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
     {
         long b0, b1;
         nn_share(B, &b0, &b1);
-        for (int oc = 0; oc < OC; oc++)   /* col2im adds into this thread's images */
-            memset(out + ((size_t)oc * B + b0) * OH * OW, 0, (size_t)(b1 - b0) * OH * OW * sizeof(float));
         int blocks = 0;
         if (OKK != 16 && b1 > b0) {   /* GEMM and scatter block by block, col never stored */
-            /* the output image plays conv's input; inp's grid is conv's output */
-            const nn_col2im_sink sink = {out, B, OH, OW, K, stride, pad, H, W, b0 * P};
+            /* the output image plays conv's input; inp's grid is conv's output; a
+             * block is all of its images' sums (depth C is one block): written */
+            const nn_col2im_sink sink = {out, B, OH, OW, K, stride, pad, H, W, b0 * P, 1};
             blocks = nn_sgemm_blocks(1, OKK, (int)(b1 - b0) * P, C, w, OKK, inp + (size_t)b0 * P, N, P, K * K,
                                      nn_col2im_consume, &sink);
         }
+        if (!blocks)   /* col2im adds into this thread's images */
+            for (int oc = 0; oc < OC; oc++)
+                memset(out + ((size_t)oc * B + b0) * OH * OW, 0, (size_t)(b1 - b0) * OH * OW * sizeof(float));
         for (long c0 = blocks ? b1 : b0; c0 < b1; c0 += chunk) {   /* GEMM then scatter, a chunk at a time */
             const long c1 = c0 + chunk < b1 ? c0 + chunk : b1;
             const size_t n0 = (size_t)c0 * P;

@@ -9,9 +9,11 @@ void nn_im2col_range(float *col, const float *inp, int C, int B, int H, int W,
 void nn_col2im_range(float *out, const float *col, int C, int B, int H, int W,
                      int K, int stride, int pad, int OH, int OW, int b0, int b1);
 /* The same from part of col: its rows ld floats apart, its first column
- * column n0 of the whole (images b0.. start at n0 or later). */
+ * column n0 of the whole (images b0.. start at n0 or later). store = 1 when
+ * these columns are all that lands on images [b0, b1) of the C channels:
+ * they are written, not added into (no read of out, no zeroing first). */
 void nn_col2im_part(float *out, const float *col, long ld, long n0, int C, int B, int H, int W,
-                    int K, int stride, int pad, int OH, int OW, int b0, int b1);
+                    int K, int stride, int pad, int OH, int OW, int b0, int b1, int store);
 
 /* Vectorised im2col / col2im for the shapes kernels.c knows (4x4 stride 2
  * pad 1 with AVX-512, 1x1 grids); same arguments as the _range versions
@@ -20,7 +22,7 @@ void nn_col2im_part(float *out, const float *col, long ld, long n0, int C, int B
 int nn_im2col_fast(float *col, const float *inp, int C, int B, int H, int W,
                    int K, int stride, int pad, int OH, int OW, int b0, int b1);
 int nn_col2im_fast(float *out, const float *col, long ld, long n0, int C, int B, int H, int W,
-                   int K, int stride, int pad, int OH, int OW, int b0, int b1);
+                   int K, int stride, int pad, int OH, int OW, int b0, int b1, int store);
 /* GEMMs with a side of 16 (kernels.c), over columns [0, n) of matrices
  * with row stride ld; return 0 when the machine has no fast path (the
  * caller then calls BLAS):
@@ -76,9 +78,11 @@ typedef void (*nn_block_fn)(const void *ctx, const float *T, long ldt, int m0, i
  * into out with the convolution's geometry, the GEMM's column 0 being col's
  * column n_first. */
 typedef struct {
-    float *out;                 /* [C][B][H][W], added into */
+    float *out;                 /* [C][B][H][W], added into (or written: store) */
     int B, H, W, K, stride, pad, OH, OW;
     long n_first;
+    int store;                  /* the GEMM's depth is one block (K <= KC), so each block is
+                                   all that lands on its channels' images: write them */
 } nn_col2im_sink;
 void nn_col2im_consume(const void *ctx, const float *T, long ldt, int m0, int m, int n0, int n);
 int nn_sgemm_blocks(int trans_a, int M, int N, int K, const float *A, int lda, const float *B, int ldb,

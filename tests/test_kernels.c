@@ -267,6 +267,7 @@ TEST(kernels_convt_blocks_match_generic) {
     check_convt_blocks(25, 66, 7, 3);      /* 25 images: more than one block of columns */
     check_convt_blocks(5, 65, 3, 7);
     check_convt_blocks(16, 256, 7, 128);   /* G's convT 2 at batch 16 */
+    check_convt_blocks(3, 20, 16, 5);      /* 32 x 32 output: the generic col2im writes the blocks */
 }
 
 /* G's output tanh through libmvec against tanhf: within 4 ulp (glibc's
