@@ -301,6 +301,10 @@ static void gemm16_nt_avx512(float *C, int ldc, const float *A, int lda, const f
             for (int k = 0; k < K; k += 16) {
                 const __mmask16 mk = (__mmask16)(K - k >= 16 ? 0xFFFF : (1u << (K - k)) - 1);
                 const __m512 v0 = _mm512_maskz_loadu_ps(mk, a0 + k), v1 = _mm512_maskz_loadu_ps(mk, a1 + k);
+                if (j0 == 0) {  /* A's rows come from memory once (the second pass finds them in L2) */
+                    _mm_prefetch((const char *)(a0 + k + 512), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(a1 + k + 512), _MM_HINT_T0);
+                }
                 for (int j = 0; j < 8; j++) {
                     const __m512 x = _mm512_maskz_loadu_ps(mk, x0 + (size_t)j * ldx + k);
                     acc[j] = _mm512_fmadd_ps(v0, x, acc[j]);
