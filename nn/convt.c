@@ -43,7 +43,7 @@ static void convt1x1_forward(float *out, float *R, const float *inp, const float
     {
         long lo, hi;
         nn_share(OKK, &lo, &hi);   /* R[B][lo:hi] = inp^T x w[:, lo:hi] */
-        if (hi > lo && (B != 16 || !nn_gemm16_tn(R + lo, inp, w + lo, C, OKK, (int)(hi - lo))))
+        if (hi > lo && !nn_gemm_tn(R + lo, OKK, inp, B, w + lo, OKK, C, B, (int)(hi - lo)))
             nn_sgemm(1, 0, B, (int)(hi - lo), C, inp, B, w + lo, OKK, 0.0f, R + lo, OKK);
         #pragma omp barrier
         nn_share((long)OC * B, &lo, &hi);   /* out[oc][b][:] = R[b][oc*KK:] */

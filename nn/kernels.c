@@ -266,20 +266,28 @@ static void gemm16_kn_avx512(float *C, const float *A, const float *X, int M, in
     }
 }
 
+/* C[M][n] = A[Kc][M]^T x X[Kc][n] (M a multiple of 16), 16 columns of X at
+ * a time: for each group of 16 rows of C, 16 accumulators take one row of
+ * X per step (one load, 16 FMAs with A's entries broadcast). The groups
+ * after the first find the 16 columns of X's Kc rows in L1, so X streams
+ * from memory once and is never packed. */
 __attribute__((target("avx512f")))
-static void gemm16_tn_avx512(float *C, const float *A, const float *X, int Kc, int ld, int n) {
+static void gemm_tn_avx512(float *C, long ldc, const float *A, long lda, const float *X, long ldx,
+                           int Kc, int M, int n) {
     for (int j = 0; j < n; j += 16) {
         const __mmask16 mk = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
-        __m512 acc[16];
-        for (int k = 0; k < 16; k++) acc[k] = _mm512_setzero_ps();
-        for (int c = 0; c < Kc; c++) {
-            const float *xr = X + (size_t)c * ld + j;
-            _mm_prefetch((const char *)(xr + PREFETCH_FLOATS), _MM_HINT_T0);
-            const __m512 x = _mm512_maskz_loadu_ps(mk, xr);
-            const float *a = A + (size_t)c * 16;
-            for (int k = 0; k < 16; k++) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), x, acc[k]);
+        for (int g = 0; g < M; g += 16) {
+            __m512 acc[16];
+            for (int k = 0; k < 16; k++) acc[k] = _mm512_setzero_ps();
+            for (int c = 0; c < Kc; c++) {
+                const float *xr = X + (size_t)c * ldx + j;
+                if (g == 0) _mm_prefetch((const char *)(xr + PREFETCH_FLOATS), _MM_HINT_T0);
+                const __m512 x = _mm512_maskz_loadu_ps(mk, xr);
+                const float *a = A + (size_t)c * lda + g;
+                for (int k = 0; k < 16; k++) acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(a[k]), x, acc[k]);
+            }
+            for (int k = 0; k < 16; k++) _mm512_mask_storeu_ps(C + (size_t)(g + k) * ldc + j, mk, acc[k]);
         }
-        for (int k = 0; k < 16; k++) _mm512_mask_storeu_ps(C + (size_t)k * ld + j, mk, acc[k]);
     }
 }
 
@@ -328,9 +336,16 @@ int nn_gemm16_kn(float *C, const float *A, const float *X, int M, int ld, int n,
 
 int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n) {
     if (!use_avx512()) return 0;
-    gemm16_tn_avx512(C, A, X, Kc, ld, n);
+    gemm_tn_avx512(C, ld, A, 16, X, ld, Kc, 16, n);
     return 1;
 }
+
+int nn_gemm_tn(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int Kc, int M, int n) {
+    if (!use_avx512() || M % 16) return 0;
+    gemm_tn_avx512(C, ldc, A, lda, X, ldx, Kc, M, n);
+    return 1;
+}
+
 
 int nn_gemm16_nt(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int M, int K) {
     if (!use_avx512()) return 0;
