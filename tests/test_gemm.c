@@ -71,6 +71,7 @@ TEST(gemm_matches_triple_loop) {
         {128, 784, 1024}, {1024, 392, 128}, {128, 512, 800},
         {131, 203, 1030}, {100, 100, 100}, {257, 121, 385}, {113, 1001, 211},
         {16, 300, 200}, {300, 7, 129}, {200, 150, 3},
+        {76, 97, 400}, {65, 64, 70},   /* last 12-wide panels of 4 and 5 lines (gemm.c's edge4 and not) */
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int t = 0; t < 4; t++)
