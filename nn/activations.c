@@ -49,7 +49,8 @@ void nn_leaky_relu_backward(float *dinp, const float *out, const float *dout, fl
             __builtin_prefetch(dout + i + AHEAD);
             __builtin_prefetch(dinp + i + AHEAD, 1);
             #pragma omp simd
-            for (int l = 0; l < 16; l++) dinp[i + l] += out[i + l] > 0.0f ? dout[i + l] : slope * dout[i + l];
+            for (int l = 0; l < 16; l++)
+                dinp[i + l] += out[i + l] > 0.0f ? dout[i + l] : slope * dout[i + l];
         }
         for (; i < hi; i++) dinp[i] += out[i] > 0.0f ? dout[i] : slope * dout[i];
     }

@@ -203,7 +203,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const f
                 const long c1 = c0 + chunk < hi ? c0 + chunk : hi;
                 const size_t n0 = (size_t)c0 * P;
                 const int nb = (int)(c1 - c0) * P;
-                if (CKK != 16 || !nn_gemm16_tn(dcol + n0, w, dout + n0, OC, N, nb))
+                if (CKK != 16 || !nn_gemm_tn(dcol + n0, N, w, 16, dout + n0, N, OC, 16, nb))
                     nn_sgemm_reuse(1, 0, CKK, nb, OC, w, CKK, dout + n0, N, 0.0f, dcol + n0, N, c0 > lo);
                 nn_col2im_range(dinp, dcol, C, B, H, W, K, stride, pad, OH, OW, (int)c0, (int)c1);
             }

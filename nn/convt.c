@@ -110,7 +110,7 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
             const long c1 = c0 + chunk < b1 ? c0 + chunk : b1;
             const size_t n0 = (size_t)c0 * P;
             const int nb = (int)(c1 - c0) * P;
-            if (OKK != 16 || !nn_gemm16_tn(col + n0, w, inp + n0, C, N, nb))
+            if (OKK != 16 || !nn_gemm_tn(col + n0, N, w, 16, inp + n0, N, C, 16, nb))
                 nn_sgemm_reuse(1, 0, OKK, nb, C, w, OKK, inp + n0, N, 0.0f, col + n0, N, c0 > b0);
             /* the output image plays conv's input; inp's grid is conv's output */
             nn_col2im_range(out, col, OC, B, OH, OW, K, stride, pad, H, W, (int)c0, (int)c1);

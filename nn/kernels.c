@@ -19,9 +19,11 @@
  *    them far below its rate, while 16 column rows fit in 16 registers, so
  *    every output is a chain of 16 FMAs (nn_gemm16_kn), and the other way
  *    round 16 accumulators take one row of the long side at a time
- *    (nn_gemm16_tn); their weight gradients, sums along the long side into
- *    16 columns (nn_gemm16_nt). At batch 16 they also serve G's first
- *    layer, whose batch is the side of 16. They walk up to 128 rows side
+ *    (nn_gemm_tn, 16 rows after 16 for a longer side); their weight
+ *    gradients, sums along the long side into 16 columns (nn_gemm16_nt).
+ *    G's first layer's forward runs on nn_gemm_tn with the batch as its
+ *    rows, and at batch 16 its other two GEMMs on the 16-wide kernels too,
+ *    the batch being the side of 16. They walk up to 128 rows side
  *    by side and prefetch ahead in each (G's last layer's forward 4x
  *    faster at batch 64 than without).
  *  - the implicit im2col of those 4x4 stride-2 convolutions: packers that
@@ -334,18 +336,11 @@ int nn_gemm16_kn(float *C, const float *A, const float *X, int M, int ld, int n,
     return 1;
 }
 
-int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n) {
-    if (!use_avx512()) return 0;
-    gemm_tn_avx512(C, ld, A, 16, X, ld, Kc, 16, n);
-    return 1;
-}
-
 int nn_gemm_tn(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int Kc, int M, int n) {
     if (!use_avx512() || M % 16) return 0;
     gemm_tn_avx512(C, ldc, A, lda, X, ldx, Kc, M, n);
     return 1;
 }
-
 
 int nn_gemm16_nt(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int M, int K) {
     if (!use_avx512()) return 0;
@@ -536,8 +531,8 @@ static void im2col_pack_fwd_rows(const nn_im2col_src *s, float *dst, int n0, int
         const int span_lo = runs[0].at[0], span_hi = last->at[last->nrun - 1] + 4 * s->W + 1;
         for (int cc = 0; cc < kc / 16; cc++) {
             const float *src = s->inp + (size_t)(c0 + cc) * plane;
-            /* the next channel's, while this one's is packed */
-            for (int q = span_lo; q < span_hi + 15; q += 16) _mm_prefetch((const char *)(src + plane + q), _MM_HINT_T0);
+            for (int q = span_lo; q < span_hi + 15; q += 16)   /* the next channel's, while this one's is packed */
+                _mm_prefetch((const char *)(src + plane + q), _MM_HINT_T0);
             for (int kh = 0; kh < 4; kh++)
                 for (int h = 0; h < halves; h++) {
                     const pack_runs *pr = &runs[h];

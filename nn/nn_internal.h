@@ -23,20 +23,16 @@ int nn_im2col_fast(float *col, const float *inp, int C, int B, int H, int W,
                    int K, int stride, int pad, int OH, int OW, int b0, int b1);
 int nn_col2im_fast(float *out, const float *col, long ld, long n0, int C, int B, int H, int W,
                    int K, int stride, int pad, int OH, int OW, int b0, int b1, int store);
-/* GEMMs with a side of 16 (kernels.c), over columns [0, n) of matrices
- * with row stride ld; return 0 when the machine has no fast path (the
- * caller then calls BLAS):
- *   nn_gemm16_kn: C[M][n] (+)= A[M][16] x X[16][n]   (accumulate: += , else =)
- *   nn_gemm16_tn: C[16][n] = A[Kc][16]^T x X[Kc][n]
- *   nn_gemm16_nt: C[M][16] += A[M][K] x X[16][K]^T   (row strides ldc, lda, ldx)
- * and the same kernel as nn_gemm16_tn for more rows of C (G's first layer's
- * forward at any batch that is a multiple of 16, where X is the weights:
- * streamed once, never packed), row strides ldc, lda, ldx:
- *   nn_gemm_tn: C[M][n] = A[Kc][M]^T x X[Kc][n]   (M a multiple of 16) */
+/* GEMMs with a side of 16 (kernels.c), over columns [0, n); return 0 when
+ * the machine has no fast path (the caller then calls BLAS):
+ *   nn_gemm16_kn: C[M][n] (+)= A[M][16] x X[16][n]   (row stride ld; accumulate: +=, else =)
+ *   nn_gemm_tn:   C[M][n] = A[Kc][M]^T x X[Kc][n]    (row strides ldc, lda, ldx; M a multiple
+ *                 of 16: the thin layers' M = 16, and G's first layer's forward, where M is
+ *                 the batch and X the weights, streamed once and never packed)
+ *   nn_gemm16_nt: C[M][16] += A[M][K] x X[16][K]^T   (row strides ldc, lda, ldx) */
 int nn_gemm16_kn(float *C, const float *A, const float *X, int M, int ld, int n, int accumulate);
-int nn_gemm16_tn(float *C, const float *A, const float *X, int Kc, int ld, int n);
-int nn_gemm16_nt(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int M, int K);
 int nn_gemm_tn(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int Kc, int M, int n);
+int nn_gemm16_nt(float *C, int ldc, const float *A, int lda, const float *X, int ldx, int M, int K);
 
 /* out[i] = tanh(inp[i]) for i < n with libmvec's vector tanhf (kernels.c);
  * 0 when the machine has no fast path (the caller then calls tanhf). */
