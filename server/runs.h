@@ -60,6 +60,10 @@
  * srv_run_name_valid and directories opened with O_NOFOLLOW below the
  * root, so no name reaches outside it (no "..", no absolute path, no
  * symlink is followed).
+ *
+ * Three files own it: runs.c (names, a run's directory, the listing),
+ * runlog.c (the writer and the line format) and runs_read.c (the readers);
+ * runs_priv.h is what they share.
  */
 #ifndef GANLIVE_RUNS_H
 #define GANLIVE_RUNS_H
