@@ -20,19 +20,17 @@
  * each job takes its own thread CPU time out of it. While it is negative
  * (and training runs) the worker waits.
  *
- * While training does not run (paused, stepped, diverged, finished) the
- * cores are free, and a request of two sampler chunks or more is split at a
- * chunk boundary: a helper thread with its own sampler draws (and judges)
- * the second half while the worker does the first. Each chunk is computed
- * exactly as it would be by the worker alone, so the bytes are the same;
- * a 64-digit grid takes about half the time.
+ * The worker draws with its own copy of G and D (draw.h). While training
+ * does not run (paused, stepped, diverged, finished) the cores are free,
+ * and a request of two sampler chunks or more is split with the drawer's
+ * helper thread, with the same bytes; a 64-digit grid takes about half the
+ * time. The helper's CPU time is charged to the job with the worker's own.
  */
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "clock.h"
+#include "draw.h"
 #include "hash.h"
 #include "render.h"
 #include "run.h"
@@ -100,13 +99,8 @@ struct srv_render {
     size_t cache_bytes, cache_cap;
     int cache_entries;
     /* snapshot (worker thread only, except version/iteration under mu) */
-    gan_sampler *sampler;
-    gan_sampler *helper;                   /* the other half of a big request while idle */
+    srv_draw *draw;                        /* G and D's copy, and drawing with it */
     int idle;                              /* training is not running: the cores are free */
-    double helper_cpu;                     /* the helper's CPU time in the job now running */
-    int helper_used;                       /* the job now running was split */
-    float *gparams, *gbuf, *dparams, *dbuf;
-    int has_d;
     long version, iteration;
     double last_refresh;
     int pending_refresh;                   /* newer weights wait for live_every_ms */
@@ -155,87 +149,9 @@ void srv_render_samples_key(char *key, size_t len, const char *endpoint, long n,
 
 /* ---- the snapshot ---------------------------------------------------------- */
 
-/* Draw images [0, n) of a request and, with verdict, D's verdicts on them. */
-typedef struct {
-    srv_render *r;
-    gan_sampler *s;
-    const float *z;            /* [n][nz] */
-    const uint8_t *labels;     /* [n] or NULL: i % 10 */
-    int n;
-    float *images;             /* [n][784] */
-    float *verdict;            /* [n] or NULL */
-    double cpu_s;              /* out: the drawing thread's CPU time */
-} draw_part;
-
-static void judge(srv_render *r, gan_sampler *s, const float *images, const uint8_t *labels,
-                  int n, float *verdict) {
-    if (r->has_d) gan_sampler_judge(s, r->dparams, r->dbuf, images, labels, n, verdict);
-    else for (int i = 0; i < n; i++) verdict[i] = NAN;
-}
-
-static void draw(const draw_part *d) {
-    gan_sampler_generate(d->s, d->r->gparams, d->r->gbuf, d->z, d->labels, d->n, d->images);
-    if (d->verdict) judge(d->r, d->s, d->images, d->labels, d->n, d->verdict);
-}
-
-static void *draw_helper(void *arg) {
-#ifdef _OPENMP
-    omp_set_num_threads(1);          /* a new thread starts with all cores */
-#endif
-    draw_part *d = arg;
-    const double c0 = srv_thread_cpu_s();
-    draw(d);
-    d->cpu_s = srv_thread_cpu_s() - c0;
-    return NULL;
-}
-
-/* The second half of a big request on a helper thread while training does
- * not run (see the top of the file). 0 when it did not apply. */
-static int draw_split(srv_render *r, const float *z, const uint8_t *labels, int n,
-                      float *images, float *verdict) {
-    const int chunks = (n + GAN_SAMPLER_CHUNK - 1) / GAN_SAMPLER_CHUNK;
-    if (!r->idle || !r->helper || r->ncpu < 2 || chunks < 2) return 0;
-    uint8_t *own = NULL;
-    if (!labels) {   /* i % 10 over the whole request, as one call would have it */
-        if (!(own = malloc((size_t)n))) return 0;
-        for (int i = 0; i < n; i++) own[i] = (uint8_t)(i % GAN_CLASSES);
-        labels = own;
-    }
-    const int n1 = (chunks + 1) / 2 * GAN_SAMPLER_CHUNK, nz = r->cfg.model.nz;
-    draw_part first = {r, r->sampler, z, labels, n1, images, verdict, 0.0};
-    draw_part second = {r, r->helper, z + (size_t)n1 * nz, labels + n1, n - n1,
-                        images + (size_t)n1 * GAN_PIX, verdict ? verdict + n1 : NULL, 0.0};
-    pthread_t t;
-    if (pthread_create(&t, NULL, draw_helper, &second) != 0) { free(own); return 0; }
-    draw(&first);
-    pthread_join(t, NULL);
-    free(own);
-    r->helper_cpu += second.cpu_s;   /* charged to the job with the worker's own */
-    r->helper_used = 1;
-    return 1;
-}
-
 void srv_render_generate(srv_render_ctx *x, const float *z, const uint8_t *labels, int n,
                          float *images, float *verdict, int one_by_one) {
-    srv_render *r = x->r;
-    const int nz = r->cfg.model.nz;
-    if (!one_by_one) {
-        if (!draw_split(r, z, labels, n, images, verdict))
-            draw(&(draw_part){r, r->sampler, z, labels, n, images, verdict, 0.0});
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        gan_sampler_generate(r->sampler, r->gparams, r->gbuf, z + (size_t)i * nz,
-                             labels ? labels + i : NULL, 1, images + (size_t)i * GAN_PIX);
-    if (verdict) judge(r, r->sampler, images, labels, n, verdict);
-}
-
-/* Copy the newest published G and D (worker thread, mutex not held).
- * Returns the iteration, or -1 when nothing was published yet. */
-static long copy_snapshot(srv_render *r) {
-    long it = srv_state_copy_generator(r->st, r->gparams, r->gbuf);
-    if (it >= 0) r->has_d = srv_state_copy_discriminator(r->st, r->dparams, r->dbuf) >= 0;
-    return it;
+    srv_draw_generate(x->r->draw, z, labels, n, images, verdict, one_by_one, x->r->idle);
 }
 
 /* ---- cache (mutex held) ------------------------------------------------------ */
@@ -441,27 +357,31 @@ void srv_render_get_stats(srv_render *r, srv_render_stats *s) {
 /* ---- the worker ---------------------------------------------------------------- */
 
 /* A job's CPU time, charged to the budget: the worker's own and, when the
- * job was split (draw_split), the helper's. Start with the mutex not held,
+ * job was split, the drawer's helper's. Start with the mutex not held,
  * charge with it held. */
-static double charge_start(srv_render *r) {
-    r->helper_cpu = 0.0;
-    r->helper_used = 0;
-    return srv_thread_cpu_s();
+typedef struct {
+    double cpu_s;
+    srv_draw_counts draw;
+} charge_mark;
+
+static charge_mark charge_start(srv_render *r) {
+    return (charge_mark){srv_thread_cpu_s(), srv_draw_counts_now(r->draw)};
 }
 
-static void charge(srv_render *r, double c0) {
-    const double cpu = srv_thread_cpu_s() - c0 + r->helper_cpu;
+static void charge(srv_render *r, charge_mark m) {
+    const srv_draw_counts now = srv_draw_counts_now(r->draw);
+    const double cpu = srv_thread_cpu_s() - m.cpu_s + (now.helper_cpu_s - m.draw.helper_cpu_s);
     r->tokens -= cpu;
     r->stats.cpu_s += cpu;
     r->stats.renders++;
-    r->stats.split += r->helper_used;
+    r->stats.split += now.splits > m.draw.splits;
 }
 
 /* Run one job (mutex not held) and charge its CPU time to the budget. */
 static void run_job(srv_render *r, job *j) {
     srv_render_ctx x = {&r->cfg, r->version, r->iteration, r->st, r->classifier, r};
     srv_render_out out = {0};
-    const double c0 = charge_start(r);
+    const charge_mark c0 = charge_start(r);
     if (r->version == 0) {
         j->status = 503;
         snprintf(j->err, sizeof j->err, "no generator published yet");
@@ -501,7 +421,7 @@ static void render_live(srv_render *r) {
     char key[SRV_RENDER_KEY_MAX], err[200];
     srv_render_out out = {0};
     srv_render_ctx x = {&r->cfg, r->version, r->iteration, r->st, r->classifier, r};
-    const double c0 = charge_start(r);
+    const charge_mark c0 = charge_start(r);
     int rc = r->live_fn(&x, seed, key, sizeof key, &out, err, sizeof err);
     pthread_mutex_lock(&r->mu);
     charge(r, c0);
@@ -557,7 +477,7 @@ static int refresh_snapshot(srv_render *r, double every) {
     double now = srv_now_s();
     if ((s.iteration != r->iteration || r->version == 0) &&
         (!running || r->version == 0 || now - r->last_refresh >= every)) {
-        long it = copy_snapshot(r);
+        long it = srv_draw_copy_snapshot(r->draw, r->st);
         if (it >= 0) {
             pthread_mutex_lock(&r->mu);
             r->version++;
@@ -576,6 +496,7 @@ static void *worker(void *arg) {
 #ifdef _OPENMP
     omp_set_num_threads(1);                 /* one core; bit-identical answers */
 #endif
+    pthread_setname_np(pthread_self(), "ganlive-render");
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
         pthread_mutex_unlock(&r->mu);
@@ -664,13 +585,8 @@ srv_render *srv_render_start(srv_state *st, const srv_config *cfg, const srv_ren
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->work, NULL);
     pthread_cond_init(&r->done, NULL);
-    r->sampler = gan_sampler_new(&cfg->model, GAN_SAMPLER_CHUNK);
-    r->helper = gan_sampler_new(&cfg->model, GAN_SAMPLER_CHUNK);   /* optional */
-    r->gparams = malloc(gan_gparam_count(&cfg->model) * sizeof(float));
-    r->gbuf = malloc((gan_gbuffer_count(&cfg->model) + 1) * sizeof(float));
-    r->dparams = malloc(gan_dparam_count(&cfg->model) * sizeof(float));
-    r->dbuf = malloc((gan_dbuffer_count(&cfg->model) + 1) * sizeof(float));
-    if (!r->sampler || !r->gparams || !r->gbuf || !r->dparams || !r->dbuf) {
+    r->draw = srv_draw_new(&cfg->model, r->ncpu);
+    if (!r->draw) {
         snprintf(err, errlen, "out of memory for the render worker");
         goto fail;
     }
@@ -703,12 +619,7 @@ void srv_render_stop(srv_render *r) {
         next = e->next;
         entry_free(e);                  /* no reply holds one: HTTP stopped first */
     }
-    gan_sampler_free(r->sampler);
-    gan_sampler_free(r->helper);
-    free(r->gparams);
-    free(r->gbuf);
-    free(r->dparams);
-    free(r->dbuf);
+    srv_draw_free(r->draw);             /* after the worker: it draws no more */
     cls_model_free(r->classifier);
     pthread_cond_destroy(&r->work);
     pthread_cond_destroy(&r->done);

@@ -19,7 +19,8 @@ What it proves, each from the server's own counters (/api/status
   - /metrics carries the classroom counters;
   - while training does not run, a request of two sampler chunks or more is
     drawn on two cores (renders_split), with the very bytes `ganlive sample
-    --checkpoint` writes; while it runs, on one.
+    --checkpoint` writes; while it runs, on one. The second core's thread
+    ("ganlive-draw") is one for the server's life, not one per request.
 Source addresses 127.0.0.2.. stand for students' machines; nothing leaves
 loopback.
 """
@@ -418,6 +419,19 @@ def cells(png, scale, n):
     return out
 
 
+def named_threads(pid, name):
+    """Thread ids of process pid whose name (comm) is name."""
+    tids = []
+    for tid in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().strip() == name:
+                    tids.append(int(tid))
+        except OSError:
+            pass                              # the thread ended meanwhile
+    return tids
+
+
 def test_split(binary, data, tmp):
     """Paused, big requests are drawn on two cores with the same bytes.
 
@@ -442,6 +456,7 @@ def test_split(binary, data, tmp):
                 continue
             check("split, %s: paused" % name, pause(s.port))
             time.sleep(0.5)                   # the worker moves to the paused weights
+            helper0 = named_threads(s.proc.pid, "ganlive-draw")
             c0 = classroom(s.port)
             # digits=all rounds n up to whole rows of ten
             n1, n2 = (70, 60) if model else (64, 63)
@@ -451,6 +466,9 @@ def test_split(binary, data, tmp):
             c1 = classroom(s.port)
             check("split, %s: paused, %d digits and their verdicts are drawn on two cores" % (name, n1),
                   st1 == st2 == 200 and c1["renders_split"] == c0["renders_split"] + 2, (st1, st2, c0, c1))
+            helper1 = named_threads(s.proc.pid, "ganlive-draw")
+            check("split, %s: one helper thread drew both halves, there before them and kept after" % name,
+                  len(helper0) == 1 and helper1 == helper0, (helper0, helper1))
             if not model:
                 st, _, body = req(s.port, "/api/checkpoint", {"Content-Type": "application/json"},
                                   method="POST", body="{}")
