@@ -7,8 +7,8 @@
  * variable for the next part or for stop. Keeping the thread (rather than
  * one per split request) keeps its GEMM pack buffers, which a thread maps
  * and touches on its first GEMM (gemm.c keeps them per thread): a thread per
- * request cost ~800 page faults per 64-digit grid, the kept one ~180 (the
- * request's own buffers).
+ * request cost ~800 page faults per 64-digit grid on a paused server, the
+ * kept one ~180.
  */
 #ifdef _OPENMP
 #include <omp.h>

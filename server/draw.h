@@ -9,8 +9,9 @@
  * while the caller draws the first. Each chunk is computed exactly as one
  * thread would compute it, so the bytes are the same either way.
  *
- * Everything here belongs to one thread, the worker's (the helper only
- * reads the weights while the worker waits for it).
+ * Everything here belongs to one thread, the worker's. The helper reads
+ * the weights and writes its half of the caller's buffers only inside the
+ * srv_draw_generate call that gave it that half, which returns after it.
  */
 #ifndef GANLIVE_DRAW_H
 #define GANLIVE_DRAW_H
