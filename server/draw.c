@@ -8,7 +8,9 @@
  * one per split request) keeps its GEMM pack buffers, which a thread maps
  * and touches on its first GEMM (gemm.c keeps them per thread): a thread per
  * request cost ~800 page faults per 64-digit grid on a paused server, the
- * kept one ~180.
+ * kept one ~180, nearly all of them the worker's own request buffers
+ * (malloc, the PNG encoder: main.c maps blocks above 256 KB per request on
+ * purpose, to give them back), by `perf record -e page-faults` per thread.
  */
 #ifdef _OPENMP
 #include <omp.h>
