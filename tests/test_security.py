@@ -28,16 +28,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "s3cr3t-T0ken_for.the~tests+0123456789"
 from testlib import check, main as testlib_main  # noqa: E402
+from ports import free_port  # noqa: E402
 # set by run(): the sanitizer builds are several times slower
 SLOW = 1.0
-
-
-def free_port(host="127.0.0.1"):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Resp:
@@ -377,7 +370,7 @@ def slow_clients(a):
 
 
 def start(binary, data_dir, extra, bind="127.0.0.1"):
-    port = free_port(bind)
+    port = free_port()
     cfg = os.path.join(HERE, "config-test.json")
     cmd = [binary, "serve", "--port", str(port), "--bind", bind, "--data", data_dir, "--seed", "1",
            "--config", cfg] + extra

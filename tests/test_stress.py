@@ -35,18 +35,12 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 from testlib import check, finish, sanitizer_excerpt, sanitizer_reports  # noqa: E402
+from ports import free_port  # noqa: E402
 lock = threading.Lock()
 counts = {}
 problems = []
 restart = {"from": None, "until": None}     # the /api/run restart window (time.time())
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def req(port, method, path, body=None, timeout=30):

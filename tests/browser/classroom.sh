@@ -6,7 +6,7 @@ set -u
 bin=$1
 data=$2
 cd "$(dirname "$0")/../.."
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(/usr/bin/python3 tests/ports.py)
 token=classroom-test-token-0123456789
 log=$(mktemp)
 "$bin" serve --port "$port" --bind 0.0.0.0 --token "$token" --data "$data" \

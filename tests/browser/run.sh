@@ -8,7 +8,7 @@ set -u
 bin=$1
 data=$2
 cd "$(dirname "$0")/../.."
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(/usr/bin/python3 tests/ports.py)
 log=$(mktemp)
 rundir=$(mktemp -d "${TMPDIR:-/tmp}/ganlive-browser-run.XXXXXX")
 "$bin" serve --port "$port" --data "$data" --config tests/config-test.json --run-dir "$rundir" >"$log" 2>&1 &

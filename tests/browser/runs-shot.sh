@@ -18,7 +18,7 @@ log=$(mktemp)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; [ -n "$pid" ] && wait $pid 2>/dev/null; rm -f "$log"; rm -rf "$root"' EXIT
 start() {   # start NAME PRESET: serve run NAME on a free port; sets pid and port
-    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(/usr/bin/python3 tests/ports.py)
     "$bin" serve --port "$port" --data "$data" --runs-root "$root" --run-name "$1" --preset "$2" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do

@@ -23,7 +23,7 @@ c["quality"] = {"every": 20, "samples": 200}
 json.dump(c, open(sys.argv[1], "w"))
 PY
 start() {   # start NAME ARGS...: serve run NAME on a free port; sets pid and port
-    port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(/usr/bin/python3 tests/ports.py)
     "$bin" serve --port "$port" --data "$data" --config "$root/config.json" \
         --runs-root "$root/runs" --run-name "$1" "${@:2}" >"$log" 2>&1 &
     pid=$!
