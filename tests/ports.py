@@ -31,7 +31,7 @@ def _ephemeral_range():
 def free_port():
     lo, hi = _ephemeral_range()
     pool = (10000, lo - 1) if lo > 11000 else (hi + 1, 65535)
-    for _ in range(500):
+    for _ in range(500 if pool[0] <= pool[1] else 0):   # no room outside: the kernel's pick
         port = _rng.randint(*pool)
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:

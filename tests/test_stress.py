@@ -42,7 +42,6 @@ problems = []
 restart = {"from": None, "until": None}     # the /api/run restart window (time.time())
 
 
-
 def req(port, method, path, body=None, timeout=30):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
