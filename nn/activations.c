@@ -15,18 +15,33 @@
 #include "par.h"
 
 void nn_relu_forward(float *out, const float *inp, size_t n) {
-    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if (n >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+        nn_team_sync(&tm);
+    }
 }
 
 void nn_relu_backward(float *dinp, const float *out, const float *dout, size_t n) {
-    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if (n >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+        nn_team_sync(&tm);
+    }
 }
 
 void nn_leaky_relu_forward(float *out, const float *inp, float slope, size_t n) {
-    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : slope * inp[i];
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if (n >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : slope * inp[i];
+        nn_team_sync(&tm);
+    }
 }
 
 /* D's first activation's backward is the one pass over a large tensor on
@@ -39,6 +54,7 @@ void nn_leaky_relu_forward(float *out, const float *inp, float slope, size_t n) 
 
 void nn_leaky_relu_backward(float *dinp, const float *out, const float *dout, float slope,
                             size_t n) {
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel if (n >= NN_PAR_MIN)
     {
         long lo, hi;
@@ -53,30 +69,40 @@ void nn_leaky_relu_backward(float *dinp, const float *out, const float *dout, fl
                 dinp[i + l] += out[i + l] > 0.0f ? dout[i + l] : slope * dout[i + l];
         }
         for (; i < hi; i++) dinp[i] += out[i] > 0.0f ? dout[i] : slope * dout[i];
+        nn_team_sync(&tm);
     }
 }
 
 void nn_tanh_forward(float *out, const float *inp, size_t n) {
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel if (n >= NN_PAR_MIN)
     {
         long lo, hi;
         nn_share((long)n, &lo, &hi);
         if (hi > lo && !nn_tanh_fast(out + lo, inp + lo, (size_t)(hi - lo)))
             for (long i = lo; i < hi; i++) out[i] = tanhf(inp[i]);
+        nn_team_sync(&tm);
     }
 }
 
 void nn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n) {
-    #pragma omp parallel for schedule(static) if (n >= NN_PAR_MIN)
-    for (size_t i = 0; i < n; i++) dinp[i] += (1.0f - out[i] * out[i]) * dout[i];
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if (n >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (size_t i = 0; i < n; i++) dinp[i] += (1.0f - out[i] * out[i]) * dout[i];
+        nn_team_sync(&tm);
+    }
 }
 
 void nn_zero(float *x, size_t n) {
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel if (n >= NN_PAR_MIN)
     {
         long lo, hi;
         nn_share((long)n, &lo, &hi);
         if (hi > lo) memset(x + lo, 0, (size_t)(hi - lo) * sizeof(float));
+        nn_team_sync(&tm);
     }
 }
 
@@ -84,6 +110,7 @@ void nn_zero(float *x, size_t n) {
  * loop vectorises), then the threads' verdicts are and-ed. */
 int nn_all_finite(const float *x, size_t n) {
     int ok = 1;
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel reduction(&& : ok) if (n >= NN_PAR_MIN)
     {
         long lo, hi;
@@ -96,6 +123,7 @@ int nn_all_finite(const float *x, size_t n) {
         float total = 0.0f;
         for (int k = 0; k < 16; k++) total += acc[k];
         ok = total == 0.0f;
+        nn_team_sync(&tm);
     }
     return ok;
 }

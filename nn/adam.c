@@ -51,6 +51,7 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t 
     const float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)t));
     const float step = lr / bc1;
     const int avx512 = __builtin_cpu_supports("avx512f");
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel if (n >= NN_PAR_MIN)
     {
         long lo, hi;
@@ -58,15 +59,18 @@ void nn_adam_update(float *param, const float *grad, float *m, float *v, size_t 
         size_t i = (size_t)lo;
         if (avx512) i = adam_avx512(param, grad, m, v, i, (size_t)hi, step, beta1, beta2, eps, bc2_sqrt);
         adam_scalar(param, grad, m, v, i, (size_t)hi, step, beta1, beta2, eps, bc2_sqrt);
+        nn_team_sync(&tm);
     }
 }
 
 void nn_ema_update(float *avg, const float *x, size_t n, float decay) {
     const float keep = decay, take = 1.0f - decay;
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel if (n >= NN_PAR_MIN)
     {
         long lo, hi;
         nn_share((long)n, &lo, &hi);
         for (long i = lo; i < hi; i++) avg[i] = keep * avg[i] + take * x[i];
+        nn_team_sync(&tm);
     }
 }

@@ -71,17 +71,22 @@ void nn_batchnorm_act_forward(float *out, float *mean, float *rstd, const float 
                               const float *gamma, const float *beta,
                               float *run_mean, float *run_var, float momentum, float eps,
                               float slope, int C, int N) {
-    #pragma omp parallel for schedule(static) if ((size_t)C * N >= NN_PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        const float *x = inp + (size_t)c * N;
-        float *y = out + (size_t)c * N;
-        channel_stats(x, N, eps, momentum, &mean[c], &rstd[c],
-                      run_mean ? &run_mean[c] : NULL, run_var ? &run_var[c] : NULL);
-        const float scale = gamma[c] * rstd[c], shift = beta[c] - mean[c] * scale;
-        for (int i = 0; i < N; i++) {
-            const float v = x[i] * scale + shift;
-            y[i] = v > 0.0f ? v : slope * v;
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if ((size_t)C * N >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (int c = 0; c < C; c++) {
+            const float *x = inp + (size_t)c * N;
+            float *y = out + (size_t)c * N;
+            channel_stats(x, N, eps, momentum, &mean[c], &rstd[c],
+                          run_mean ? &run_mean[c] : NULL, run_var ? &run_var[c] : NULL);
+            const float scale = gamma[c] * rstd[c], shift = beta[c] - mean[c] * scale;
+            for (int i = 0; i < N; i++) {
+                const float v = x[i] * scale + shift;
+                y[i] = v > 0.0f ? v : slope * v;
+            }
         }
+        nn_team_sync(&tm);
     }
 }
 
@@ -94,16 +99,21 @@ void nn_batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
 void nn_batchnorm_act_forward_eval(float *out, const float *inp, const float *gamma,
                                    const float *beta, const float *run_mean,
                                    const float *run_var, float eps, float slope, int C, int N) {
-    #pragma omp parallel for schedule(static) if ((size_t)C * N >= NN_PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        const float scale = gamma[c] / sqrtf(run_var[c] + eps);
-        const float shift = beta[c] - run_mean[c] * scale;
-        const float *x = inp + (size_t)c * N;
-        float *y = out + (size_t)c * N;
-        for (int i = 0; i < N; i++) {
-            const float v = x[i] * scale + shift;
-            y[i] = v > 0.0f ? v : slope * v;
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if ((size_t)C * N >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (int c = 0; c < C; c++) {
+            const float scale = gamma[c] / sqrtf(run_var[c] + eps);
+            const float shift = beta[c] - run_mean[c] * scale;
+            const float *x = inp + (size_t)c * N;
+            float *y = out + (size_t)c * N;
+            for (int i = 0; i < N; i++) {
+                const float v = x[i] * scale + shift;
+                y[i] = v > 0.0f ? v : slope * v;
+            }
         }
+        nn_team_sync(&tm);
     }
 }
 
@@ -151,21 +161,31 @@ static void channel_backward(float *dx, float *dgamma, float *dbeta, const float
 void nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                            const float *inp, const float *mean, const float *rstd,
                            const float *gamma, int C, int N) {
-    #pragma omp parallel for schedule(static) if ((size_t)C * N >= NN_PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        const size_t o = (size_t)c * N;
-        channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
-                         dout + o, dout + o, 1.0f, inp + o, mean[c], rstd[c], gamma[c], N);
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if ((size_t)C * N >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (int c = 0; c < C; c++) {
+            const size_t o = (size_t)c * N;
+            channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
+                             dout + o, dout + o, 1.0f, inp + o, mean[c], rstd[c], gamma[c], N);
+        }
+        nn_team_sync(&tm);
     }
 }
 
 void nn_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                                const float *out, const float *inp, const float *mean,
                                const float *rstd, const float *gamma, float slope, int C, int N) {
-    #pragma omp parallel for schedule(static) if ((size_t)C * N >= NN_PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        const size_t o = (size_t)c * N;
-        channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
-                         dout + o, out + o, slope, inp + o, mean[c], rstd[c], gamma[c], N);
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if ((size_t)C * N >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (int c = 0; c < C; c++) {
+            const size_t o = (size_t)c * N;
+            channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
+                             dout + o, out + o, slope, inp + o, mean[c], rstd[c], gamma[c], N);
+        }
+        nn_team_sync(&tm);
     }
 }

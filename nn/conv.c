@@ -133,6 +133,7 @@ void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
     const int N = B * OH * OW, CKK = C * K * K, P = OH * OW, chunk = nn_chunk_images(P);
     const int implicit = CKK != 16 && nn_im2col_implicit(K, stride, pad, H, W, OH, OW);
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel
     {
         long b0, b1;
@@ -151,6 +152,7 @@ void nn_conv2d_forward(float *out, float *col, const float *inp, const float *w,
             if (CKK != 16 || !nn_gemm16_kn(out + n0, w, col + n0, OC, N, nb, 0))
                 nn_sgemm_reuse(0, 0, OC, nb, CKK, w, CKK, col + n0, N, 0.0f, out + n0, N, c0 > b0);
         }
+        nn_team_sync(&tm);
     }
 }
 
@@ -160,6 +162,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const f
     const int OH = nn_conv_out(H, K, stride, pad), OW = nn_conv_out(W, K, stride, pad);
     const int N = B * OH * OW, CKK = C * K * K, P = OH * OW, chunk = nn_chunk_images(P);
     const int implicit = CKK != 16 && nn_im2col_implicit(K, stride, pad, H, W, OH, OW);
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel
     {
         long lo, hi;
@@ -208,5 +211,6 @@ void nn_conv2d_backward(float *dinp, float *dw, float *dcol, float *col, const f
                 nn_col2im_range(dinp, dcol, C, B, H, W, K, stride, pad, OH, OW, (int)c0, (int)c1);
             }
         }
+        nn_team_sync(&tm);
     }
 }

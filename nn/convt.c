@@ -39,24 +39,27 @@ static int one_pixel(int H, int W, int K, int stride, int pad) {
 static void convt1x1_forward(float *out, float *R, const float *inp, const float *w,
                              int B, int C, int OC, int KK) {
     const int OKK = OC * KK;
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel
     {
         long lo, hi;
         nn_share(OKK, &lo, &hi);   /* R[B][lo:hi] = inp^T x w[:, lo:hi] */
         if (hi > lo && !nn_gemm_tn(R + lo, OKK, inp, B, w + lo, OKK, C, B, (int)(hi - lo)))
             nn_sgemm(1, 0, B, (int)(hi - lo), C, inp, B, w + lo, OKK, 0.0f, R + lo, OKK);
-        #pragma omp barrier
+        nn_team_sync(&tm);
         nn_share((long)OC * B, &lo, &hi);   /* out[oc][b][:] = R[b][oc*KK:] */
         for (long i = lo; i < hi; i++) {
             const long oc = i / B, b = i % B;
             memcpy(out + (size_t)i * KK, R + (size_t)b * OKK + (size_t)oc * KK, (size_t)KK * sizeof(float));
         }
+        nn_team_sync(&tm);
     }
 }
 
 static void convt1x1_backward(float *dinp, float *dw, float *dR, const float *inp,
                               const float *w, const float *dout, int B, int C, int OC, int KK) {
     const int OKK = OC * KK;
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel
     {
         long lo, hi;
@@ -65,7 +68,7 @@ static void convt1x1_backward(float *dinp, float *dw, float *dR, const float *in
             const long oc = i / B, b = i % B;
             memcpy(dR + (size_t)b * OKK + (size_t)oc * KK, dout + (size_t)i * KK, (size_t)KK * sizeof(float));
         }
-        #pragma omp barrier
+        nn_team_sync(&tm);
         nn_share(OKK, &lo, &hi);   /* dw[C][lo:hi] += inp[C][B] x dR[B][lo:hi] */
         if (dw && hi > lo && (B != 16 || !nn_gemm16_kn(dw + lo, inp, dR + lo, C, OKK, (int)(hi - lo), 1)))
             nn_sgemm(0, 0, C, (int)(hi - lo), B, inp, B, dR + lo, OKK, 1.0f, dw + lo, OKK);
@@ -79,6 +82,7 @@ static void convt1x1_backward(float *dinp, float *dw, float *dR, const float *in
                 nn_sgemm(0, 1, C, (int)(hi - lo), OKK, w, OKK, dR + (size_t)lo * OKK, OKK, 1.0f,
                          dinp + lo, B);
         }
+        nn_team_sync(&tm);
     }
 }
 
@@ -91,6 +95,7 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
         return;
     }
     const int P = H * W, chunk = nn_chunk_images(P);
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel
     {
         long b0, b1;
@@ -115,6 +120,7 @@ void nn_convt2d_forward(float *out, float *col, const float *inp, const float *w
             /* the output image plays conv's input; inp's grid is conv's output */
             nn_col2im_range(out, col, OC, B, OH, OW, K, stride, pad, H, W, (int)c0, (int)c1);
         }
+        nn_team_sync(&tm);
     }
 }
 
@@ -129,6 +135,7 @@ static void implicit_backward(float *dinp, float *dw, float *dcol, const float *
                               int B, int C, int H, int W, int OC, int K, int stride, int pad) {
     const int OH = nn_convt_out(H, K, stride, pad), OW = nn_convt_out(W, K, stride, pad);
     const int N = B * H * W, OKK = OC * K * K, P = H * W, chunk = nn_chunk_images(P);
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel
     {
         long lo, hi;
@@ -144,7 +151,7 @@ static void implicit_backward(float *dinp, float *dw, float *dcol, const float *
             nn_im2col_range(dcol, dout, OC, B, OH, OW, K, stride, pad, H, W, (int)c0, (int)c1);
             nn_sgemm(0, 0, C, nb, OKK, w, OKK, dcol + n0, N, 1.0f, dinp + n0, N);
         }
-        #pragma omp barrier
+        nn_team_sync(&tm);
         nn_share(OC, &lo, &hi);   /* dw[C][k0:k1] += inp x dcol[k0:k1]^T, whole channels */
         const int KK = K * K;
         for (long c0 = 0; dw && hi > lo && c0 < B; c0 += chunk) {
@@ -160,6 +167,7 @@ static void implicit_backward(float *dinp, float *dw, float *dcol, const float *
                             OH, OW, K, stride, pad, H, W, (int)c0, (int)c1);
             nn_sgemm(0, 1, C, (int)nk, nb, inp + n0, N, dcol + (size_t)k0 * N + n0, N, 1.0f, dw + k0, OKK);
         }
+        nn_team_sync(&tm);
     }
 }
 
@@ -179,6 +187,7 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
         implicit_backward(dinp, dw, dcol, inp, w, dout, B, C, H, W, OC, K, stride, pad);
         return;
     }
+    nn_team tm = NN_TEAM_INIT;
     #pragma omp parallel
     {
         long lo, hi;
@@ -192,12 +201,12 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
                 nn_sgemm_reuse(0, 0, C, nb, OKK, w, OKK, dcol + n0, N, 1.0f, dinp + n0, N, c0 > lo);
         }
         if (dw && OKK == 16) {   /* thin: dw[c0:c1][16] += inp[c0:c1][N] x dcol[16][N]^T */
-            #pragma omp barrier
+            nn_team_sync(&tm);
             nn_share(C, &lo, &hi);
             if (hi > lo && !nn_gemm16_nt(dw + lo * 16, 16, inp + (size_t)lo * N, N, dcol, N, (int)(hi - lo), N))
                 nn_sgemm(0, 1, (int)(hi - lo), 16, N, inp + (size_t)lo * N, N, dcol, N, 1.0f, dw + lo * 16, 16);
         } else if (dw) {
-            #pragma omp barrier
+            nn_team_sync(&tm);
             nn_share(OKK, &lo, &hi);   /* dw[C][k0:k1] += inp x dcol[k0:k1]^T, a chunk of N at a time */
             if (hi > lo)
                 for (long c0 = 0; c0 < B; c0 += chunk) {
@@ -207,5 +216,6 @@ void nn_convt2d_backward(float *dinp, float *dw, float *dcol, const float *inp,
                              inp + n0, N, dcol + (size_t)lo * N + n0, N, 1.0f, dw + lo, OKK);
                 }
         }
+        nn_team_sync(&tm);
     }
 }

@@ -215,31 +215,41 @@ static float dot(const float *a, const float *b, int n) {
 
 void nn_conv_full_forward(float *out, const float *inp, const float *w,
                           int B, int C, int HW, int OC) {
-    #pragma omp parallel for collapse(2) schedule(static) if ((size_t)OC * B * C * HW >= NN_PAR_MIN)
-    for (int oc = 0; oc < OC; oc++)
-        for (int b = 0; b < B; b++) {
-            float s = 0.0f;
-            for (int c = 0; c < C; c++)
-                s += dot(w + ((size_t)oc * C + c) * HW, inp + ((size_t)c * B + b) * HW, HW);
-            out[(size_t)oc * B + b] = s;
-        }
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if ((size_t)OC * B * C * HW >= NN_PAR_MIN)
+    {
+        #pragma omp for collapse(2) schedule(static) nowait
+        for (int oc = 0; oc < OC; oc++)
+            for (int b = 0; b < B; b++) {
+                float s = 0.0f;
+                for (int c = 0; c < C; c++)
+                    s += dot(w + ((size_t)oc * C + c) * HW, inp + ((size_t)c * B + b) * HW, HW);
+                out[(size_t)oc * B + b] = s;
+            }
+        nn_team_sync(&tm);
+    }
 }
 
 void nn_conv_full_backward(float *dinp, float *dw, const float *inp, const float *w,
                            const float *dout, int B, int C, int HW, int OC) {
     /* by input channels: dinp[c] and dw[:][c] are each one thread's */
-    #pragma omp parallel for schedule(static) if ((size_t)OC * B * C * HW >= NN_PAR_MIN)
-    for (int c = 0; c < C; c++)
-        for (int oc = 0; oc < OC; oc++) {
-            const float *wr = w + ((size_t)oc * C + c) * HW;
-            float *dwr = dw ? dw + ((size_t)oc * C + c) * HW : NULL;
-            for (int b = 0; b < B; b++) {
-                const float g = dout[(size_t)oc * B + b];
-                const size_t o = ((size_t)c * B + b) * HW;
-                if (dinp) for (int p = 0; p < HW; p++) dinp[o + p] += wr[p] * g;
-                if (dwr) for (int p = 0; p < HW; p++) dwr[p] += g * inp[o + p];
+    nn_team tm = NN_TEAM_INIT;
+    #pragma omp parallel if ((size_t)OC * B * C * HW >= NN_PAR_MIN)
+    {
+        #pragma omp for schedule(static) nowait
+        for (int c = 0; c < C; c++)
+            for (int oc = 0; oc < OC; oc++) {
+                const float *wr = w + ((size_t)oc * C + c) * HW;
+                float *dwr = dw ? dw + ((size_t)oc * C + c) * HW : NULL;
+                for (int b = 0; b < B; b++) {
+                    const float g = dout[(size_t)oc * B + b];
+                    const size_t o = ((size_t)c * B + b) * HW;
+                    if (dinp) for (int p = 0; p < HW; p++) dinp[o + p] += wr[p] * g;
+                    if (dwr) for (int p = 0; p < HW; p++) dwr[p] += g * inp[o + p];
+                }
             }
-        }
+        nn_team_sync(&tm);
+    }
 }
 
 /* ---- GEMMs with a side of 16 --------------------------------------------- */

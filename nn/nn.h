@@ -222,4 +222,21 @@ float nn_sn_forward(float *w_sn, float *u, float *v, const float *w, int rows, i
 void nn_sn_backward(float *dw, const float *dw_sn, const float *w_sn, const float *u, const float *v,
                     float sigma, int rows, int cols);
 
+/* ---- how the layers' threads wait for each other (team.c) ----------------- */
+/* Counts since the process started, for `ganlive bench`: meetings of teams
+ * of two or more threads, waits that ended in a sleep, and times a thread
+ * found it had been preempted by another task (each one makes waits short
+ * for a second: team.c). */
+typedef struct {
+    long syncs, sleeps, contended;
+} nn_team_counts;
+void nn_team_stats(nn_team_counts *c);
+/* 1 while waits are short because another task wanted a CPU lately. */
+int nn_team_contended(void);
+/* How long a wait spins now before it sleeps (ns). */
+long long nn_team_spin_limit_ns(void);
+/* Tests: every wait spins at most ns (0: sleeps at once), or the policy's
+ * again with ns < 0. */
+void nn_team_force_spin(long long ns);
+
 #endif

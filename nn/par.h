@@ -6,7 +6,11 @@
  * columns, BatchNorm by channels, elementwise passes by ranges. Every output
  * value is computed by exactly one thread in a fixed order, so results are
  * bit-identical run to run for the same thread count. Without OpenMP the
- * same code runs on one thread.
+ * same code runs on one thread. Every region of a training step ends with
+ * nn_team_sync (and its threads meet inside one with it, not with `omp
+ * barrier`): team.c's barrier spins for as long as no other task wants the
+ * CPUs, so a thread the host held up for a moment does not send its
+ * partner to sleep at every region that follows.
  */
 #ifndef GANLIVE_NN_PAR_H
 #define GANLIVE_NN_PAR_H
@@ -27,6 +31,33 @@
  * iteration from about 14 to 2. Only where the split cannot change a
  * result: each value is computed the same way whichever thread computes it. */
 #define NN_PAR_MIN ((size_t)1 << 14)
+
+/* Meeting points of a parallel region's threads (team.c): declare one
+ * before the region (`nn_team tm = NN_TEAM_INIT;`, shared by the team) and
+ * call nn_team_sync(&tm) where every thread must have finished what came
+ * before: inside the region instead of `#pragma omp barrier`, and as the
+ * last statement of the region, so that the threads reach libgomp's own
+ * barrier at its end together. A team of one returns at once. */
+typedef struct {
+    _Atomic unsigned arrived;   /* threads in the current sync */
+    _Atomic unsigned gen;       /* syncs completed; futex word */
+    _Atomic unsigned sleepers;  /* waiters in the futex */
+} nn_team;
+#define NN_TEAM_INIT {0, 0, 0}
+void nn_team_sync(nn_team *t);
+/* The same for a team of T threads of any kind (tests use pthreads). */
+void nn_team_sync_n(nn_team *t, unsigned T);
+
+/* How long a waiter spins before it sleeps: long while no other task has
+ * wanted this process's CPUs for NN_TEAM_CALM_NS, short (about libgomp's
+ * GOMP_SPINCOUNT=500) after one did (team.c says why). */
+#define NN_TEAM_SPIN_LONG_NS  2000000LL     /* 2 ms */
+#define NN_TEAM_SPIN_SHORT_NS 13000LL       /* 13 us */
+#define NN_TEAM_CALM_NS       1000000000LL  /* 1 s */
+/* "Wanted a CPU": a team thread spent more than this share of a window
+ * runnable but waiting for a CPU (its schedstat run delay). */
+#define NN_TEAM_WINDOW_NS     100000000LL   /* 100 ms */
+#define NN_TEAM_CONTENDED_PCT 20
 
 /* This thread's share [*lo, *hi) of [0, n) inside a parallel region. */
 static inline void nn_share(long n, long *lo, long *hi) {

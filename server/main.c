@@ -457,6 +457,10 @@ static int cmd_serve(cli *c) {
  * Speed): at batch 16 on 2 threads, +11% both on a quiet machine and beside
  * a busy loop that takes a core; 2,000 pauses gained more on the quiet
  * machine and lost 9% beside the busy loop.
+ * Inside a region the layers' threads meet at nn/team.c's barrier instead,
+ * which spins for up to 2 ms while no other task wants the CPUs and for
+ * these 13 us when one does; libgomp's spin is left with the gaps between
+ * regions.
  * libgomp reads GOMP_SPINCOUNT from the environment when it loads, before
  * main, so the program re-executes itself once with it set; an explicit
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT from the user is respected. */
