@@ -224,9 +224,9 @@ void nn_sn_backward(float *dw, const float *dw_sn, const float *w_sn, const floa
 
 /* ---- how the layers' threads wait for each other (team.c) ----------------- */
 /* Counts since the process started, for `ganlive bench`: meetings of teams
- * of two or more threads, waits that ended in a sleep, and times a thread
- * found it had been preempted by another task (each one makes waits short
- * for a second: team.c). */
+ * of two or more threads, waits that ended in a sleep, and windows in which
+ * a team thread waited for a CPU because another task wanted one (each
+ * makes waits short for a second: team.c). */
 typedef struct {
     long syncs, sleeps, contended;
 } nn_team_counts;

@@ -277,9 +277,9 @@ int srv_bench_run(const srv_config *cfg, long iters) {
     {   /* how the layers' threads met (nn/team.c) */
         nn_team_counts tc;
         nn_team_stats(&tc);
-        printf("  team waits     %ld meetings, %.1f%% ended asleep; preempted by another task %ld time(s)%s\n",
-               tc.syncs, tc.syncs ? 100.0 * tc.sleeps / tc.syncs : 0.0, tc.contended,
-               tc.contended ? " (then short spins for a second)" : "");
+        printf("  team waits     %ld meetings, %.1f%% ended asleep; another task wanted the cores in %ld "
+               "window(s)%s\n", tc.syncs, tc.syncs ? 100.0 * tc.sleeps / tc.syncs : 0.0, tc.contended,
+               tc.contended ? " (each followed by a second of short spins)" : "");
     }
     printf("  peak RSS       %8.1f MB\n", ru.ru_maxrss / 1024.0);
     printf("result ganlive threads=%d batch=%d images_per_s=%.1f gflops=%.1f sgemm_gflops=%.1f "

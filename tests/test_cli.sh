@@ -173,6 +173,8 @@ PY
 check "bench: result line and per-layer table" bench_ok
 check "bench: idle OpenMP threads spin ~13 us, then sleep (GOMP_SPINCOUNT set by ganlive)" \
     grep -qE "^  OpenMP waits +GOMP_SPINCOUNT=500$" "$tmp/bench.log"
+check "bench: the layers' threads met at their own barrier (nn/team.c), and it says how" \
+    grep -qE "^  team waits +[1-9][0-9]* meetings, [0-9.]+% ended asleep; another task wanted the cores in [0-9]+ window" "$tmp/bench.log"
 env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive "$bin" bench --data "$data" --batch 8 --threads 1 --iters 5 \
     >"$tmp/bench2.log" 2>&1
 check "bench: the user's OMP_WAIT_POLICY is left alone" grep -qE "^  OpenMP waits +OMP_WAIT_POLICY=passive$" "$tmp/bench2.log"
