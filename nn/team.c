@@ -120,11 +120,11 @@ void nn_team_sync(nn_team *t) {
 
 void nn_team_sync_n(nn_team *t, unsigned T) {
     if (T < 2) return;
-    atomic_fetch_add_explicit(&syncs_n, 1, memory_order_relaxed);
     watch_contention();
     const unsigned gen = atomic_load_explicit(&t->gen, memory_order_acquire);
     if (atomic_fetch_add_explicit(&t->arrived, 1, memory_order_acq_rel) == T - 1) {
         /* the last one in: reset for the next sync, then release the rest */
+        atomic_fetch_add_explicit(&syncs_n, 1, memory_order_relaxed);
         atomic_store_explicit(&t->arrived, 0, memory_order_relaxed);
         atomic_store_explicit(&t->gen, gen + 1, memory_order_seq_cst);
         if (atomic_load_explicit(&t->sleepers, memory_order_seq_cst))
