@@ -158,20 +158,12 @@ static void channel_backward(float *dx, float *dgamma, float *dbeta, const float
     }
 }
 
+/* The plain layer's backward is the fused one with slope 1 and dout as the
+ * activation's output (channel_backward then takes dy = dout exactly). */
 void nn_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                            const float *inp, const float *mean, const float *rstd,
                            const float *gamma, int C, int N) {
-    nn_team tm = NN_TEAM_INIT;
-    #pragma omp parallel if ((size_t)C * N >= NN_PAR_MIN)
-    {
-        #pragma omp for schedule(static) nowait
-        for (int c = 0; c < C; c++) {
-            const size_t o = (size_t)c * N;
-            channel_backward(dinp + o, dgamma ? &dgamma[c] : NULL, dbeta ? &dbeta[c] : NULL,
-                             dout + o, dout + o, 1.0f, inp + o, mean[c], rstd[c], gamma[c], N);
-        }
-        nn_team_sync(&tm);
-    }
+    nn_batchnorm_act_backward(dinp, dgamma, dbeta, dout, dout, inp, mean, rstd, gamma, 1.0f, C, N);
 }
 
 void nn_batchnorm_act_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
