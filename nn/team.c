@@ -32,7 +32,8 @@
  * benchmark, each a housekeeping thread taking a CPU for a moment.) The
  * host taking a vCPU away does not show inside the guest, so that case
  * keeps the long spin, which is the case it is for. Without schedstat
- * waits stay short: libgomp's behaviour, as before.
+ * waits stay short: libgomp's behaviour, as before. OMP_WAIT_POLICY=passive
+ * from the user means no spinning here either.
  *
  * Synchronisation only: which thread computes what is unchanged, so results
  * stay bit-identical.
@@ -40,6 +41,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -100,9 +103,23 @@ static void watch_contention(void) {
     win_delay = delay;
 }
 
+/* OMP_WAIT_POLICY=passive asks threads not to spin: the barrier obeys it
+ * too (read once, as libgomp does). */
+static int user_passive(void) {
+    static _Atomic int passive = -1;
+    int p = atomic_load_explicit(&passive, memory_order_relaxed);
+    if (p < 0) {
+        const char *w = getenv("OMP_WAIT_POLICY");
+        p = w && strcasecmp(w, "passive") == 0;
+        atomic_store_explicit(&passive, p, memory_order_relaxed);
+    }
+    return p;
+}
+
 long long nn_team_spin_limit_ns(void) {
     const long long forced = atomic_load_explicit(&forced_spin_ns, memory_order_relaxed);
     if (forced >= 0) return forced;
+    if (user_passive()) return 0;
     return nn_team_contended() ? NN_TEAM_SPIN_SHORT_NS : NN_TEAM_SPIN_LONG_NS;
 }
 

@@ -277,9 +277,11 @@ int srv_bench_run(const srv_config *cfg, long iters) {
     {   /* how the layers' threads met (nn/team.c) */
         nn_team_counts tc;
         nn_team_stats(&tc);
+        const long long spin = nn_team_spin_limit_ns();
         printf("  team waits     %ld meetings, %.1f%% ended asleep; another task wanted the cores in %ld "
-               "window(s)%s\n", tc.syncs, tc.syncs ? 100.0 * tc.sleeps / tc.syncs : 0.0, tc.contended,
-               tc.contended ? " (each followed by a second of short spins)" : "");
+               "window(s)%s; spin now %s%.3g us\n", tc.syncs, tc.syncs ? 100.0 * tc.sleeps / tc.syncs : 0.0,
+               tc.contended, tc.contended ? " (each followed by a second of short spins)" : "",
+               spin == 0 ? "none, " : "", spin / 1e3);
     }
     printf("  peak RSS       %8.1f MB\n", ru.ru_maxrss / 1024.0);
     printf("result ganlive threads=%d batch=%d images_per_s=%.1f gflops=%.1f sgemm_gflops=%.1f "

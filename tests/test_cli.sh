@@ -178,6 +178,7 @@ check "bench: the layers' threads met at their own barrier (nn/team.c), and it s
 env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive "$bin" bench --data "$data" --batch 8 --threads 1 --iters 5 \
     >"$tmp/bench2.log" 2>&1
 check "bench: the user's OMP_WAIT_POLICY is left alone" grep -qE "^  OpenMP waits +OMP_WAIT_POLICY=passive$" "$tmp/bench2.log"
+check "bench: ... and the layers' barrier does not spin either" grep -qE "^  team waits .*; spin now none, 0 us$" "$tmp/bench2.log"
 env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=77 "$bin" bench --data "$data" --batch 8 --threads 1 --iters 5 \
     >"$tmp/bench3.log" 2>&1
 check "bench: the user's GOMP_SPINCOUNT is left alone" grep -qE "^  OpenMP waits +GOMP_SPINCOUNT=77$" "$tmp/bench3.log"
