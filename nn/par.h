@@ -54,6 +54,8 @@ void nn_team_sync_n(nn_team *t, unsigned T);
 #define NN_TEAM_SPIN_LONG_NS  2000000LL     /* 2 ms */
 #define NN_TEAM_SPIN_SHORT_NS 13000LL       /* 13 us */
 #define NN_TEAM_CALM_NS       1000000000LL  /* 1 s */
+/* A long wait yields its CPU this often (team.c). */
+#define NN_TEAM_YIELD_NS      20000LL       /* 20 us */
 /* "Wanted a CPU": a team thread spent more than this share of a window
  * runnable but waiting for a CPU (its schedstat run delay). */
 #define NN_TEAM_WINDOW_NS     100000000LL   /* 100 ms */
