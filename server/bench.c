@@ -279,7 +279,7 @@ int srv_bench_run(const srv_config *cfg, long iters) {
         nn_team_stats(&tc);
         const long long spin = nn_team_spin_limit_ns();
         printf("  team waits     %ld meetings, %.1f%% ended asleep; another task wanted the cores in %ld "
-               "window(s)%s; spin now %s%.3g us\n", tc.syncs, tc.syncs ? 100.0 * tc.sleeps / tc.syncs : 0.0,
+               "window(s)%s; spin now %s%g us\n", tc.syncs, tc.syncs ? 100.0 * tc.sleeps / tc.syncs : 0.0,
                tc.contended, tc.contended ? " (each followed by a second of short spins)" : "",
                spin == 0 ? "none, " : "", spin / 1e3);
     }
