@@ -91,11 +91,10 @@ static long long run_delay_ns(void) {
     return sscanf(buf, "%llu %llu", &on_cpu, &waited) == 2 ? (long long)waited : -1;
 }
 
-/* Once per NN_TEAM_WINDOW_NS of a thread's syncs: did it wait for a CPU
- * for more than NN_TEAM_CONTENDED_PCT of that time? */
-static void watch_contention(void) {
+/* Once per NN_TEAM_WINDOW_NS of a thread's syncs (now: this sync's
+ * time): did it wait for a CPU for more than NN_TEAM_CONTENDED_PCT of it? */
+static void watch_contention(long long now) {
     static _Thread_local long long win_from = -1, win_delay;
-    const long long now = now_ns();
     if (win_from >= 0 && now - win_from < NN_TEAM_WINDOW_NS) return;
     const long long delay = run_delay_ns();
     if (delay < 0) {   /* no schedstat: always wait as libgomp would */
@@ -123,16 +122,20 @@ static int user_passive(void) {
     return p;
 }
 
-long long nn_team_spin_limit_ns(void) {
+static int contended_at(long long now) {
+    return now < atomic_load_explicit(&calm_from_ns, memory_order_relaxed);
+}
+
+static long long spin_limit_at(long long now) {
     const long long forced = atomic_load_explicit(&forced_spin_ns, memory_order_relaxed);
     if (forced >= 0) return forced;
     if (user_passive()) return 0;
-    return nn_team_contended() ? NN_TEAM_SPIN_SHORT_NS : NN_TEAM_SPIN_LONG_NS;
+    return contended_at(now) ? NN_TEAM_SPIN_SHORT_NS : NN_TEAM_SPIN_LONG_NS;
 }
 
-int nn_team_contended(void) {
-    return now_ns() < atomic_load_explicit(&calm_from_ns, memory_order_relaxed);
-}
+int nn_team_contended(void) { return contended_at(now_ns()); }
+
+long long nn_team_spin_limit_ns(void) { return spin_limit_at(now_ns()); }
 
 void nn_team_sync(nn_team *t) {
 #ifdef _OPENMP
@@ -144,7 +147,8 @@ void nn_team_sync(nn_team *t) {
 
 void nn_team_sync_n(nn_team *t, unsigned T) {
     if (T < 2) return;
-    watch_contention();
+    const long long t0 = now_ns();   /* one clock read per sync serves all below */
+    watch_contention(t0);
     const unsigned gen = atomic_load_explicit(&t->gen, memory_order_acquire);
     if (atomic_fetch_add_explicit(&t->arrived, 1, memory_order_acq_rel) == T - 1) {
         /* the last one in: reset for the next sync, then release the rest */
@@ -155,20 +159,20 @@ void nn_team_sync_n(nn_team *t, unsigned T) {
             syscall(SYS_futex, &t->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
         return;
     }
-    const long long limit = nn_team_spin_limit_ns(), t0 = now_ns();
-    long long yielded = t0 + NN_TEAM_SPIN_SHORT_NS;
+    const long long limit = spin_limit_at(t0);
+    long long next_yield = t0 + NN_TEAM_SPIN_SHORT_NS + NN_TEAM_YIELD_NS;
     for (unsigned i = 0; atomic_load_explicit(&t->gen, memory_order_acquire) == gen; i++) {
         if (i % 64) {
             cpu_relax();
             continue;
         }
         const long long now = now_ns();
-        if (now >= yielded + NN_TEAM_YIELD_NS) {
+        if (now >= next_yield) {
             /* the thread we wait for may be queued behind us on this CPU
              * (the scheduler put both here for a moment): let it run. With
              * nothing else runnable here this returns at once. */
             sched_yield();
-            yielded = now;
+            next_yield = now + NN_TEAM_YIELD_NS;
         }
         if (now - t0 >= limit) {
             /* spun long enough: sleep until the generation moves on. The
